@@ -1,0 +1,3 @@
+pub mod causality;
+pub mod clock;
+pub mod store;

@@ -1,0 +1,262 @@
+//! S3 errors: the one place where failures become AWS error codes, HTTP statuses and XML bodies.
+//!
+//! Every handler returns `Result<_, S3Error>`; `S3ErrorCode::status` owns the HTTP status so
+//! that a code can never be sent with the wrong one. Internal causes are logged with the request
+//! id and never shown to the client.
+//! Reference: <https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html>
+
+use std::fmt;
+
+use http::StatusCode;
+
+/// The S3 error codes RingVault emits, named as AWS names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum S3ErrorCode {
+    AccessDenied,
+    AuthorizationHeaderMalformed,
+    AuthorizationQueryParametersError,
+    BadDigest,
+    BucketAlreadyExists,
+    BucketAlreadyOwnedByYou,
+    BucketNotEmpty,
+    EntityTooLarge,
+    ExpiredToken,
+    IncompleteBody,
+    InternalError,
+    InvalidAccessKeyId,
+    InvalidArgument,
+    InvalidBucketName,
+    InvalidChunkSizeError,
+    InvalidDigest,
+    InvalidLocationConstraint,
+    InvalidRange,
+    InvalidRequest,
+    InvalidStorageClass,
+    KeyTooLongError,
+    MalformedXML,
+    MetadataTooLarge,
+    MethodNotAllowed,
+    MissingContentLength,
+    MissingSecurityHeader,
+    NoSuchBucket,
+    NoSuchKey,
+    NotImplemented,
+    NotModified,
+    PreconditionFailed,
+    RequestHeaderSectionTooLarge,
+    RequestTimeTooSkewed,
+    ServiceUnavailable,
+    SignatureDoesNotMatch,
+    SlowDown,
+    XAmzContentSHA256Mismatch,
+}
+
+impl S3ErrorCode {
+    /// The HTTP status AWS sends with this code.
+    pub fn status(self) -> StatusCode {
+        use S3ErrorCode as C;
+        match self {
+            C::AccessDenied
+            | C::InvalidAccessKeyId
+            | C::RequestTimeTooSkewed
+            | C::SignatureDoesNotMatch => StatusCode::FORBIDDEN,
+            C::ExpiredToken
+            | C::AuthorizationHeaderMalformed
+            | C::AuthorizationQueryParametersError
+            | C::BadDigest
+            | C::EntityTooLarge
+            | C::IncompleteBody
+            | C::InvalidArgument
+            | C::InvalidBucketName
+            | C::InvalidChunkSizeError
+            | C::InvalidDigest
+            | C::InvalidLocationConstraint
+            | C::InvalidRequest
+            | C::InvalidStorageClass
+            | C::KeyTooLongError
+            | C::MalformedXML
+            | C::MetadataTooLarge
+            | C::MissingSecurityHeader
+            | C::RequestHeaderSectionTooLarge
+            | C::XAmzContentSHA256Mismatch => StatusCode::BAD_REQUEST,
+            C::BucketAlreadyExists | C::BucketAlreadyOwnedByYou | C::BucketNotEmpty => {
+                StatusCode::CONFLICT
+            }
+            C::NoSuchBucket | C::NoSuchKey => StatusCode::NOT_FOUND,
+            C::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            C::MissingContentLength => StatusCode::LENGTH_REQUIRED,
+            C::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            C::InvalidRange => StatusCode::RANGE_NOT_SATISFIABLE,
+            C::NotModified => StatusCode::NOT_MODIFIED,
+            C::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
+            C::NotImplemented => StatusCode::NOT_IMPLEMENTED,
+            C::ServiceUnavailable | C::SlowDown => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The code as it appears in the `<Code>` element.
+    pub fn as_str(self) -> &'static str {
+        use S3ErrorCode as C;
+        match self {
+            C::AccessDenied => "AccessDenied",
+            C::AuthorizationHeaderMalformed => "AuthorizationHeaderMalformed",
+            C::AuthorizationQueryParametersError => "AuthorizationQueryParametersError",
+            C::BadDigest => "BadDigest",
+            C::BucketAlreadyExists => "BucketAlreadyExists",
+            C::BucketAlreadyOwnedByYou => "BucketAlreadyOwnedByYou",
+            C::BucketNotEmpty => "BucketNotEmpty",
+            C::EntityTooLarge => "EntityTooLarge",
+            C::ExpiredToken => "ExpiredToken",
+            C::IncompleteBody => "IncompleteBody",
+            C::InternalError => "InternalError",
+            C::InvalidAccessKeyId => "InvalidAccessKeyId",
+            C::InvalidArgument => "InvalidArgument",
+            C::InvalidBucketName => "InvalidBucketName",
+            C::InvalidChunkSizeError => "InvalidChunkSizeError",
+            C::InvalidDigest => "InvalidDigest",
+            C::InvalidLocationConstraint => "InvalidLocationConstraint",
+            C::InvalidRange => "InvalidRange",
+            C::InvalidRequest => "InvalidRequest",
+            C::InvalidStorageClass => "InvalidStorageClass",
+            C::KeyTooLongError => "KeyTooLongError",
+            C::MalformedXML => "MalformedXML",
+            C::MetadataTooLarge => "MetadataTooLarge",
+            C::MethodNotAllowed => "MethodNotAllowed",
+            C::MissingContentLength => "MissingContentLength",
+            C::MissingSecurityHeader => "MissingSecurityHeader",
+            C::NoSuchBucket => "NoSuchBucket",
+            C::NoSuchKey => "NoSuchKey",
+            C::NotImplemented => "NotImplemented",
+            C::NotModified => "NotModified",
+            C::PreconditionFailed => "PreconditionFailed",
+            C::RequestHeaderSectionTooLarge => "RequestHeaderSectionTooLarge",
+            C::RequestTimeTooSkewed => "RequestTimeTooSkewed",
+            C::ServiceUnavailable => "ServiceUnavailable",
+            C::SignatureDoesNotMatch => "SignatureDoesNotMatch",
+            C::SlowDown => "SlowDown",
+            C::XAmzContentSHA256Mismatch => "XAmzContentSHA256Mismatch",
+        }
+    }
+}
+
+impl fmt::Display for S3ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An S3 error on its way to the client.
+///
+/// `extra` holds the additional elements some codes carry (`Region` for
+/// `AuthorizationHeaderMalformed`, `StringToSign` for `SignatureDoesNotMatch`, ...).
+#[derive(Debug, Clone)]
+pub struct S3Error {
+    pub code: S3ErrorCode,
+    pub message: String,
+    pub resource: Option<String>,
+    pub extra: Vec<(&'static str, String)>,
+}
+
+impl S3Error {
+    pub fn new(code: S3ErrorCode, message: impl Into<String>) -> Self {
+        Self { code, message: message.into(), resource: None, extra: Vec::new() }
+    }
+
+    /// Adds an extra element to the XML body.
+    #[must_use]
+    pub fn with(mut self, element: &'static str, value: impl Into<String>) -> Self {
+        self.extra.push((element, value.into()));
+        self
+    }
+
+    #[must_use]
+    pub fn with_resource(mut self, resource: impl Into<String>) -> Self {
+        self.resource = Some(resource.into());
+        self
+    }
+
+    /// An internal failure: the client sees a generic message, the cause goes to the log.
+    pub fn internal(cause: &dyn fmt::Display) -> Self {
+        tracing::error!(%cause, "internal error");
+        Self::new(S3ErrorCode::InternalError, "We encountered an internal error. Please try again.")
+    }
+}
+
+impl From<S3ErrorCode> for S3Error {
+    fn from(code: S3ErrorCode) -> Self {
+        let message = default_message(code);
+        Self::new(code, message)
+    }
+}
+
+impl fmt::Display for S3Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for S3Error {}
+
+fn default_message(code: S3ErrorCode) -> &'static str {
+    use S3ErrorCode as C;
+    match code {
+        C::AccessDenied => "Access Denied",
+        C::BadDigest => "The Content-MD5 or checksum you specified did not match what we received.",
+        C::BucketAlreadyExists => "The requested bucket name is not available.",
+        C::BucketAlreadyOwnedByYou => {
+            "Your previous request to create the named bucket succeeded and you already own it."
+        }
+        C::BucketNotEmpty => "The bucket you tried to delete is not empty",
+        C::EntityTooLarge => "Your proposed upload exceeds the maximum allowed size",
+        C::IncompleteBody => "You did not provide the number of bytes specified by the Content-Length HTTP header.",
+        C::InternalError => "We encountered an internal error. Please try again.",
+        C::InvalidAccessKeyId => "The AWS Access Key Id you provided does not exist in our records.",
+        C::InvalidBucketName => "The specified bucket is not valid.",
+        C::InvalidDigest => "The Content-MD5 or checksum you specified is not valid.",
+        C::InvalidRange => "The requested range is not satisfiable",
+        C::KeyTooLongError => "Your key is too long",
+        C::MalformedXML => {
+            "The XML you provided was not well-formed or did not validate against our published schema"
+        }
+        C::MetadataTooLarge => "Your metadata headers exceed the maximum allowed metadata size.",
+        C::MethodNotAllowed => "The specified method is not allowed against this resource.",
+        C::MissingContentLength => "You must provide the Content-Length HTTP header.",
+        C::NoSuchBucket => "The specified bucket does not exist",
+        C::NoSuchKey => "The specified key does not exist.",
+        C::NotImplemented => "A header or operation you provided implies functionality that is not implemented",
+        C::PreconditionFailed => "At least one of the pre-conditions you specified did not hold",
+        C::RequestHeaderSectionTooLarge => "Your request header section exceeds the maximum allowed size.",
+        C::RequestTimeTooSkewed => {
+            "The difference between the request time and the current time is too large."
+        }
+        C::ServiceUnavailable => "Please reduce your request rate.",
+        C::SignatureDoesNotMatch => {
+            "The request signature we calculated does not match the signature you provided. Check your key and signing method."
+        }
+        C::SlowDown => "Please reduce your request rate.",
+        C::XAmzContentSHA256Mismatch => {
+            "The provided 'x-amz-content-sha256' header does not match what was computed."
+        }
+        _ => code.as_str_message(),
+    }
+}
+
+impl S3ErrorCode {
+    fn as_str_message(self) -> &'static str {
+        match self {
+            S3ErrorCode::ExpiredToken => "The provided token has expired.",
+            S3ErrorCode::AuthorizationHeaderMalformed => "The authorization header is malformed.",
+            S3ErrorCode::AuthorizationQueryParametersError => {
+                "Error parsing the X-Amz-Credential parameter."
+            }
+            S3ErrorCode::InvalidChunkSizeError => "Only the last chunk is allowed to have a size less than 8192 bytes",
+            S3ErrorCode::InvalidLocationConstraint => {
+                "The specified location-constraint is not valid"
+            }
+            S3ErrorCode::InvalidStorageClass => "The storage class you specified is not valid",
+            S3ErrorCode::MissingSecurityHeader => "Your request is missing a required header.",
+            S3ErrorCode::NotModified => "Not Modified",
+            _ => "The request is not valid.",
+        }
+    }
+}

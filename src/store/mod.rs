@@ -1,0 +1,463 @@
+//! Node-local persistence in redb: replicated items (sibling sets), body blocks and settings.
+//!
+//! This is the only module that names redb. Its API is synchronous; writes go through one writer
+//! thread that folds every write waiting in its queue into one durable transaction (group
+//! commit), so N concurrent writers pay one fsync instead of N. A write's reply is sent only
+//! after that transaction committed with `Durability::Immediate`: a reply means "on disk".
+//!
+//! Coordinated writes (`WriteOp::Coordinate`) compute the new vector clock inside the writer
+//! thread, so two concurrent writes through one coordinator can never mint the same clock.
+
+mod codec;
+mod tables;
+
+use std::ops::Bound;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread;
+
+use bytes::Bytes;
+use redb::{Database, Durability, ReadableDatabase, ReadableTable, ReadableTableMetadata};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::causality::{Actor, Sibling, Siblings, VectorClock};
+
+pub use codec::FORMAT_VERSION;
+
+/// Errors of the node-local store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("redb: {0}")]
+    Redb(#[from] redb::Error),
+    #[error("corrupt data: {what}")]
+    Corrupt { what: String },
+    #[error("the store's writer has stopped")]
+    Closed,
+    #[error("data directory: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+fn redb_err(e: impl Into<redb::Error>) -> StoreError {
+    StoreError::Redb(e.into())
+}
+
+/// Names one replicated table (buckets, objects, ...); the numbering belongs to the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TableId(pub u8);
+
+/// Identifies one block: the data id of the body it belongs to and its index in that body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BlockId {
+    pub data_id: [u8; 16],
+    pub index: u32,
+}
+
+impl BlockId {
+    fn to_key(self) -> [u8; 20] {
+        let mut key = [0u8; 20];
+        key[..16].copy_from_slice(&self.data_id);
+        key[16..].copy_from_slice(&self.index.to_be_bytes());
+        key
+    }
+}
+
+/// A write for the group-commit writer.
+#[derive(Debug)]
+pub enum WriteOp {
+    /// A coordinator's write: the new clock is `context` with `actor`'s entry raised above every
+    /// clock of this item that the store holds.
+    Coordinate {
+        table: TableId,
+        key: Vec<u8>,
+        context: VectorClock,
+        actor: Actor,
+        timestamp_ms: i64,
+        value: Option<Vec<u8>>,
+    },
+    /// Merge siblings received from a coordinator or a repair into the local set.
+    Merge { table: TableId, key: Vec<u8>, siblings: Siblings },
+    PutBlock { id: BlockId, data: Bytes },
+    DeleteBlocks { ids: Vec<BlockId> },
+}
+
+/// What a committed write did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteOutcome {
+    /// The sibling a `Coordinate` created.
+    Coordinated(Sibling),
+    /// Whether a `Merge` changed the stored set.
+    Merged { changed: bool },
+    Done,
+}
+
+struct Job {
+    op: WriteOp,
+    reply: oneshot::Sender<Result<WriteOutcome, StoreError>>,
+}
+
+/// Tunables of the store.
+#[derive(Debug, Clone, Copy)]
+pub struct StoreOptions {
+    /// redb page cache; bounded so that large uploads do not grow the process.
+    pub cache_bytes: usize,
+    /// Most jobs folded into one transaction.
+    pub group_commit_jobs_max: usize,
+    /// Most block bytes folded into one transaction.
+    pub group_commit_bytes_max: usize,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self { cache_bytes: 64 << 20, group_commit_jobs_max: 256, group_commit_bytes_max: 32 << 20 }
+    }
+}
+
+/// The node-local store. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    db: Arc<Database>,
+    writer: mpsc::Sender<Job>,
+    commits: Arc<AtomicU64>,
+    writer_thread: Arc<std::sync::Mutex<Option<thread::JoinHandle<()>>>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens (or creates) the database file `path`.
+    pub fn open(path: &Path, options: StoreOptions) -> Result<Self, StoreError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let db = redb::Builder::new()
+            .set_cache_size(options.cache_bytes)
+            .create(path)
+            .map_err(redb_err)?;
+        Self::start(db, options)
+    }
+
+    /// A store in memory, for tests and simulation.
+    pub fn in_memory(options: StoreOptions) -> Result<Self, StoreError> {
+        let db = redb::Builder::new()
+            .create_with_backend(redb::backends::InMemoryBackend::new())
+            .map_err(redb_err)?;
+        Self::start(db, options)
+    }
+
+    fn start(db: Database, options: StoreOptions) -> Result<Self, StoreError> {
+        let txn = db.begin_write().map_err(redb_err)?;
+        {
+            txn.open_table(tables::ITEMS).map_err(redb_err)?;
+            txn.open_table(tables::BLOCKS).map_err(redb_err)?;
+            let mut meta = txn.open_table(tables::META).map_err(redb_err)?;
+            let stored = meta.get("format_version").map_err(redb_err)?.map(|v| v.value().to_vec());
+            match stored.as_deref() {
+                None => {
+                    meta.insert("format_version", &[FORMAT_VERSION][..]).map_err(redb_err)?;
+                }
+                Some([FORMAT_VERSION]) => {}
+                Some(other) => {
+                    return Err(StoreError::Corrupt {
+                        what: format!("data was written in format {other:?}, this build reads {FORMAT_VERSION}"),
+                    });
+                }
+            }
+        }
+        txn.commit().map_err(redb_err)?;
+        let db = Arc::new(db);
+        let (tx, rx) = mpsc::channel(options.group_commit_jobs_max.max(1) * 4);
+        let writer_db = db.clone();
+        let commits = Arc::new(AtomicU64::new(0));
+        let writer_commits = commits.clone();
+        let handle = thread::Builder::new()
+            .name("store-writer".into())
+            .spawn(move || writer_loop(writer_db, rx, options, &writer_commits))?;
+        Ok(Self {
+            db,
+            writer: tx,
+            commits,
+            writer_thread: Arc::new(std::sync::Mutex::new(Some(handle))),
+        })
+    }
+
+    /// Stops the writer once every clone of this store is gone and waits for it, so that the
+    /// database file is closed when this returns (a reopen in the same process then succeeds).
+    /// Writes already acknowledged are durable whether or not this is called.
+    pub fn close(self) {
+        let handle = self
+            .writer_thread
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        drop(self);
+        if let Some(handle) = handle {
+            // The thread ends when the last sender is dropped; a panic there was already logged.
+            let _ = handle.join();
+        }
+    }
+
+    /// Queues a write; the returned receiver resolves once it is durable.
+    pub async fn write(&self, op: WriteOp) -> Result<WriteOutcome, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.writer.send(Job { op, reply }).await.map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Blocking form of [`Store::write`], for synchronous callers outside the async runtime.
+    pub fn write_blocking(&self, op: WriteOp) -> Result<WriteOutcome, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.writer.blocking_send(Job { op, reply }).map_err(|_| StoreError::Closed)?;
+        rx.blocking_recv().map_err(|_| StoreError::Closed)?
+    }
+
+    pub fn get(&self, table: TableId, key: &[u8]) -> Result<Option<Siblings>, StoreError> {
+        let txn = self.db.begin_read().map_err(redb_err)?;
+        let items = txn.open_table(tables::ITEMS).map_err(redb_err)?;
+        let full = item_key(table, key);
+        match items.get(full.as_slice()).map_err(redb_err)? {
+            Some(v) => Ok(Some(codec::decode_siblings(v.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Items of `table` with keys in `(start, end)`, in key order, at most `limit`, for which
+    /// `filter(key)` holds (the coverage query's partition filter).
+    pub fn scan(
+        &self,
+        table: TableId,
+        start: Bound<&[u8]>,
+        end: Bound<&[u8]>,
+        limit: usize,
+        filter: &dyn Fn(&[u8]) -> bool,
+    ) -> Result<Vec<(Vec<u8>, Siblings)>, StoreError> {
+        let txn = self.db.begin_read().map_err(redb_err)?;
+        let items = txn.open_table(tables::ITEMS).map_err(redb_err)?;
+        let lower = match start {
+            Bound::Included(k) => Bound::Included(item_key(table, k)),
+            Bound::Excluded(k) => Bound::Excluded(item_key(table, k)),
+            Bound::Unbounded => Bound::Included(vec![table.0]),
+        };
+        let upper = match end {
+            Bound::Included(k) => Bound::Included(item_key(table, k)),
+            Bound::Excluded(k) => Bound::Excluded(item_key(table, k)),
+            Bound::Unbounded => match table.0.checked_add(1) {
+                Some(next) => Bound::Excluded(vec![next]),
+                None => Bound::Unbounded,
+            },
+        };
+        let range = (
+            lower.as_ref().map(Vec::as_slice),
+            upper.as_ref().map(Vec::as_slice),
+        );
+        let mut out = Vec::new();
+        for entry in items.range::<&[u8]>(range).map_err(redb_err)? {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, v) = entry.map_err(redb_err)?;
+            let key = &k.value()[1..];
+            if filter(key) {
+                out.push((key.to_vec(), codec::decode_siblings(v.value())?));
+            }
+        }
+        Ok(out)
+    }
+
+    /// A block's data, checksum-verified. `Ok(None)` when absent.
+    pub fn get_block(&self, id: BlockId) -> Result<Option<Bytes>, StoreError> {
+        let txn = self.db.begin_read().map_err(redb_err)?;
+        let blocks = txn.open_table(tables::BLOCKS).map_err(redb_err)?;
+        match blocks.get(id.to_key().as_slice()).map_err(redb_err)? {
+            Some(v) => Ok(Some(Bytes::copy_from_slice(codec::decode_block(v.value())?))),
+            None => Ok(None),
+        }
+    }
+
+    /// Write transactions committed so far (each is one fsync).
+    pub fn commit_count(&self) -> u64 {
+        self.commits.load(Ordering::Relaxed)
+    }
+
+    /// Number of stored blocks (for tests and metrics).
+    pub fn block_count(&self) -> Result<u64, StoreError> {
+        let txn = self.db.begin_read().map_err(redb_err)?;
+        let blocks = txn.open_table(tables::BLOCKS).map_err(redb_err)?;
+        blocks.len().map_err(redb_err)
+    }
+
+    /// Every stored block id, for garbage collection sweeps.
+    pub fn block_ids(&self) -> Result<Vec<BlockId>, StoreError> {
+        let txn = self.db.begin_read().map_err(redb_err)?;
+        let blocks = txn.open_table(tables::BLOCKS).map_err(redb_err)?;
+        let mut out = Vec::new();
+        for entry in blocks.iter().map_err(redb_err)? {
+            let (k, _) = entry.map_err(redb_err)?;
+            let key = k.value();
+            if key.len() == 20 {
+                let mut data_id = [0u8; 16];
+                data_id.copy_from_slice(&key[..16]);
+                let index = u32::from_be_bytes([key[16], key[17], key[18], key[19]]);
+                out.push(BlockId { data_id, index });
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn get_meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let txn = self.db.begin_read().map_err(redb_err)?;
+        let meta = txn.open_table(tables::META).map_err(redb_err)?;
+        Ok(meta.get(name).map_err(redb_err)?.map(|v| v.value().to_vec()))
+    }
+
+    /// Writes a node-local setting durably (outside the group-commit queue; rare).
+    pub fn put_meta(&self, name: &str, value: &[u8]) -> Result<(), StoreError> {
+        let mut txn = self.db.begin_write().map_err(redb_err)?;
+        txn.set_durability(Durability::Immediate).map_err(redb_err)?;
+        txn.open_table(tables::META).map_err(redb_err)?.insert(name, value).map_err(redb_err)?;
+        txn.commit().map_err(redb_err)
+    }
+}
+
+fn item_key(table: TableId, key: &[u8]) -> Vec<u8> {
+    let mut full = Vec::with_capacity(key.len() + 1);
+    full.push(table.0);
+    full.extend_from_slice(key);
+    full
+}
+
+fn writer_loop(
+    db: Arc<Database>,
+    mut rx: mpsc::Receiver<Job>,
+    options: StoreOptions,
+    commits: &AtomicU64,
+) {
+    while let Some(first) = rx.blocking_recv() {
+        let mut batch = vec![first];
+        let mut bytes = batch_bytes(&batch[0].op);
+        while batch.len() < options.group_commit_jobs_max && bytes < options.group_commit_bytes_max {
+            match rx.try_recv() {
+                Ok(job) => {
+                    bytes += batch_bytes(&job.op);
+                    batch.push(job);
+                }
+                Err(_) => break,
+            }
+        }
+        commit_batch(&db, batch);
+        commits.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+fn batch_bytes(op: &WriteOp) -> usize {
+    match op {
+        WriteOp::PutBlock { data, .. } => data.len(),
+        WriteOp::Coordinate { value, .. } => value.as_ref().map_or(0, Vec::len),
+        _ => 0,
+    }
+}
+
+fn commit_batch(db: &Database, batch: Vec<Job>) {
+    let (ops, replies): (Vec<WriteOp>, Vec<_>) = batch.into_iter().map(|j| (j.op, j.reply)).unzip();
+    match apply_batch(db, ops) {
+        Ok(outcomes) => {
+            for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                // A dropped receiver means the caller gave up; the write is durable anyway.
+                let _ = reply.send(outcome);
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "group commit failed");
+            let text = e.to_string();
+            for reply in replies {
+                let _ = reply.send(Err(StoreError::Corrupt { what: format!("commit failed: {text}") }));
+            }
+        }
+    }
+}
+
+/// Applies all ops in one transaction. Per-op failures (a corrupt value) fail only that op;
+/// a transaction failure fails them all.
+fn apply_batch(
+    db: &Database,
+    ops: Vec<WriteOp>,
+) -> Result<Vec<Result<WriteOutcome, StoreError>>, StoreError> {
+    let mut txn = db.begin_write().map_err(redb_err)?;
+    txn.set_durability(Durability::Immediate).map_err(redb_err)?;
+    let mut outcomes = Vec::with_capacity(ops.len());
+    {
+        let mut items = txn.open_table(tables::ITEMS).map_err(redb_err)?;
+        let mut blocks = txn.open_table(tables::BLOCKS).map_err(redb_err)?;
+        for op in ops {
+            let outcome = match op {
+                WriteOp::Coordinate { table, key, context, actor, timestamp_ms, value } => {
+                    coordinate(&mut items, table, &key, context, actor, timestamp_ms, value)
+                }
+                WriteOp::Merge { table, key, siblings } => merge(&mut items, table, &key, &siblings),
+                WriteOp::PutBlock { id, data } => blocks
+                    .insert(id.to_key().as_slice(), codec::encode_block(&data).as_slice())
+                    .map(|_| WriteOutcome::Done)
+                    .map_err(redb_err),
+                WriteOp::DeleteBlocks { ids } => ids
+                    .iter()
+                    .try_for_each(|id| blocks.remove(id.to_key().as_slice()).map(drop))
+                    .map(|()| WriteOutcome::Done)
+                    .map_err(redb_err),
+            };
+            outcomes.push(outcome);
+        }
+    }
+    txn.commit().map_err(redb_err)?;
+    Ok(outcomes)
+}
+
+type ItemsTable<'t> = redb::Table<'t, &'static [u8], &'static [u8]>;
+
+fn load(items: &ItemsTable<'_>, full: &[u8]) -> Result<Siblings, StoreError> {
+    match items.get(full).map_err(redb_err)? {
+        Some(v) => codec::decode_siblings(v.value()),
+        None => Ok(Siblings::new()),
+    }
+}
+
+fn coordinate(
+    items: &mut ItemsTable<'_>,
+    table: TableId,
+    key: &[u8],
+    context: VectorClock,
+    actor: Actor,
+    timestamp_ms: i64,
+    value: Option<Vec<u8>>,
+) -> Result<WriteOutcome, StoreError> {
+    let full = item_key(table, key);
+    let mut current = load(items, &full)?;
+    let highest = current.iter().map(|s| s.clock.get(actor)).max().unwrap_or(0);
+    let mut clock = context;
+    clock.set(actor, clock.get(actor).max(highest) + 1);
+    let sibling = Sibling { clock, timestamp_ms, writer: actor, value };
+    current.apply(sibling.clone());
+    items.insert(full.as_slice(), codec::encode_siblings(&current)?.as_slice()).map_err(redb_err)?;
+    Ok(WriteOutcome::Coordinated(sibling))
+}
+
+fn merge(
+    items: &mut ItemsTable<'_>,
+    table: TableId,
+    key: &[u8],
+    incoming: &Siblings,
+) -> Result<WriteOutcome, StoreError> {
+    let full = item_key(table, key);
+    let mut current = load(items, &full)?;
+    let changed = current.merge(incoming);
+    if changed {
+        items.insert(full.as_slice(), codec::encode_siblings(&current)?.as_slice()).map_err(redb_err)?;
+    }
+    Ok(WriteOutcome::Merged { changed })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,15 @@
+//! Every redb table of a node, in one place, with its key and value layout.
+
+use redb::TableDefinition;
+
+/// Replicated items. Key: `[table id u8][item key bytes]`. Value: `codec::encode_siblings`.
+/// One ordered index over all partitions, so a listing is one range scan; a coverage query
+/// filters it by partition.
+pub const ITEMS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("items");
+
+/// Immutable body blocks. Key: `[data id 16 bytes][block index u32 BE]`.
+/// Value: `[crc32c of data, u32 LE][data]`.
+pub const BLOCKS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("blocks");
+
+/// Node-local settings (format version, node id).
+pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
