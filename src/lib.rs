@@ -1,3 +1,5 @@
 pub mod causality;
 pub mod clock;
+pub mod coordinator;
+pub mod ring;
 pub mod store;
