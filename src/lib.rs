@@ -1,5 +1,24 @@
+//! RingVault: an S3-compatible object store on a Dynamo-style replicated ring.
+//!
+//! Layers, top to bottom (imports point down only; see ARCHITECTURE.md):
+//!
+//! ```text
+//! node            composition root: wires the layers, owns shutdown
+//! s3              HTTP front end: routing, SigV4, XML, S3 errors
+//! objects         S3 semantics: buckets, object versions, blocks, listing, keys
+//! coordinator     quorum get/put/scan over preference lists
+//! ring            partitions, layouts, preference lists
+//! causality       vector clocks and sibling sets (pure)
+//! store           node-local redb persistence (the only redb user)
+//! ```
+
 pub mod causality;
 pub mod clock;
+pub mod config;
 pub mod coordinator;
+pub mod node;
+pub mod objects;
 pub mod ring;
+pub mod s3;
 pub mod store;
+pub mod telemetry;

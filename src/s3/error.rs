@@ -155,17 +155,26 @@ pub struct S3Error {
     pub message: String,
     pub resource: Option<String>,
     pub extra: Vec<(&'static str, String)>,
+    /// Response headers that go with the error (e.g. `Content-Range` on a 416).
+    pub headers: Vec<(&'static str, String)>,
 }
 
 impl S3Error {
     pub fn new(code: S3ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), resource: None, extra: Vec::new() }
+        Self { code, message: message.into(), resource: None, extra: Vec::new(), headers: Vec::new() }
     }
 
     /// Adds an extra element to the XML body.
     #[must_use]
     pub fn with(mut self, element: &'static str, value: impl Into<String>) -> Self {
         self.extra.push((element, value.into()));
+        self
+    }
+
+    /// Adds a response header to the error response.
+    #[must_use]
+    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
         self
     }
 

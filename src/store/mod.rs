@@ -96,6 +96,11 @@ struct Job {
     reply: oneshot::Sender<Result<WriteOutcome, StoreError>>,
 }
 
+enum Msg {
+    Job(Job),
+    Stop,
+}
+
 /// Tunables of the store.
 #[derive(Debug, Clone, Copy)]
 pub struct StoreOptions {
@@ -117,9 +122,10 @@ impl Default for StoreOptions {
 #[derive(Clone)]
 pub struct Store {
     db: Arc<Database>,
-    writer: mpsc::Sender<Job>,
+    writer: mpsc::Sender<Msg>,
     commits: Arc<AtomicU64>,
-    writer_thread: Arc<std::sync::Mutex<Option<thread::JoinHandle<()>>>>,
+    /// Resolves when the writer thread has stopped and released the database.
+    writer_stopped: Arc<std::sync::Mutex<Option<oneshot::Receiver<()>>>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -174,44 +180,46 @@ impl Store {
         let writer_db = db.clone();
         let commits = Arc::new(AtomicU64::new(0));
         let writer_commits = commits.clone();
-        let handle = thread::Builder::new()
-            .name("store-writer".into())
-            .spawn(move || writer_loop(writer_db, rx, options, &writer_commits))?;
+        let (stopped_tx, stopped_rx) = oneshot::channel();
+        thread::Builder::new().name("store-writer".into()).spawn(move || {
+            writer_loop(writer_db, rx, options, &writer_commits);
+            let _ = stopped_tx.send(());
+        })?;
         Ok(Self {
             db,
             writer: tx,
             commits,
-            writer_thread: Arc::new(std::sync::Mutex::new(Some(handle))),
+            writer_stopped: Arc::new(std::sync::Mutex::new(Some(stopped_rx))),
         })
     }
 
-    /// Stops the writer once every clone of this store is gone and waits for it, so that the
-    /// database file is closed when this returns (a reopen in the same process then succeeds).
-    /// Writes already acknowledged are durable whether or not this is called.
-    pub fn close(self) {
-        let handle = self
-            .writer_thread
+    /// Stops the writer after the writes queued before this call, and waits for it. Once every
+    /// clone of this store is dropped too, the database file is closed (a reopen in the same
+    /// process then succeeds). Acknowledged writes are durable whether or not this is called.
+    pub async fn close(self) {
+        let stopped = self
+            .writer_stopped
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .take();
+        let _ = self.writer.send(Msg::Stop).await;
         drop(self);
-        if let Some(handle) = handle {
-            // The thread ends when the last sender is dropped; a panic there was already logged.
-            let _ = handle.join();
+        if let Some(stopped) = stopped {
+            let _ = stopped.await;
         }
     }
 
     /// Queues a write; the returned receiver resolves once it is durable.
     pub async fn write(&self, op: WriteOp) -> Result<WriteOutcome, StoreError> {
         let (reply, rx) = oneshot::channel();
-        self.writer.send(Job { op, reply }).await.map_err(|_| StoreError::Closed)?;
+        self.writer.send(Msg::Job(Job { op, reply })).await.map_err(|_| StoreError::Closed)?;
         rx.await.map_err(|_| StoreError::Closed)?
     }
 
     /// Blocking form of [`Store::write`], for synchronous callers outside the async runtime.
     pub fn write_blocking(&self, op: WriteOp) -> Result<WriteOutcome, StoreError> {
         let (reply, rx) = oneshot::channel();
-        self.writer.blocking_send(Job { op, reply }).map_err(|_| StoreError::Closed)?;
+        self.writer.blocking_send(Msg::Job(Job { op, reply })).map_err(|_| StoreError::Closed)?;
         rx.blocking_recv().map_err(|_| StoreError::Closed)?
     }
 
@@ -332,18 +340,24 @@ fn item_key(table: TableId, key: &[u8]) -> Vec<u8> {
 
 fn writer_loop(
     db: Arc<Database>,
-    mut rx: mpsc::Receiver<Job>,
+    mut rx: mpsc::Receiver<Msg>,
     options: StoreOptions,
     commits: &AtomicU64,
 ) {
-    while let Some(first) = rx.blocking_recv() {
+    let mut stopping = false;
+    while !stopping {
+        let Some(Msg::Job(first)) = rx.blocking_recv() else { break };
         let mut batch = vec![first];
         let mut bytes = batch_bytes(&batch[0].op);
         while batch.len() < options.group_commit_jobs_max && bytes < options.group_commit_bytes_max {
             match rx.try_recv() {
-                Ok(job) => {
+                Ok(Msg::Job(job)) => {
                     bytes += batch_bytes(&job.op);
                     batch.push(job);
+                }
+                Ok(Msg::Stop) => {
+                    stopping = true;
+                    break;
                 }
                 Err(_) => break,
             }
@@ -351,6 +365,7 @@ fn writer_loop(
         commit_batch(&db, batch);
         commits.fetch_add(1, Ordering::Relaxed);
     }
+    drop(db);
 }
 
 fn batch_bytes(op: &WriteOp) -> usize {

@@ -29,7 +29,7 @@ async fn acknowledged_writes_survive_reopen() {
         store.write(coordinate(b"k", VectorClock::new(), b"v1")).await.unwrap();
         let id = BlockId { data_id: [9; 16], index: 3 };
         store.write(WriteOp::PutBlock { id, data: Bytes::from_static(b"blk") }).await.unwrap();
-        store.close();
+        store.close().await;
     }
     let store = Store::open(&path, StoreOptions::default()).unwrap();
     let got = store.get(T, b"k").unwrap().unwrap();

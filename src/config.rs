@@ -1,0 +1,190 @@
+//! Node configuration: every tunable with its default, from flags, environment variables and a
+//! TOML file (flags override the environment, which overrides the file).
+//!
+//! `Settings` is both the clap argument set (flags and `RINGVAULT_*` variables) and the TOML
+//! file's schema, so a setting cannot exist in one source and be missing from another.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Default S3 endpoint of a node.
+pub const DEFAULT_S3_ADDR: &str = "127.0.0.1:9000";
+/// Default data directory, relative to the working directory.
+pub const DEFAULT_DATA_DIR: &str = "./data";
+pub const DEFAULT_REGION: &str = "us-east-1";
+/// Name of the file, in the data directory, that holds a generated root secret.
+pub const ROOT_SECRET_FILE: &str = "root_secret_access_key";
+
+/// Raw settings, each optional; `Config::resolve` applies defaults and validates.
+#[derive(Clone, Default, Deserialize, clap::Args)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Directory for the node's database and generated credentials.
+    #[arg(long, env = "RINGVAULT_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Address of the S3 HTTP endpoint.
+    #[arg(long, env = "RINGVAULT_S3_ADDR")]
+    pub s3_addr: Option<SocketAddr>,
+    /// Region this endpoint serves and expects in signatures.
+    #[arg(long, env = "RINGVAULT_REGION")]
+    pub region: Option<String>,
+    /// Domain under which `<bucket>.<domain>` selects virtual-hosted-style addressing.
+    #[arg(long, env = "RINGVAULT_ROOT_DOMAIN")]
+    pub root_domain: Option<String>,
+    /// Root access key id (set together with the secret, e.g. for scripts and tests).
+    #[arg(long, env = "RINGVAULT_ACCESS_KEY_ID")]
+    pub access_key_id: Option<String>,
+    /// Root secret access key.
+    #[arg(long, env = "RINGVAULT_SECRET_ACCESS_KEY", hide_env_values = true)]
+    pub secret_access_key: Option<String>,
+    /// Size of the blocks large bodies are cut into.
+    #[arg(long, env = "RINGVAULT_BLOCK_SIZE_BYTES")]
+    pub block_size_bytes: Option<u32>,
+    /// Bodies up to this size are stored inside the object record.
+    #[arg(long, env = "RINGVAULT_INLINE_MAX_BYTES")]
+    pub inline_max_bytes: Option<u32>,
+    /// redb page cache size.
+    #[arg(long, env = "RINGVAULT_CACHE_BYTES")]
+    pub cache_bytes: Option<usize>,
+}
+
+impl Settings {
+    /// `self`'s values where set, `lower`'s otherwise.
+    #[must_use]
+    pub fn or(self, lower: Settings) -> Settings {
+        Settings {
+            data_dir: self.data_dir.or(lower.data_dir),
+            s3_addr: self.s3_addr.or(lower.s3_addr),
+            region: self.region.or(lower.region),
+            root_domain: self.root_domain.or(lower.root_domain),
+            access_key_id: self.access_key_id.or(lower.access_key_id),
+            secret_access_key: self.secret_access_key.or(lower.secret_access_key),
+            block_size_bytes: self.block_size_bytes.or(lower.block_size_bytes),
+            inline_max_bytes: self.inline_max_bytes.or(lower.inline_max_bytes),
+            cache_bytes: self.cache_bytes.or(lower.cache_bytes),
+        }
+    }
+
+    pub fn from_toml_file(path: &Path) -> Result<Settings, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.to_owned(), message: e.to_string() })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("invalid config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// A validated node configuration.
+#[derive(Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub s3_addr: SocketAddr,
+    pub region: String,
+    pub root_domain: Option<String>,
+    /// An explicitly configured root key `(id, secret)`; otherwise one is generated.
+    pub root_key: Option<(String, String)>,
+    pub block_size_bytes: u32,
+    pub inline_max_bytes: u32,
+    pub cache_bytes: usize,
+    /// Seed for the node's random identifiers; `None` draws one from the OS.
+    pub seed: Option<u64>,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("data_dir", &self.data_dir)
+            .field("s3_addr", &self.s3_addr)
+            .field("region", &self.region)
+            .field("root_domain", &self.root_domain)
+            .field("root_key", &self.root_key.as_ref().map(|(id, _)| (id, "<withheld>")))
+            .field("block_size_bytes", &self.block_size_bytes)
+            .field("inline_max_bytes", &self.inline_max_bytes)
+            .field("cache_bytes", &self.cache_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Config {
+    /// Applies defaults to `settings` and checks them.
+    pub fn resolve(settings: Settings) -> Result<Config, ConfigError> {
+        let root_key = match (settings.access_key_id, settings.secret_access_key) {
+            (Some(id), Some(secret)) => {
+                if id.is_empty() || secret.is_empty() {
+                    return Err(ConfigError::Invalid("the root access key id and secret must not be empty".into()));
+                }
+                Some((id, secret))
+            }
+            (None, None) => None,
+            _ => {
+                return Err(ConfigError::Invalid(
+                    "RINGVAULT_ACCESS_KEY_ID and RINGVAULT_SECRET_ACCESS_KEY must be set together".into(),
+                ));
+            }
+        };
+        let block_size_bytes = settings.block_size_bytes.unwrap_or(1 << 20);
+        if !(4096..=(64 << 20)).contains(&block_size_bytes) {
+            return Err(ConfigError::Invalid("block_size_bytes must be between 4 KiB and 64 MiB".into()));
+        }
+        let inline_max_bytes = settings.inline_max_bytes.unwrap_or(64 << 10).min(block_size_bytes);
+        let s3_addr = match settings.s3_addr {
+            Some(a) => a,
+            None => DEFAULT_S3_ADDR.parse().map_err(|_| ConfigError::Invalid("bad default address".into()))?,
+        };
+        Ok(Config {
+            data_dir: settings.data_dir.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            s3_addr,
+            region: settings.region.unwrap_or_else(|| DEFAULT_REGION.to_owned()),
+            root_domain: settings.root_domain.filter(|d| !d.is_empty()),
+            root_key,
+            block_size_bytes,
+            inline_max_bytes,
+            cache_bytes: settings.cache_bytes.unwrap_or(64 << 20),
+            seed: None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_file_and_defaults_fill_the_rest() {
+        let file: Settings = toml::from_str("data_dir = \"/file\"\nregion = \"eu-west-1\"\n").unwrap();
+        let flags = Settings { region: Some("ap-south-1".into()), ..Settings::default() };
+        let config = Config::resolve(flags.or(file)).unwrap();
+        assert_eq!(config.region, "ap-south-1");
+        assert_eq!(config.data_dir, PathBuf::from("/file"));
+        assert_eq!(config.s3_addr.to_string(), DEFAULT_S3_ADDR);
+        assert_eq!(config.block_size_bytes, 1 << 20);
+    }
+
+    #[test]
+    fn unknown_file_keys_and_half_a_root_key_are_errors() {
+        assert!(toml::from_str::<Settings>("data_dri = \"x\"").is_err());
+        let half = Settings { access_key_id: Some("AK".into()), ..Settings::default() };
+        assert!(Config::resolve(half).is_err());
+    }
+
+    #[test]
+    fn debug_output_withholds_the_secret() {
+        let s = Settings {
+            access_key_id: Some("AK".into()),
+            secret_access_key: Some("supersecret".into()),
+            ..Settings::default()
+        };
+        let text = format!("{:?}", Config::resolve(s).unwrap());
+        assert!(!text.contains("supersecret"), "{text}");
+    }
+}

@@ -1,0 +1,268 @@
+//! Bodies on the ring: cutting a PUT stream into blocks while hashing it, and streaming a GET
+//! back from blocks with read-ahead. Memory per request is bounded by the block window, never by
+//! the object's size.
+
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use futures_util::stream::{self, Stream, StreamExt};
+use md5::{Digest, Md5};
+
+use crate::coordinator::{Coordinator, CoordinatorError};
+use crate::store::BlockId;
+
+use super::checksum::{ChecksumAlgorithm, Checksummer};
+use super::error::{BodyError, Error};
+use super::records::{BodyLayout, Extent};
+
+/// A request or response body: a stream of byte chunks.
+pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, BodyError>> + Send>>;
+
+/// Limits and sizes of body handling.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyOptions {
+    pub block_size: u32,
+    /// Bodies up to this size are stored inline in the object record.
+    pub inline_max_bytes: u32,
+    /// Blocks written or read ahead concurrently per request.
+    pub window_blocks: usize,
+    /// Largest body a single PUT accepts.
+    pub object_size_max_bytes: u64,
+}
+
+impl Default for BodyOptions {
+    fn default() -> Self {
+        Self {
+            block_size: 1 << 20,
+            inline_max_bytes: 64 << 10,
+            window_blocks: 4,
+            object_size_max_bytes: 5 << 30,
+        }
+    }
+}
+
+/// What the writer learnt from a body.
+#[derive(Debug)]
+pub struct WrittenBody {
+    pub layout: BodyLayout,
+    pub size: u64,
+    pub md5: [u8; 16],
+    pub checksum: Option<(ChecksumAlgorithm, Vec<u8>)>,
+}
+
+impl WrittenBody {
+    /// Blocks this body wrote (to reclaim them when the write is abandoned).
+    pub fn block_ids(&self) -> Vec<BlockId> {
+        layout_block_ids(&self.layout)
+    }
+}
+
+/// Every block id a layout refers to.
+pub fn layout_block_ids(layout: &BodyLayout) -> Vec<BlockId> {
+    match layout {
+        BodyLayout::Inline(_) => Vec::new(),
+        BodyLayout::Blocks { block_size, extents } => extents
+            .iter()
+            .flat_map(|e| {
+                let count = e.size.div_ceil(u64::from(*block_size));
+                let data_id = e.data_id;
+                (0..count).map(move |i| BlockId { data_id, index: u32::try_from(i).unwrap_or(u32::MAX) })
+            })
+            .collect(),
+    }
+}
+
+type PendingBlock = tokio::task::JoinHandle<Result<(), CoordinatorError>>;
+
+/// Reads `body` to its end, storing it inline or as blocks of a fresh `data_id`. On any error the
+/// blocks written so far are deleted before the error is returned.
+pub async fn write_body(
+    coordinator: &Coordinator,
+    mut body: ByteStream,
+    data_id: [u8; 16],
+    options: BodyOptions,
+    checksum: Option<ChecksumAlgorithm>,
+) -> Result<WrittenBody, Error> {
+    let block_size = options.block_size as usize;
+    let mut md5 = Md5::new();
+    let mut summer = checksum.map(Checksummer::new);
+    let mut buffer = BytesMut::with_capacity(block_size.min(options.inline_max_bytes as usize + 1));
+    let mut size: u64 = 0;
+    let mut next_index: u32 = 0;
+    let mut in_flight: VecDeque<PendingBlock> = VecDeque::new();
+
+    let result: Result<(), Error> = async {
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(Error::Body)?;
+            size += chunk.len() as u64;
+            if size > options.object_size_max_bytes {
+                return Err(Error::EntityTooLarge { max_bytes: options.object_size_max_bytes });
+            }
+            md5.update(&chunk);
+            if let Some(s) = summer.as_mut() {
+                s.update(&chunk);
+            }
+            let mut rest = chunk;
+            while !rest.is_empty() {
+                let take = (block_size - buffer.len()).min(rest.len());
+                buffer.extend_from_slice(&rest.split_to(take));
+                if buffer.len() == block_size {
+                    let data = std::mem::replace(&mut buffer, BytesMut::with_capacity(block_size));
+                    let id = BlockId { data_id, index: next_index };
+                    next_index += 1;
+                    if in_flight.len() >= options.window_blocks.max(1) {
+                        if let Some(oldest) = in_flight.pop_front() {
+                            join_block(oldest).await?;
+                        }
+                    }
+                    let coordinator = coordinator.clone();
+                    let data = data.freeze();
+                    in_flight.push_back(tokio::spawn(async move {
+                        coordinator.put_block(id, data).await
+                    }));
+                }
+            }
+        }
+        Ok(())
+    }
+    .await;
+
+    // Let every started block write finish, whatever happened, so the cleanup below sees them.
+    let mut block_error = None;
+    for pending in in_flight {
+        if let Err(e) = join_block(pending).await {
+            block_error.get_or_insert(e);
+        }
+    }
+    let result = result.and_then(|()| block_error.map_or(Ok(()), Err));
+    if let Err(e) = result {
+        if next_index > 0 {
+            let written = BodyLayout::Blocks {
+                block_size: options.block_size,
+                extents: vec![Extent { data_id, size: u64::from(next_index) * u64::from(options.block_size) }],
+            };
+            coordinator.delete_blocks(&layout_block_ids(&written)).await;
+        }
+        return Err(e);
+    }
+
+    let layout = if next_index == 0 && buffer.len() <= options.inline_max_bytes as usize {
+        BodyLayout::Inline(buffer.to_vec())
+    } else {
+        let layout = BodyLayout::Blocks {
+            block_size: options.block_size,
+            extents: vec![Extent { data_id, size }],
+        };
+        if !buffer.is_empty() {
+            let id = BlockId { data_id, index: next_index };
+            if let Err(e) = coordinator.put_block(id, buffer.freeze()).await {
+                coordinator.delete_blocks(&layout_block_ids(&layout)).await;
+                return Err(e.into());
+            }
+        }
+        layout
+    };
+    Ok(WrittenBody {
+        layout,
+        size,
+        md5: md5.finalize().into(),
+        checksum: summer.map(|s| (s.algorithm(), s.finish())),
+    })
+}
+
+async fn join_block(pending: PendingBlock) -> Result<(), Error> {
+    match pending.await {
+        Ok(result) => result.map_err(Error::from),
+        Err(e) => Err(Error::Internal { what: format!("block write task: {e}") }),
+    }
+}
+
+/// Streams bytes `start..=end` of a body.
+pub fn read_body(
+    coordinator: &Coordinator,
+    layout: &BodyLayout,
+    start: u64,
+    end: u64,
+    window_blocks: usize,
+) -> ByteStream {
+    match layout {
+        BodyLayout::Inline(data) => {
+            let data = Bytes::from(data.clone());
+            let lo = usize::try_from(start).unwrap_or(usize::MAX).min(data.len());
+            let hi = usize::try_from(end.saturating_add(1)).unwrap_or(usize::MAX).min(data.len());
+            Box::pin(stream::once(async move { Ok(data.slice(lo..hi.max(lo))) }))
+        }
+        BodyLayout::Blocks { block_size, extents } => {
+            let pieces = plan_reads(u64::from(*block_size), extents, start, end);
+            let coordinator = coordinator.clone();
+            let reads = stream::iter(pieces).map(move |(id, lo, hi)| {
+                let coordinator = coordinator.clone();
+                async move {
+                    let data = coordinator
+                        .get_block(id)
+                        .await
+                        .map_err(|e| BodyError(Box::new(e)))?;
+                    let hi = hi.min(data.len());
+                    Ok(data.slice(lo.min(hi)..hi))
+                }
+            });
+            Box::pin(reads.buffered(window_blocks.max(1)))
+        }
+    }
+}
+
+/// Which block slices `(block, from, to)` cover bytes `start..=end` of a body.
+fn plan_reads(block_size: u64, extents: &[Extent], start: u64, end: u64) -> Vec<(BlockId, usize, usize)> {
+    let mut out = Vec::new();
+    let mut offset = 0u64;
+    for extent in extents {
+        let extent_end = offset + extent.size;
+        if extent_end > start && offset <= end {
+            let first = start.saturating_sub(offset) / block_size;
+            let last = (end.min(extent_end - 1) - offset) / block_size;
+            for index in first..=last {
+                let block_start = offset + index * block_size;
+                let lo = start.saturating_sub(block_start).min(block_size);
+                let hi = ((end + 1).min(extent_end) - block_start).min(block_size);
+                let id = BlockId { data_id: extent.data_id, index: u32::try_from(index).unwrap_or(u32::MAX) };
+                out.push((id, usize::try_from(lo).unwrap_or(0), usize::try_from(hi).unwrap_or(0)));
+            }
+        }
+        offset = extent_end;
+    }
+    out
+}
+
+/// Shared handle for values a body stream learns only at its end (aws-chunked trailers).
+pub type TrailerSlot = Arc<std::sync::Mutex<Vec<(String, String)>>>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ext(id: u8, size: u64) -> Extent {
+        Extent { data_id: [id; 16], size }
+    }
+
+    #[test]
+    fn plan_reads_slices_the_covered_blocks() {
+        let plan = plan_reads(10, &[ext(1, 25)], 5, 21);
+        let got: Vec<_> = plan.iter().map(|(id, lo, hi)| (id.index, *lo, *hi)).collect();
+        assert_eq!(got, vec![(0, 5, 10), (1, 0, 10), (2, 0, 2)]);
+    }
+
+    #[test]
+    fn plan_reads_crosses_extents() {
+        let plan = plan_reads(10, &[ext(1, 15), ext(2, 10)], 12, 17);
+        let got: Vec<_> = plan.iter().map(|(id, lo, hi)| (id.data_id[0], id.index, *lo, *hi)).collect();
+        assert_eq!(got, vec![(1, 1, 2, 5), (2, 0, 0, 3)]);
+    }
+
+    #[test]
+    fn layout_lists_every_block() {
+        let layout = BodyLayout::Blocks { block_size: 10, extents: vec![ext(1, 25), ext(2, 10)] };
+        assert_eq!(layout_block_ids(&layout).len(), 4);
+    }
+}

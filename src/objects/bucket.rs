@@ -1,0 +1,99 @@
+//! Buckets: create, look up, list and delete.
+
+use std::ops::Bound;
+
+use crate::coordinator::ScanRange;
+
+use super::records::{self, BucketRecord, BUCKETS, OBJECTS};
+use super::{live_value, Error, ObjectService};
+
+/// A bucket as the protocol layer sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BucketInfo {
+    pub name: String,
+    pub created_ms: i64,
+    pub owner: String,
+    pub location: String,
+}
+
+impl From<BucketRecord> for BucketInfo {
+    fn from(r: BucketRecord) -> Self {
+        Self { name: r.name, created_ms: r.created_ms, owner: r.owner, location: r.location }
+    }
+}
+
+/// Largest number of buckets one listing returns.
+const BUCKET_LIST_MAX: usize = 10_000;
+
+impl ObjectService {
+    /// Creates `name` for `owner`. Creating a bucket one already owns is
+    /// `BucketAlreadyOwnedByYou`; one owned by another key is `BucketAlreadyExists`.
+    pub async fn create_bucket(&self, name: &str, owner: &str, location: &str) -> Result<BucketInfo, Error> {
+        let current = self.coordinator().get(BUCKETS, name.as_bytes()).await?;
+        if let Some(value) = live_value(&current) {
+            let existing: BucketRecord = records::decode(value)?;
+            return Err(if existing.owner == owner {
+                Error::BucketAlreadyOwnedByYou
+            } else {
+                Error::BucketAlreadyExists
+            });
+        }
+        let record = BucketRecord {
+            name: name.to_owned(),
+            created_ms: self.now_ms(),
+            owner: owner.to_owned(),
+            location: location.to_owned(),
+        };
+        self.coordinator()
+            .put(BUCKETS, name.as_bytes(), Some(records::encode(&record)), current.context())
+            .await?;
+        Ok(record.into())
+    }
+
+    pub async fn bucket(&self, name: &str) -> Result<BucketInfo, Error> {
+        let current = self.coordinator().get(BUCKETS, name.as_bytes()).await?;
+        let value = live_value(&current).ok_or(Error::NoSuchBucket)?;
+        Ok(records::decode::<BucketRecord>(value)?.into())
+    }
+
+    /// Every bucket, in name order.
+    pub async fn list_buckets(&self) -> Result<Vec<BucketInfo>, Error> {
+        let range = ScanRange { start: Bound::Unbounded, end: Bound::Unbounded };
+        let items = self.coordinator().scan(BUCKETS, range, BUCKET_LIST_MAX).await?;
+        let mut out = Vec::with_capacity(items.len());
+        for (_, siblings) in items {
+            if let Some(value) = live_value(&siblings) {
+                out.push(records::decode::<BucketRecord>(value)?.into());
+            }
+        }
+        Ok(out)
+    }
+
+    /// Deletes an empty bucket.
+    pub async fn delete_bucket(&self, name: &str) -> Result<(), Error> {
+        let current = self.coordinator().get(BUCKETS, name.as_bytes()).await?;
+        if live_value(&current).is_none() {
+            return Err(Error::NoSuchBucket);
+        }
+        if self.bucket_has_objects(name).await? {
+            return Err(Error::BucketNotEmpty);
+        }
+        self.coordinator().put(BUCKETS, name.as_bytes(), None, current.context()).await?;
+        Ok(())
+    }
+
+    async fn bucket_has_objects(&self, name: &str) -> Result<bool, Error> {
+        let mut start = Bound::Included(records::object_key(name, ""));
+        let mut end_key = name.as_bytes().to_vec();
+        end_key.push(1);
+        loop {
+            let range = ScanRange { start: start.clone(), end: Bound::Excluded(end_key.clone()) };
+            let items = self.coordinator().scan(OBJECTS, range, 256).await?;
+            let Some((last, _)) = items.last() else { return Ok(false) };
+            if items.iter().any(|(_, s)| live_value(s).is_some()) {
+                return Ok(true);
+            }
+            start = Bound::Excluded(last.clone());
+        }
+    }
+}

@@ -1,0 +1,43 @@
+//! Errors of the objects layer: S3 semantics, without HTTP or XML. The S3 layer maps each
+//! variant to an AWS error code in one place.
+
+use crate::coordinator::CoordinatorError;
+
+/// A failure of the request body stream, carried opaquely: the protocol layer that produced it
+/// recognises its own error type again by downcasting.
+#[derive(Debug)]
+pub struct BodyError(pub Box<dyn std::error::Error + Send + Sync>);
+
+impl std::fmt::Display for BodyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for BodyError {}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("no such bucket")]
+    NoSuchBucket,
+    #[error("no such key")]
+    NoSuchKey,
+    #[error("bucket already owned by you")]
+    BucketAlreadyOwnedByYou,
+    #[error("bucket already exists")]
+    BucketAlreadyExists,
+    #[error("bucket not empty")]
+    BucketNotEmpty,
+    #[error("{what} did not match the body")]
+    BadDigest { what: &'static str },
+    #[error("body larger than {max_bytes} bytes")]
+    EntityTooLarge { max_bytes: u64 },
+    #[error("request body: {0}")]
+    Body(BodyError),
+    #[error("replication: {0}")]
+    Coordinator(#[from] CoordinatorError),
+    #[error("corrupt record: {what}")]
+    Corrupt { what: String },
+    #[error("internal: {what}")]
+    Internal { what: String },
+}

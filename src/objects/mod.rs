@@ -1,0 +1,85 @@
+//! S3 semantics on the replicated store: buckets, object versions, bodies cut into blocks,
+//! listings and access keys.
+//!
+//! This layer never sees HTTP or XML, and never knows which node it runs on: everything goes
+//! through the `Coordinator`. It is where concurrent siblings become one answer: the sibling with
+//! the highest `(timestamp, writer)` wins (last writer wins, which is what S3 promises), and the
+//! next write through here carries the merged context, superseding every sibling it saw.
+
+mod body;
+mod bucket;
+pub mod checksum;
+mod error;
+mod keys;
+mod listing;
+mod object;
+mod records;
+
+use std::sync::{Arc, Mutex};
+
+use rand::{Rng, SeedableRng};
+use rand::rngs::StdRng;
+
+use crate::causality::Siblings;
+use crate::clock::SharedClock;
+use crate::coordinator::Coordinator;
+
+pub use body::{BodyOptions, ByteStream, TrailerSlot};
+pub use bucket::BucketInfo;
+pub use error::{BodyError, Error};
+pub use keys::AccessKey;
+pub use listing::{ListPage, ListQuery, ObjectSummary};
+pub use object::{ChecksumRequest, ExpectedChecksum, ObjectInfo, PutObject, PutOutcome};
+pub use records::{ContentHeaders, StoredChecksum};
+
+/// The object store facade handed to the protocol layer.
+#[derive(Debug, Clone)]
+pub struct ObjectService {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    coordinator: Coordinator,
+    clock: SharedClock,
+    rng: Mutex<StdRng>,
+    body: BodyOptions,
+}
+
+impl ObjectService {
+    pub fn new(coordinator: Coordinator, clock: SharedClock, seed: u64, body: BodyOptions) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                coordinator,
+                clock,
+                rng: Mutex::new(StdRng::seed_from_u64(seed)),
+                body,
+            }),
+        }
+    }
+
+    fn coordinator(&self) -> &Coordinator {
+        &self.inner.coordinator
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.inner.clock.now().timestamp_millis()
+    }
+
+    fn random_bytes<const N: usize>(&self) -> [u8; N] {
+        let mut out = [0u8; N];
+        self.inner.rng.lock().unwrap_or_else(std::sync::PoisonError::into_inner).fill(&mut out[..]);
+        out
+    }
+
+    /// Random characters from `alphabet`, for generated identifiers.
+    fn random_string(&self, alphabet: &[u8], len: usize) -> String {
+        let mut rng = self.inner.rng.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        (0..len).map(|_| char::from(alphabet[rng.random_range(0..alphabet.len())])).collect()
+    }
+}
+
+/// The live value of an item, if its winning sibling is not a tombstone.
+fn live_value(siblings: &Siblings) -> Option<&[u8]> {
+    siblings.winner().and_then(|s| s.value.as_deref())
+}

@@ -1,0 +1,68 @@
+//! One handler per S3 operation, grouped by resource. Handlers translate between HTTP and the
+//! objects layer; `map_error` is the one table from objects errors to S3 codes.
+
+mod bucket;
+mod list;
+mod object;
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+
+use super::S3Options;
+use super::error::{S3Error, S3ErrorCode};
+use crate::objects::{self, ObjectService};
+
+/// The handlers' view of the node: the object service and the front end's settings.
+pub(crate) struct Handlers<'a> {
+    pub objects: &'a ObjectService,
+    pub options: &'a S3Options,
+}
+
+/// The one mapping from objects-layer errors to S3 errors.
+pub(crate) fn map_error(e: objects::Error) -> S3Error {
+    use objects::Error as E;
+    match e {
+        E::NoSuchBucket => S3ErrorCode::NoSuchBucket.into(),
+        E::NoSuchKey => S3ErrorCode::NoSuchKey.into(),
+        E::BucketAlreadyOwnedByYou => S3ErrorCode::BucketAlreadyOwnedByYou.into(),
+        E::BucketAlreadyExists => S3ErrorCode::BucketAlreadyExists.into(),
+        E::BucketNotEmpty => S3ErrorCode::BucketNotEmpty.into(),
+        E::BadDigest { what } => S3Error::new(
+            S3ErrorCode::BadDigest,
+            format!("The {what} you specified did not match the calculated value."),
+        ),
+        E::EntityTooLarge { max_bytes } => S3Error::from(S3ErrorCode::EntityTooLarge)
+            .with("MaxSizeAllowed", max_bytes.to_string()),
+        E::Body(body) => match body.0.downcast::<S3Error>() {
+            Ok(s3) => *s3,
+            Err(other) => S3Error::new(S3ErrorCode::IncompleteBody, other.to_string()),
+        },
+        E::Coordinator(c) => {
+            tracing::warn!(error = %c, "replication failed");
+            S3Error::new(S3ErrorCode::ServiceUnavailable, "Not enough replicas answered; please retry.")
+        }
+        e @ (E::Corrupt { .. } | E::Internal { .. }) => S3Error::internal(&e),
+    }
+}
+
+/// Reads a small request body (an XML document) whole, refusing more than `max` bytes.
+pub(crate) async fn read_small_body<B>(mut body: B, max: usize) -> Result<Bytes, S3Error>
+where
+    B: http_body::Body<Data = Bytes> + Unpin,
+    B::Error: std::fmt::Display,
+{
+    let mut out = bytes::BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| S3Error::new(S3ErrorCode::IncompleteBody, e.to_string()))?;
+        if let Ok(data) = frame.into_data() {
+            if out.len() + data.len() > max {
+                return Err(S3Error::new(
+                    S3ErrorCode::MalformedXML,
+                    "The XML you provided was larger than the maximum allowed size.",
+                ));
+            }
+            out.extend_from_slice(&data);
+        }
+    }
+    Ok(out.freeze())
+}

@@ -1,0 +1,243 @@
+//! The S3 HTTP front end: requests in, responses out. It authenticates, routes to one handler
+//! per operation, and turns every failure into S3's XML error. It knows nothing of replicas:
+//! everything below goes through `objects::ObjectService`.
+//!
+//! Each request runs in a tracing span carrying its request id, which is also the
+//! `x-amz-request-id` header and the `<RequestId>` of any error.
+
+mod auth;
+mod conditional;
+pub mod error;
+mod handlers;
+mod range;
+mod request;
+mod response;
+mod router;
+mod server;
+mod xml;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use http::Request;
+use tracing::Instrument;
+
+use crate::clock::SharedClock;
+use crate::objects::ObjectService;
+
+pub use error::{S3Error, S3ErrorCode};
+pub use response::{ResponseBody, S3Response};
+pub use server::{serve, ServerLimits};
+
+use router::Operation;
+
+/// Settings of the S3 front end.
+#[derive(Debug, Clone)]
+pub struct S3Options {
+    /// The region this endpoint answers for (and expects in signatures).
+    pub region: String,
+    /// With a root domain, `bucket.<root_domain>` hosts select virtual-hosted-style addressing.
+    pub root_domain: Option<String>,
+    /// Largest total size of request headers; AWS's limit is 8 KiB.
+    pub header_bytes_max: usize,
+    /// Largest XML request body (CreateBucket configuration, ...).
+    pub xml_body_bytes_max: usize,
+}
+
+impl Default for S3Options {
+    fn default() -> Self {
+        Self {
+            region: "us-east-1".into(),
+            root_domain: None,
+            header_bytes_max: 8 << 10,
+            xml_body_bytes_max: 1 << 20,
+        }
+    }
+}
+
+/// The S3 service: cheap to clone, one per node.
+#[derive(Debug, Clone)]
+pub struct S3Service {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    objects: ObjectService,
+    clock: SharedClock,
+    options: S3Options,
+    request_id_prefix: u32,
+    request_counter: AtomicU64,
+}
+
+/// What a handler knows about the request beyond its HTTP parts.
+#[derive(Debug)]
+pub(crate) struct Context {
+    pub access_key_id: String,
+    pub bucket: Option<String>,
+    pub key: Option<String>,
+    pub query: Vec<(String, String)>,
+    pub payload: auth::PayloadMode,
+}
+
+impl Context {
+    pub fn query(&self, name: &str) -> Option<&str> {
+        self.query.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    /// The bucket of a bucket or object operation (the router guarantees one).
+    pub fn bucket(&self) -> &str {
+        self.bucket.as_deref().unwrap_or_default()
+    }
+
+    pub fn key(&self) -> &str {
+        self.key.as_deref().unwrap_or_default()
+    }
+}
+
+impl S3Service {
+    /// `request_id_prefix` makes request ids unique across nodes and restarts; pass a random value.
+    pub fn new(objects: ObjectService, clock: SharedClock, options: S3Options, request_id_prefix: u32) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                objects,
+                clock,
+                options,
+                request_id_prefix,
+                request_counter: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    fn next_request_id(&self) -> String {
+        let n = self.inner.request_counter.fetch_add(1, Ordering::Relaxed);
+        format!("{:08X}{:012X}", self.inner.request_id_prefix, n & 0xffff_ffff_ffff)
+    }
+
+    /// Handles one request; never fails: every error becomes an S3 error response.
+    pub async fn handle<B>(&self, request: Request<B>) -> S3Response
+    where
+        B: http_body::Body<Data = bytes::Bytes> + Send + Unpin + 'static,
+        B::Error: std::fmt::Display,
+    {
+        let request_id = self.next_request_id();
+        let span = tracing::info_span!(
+            "s3_request",
+            request_id = %request_id,
+            method = %request.method(),
+            operation = tracing::field::Empty,
+            bucket = tracing::field::Empty,
+            key = tracing::field::Empty,
+            status = tracing::field::Empty,
+        );
+        let is_head = request.method() == http::Method::HEAD;
+        async {
+            let mut response = match self.dispatch(request).await {
+                Ok(response) => response,
+                Err(err) => {
+                    if err.code == S3ErrorCode::InternalError {
+                        tracing::error!(code = %err.code, "request failed");
+                    } else {
+                        tracing::debug!(code = %err.code, message = %err.message, "request failed");
+                    }
+                    response::error_response(&err, &request_id, !is_head)
+                }
+            };
+            tracing::Span::current().record("status", response.status().as_u16());
+            response::set_header(&mut response, "x-amz-request-id", &request_id);
+            response::set_header(&mut response, "x-amz-id-2", &request_id);
+            response::set_header(&mut response, "server", "RingVault");
+            tracing::debug!("request complete");
+            response
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn dispatch<B>(&self, request: Request<B>) -> Result<S3Response, S3Error>
+    where
+        B: http_body::Body<Data = bytes::Bytes> + Send + Unpin + 'static,
+        B::Error: std::fmt::Display,
+    {
+        let options = &self.inner.options;
+        let header_bytes: usize =
+            request.headers().iter().map(|(n, v)| n.as_str().len() + v.len() + 4).sum();
+        if header_bytes > options.header_bytes_max {
+            return Err(S3Error::from(S3ErrorCode::RequestHeaderSectionTooLarge)
+                .with("MaxSizeAllowed", options.header_bytes_max.to_string()));
+        }
+        let host = request
+            .headers()
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .or_else(|| request.uri().authority().map(http::uri::Authority::as_str));
+        let target = request::parse_target(host, request.uri().path(), options.root_domain.as_deref())?;
+        let query = request::parse_query(request.uri().query())?;
+        let operation = router::route(request.method(), &target, &query, request.headers());
+        let span = tracing::Span::current();
+        span.record("operation", operation.name());
+        if let Some(b) = &target.bucket {
+            span.record("bucket", b.as_str());
+        }
+        if let Some(k) = &target.key {
+            span.record("key", k.as_str());
+        }
+        let resource = match (&target.bucket, &target.key) {
+            (Some(b), Some(k)) => format!("/{b}/{k}"),
+            (Some(b), None) => format!("/{b}"),
+            _ => "/".to_owned(),
+        };
+        let with_resource = |e: S3Error| if e.resource.is_none() { e.with_resource(resource.clone()) } else { e };
+
+        let (parts, body) = request.into_parts();
+        let authenticated = auth::authenticate(
+            auth::AuthInput {
+                method: &parts.method,
+                raw_path: parts.uri.path(),
+                query: &query,
+                headers: &parts.headers,
+            },
+            &self.inner.objects,
+            &options.region,
+            self.inner.clock.now(),
+        )
+        .await
+        .map_err(with_resource)?;
+        let ctx = Context {
+            access_key_id: authenticated.access_key_id,
+            bucket: target.bucket,
+            key: target.key,
+            query,
+            payload: authenticated.payload,
+        };
+        let request = Request::from_parts(parts, body);
+        self.run(operation, ctx, request).await.map_err(with_resource)
+    }
+
+    async fn run<B>(&self, operation: Operation, ctx: Context, request: Request<B>) -> Result<S3Response, S3Error>
+    where
+        B: http_body::Body<Data = bytes::Bytes> + Send + Unpin + 'static,
+        B::Error: std::fmt::Display,
+    {
+        let h = handlers::Handlers { objects: &self.inner.objects, options: &self.inner.options };
+        match operation {
+            Operation::ListBuckets => h.list_buckets(&ctx).await,
+            Operation::CreateBucket => h.create_bucket(&ctx, request).await,
+            Operation::HeadBucket => h.head_bucket(&ctx).await,
+            Operation::DeleteBucket => h.delete_bucket(&ctx).await,
+            Operation::GetBucketLocation => h.get_bucket_location(&ctx).await,
+            Operation::ListObjects => h.list_objects_v1(&ctx).await,
+            Operation::ListObjectsV2 => h.list_objects_v2(&ctx).await,
+            Operation::ListObjectVersions => h.list_object_versions(&ctx).await,
+            Operation::PutObject => h.put_object(ctx, request).await,
+            Operation::GetObject => h.get_object(&ctx, request.headers(), false).await,
+            Operation::HeadObject => h.get_object(&ctx, request.headers(), true).await,
+            Operation::DeleteObject => h.delete_object(&ctx).await,
+            Operation::Unsupported(name) => Err(S3Error::new(
+                S3ErrorCode::NotImplemented,
+                format!("{name} is not implemented by RingVault yet."),
+            )),
+            Operation::NotAllowed => Err(S3ErrorCode::MethodNotAllowed.into()),
+        }
+    }
+}

@@ -1,0 +1,199 @@
+//! Routing: (method, bucket?, key?, sub-resources, headers) -> the AWS operation it names.
+//! A plain `match`, tested by a table of requests, so that adding an operation is one line.
+
+use http::{HeaderMap, Method};
+
+use super::request::Target;
+
+/// The S3 operations, named as in the AWS API reference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    ListBuckets,
+    CreateBucket,
+    HeadBucket,
+    DeleteBucket,
+    GetBucketLocation,
+    ListObjects,
+    ListObjectsV2,
+    ListObjectVersions,
+    PutObject,
+    GetObject,
+    HeadObject,
+    DeleteObject,
+    /// Recognised, not supported yet: answered with 501 NotImplemented.
+    Unsupported(&'static str),
+    /// The method makes no sense on this resource: 405 MethodNotAllowed.
+    NotAllowed,
+}
+
+impl Operation {
+    pub fn name(self) -> &'static str {
+        match self {
+            Operation::ListBuckets => "ListBuckets",
+            Operation::CreateBucket => "CreateBucket",
+            Operation::HeadBucket => "HeadBucket",
+            Operation::DeleteBucket => "DeleteBucket",
+            Operation::GetBucketLocation => "GetBucketLocation",
+            Operation::ListObjects => "ListObjects",
+            Operation::ListObjectsV2 => "ListObjectsV2",
+            Operation::ListObjectVersions => "ListObjectVersions",
+            Operation::PutObject => "PutObject",
+            Operation::GetObject => "GetObject",
+            Operation::HeadObject => "HeadObject",
+            Operation::DeleteObject => "DeleteObject",
+            Operation::Unsupported(name) => name,
+            Operation::NotAllowed => "NotAllowed",
+        }
+    }
+}
+
+/// Query parameters that select a sub-resource (as opposed to modifying an operation).
+const BUCKET_SUBRESOURCES: &[(&str, &str)] = &[
+    ("accelerate", "BucketAccelerate"),
+    ("acl", "BucketAcl"),
+    ("analytics", "BucketAnalytics"),
+    ("cors", "BucketCors"),
+    ("delete", "DeleteObjects"),
+    ("encryption", "BucketEncryption"),
+    ("intelligent-tiering", "BucketIntelligentTiering"),
+    ("inventory", "BucketInventory"),
+    ("lifecycle", "BucketLifecycle"),
+    ("logging", "BucketLogging"),
+    ("metrics", "BucketMetrics"),
+    ("notification", "BucketNotification"),
+    ("object-lock", "ObjectLockConfiguration"),
+    ("ownershipControls", "BucketOwnershipControls"),
+    ("policy", "BucketPolicy"),
+    ("policyStatus", "BucketPolicyStatus"),
+    ("publicAccessBlock", "PublicAccessBlock"),
+    ("replication", "BucketReplication"),
+    ("requestPayment", "BucketRequestPayment"),
+    ("tagging", "BucketTagging"),
+    ("uploads", "MultipartUploads"),
+    ("versioning", "BucketVersioning"),
+    ("website", "BucketWebsite"),
+];
+
+const OBJECT_SUBRESOURCES: &[(&str, &str)] = &[
+    ("acl", "ObjectAcl"),
+    ("attributes", "ObjectAttributes"),
+    ("legal-hold", "ObjectLegalHold"),
+    ("restore", "RestoreObject"),
+    ("retention", "ObjectRetention"),
+    ("select", "SelectObjectContent"),
+    ("tagging", "ObjectTagging"),
+    ("torrent", "ObjectTorrent"),
+    ("uploadId", "MultipartUpload"),
+    ("uploads", "CreateMultipartUpload"),
+];
+
+fn has(query: &[(String, String)], name: &str) -> bool {
+    query.iter().any(|(n, _)| n == name)
+}
+
+fn subresource(query: &[(String, String)], table: &[(&str, &'static str)]) -> Option<&'static str> {
+    table.iter().find(|(name, _)| has(query, name)).map(|(_, op)| *op)
+}
+
+/// Picks the operation a request names.
+pub fn route(method: &Method, target: &Target, query: &[(String, String)], headers: &HeaderMap) -> Operation {
+    match (&target.bucket, &target.key) {
+        (None, _) => match *method {
+            Method::GET => Operation::ListBuckets,
+            _ => Operation::NotAllowed,
+        },
+        (Some(_), None) => {
+            if *method == Method::GET && has(query, "location") {
+                return Operation::GetBucketLocation;
+            }
+            if *method == Method::GET && has(query, "versions") {
+                return Operation::ListObjectVersions;
+            }
+            if let Some(sub) = subresource(query, BUCKET_SUBRESOURCES) {
+                return Operation::Unsupported(sub);
+            }
+            match *method {
+                Method::GET if query.iter().any(|(n, v)| n == "list-type" && v == "2") => {
+                    Operation::ListObjectsV2
+                }
+                Method::GET => Operation::ListObjects,
+                Method::PUT => Operation::CreateBucket,
+                Method::HEAD => Operation::HeadBucket,
+                Method::DELETE => Operation::DeleteBucket,
+                Method::POST => Operation::Unsupported("PostObject"),
+                _ => Operation::NotAllowed,
+            }
+        }
+        (Some(_), Some(_)) => {
+            if let Some(sub) = subresource(query, OBJECT_SUBRESOURCES) {
+                return Operation::Unsupported(sub);
+            }
+            match *method {
+                Method::PUT if headers.contains_key("x-amz-copy-source") => {
+                    Operation::Unsupported("CopyObject")
+                }
+                Method::GET | Method::HEAD if has(query, "partNumber") => {
+                    Operation::Unsupported("GetObjectPart")
+                }
+                Method::PUT => Operation::PutObject,
+                Method::GET => Operation::GetObject,
+                Method::HEAD => Operation::HeadObject,
+                Method::DELETE => Operation::DeleteObject,
+                _ => Operation::NotAllowed,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(bucket: Option<&str>, key: Option<&str>) -> Target {
+        Target { bucket: bucket.map(str::to_owned), key: key.map(str::to_owned) }
+    }
+
+    #[test]
+    fn routing_table() {
+        let b = Some("b");
+        let k = Some("k");
+        let q = |s: &str| -> Vec<(String, String)> {
+            s.split('&')
+                .filter(|p| !p.is_empty())
+                .map(|p| {
+                    let (n, v) = p.split_once('=').unwrap_or((p, ""));
+                    (n.to_owned(), v.to_owned())
+                })
+                .collect()
+        };
+        let none = HeaderMap::new();
+        let mut copy = HeaderMap::new();
+        copy.insert("x-amz-copy-source", "/b/src".parse().unwrap());
+        let cases: Vec<(Method, Target, &str, &HeaderMap, Operation)> = vec![
+            (Method::GET, target(None, None), "", &none, Operation::ListBuckets),
+            (Method::PUT, target(None, None), "", &none, Operation::NotAllowed),
+            (Method::PUT, target(b, None), "", &none, Operation::CreateBucket),
+            (Method::HEAD, target(b, None), "", &none, Operation::HeadBucket),
+            (Method::DELETE, target(b, None), "", &none, Operation::DeleteBucket),
+            (Method::GET, target(b, None), "location", &none, Operation::GetBucketLocation),
+            (Method::GET, target(b, None), "", &none, Operation::ListObjects),
+            (Method::GET, target(b, None), "list-type=2&prefix=a", &none, Operation::ListObjectsV2),
+            (Method::GET, target(b, None), "versions&prefix=a", &none, Operation::ListObjectVersions),
+            (Method::GET, target(b, None), "uploads", &none, Operation::Unsupported("MultipartUploads")),
+            (Method::POST, target(b, None), "delete", &none, Operation::Unsupported("DeleteObjects")),
+            (Method::PUT, target(b, None), "versioning", &none, Operation::Unsupported("BucketVersioning")),
+            (Method::PUT, target(b, k), "", &none, Operation::PutObject),
+            (Method::PUT, target(b, k), "", &copy, Operation::Unsupported("CopyObject")),
+            (Method::GET, target(b, k), "response-content-type=x", &none, Operation::GetObject),
+            (Method::HEAD, target(b, k), "", &none, Operation::HeadObject),
+            (Method::DELETE, target(b, k), "", &none, Operation::DeleteObject),
+            (Method::POST, target(b, k), "uploads", &none, Operation::Unsupported("CreateMultipartUpload")),
+            (Method::PUT, target(b, k), "partNumber=1&uploadId=x", &none, Operation::Unsupported("MultipartUpload")),
+            (Method::GET, target(b, k), "tagging", &none, Operation::Unsupported("ObjectTagging")),
+            (Method::PATCH, target(b, k), "", &none, Operation::NotAllowed),
+        ];
+        for (method, t, query, headers, expected) in cases {
+            assert_eq!(route(&method, &t, &q(query), headers), expected, "{method} {t:?} ?{query}");
+        }
+    }
+}
