@@ -1,0 +1,11 @@
+//! S3 API integration tests: a real node in this process, driven by the official aws-sdk-s3
+//! client (and raw HTTP where a malformed request is the point). One node per test, port 0.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod auth;
+mod buckets;
+mod list;
+mod malformed;
+mod objects;
