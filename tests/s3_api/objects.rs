@@ -267,3 +267,39 @@ async fn streaming_uploads_from_a_byte_stream() {
     s3.put_object().bucket(&bucket).key("file").body(stream).send().await.unwrap();
     assert!(get_bytes(&s3, &bucket, "file").await == body);
 }
+
+#[tokio::test]
+async fn a_300_mib_object_round_trips_with_its_md5() {
+    use std::io::Write;
+    let node = TestNode::start().await;
+    let s3 = node.client();
+    let bucket = bucket_name("big");
+    s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.bin");
+    let mut expected = Md5::new();
+    {
+        let mut file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+        for i in 0..300u64 {
+            let chunk = pattern(1 << 20, i + 1);
+            expected.update(&chunk);
+            file.write_all(&chunk).unwrap();
+        }
+        file.flush().unwrap();
+    }
+    let expected = hex::encode(expected.finalize());
+    let body = ByteStream::from_path(&path).await.unwrap();
+    let put = s3.put_object().bucket(&bucket).key("big").body(body).send().await.unwrap();
+    assert_eq!(put.e_tag(), Some(format!("\"{expected}\"").as_str()));
+
+    let mut out = s3.get_object().bucket(&bucket).key("big").send().await.unwrap();
+    assert_eq!(out.content_length(), Some(300 << 20));
+    let mut got = Md5::new();
+    let mut len = 0usize;
+    while let Some(chunk) = out.body.try_next().await.unwrap() {
+        len += chunk.len();
+        got.update(&chunk);
+    }
+    assert_eq!(len, 300 << 20);
+    assert_eq!(hex::encode(got.finalize()), expected, "downloaded bytes differ from the upload");
+}
