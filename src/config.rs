@@ -171,6 +171,14 @@ mod tests {
     }
 
     #[test]
+    fn the_example_config_in_fixtures_is_valid() {
+        let file: Settings = toml::from_str(include_str!("../fixtures/config/node.toml")).unwrap();
+        let config = Config::resolve(file).unwrap();
+        assert_eq!(config.data_dir, PathBuf::from("/var/lib/ringvault"));
+        assert_eq!(config.block_size_bytes, 1 << 20);
+    }
+
+    #[test]
     fn unknown_file_keys_and_half_a_root_key_are_errors() {
         assert!(toml::from_str::<Settings>("data_dri = \"x\"").is_err());
         let half = Settings { access_key_id: Some("AK".into()), ..Settings::default() };
