@@ -70,7 +70,8 @@ impl Settings {
     pub fn from_toml_file(path: &Path) -> Result<Settings, ConfigError> {
         let text = std::fs::read_to_string(path)
             .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
-        toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.to_owned(), message: e.to_string() })
+        toml::from_str(&text)
+            .map_err(|e| ConfigError::Parse { path: path.to_owned(), message: e.to_string() })
     }
 }
 
@@ -121,25 +122,32 @@ impl Config {
         let root_key = match (settings.access_key_id, settings.secret_access_key) {
             (Some(id), Some(secret)) => {
                 if id.is_empty() || secret.is_empty() {
-                    return Err(ConfigError::Invalid("the root access key id and secret must not be empty".into()));
+                    return Err(ConfigError::Invalid(
+                        "the root access key id and secret must not be empty".into(),
+                    ));
                 }
                 Some((id, secret))
             }
             (None, None) => None,
             _ => {
                 return Err(ConfigError::Invalid(
-                    "RINGVAULT_ACCESS_KEY_ID and RINGVAULT_SECRET_ACCESS_KEY must be set together".into(),
+                    "RINGVAULT_ACCESS_KEY_ID and RINGVAULT_SECRET_ACCESS_KEY must be set together"
+                        .into(),
                 ));
             }
         };
         let block_size_bytes = settings.block_size_bytes.unwrap_or(1 << 20);
         if !(4096..=(64 << 20)).contains(&block_size_bytes) {
-            return Err(ConfigError::Invalid("block_size_bytes must be between 4 KiB and 64 MiB".into()));
+            return Err(ConfigError::Invalid(
+                "block_size_bytes must be between 4 KiB and 64 MiB".into(),
+            ));
         }
         let inline_max_bytes = settings.inline_max_bytes.unwrap_or(64 << 10).min(block_size_bytes);
         let s3_addr = match settings.s3_addr {
             Some(a) => a,
-            None => DEFAULT_S3_ADDR.parse().map_err(|_| ConfigError::Invalid("bad default address".into()))?,
+            None => DEFAULT_S3_ADDR
+                .parse()
+                .map_err(|_| ConfigError::Invalid("bad default address".into()))?,
         };
         Ok(Config {
             data_dir: settings.data_dir.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
@@ -161,7 +169,8 @@ mod tests {
 
     #[test]
     fn flags_override_file_and_defaults_fill_the_rest() {
-        let file: Settings = toml::from_str("data_dir = \"/file\"\nregion = \"eu-west-1\"\n").unwrap();
+        let file: Settings =
+            toml::from_str("data_dir = \"/file\"\nregion = \"eu-west-1\"\n").unwrap();
         let flags = Settings { region: Some("ap-south-1".into()), ..Settings::default() };
         let config = Config::resolve(flags.or(file)).unwrap();
         assert_eq!(config.region, "ap-south-1");

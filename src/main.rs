@@ -9,7 +9,11 @@ use ringvault::config::{Config, Settings};
 use ringvault::{node, telemetry};
 
 #[derive(Parser)]
-#[command(name = "ringvault", version, about = "An S3-compatible object store on a Dynamo-style ring")]
+#[command(
+    name = "ringvault",
+    version,
+    about = "An S3-compatible object store on a Dynamo-style ring"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -56,7 +60,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         let ctrl_c = tokio::signal::ctrl_c();
         #[cfg(unix)]
         {
-            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
             tokio::select! {
                 r = ctrl_c => r,
                 _ = term.recv() => Ok(()),

@@ -5,8 +5,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use rand::{RngCore, SeedableRng};
 use rand::rngs::StdRng;
+use rand::{RngCore, SeedableRng};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -15,7 +15,7 @@ use crate::clock::{SharedClock, SystemClock};
 use crate::config::{Config, ROOT_SECRET_FILE};
 use crate::coordinator::Coordinator;
 use crate::objects::{BodyOptions, ObjectService};
-use crate::ring::{Layout, NodeId, Ring, DEFAULT_PARTITION_BITS};
+use crate::ring::{DEFAULT_PARTITION_BITS, Layout, NodeId, Ring};
 use crate::s3::{S3Options, S3Service, ServerLimits};
 use crate::store::{Store, StoreOptions};
 
@@ -79,10 +79,10 @@ impl RunningNode {
 }
 
 fn node_id(store: &Store, rng: &mut StdRng) -> Result<NodeId, NodeError> {
-    if let Some(bytes) = store.get_meta("node_id")? {
-        if let Ok(b) = <[u8; 8]>::try_from(bytes.as_slice()) {
-            return Ok(u64::from_be_bytes(b));
-        }
+    if let Some(bytes) = store.get_meta("node_id")?
+        && let Ok(b) = <[u8; 8]>::try_from(bytes.as_slice())
+    {
+        return Ok(u64::from_be_bytes(b));
     }
     let id = rng.next_u64();
     store.put_meta("node_id", &id.to_be_bytes())?;
@@ -120,7 +120,8 @@ pub async fn start(config: Config) -> Result<RunningNode, NodeError> {
     let listener = TcpListener::bind(config.s3_addr)
         .await
         .map_err(|source| NodeError::Bind { addr: config.s3_addr, source })?;
-    let s3_addr = listener.local_addr().map_err(|source| NodeError::Bind { addr: config.s3_addr, source })?;
+    let s3_addr =
+        listener.local_addr().map_err(|source| NodeError::Bind { addr: config.s3_addr, source })?;
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         crate::s3::serve(listener, service, ServerLimits::default(), async {
@@ -133,7 +134,11 @@ pub async fn start(config: Config) -> Result<RunningNode, NodeError> {
     Ok(RunningNode { s3_addr, node_id, root_key, shutdown: Some(tx), task })
 }
 
-async fn bootstrap_root_key(config: &Config, objects: &ObjectService, store: &Store) -> Result<RootKeyInfo, NodeError> {
+async fn bootstrap_root_key(
+    config: &Config,
+    objects: &ObjectService,
+    store: &Store,
+) -> Result<RootKeyInfo, NodeError> {
     let err = |e: crate::objects::Error| NodeError::RootKey(e.to_string());
     if let Some((id, secret)) = &config.root_key {
         let existing = objects.access_key(id).await.map_err(err)?;

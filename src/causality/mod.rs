@@ -134,7 +134,7 @@ impl Siblings {
         }
         self.versions.retain(|s| !incoming.clock.descends(&s.clock));
         self.versions.push(incoming);
-        self.versions.sort_by(|a, b| a.lww_key().cmp(&b.lww_key()));
+        self.versions.sort_by_key(Sibling::lww_key);
         true
     }
 

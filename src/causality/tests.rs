@@ -15,8 +15,18 @@ fn clock() -> impl Strategy<Value = VectorClock> {
 }
 
 fn sibling() -> impl Strategy<Value = Sibling> {
-    (clock(), 0i64..100, 0u64..4, proptest::option::of(proptest::collection::vec(any::<u8>(), 0..3)))
-        .prop_map(|(clock, timestamp_ms, writer, value)| Sibling { clock, timestamp_ms, writer, value })
+    (
+        clock(),
+        0i64..100,
+        0u64..4,
+        proptest::option::of(proptest::collection::vec(any::<u8>(), 0..3)),
+    )
+        .prop_map(|(clock, timestamp_ms, writer, value)| Sibling {
+            clock,
+            timestamp_ms,
+            writer,
+            value,
+        })
 }
 
 proptest! {

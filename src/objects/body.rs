@@ -68,7 +68,8 @@ pub fn layout_block_ids(layout: &BodyLayout) -> Vec<BlockId> {
             .flat_map(|e| {
                 let count = e.size.div_ceil(u64::from(*block_size));
                 let data_id = e.data_id;
-                (0..count).map(move |i| BlockId { data_id, index: u32::try_from(i).unwrap_or(u32::MAX) })
+                (0..count)
+                    .map(move |i| BlockId { data_id, index: u32::try_from(i).unwrap_or(u32::MAX) })
             })
             .collect(),
     }
@@ -112,10 +113,10 @@ pub async fn write_body(
                     let data = std::mem::replace(&mut buffer, BytesMut::with_capacity(block_size));
                     let id = BlockId { data_id, index: next_index };
                     next_index += 1;
-                    if in_flight.len() >= options.window_blocks.max(1) {
-                        if let Some(oldest) = in_flight.pop_front() {
-                            join_block(oldest).await?;
-                        }
+                    if in_flight.len() >= options.window_blocks.max(1)
+                        && let Some(oldest) = in_flight.pop_front()
+                    {
+                        join_block(oldest).await?;
                     }
                     let coordinator = coordinator.clone();
                     let data = data.freeze();
@@ -141,7 +142,10 @@ pub async fn write_body(
         if next_index > 0 {
             let written = BodyLayout::Blocks {
                 block_size: options.block_size,
-                extents: vec![Extent { data_id, size: u64::from(next_index) * u64::from(options.block_size) }],
+                extents: vec![Extent {
+                    data_id,
+                    size: u64::from(next_index) * u64::from(options.block_size),
+                }],
             };
             coordinator.delete_blocks(&layout_block_ids(&written)).await;
         }
@@ -200,10 +204,8 @@ pub fn read_body(
             let reads = stream::iter(pieces).map(move |(id, lo, hi)| {
                 let coordinator = coordinator.clone();
                 async move {
-                    let data = coordinator
-                        .get_block(id)
-                        .await
-                        .map_err(|e| BodyError(Box::new(e)))?;
+                    let data =
+                        coordinator.get_block(id).await.map_err(|e| BodyError(Box::new(e)))?;
                     let hi = hi.min(data.len());
                     Ok(data.slice(lo.min(hi)..hi))
                 }
@@ -214,7 +216,12 @@ pub fn read_body(
 }
 
 /// Which block slices `(block, from, to)` cover bytes `start..=end` of a body.
-fn plan_reads(block_size: u64, extents: &[Extent], start: u64, end: u64) -> Vec<(BlockId, usize, usize)> {
+fn plan_reads(
+    block_size: u64,
+    extents: &[Extent],
+    start: u64,
+    end: u64,
+) -> Vec<(BlockId, usize, usize)> {
     let mut out = Vec::new();
     let mut offset = 0u64;
     for extent in extents {
@@ -226,7 +233,10 @@ fn plan_reads(block_size: u64, extents: &[Extent], start: u64, end: u64) -> Vec<
                 let block_start = offset + index * block_size;
                 let lo = start.saturating_sub(block_start).min(block_size);
                 let hi = ((end + 1).min(extent_end) - block_start).min(block_size);
-                let id = BlockId { data_id: extent.data_id, index: u32::try_from(index).unwrap_or(u32::MAX) };
+                let id = BlockId {
+                    data_id: extent.data_id,
+                    index: u32::try_from(index).unwrap_or(u32::MAX),
+                };
                 out.push((id, usize::try_from(lo).unwrap_or(0), usize::try_from(hi).unwrap_or(0)));
             }
         }
@@ -256,7 +266,8 @@ mod tests {
     #[test]
     fn plan_reads_crosses_extents() {
         let plan = plan_reads(10, &[ext(1, 15), ext(2, 10)], 12, 17);
-        let got: Vec<_> = plan.iter().map(|(id, lo, hi)| (id.data_id[0], id.index, *lo, *hi)).collect();
+        let got: Vec<_> =
+            plan.iter().map(|(id, lo, hi)| (id.data_id[0], id.index, *lo, *hi)).collect();
         assert_eq!(got, vec![(1, 1, 2, 5), (2, 0, 0, 3)]);
     }
 

@@ -4,8 +4,8 @@ use std::ops::Bound;
 
 use crate::coordinator::ScanRange;
 
-use super::records::{self, BucketRecord, BUCKETS, OBJECTS};
-use super::{live_value, Error, ObjectService};
+use super::records::{self, BUCKETS, BucketRecord, OBJECTS};
+use super::{Error, ObjectService, live_value};
 
 /// A bucket as the protocol layer sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,7 +28,12 @@ const BUCKET_LIST_MAX: usize = 10_000;
 impl ObjectService {
     /// Creates `name` for `owner`. Creating a bucket one already owns is
     /// `BucketAlreadyOwnedByYou`; one owned by another key is `BucketAlreadyExists`.
-    pub async fn create_bucket(&self, name: &str, owner: &str, location: &str) -> Result<BucketInfo, Error> {
+    pub async fn create_bucket(
+        &self,
+        name: &str,
+        owner: &str,
+        location: &str,
+    ) -> Result<BucketInfo, Error> {
         let current = self.coordinator().get(BUCKETS, name.as_bytes()).await?;
         if let Some(value) = live_value(&current) {
             let existing: BucketRecord = records::decode(value)?;

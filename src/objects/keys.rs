@@ -5,8 +5,8 @@ use std::ops::Bound;
 
 use crate::coordinator::ScanRange;
 
-use super::records::{self, AccessKeyRecord, ACCESS_KEYS};
-use super::{live_value, Error, ObjectService};
+use super::records::{self, ACCESS_KEYS, AccessKeyRecord};
+use super::{Error, ObjectService, live_value};
 
 /// An access key and its secret.
 #[derive(Clone, PartialEq, Eq)]
@@ -69,13 +69,22 @@ impl ObjectService {
             allow_create_bucket,
         };
         self.coordinator()
-            .put(ACCESS_KEYS, access_key_id.as_bytes(), Some(records::encode(&record)), current.context())
+            .put(
+                ACCESS_KEYS,
+                access_key_id.as_bytes(),
+                Some(records::encode(&record)),
+                current.context(),
+            )
             .await?;
         Ok(record.into())
     }
 
     /// Creates a key with a fresh random id and secret.
-    pub async fn create_access_key(&self, name: &str, allow_create_bucket: bool) -> Result<AccessKey, Error> {
+    pub async fn create_access_key(
+        &self,
+        name: &str,
+        allow_create_bucket: bool,
+    ) -> Result<AccessKey, Error> {
         let id = format!("RV{}", self.random_string(KEY_ID_ALPHABET, 18));
         let secret = self.random_string(SECRET_ALPHABET, 40);
         self.put_access_key(&id, &secret, name, allow_create_bucket).await

@@ -9,8 +9,8 @@ use std::ops::Bound;
 
 use crate::coordinator::ScanRange;
 
-use super::records::{self, ObjectRecord, OBJECTS};
-use super::{live_value, Error, ObjectService};
+use super::records::{self, OBJECTS, ObjectRecord};
+use super::{Error, ObjectService, live_value};
 
 /// Items fetched per scan while building a page.
 const SCAN_BATCH: usize = 1000;
@@ -108,7 +108,9 @@ impl ObjectService {
                 };
                 let jump = match &entry {
                     Some(Entry::Prefix(p)) => Some(p.clone()),
-                    None => delimiter.and_then(|d| rolled_up_owned(&item_key, bucket_start.len(), &query.prefix, d)),
+                    None => delimiter.and_then(|d| {
+                        rolled_up_owned(&item_key, bucket_start.len(), &query.prefix, d)
+                    }),
                     Some(Entry::Object(_)) => None,
                 };
                 if let Some(entry) = entry {

@@ -17,8 +17,8 @@ mod records;
 
 use std::sync::{Arc, Mutex};
 
-use rand::{Rng, SeedableRng};
 use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 
 use crate::causality::Siblings;
 use crate::clock::SharedClock;

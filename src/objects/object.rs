@@ -6,9 +6,9 @@
 //! reader never finds a record whose blocks are missing.
 
 use super::body::{self, ByteStream, TrailerSlot};
-use super::checksum::{decode_checksum_value, ChecksumAlgorithm};
-use super::records::{self, ContentHeaders, ObjectRecord, StoredChecksum, OBJECTS};
-use super::{live_value, Error, ObjectService};
+use super::checksum::{ChecksumAlgorithm, decode_checksum_value};
+use super::records::{self, ContentHeaders, OBJECTS, ObjectRecord, StoredChecksum};
+use super::{Error, ObjectService, live_value};
 use crate::causality::Siblings;
 
 /// The checksum a PUT asks for.
@@ -82,14 +82,20 @@ impl ObjectInfo {
 
 impl ObjectService {
     /// Stores a whole object, replacing the current version.
-    pub async fn put_object(&self, bucket: &str, key: &str, put: PutObject) -> Result<PutOutcome, Error> {
+    pub async fn put_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        put: PutObject,
+    ) -> Result<PutOutcome, Error> {
         self.bucket(bucket).await?;
         let item_key = records::object_key(bucket, key);
         let current = self.coordinator().get(OBJECTS, &item_key).await?;
         let data_id = self.random_bytes::<16>();
         let algorithm = put.checksum.as_ref().map(|c| c.algorithm);
         let written =
-            body::write_body(self.coordinator(), put.body, data_id, self.inner.body, algorithm).await?;
+            body::write_body(self.coordinator(), put.body, data_id, self.inner.body, algorithm)
+                .await?;
         if let Err(e) = verify_digests(&written, put.content_md5, put.checksum.as_ref()) {
             self.coordinator().delete_blocks(&written.block_ids()).await;
             return Err(e);
@@ -101,7 +107,9 @@ impl ObjectService {
             owner: put.owner,
             headers: put.headers,
             user_metadata: put.user_metadata,
-            checksum: written.checksum.map(|(algorithm, value)| StoredChecksum { algorithm, value }),
+            checksum: written
+                .checksum
+                .map(|(algorithm, value)| StoredChecksum { algorithm, value }),
             body: written.layout,
         };
         let outcome = PutOutcome {
@@ -141,7 +149,13 @@ impl ObjectService {
 
     /// Streams bytes `start..=end` of a version found by `head_object`.
     pub fn read_object(&self, info: &ObjectInfo, start: u64, end: u64) -> ByteStream {
-        body::read_body(self.coordinator(), &info.record.body, start, end, self.inner.body.window_blocks)
+        body::read_body(
+            self.coordinator(),
+            &info.record.body,
+            start,
+            end,
+            self.inner.body.window_blocks,
+        )
     }
 
     /// Deletes the current version; deleting a missing key succeeds, as in S3.
@@ -201,11 +215,7 @@ fn verify_digests(
             }
         }
     };
-    if &expected == computed {
-        Ok(())
-    } else {
-        Err(Error::BadDigest { what: "checksum" })
-    }
+    if &expected == computed { Ok(()) } else { Err(Error::BadDigest { what: "checksum" }) }
 }
 
 impl std::fmt::Debug for PutObject {

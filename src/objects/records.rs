@@ -31,8 +31,9 @@ pub fn encode<T: Serialize>(record: &T) -> Vec<u8> {
 
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
     match bytes.split_first() {
-        Some((&RECORD_VERSION, body)) => postcard::from_bytes(body)
-            .map_err(|e| Error::Corrupt { what: format!("record: {e}") }),
+        Some((&RECORD_VERSION, body)) => {
+            postcard::from_bytes(body).map_err(|e| Error::Corrupt { what: format!("record: {e}") })
+        }
         _ => Err(Error::Corrupt { what: "record with unknown version".into() }),
     }
 }
@@ -124,10 +125,19 @@ mod tests {
             size: 3,
             etag: "abc".into(),
             owner: "me".into(),
-            headers: ContentHeaders { content_type: Some("text/plain".into()), ..Default::default() },
+            headers: ContentHeaders {
+                content_type: Some("text/plain".into()),
+                ..Default::default()
+            },
             user_metadata: vec![("k".into(), "v".into())],
-            checksum: Some(StoredChecksum { algorithm: ChecksumAlgorithm::Crc32, value: vec![1, 2, 3, 4] }),
-            body: BodyLayout::Blocks { block_size: 4, extents: vec![Extent { data_id: [7; 16], size: 3 }] },
+            checksum: Some(StoredChecksum {
+                algorithm: ChecksumAlgorithm::Crc32,
+                value: vec![1, 2, 3, 4],
+            }),
+            body: BodyLayout::Blocks {
+                block_size: 4,
+                extents: vec![Extent { data_id: [7; 16], size: 3 }],
+            },
         };
         assert_eq!(decode::<ObjectRecord>(&encode(&r)).unwrap(), r);
         assert!(decode::<ObjectRecord>(&[9, 9]).is_err());

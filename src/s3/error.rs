@@ -161,7 +161,13 @@ pub struct S3Error {
 
 impl S3Error {
     pub fn new(code: S3ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), resource: None, extra: Vec::new(), headers: Vec::new() }
+        Self {
+            code,
+            message: message.into(),
+            resource: None,
+            extra: Vec::new(),
+            headers: Vec::new(),
+        }
     }
 
     /// Adds an extra element to the XML body.
@@ -217,9 +223,13 @@ fn default_message(code: S3ErrorCode) -> &'static str {
         }
         C::BucketNotEmpty => "The bucket you tried to delete is not empty",
         C::EntityTooLarge => "Your proposed upload exceeds the maximum allowed size",
-        C::IncompleteBody => "You did not provide the number of bytes specified by the Content-Length HTTP header.",
+        C::IncompleteBody => {
+            "You did not provide the number of bytes specified by the Content-Length HTTP header."
+        }
         C::InternalError => "We encountered an internal error. Please try again.",
-        C::InvalidAccessKeyId => "The AWS Access Key Id you provided does not exist in our records.",
+        C::InvalidAccessKeyId => {
+            "The AWS Access Key Id you provided does not exist in our records."
+        }
         C::InvalidBucketName => "The specified bucket is not valid.",
         C::InvalidDigest => "The Content-MD5 or checksum you specified is not valid.",
         C::InvalidRange => "The requested range is not satisfiable",
@@ -232,9 +242,13 @@ fn default_message(code: S3ErrorCode) -> &'static str {
         C::MissingContentLength => "You must provide the Content-Length HTTP header.",
         C::NoSuchBucket => "The specified bucket does not exist",
         C::NoSuchKey => "The specified key does not exist.",
-        C::NotImplemented => "A header or operation you provided implies functionality that is not implemented",
+        C::NotImplemented => {
+            "A header or operation you provided implies functionality that is not implemented"
+        }
         C::PreconditionFailed => "At least one of the pre-conditions you specified did not hold",
-        C::RequestHeaderSectionTooLarge => "Your request header section exceeds the maximum allowed size.",
+        C::RequestHeaderSectionTooLarge => {
+            "Your request header section exceeds the maximum allowed size."
+        }
         C::RequestTimeTooSkewed => {
             "The difference between the request time and the current time is too large."
         }
@@ -258,7 +272,9 @@ impl S3ErrorCode {
             S3ErrorCode::AuthorizationQueryParametersError => {
                 "Error parsing the X-Amz-Credential parameter."
             }
-            S3ErrorCode::InvalidChunkSizeError => "Only the last chunk is allowed to have a size less than 8192 bytes",
+            S3ErrorCode::InvalidChunkSizeError => {
+                "Only the last chunk is allowed to have a size less than 8192 bytes"
+            }
             S3ErrorCode::InvalidLocationConstraint => {
                 "The specified location-constraint is not valid"
             }

@@ -27,7 +27,7 @@ use crate::objects::ObjectService;
 
 pub use error::{S3Error, S3ErrorCode};
 pub use response::{ResponseBody, S3Response};
-pub use server::{serve, ServerLimits};
+pub use server::{ServerLimits, serve};
 
 use router::Operation;
 
@@ -97,7 +97,12 @@ impl Context {
 
 impl S3Service {
     /// `request_id_prefix` makes request ids unique across nodes and restarts; pass a random value.
-    pub fn new(objects: ObjectService, clock: SharedClock, options: S3Options, request_id_prefix: u32) -> Self {
+    pub fn new(
+        objects: ObjectService,
+        clock: SharedClock,
+        options: S3Options,
+        request_id_prefix: u32,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 objects,
@@ -171,7 +176,8 @@ impl S3Service {
             .get(http::header::HOST)
             .and_then(|h| h.to_str().ok())
             .or_else(|| request.uri().authority().map(http::uri::Authority::as_str));
-        let target = request::parse_target(host, request.uri().path(), options.root_domain.as_deref())?;
+        let target =
+            request::parse_target(host, request.uri().path(), options.root_domain.as_deref())?;
         let query = request::parse_query(request.uri().query())?;
         let operation = router::route(request.method(), &target, &query, request.headers());
         let span = tracing::Span::current();
@@ -187,7 +193,8 @@ impl S3Service {
             (Some(b), None) => format!("/{b}"),
             _ => "/".to_owned(),
         };
-        let with_resource = |e: S3Error| if e.resource.is_none() { e.with_resource(resource.clone()) } else { e };
+        let with_resource =
+            |e: S3Error| if e.resource.is_none() { e.with_resource(resource.clone()) } else { e };
 
         let (parts, body) = request.into_parts();
         let authenticated = auth::authenticate(
@@ -214,7 +221,12 @@ impl S3Service {
         self.run(operation, ctx, request).await.map_err(with_resource)
     }
 
-    async fn run<B>(&self, operation: Operation, ctx: Context, request: Request<B>) -> Result<S3Response, S3Error>
+    async fn run<B>(
+        &self,
+        operation: Operation,
+        ctx: Context,
+        request: Request<B>,
+    ) -> Result<S3Response, S3Error>
     where
         B: http_body::Body<Data = bytes::Bytes> + Send + Unpin + 'static,
         B::Error: std::fmt::Display,

@@ -19,7 +19,11 @@ pub struct Target {
 /// Splits the request into its target. With `root_domain` set (e.g. `s3.example.com`), a host
 /// `bucket.s3.example.com` selects virtual-hosted style; otherwise the first path segment is the
 /// bucket.
-pub fn parse_target(host: Option<&str>, raw_path: &str, root_domain: Option<&str>) -> Result<Target, S3Error> {
+pub fn parse_target(
+    host: Option<&str>,
+    raw_path: &str,
+    root_domain: Option<&str>,
+) -> Result<Target, S3Error> {
     let path = decode(raw_path)?;
     let path = path.strip_prefix('/').unwrap_or(&path);
     let host = host.map(|h| strip_port(h).to_ascii_lowercase());
@@ -53,10 +57,9 @@ fn strip_port(host: &str) -> &str {
 }
 
 fn decode(raw: &str) -> Result<String, S3Error> {
-    percent_decode_str(raw)
-        .decode_utf8()
-        .map(|s| s.into_owned())
-        .map_err(|_| S3Error::new(S3ErrorCode::InvalidArgument, "The request path is not valid UTF-8."))
+    percent_decode_str(raw).decode_utf8().map(|s| s.into_owned()).map_err(|_| {
+        S3Error::new(S3ErrorCode::InvalidArgument, "The request path is not valid UTF-8.")
+    })
 }
 
 /// The query string as decoded `(name, value)` pairs, in order. `+` is a literal plus, as in
@@ -95,7 +98,8 @@ pub fn validate_bucket_name(name: &str) -> Result<(), S3Error> {
         return Err(invalid());
     }
     let reserved_prefix = ["xn--", "sthree-", "amzn-s3-demo-"].iter().any(|p| name.starts_with(p));
-    let reserved_suffix = ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"].iter().any(|s| name.ends_with(s));
+    let reserved_suffix =
+        ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"].iter().any(|s| name.ends_with(s));
     if reserved_prefix || reserved_suffix {
         return Err(invalid());
     }
@@ -145,8 +149,23 @@ mod tests {
         for ok in ["abc", "my-bucket.logs", "a1b", &"a".repeat(63)] {
             assert!(validate_bucket_name(ok).is_ok(), "{ok}");
         }
-        for bad in ["ab", "ABC", "my_bucket", "-abc", "abc-", "a..b", "192.168.1.1", "xn--abc", &"a".repeat(64), "a.-b"] {
-            assert_eq!(validate_bucket_name(bad).unwrap_err().code, S3ErrorCode::InvalidBucketName, "{bad}");
+        for bad in [
+            "ab",
+            "ABC",
+            "my_bucket",
+            "-abc",
+            "abc-",
+            "a..b",
+            "192.168.1.1",
+            "xn--abc",
+            &"a".repeat(64),
+            "a.-b",
+        ] {
+            assert_eq!(
+                validate_bucket_name(bad).unwrap_err().code,
+                S3ErrorCode::InvalidBucketName,
+                "{bad}"
+            );
         }
     }
 }

@@ -3,8 +3,8 @@
 use bytes::Bytes;
 use futures_util::StreamExt;
 use http::{HeaderValue, Response, StatusCode};
-use http_body_util::{BodyExt, Full, StreamBody};
 use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full, StreamBody};
 
 use super::error::S3Error;
 use super::xml;

@@ -96,7 +96,12 @@ fn subresource(query: &[(String, String)], table: &[(&str, &'static str)]) -> Op
 }
 
 /// Picks the operation a request names.
-pub fn route(method: &Method, target: &Target, query: &[(String, String)], headers: &HeaderMap) -> Operation {
+pub fn route(
+    method: &Method,
+    target: &Target,
+    query: &[(String, String)],
+    headers: &HeaderMap,
+) -> Operation {
     match (&target.bucket, &target.key) {
         (None, _) => match *method {
             Method::GET => Operation::ListBuckets,
@@ -178,17 +183,53 @@ mod tests {
             (Method::GET, target(b, None), "location", &none, Operation::GetBucketLocation),
             (Method::GET, target(b, None), "", &none, Operation::ListObjects),
             (Method::GET, target(b, None), "list-type=2&prefix=a", &none, Operation::ListObjectsV2),
-            (Method::GET, target(b, None), "versions&prefix=a", &none, Operation::ListObjectVersions),
-            (Method::GET, target(b, None), "uploads", &none, Operation::Unsupported("MultipartUploads")),
-            (Method::POST, target(b, None), "delete", &none, Operation::Unsupported("DeleteObjects")),
-            (Method::PUT, target(b, None), "versioning", &none, Operation::Unsupported("BucketVersioning")),
+            (
+                Method::GET,
+                target(b, None),
+                "versions&prefix=a",
+                &none,
+                Operation::ListObjectVersions,
+            ),
+            (
+                Method::GET,
+                target(b, None),
+                "uploads",
+                &none,
+                Operation::Unsupported("MultipartUploads"),
+            ),
+            (
+                Method::POST,
+                target(b, None),
+                "delete",
+                &none,
+                Operation::Unsupported("DeleteObjects"),
+            ),
+            (
+                Method::PUT,
+                target(b, None),
+                "versioning",
+                &none,
+                Operation::Unsupported("BucketVersioning"),
+            ),
             (Method::PUT, target(b, k), "", &none, Operation::PutObject),
             (Method::PUT, target(b, k), "", &copy, Operation::Unsupported("CopyObject")),
             (Method::GET, target(b, k), "response-content-type=x", &none, Operation::GetObject),
             (Method::HEAD, target(b, k), "", &none, Operation::HeadObject),
             (Method::DELETE, target(b, k), "", &none, Operation::DeleteObject),
-            (Method::POST, target(b, k), "uploads", &none, Operation::Unsupported("CreateMultipartUpload")),
-            (Method::PUT, target(b, k), "partNumber=1&uploadId=x", &none, Operation::Unsupported("MultipartUpload")),
+            (
+                Method::POST,
+                target(b, k),
+                "uploads",
+                &none,
+                Operation::Unsupported("CreateMultipartUpload"),
+            ),
+            (
+                Method::PUT,
+                target(b, k),
+                "partNumber=1&uploadId=x",
+                &none,
+                Operation::Unsupported("MultipartUpload"),
+            ),
             (Method::GET, target(b, k), "tagging", &none, Operation::Unsupported("ObjectTagging")),
             (Method::PATCH, target(b, k), "", &none, Operation::NotAllowed),
         ];

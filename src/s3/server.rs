@@ -35,7 +35,12 @@ impl Default for ServerLimits {
 }
 
 /// Serves S3 on `listener` until `shutdown` resolves, then drains connections.
-pub async fn serve(listener: TcpListener, service: S3Service, limits: ServerLimits, shutdown: impl Future<Output = ()>) {
+pub async fn serve(
+    listener: TcpListener,
+    service: S3Service,
+    limits: ServerLimits,
+    shutdown: impl Future<Output = ()>,
+) {
     let permits = Arc::new(Semaphore::new(limits.connections_max));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     tokio::pin!(shutdown);

@@ -76,9 +76,18 @@ pub enum WriteOp {
         value: Option<Vec<u8>>,
     },
     /// Merge siblings received from a coordinator or a repair into the local set.
-    Merge { table: TableId, key: Vec<u8>, siblings: Siblings },
-    PutBlock { id: BlockId, data: Bytes },
-    DeleteBlocks { ids: Vec<BlockId> },
+    Merge {
+        table: TableId,
+        key: Vec<u8>,
+        siblings: Siblings,
+    },
+    PutBlock {
+        id: BlockId,
+        data: Bytes,
+    },
+    DeleteBlocks {
+        ids: Vec<BlockId>,
+    },
 }
 
 /// What a committed write did.
@@ -87,7 +96,9 @@ pub enum WriteOutcome {
     /// The sibling a `Coordinate` created.
     Coordinated(Sibling),
     /// Whether a `Merge` changed the stored set.
-    Merged { changed: bool },
+    Merged {
+        changed: bool,
+    },
     Done,
 }
 
@@ -169,7 +180,9 @@ impl Store {
                 Some([FORMAT_VERSION]) => {}
                 Some(other) => {
                     return Err(StoreError::Corrupt {
-                        what: format!("data was written in format {other:?}, this build reads {FORMAT_VERSION}"),
+                        what: format!(
+                            "data was written in format {other:?}, this build reads {FORMAT_VERSION}"
+                        ),
                     });
                 }
             }
@@ -197,11 +210,8 @@ impl Store {
     /// clone of this store is dropped too, the database file is closed (a reopen in the same
     /// process then succeeds). Acknowledged writes are durable whether or not this is called.
     pub async fn close(self) {
-        let stopped = self
-            .writer_stopped
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take();
+        let stopped =
+            self.writer_stopped.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
         let _ = self.writer.send(Msg::Stop).await;
         drop(self);
         if let Some(stopped) = stopped {
@@ -258,10 +268,7 @@ impl Store {
                 None => Bound::Unbounded,
             },
         };
-        let range = (
-            lower.as_ref().map(Vec::as_slice),
-            upper.as_ref().map(Vec::as_slice),
-        );
+        let range = (lower.as_ref().map(Vec::as_slice), upper.as_ref().map(Vec::as_slice));
         let mut out = Vec::new();
         for entry in items.range::<&[u8]>(range).map_err(redb_err)? {
             if out.len() >= limit {
@@ -349,7 +356,8 @@ fn writer_loop(
         let Some(Msg::Job(first)) = rx.blocking_recv() else { break };
         let mut batch = vec![first];
         let mut bytes = batch_bytes(&batch[0].op);
-        while batch.len() < options.group_commit_jobs_max && bytes < options.group_commit_bytes_max {
+        while batch.len() < options.group_commit_jobs_max && bytes < options.group_commit_bytes_max
+        {
             match rx.try_recv() {
                 Ok(Msg::Job(job)) => {
                     bytes += batch_bytes(&job.op);
@@ -389,7 +397,8 @@ fn commit_batch(db: &Database, batch: Vec<Job>) {
             tracing::error!(error = %e, "group commit failed");
             let text = e.to_string();
             for reply in replies {
-                let _ = reply.send(Err(StoreError::Corrupt { what: format!("commit failed: {text}") }));
+                let _ =
+                    reply.send(Err(StoreError::Corrupt { what: format!("commit failed: {text}") }));
             }
         }
     }
@@ -412,7 +421,9 @@ fn apply_batch(
                 WriteOp::Coordinate { table, key, context, actor, timestamp_ms, value } => {
                     coordinate(&mut items, table, &key, context, actor, timestamp_ms, value)
                 }
-                WriteOp::Merge { table, key, siblings } => merge(&mut items, table, &key, &siblings),
+                WriteOp::Merge { table, key, siblings } => {
+                    merge(&mut items, table, &key, &siblings)
+                }
                 WriteOp::PutBlock { id, data } => blocks
                     .insert(id.to_key().as_slice(), codec::encode_block(&data).as_slice())
                     .map(|_| WriteOutcome::Done)
@@ -455,7 +466,9 @@ fn coordinate(
     clock.set(actor, clock.get(actor).max(highest) + 1);
     let sibling = Sibling { clock, timestamp_ms, writer: actor, value };
     current.apply(sibling.clone());
-    items.insert(full.as_slice(), codec::encode_siblings(&current)?.as_slice()).map_err(redb_err)?;
+    items
+        .insert(full.as_slice(), codec::encode_siblings(&current)?.as_slice())
+        .map_err(redb_err)?;
     Ok(WriteOutcome::Coordinated(sibling))
 }
 
@@ -469,7 +482,9 @@ fn merge(
     let mut current = load(items, &full)?;
     let changed = current.merge(incoming);
     if changed {
-        items.insert(full.as_slice(), codec::encode_siblings(&current)?.as_slice()).map_err(redb_err)?;
+        items
+            .insert(full.as_slice(), codec::encode_siblings(&current)?.as_slice())
+            .map_err(redb_err)?;
     }
     Ok(WriteOutcome::Merged { changed })
 }

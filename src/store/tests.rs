@@ -91,7 +91,10 @@ async fn concurrent_writes_share_commits() {
     }
     let commits = store.commit_count() - before;
     assert!(commits < 200, "200 concurrent writes took {commits} commits: no group commit");
-    assert_eq!(store.scan(T, Bound::Unbounded, Bound::Unbounded, 1000, &|_| true).unwrap().len(), 200);
+    assert_eq!(
+        store.scan(T, Bound::Unbounded, Bound::Unbounded, 1000, &|_| true).unwrap().len(),
+        200
+    );
 }
 
 #[tokio::test]

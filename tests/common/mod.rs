@@ -70,7 +70,8 @@ impl TestNode {
     pub async fn block_count(&self) -> u64 {
         assert!(self.node.is_none(), "stop the node first");
         let path = self.dir.path().join("ringvault.redb");
-        let store = ringvault::store::Store::open(&path, ringvault::store::StoreOptions::default()).unwrap();
+        let store = ringvault::store::Store::open(&path, ringvault::store::StoreOptions::default())
+            .unwrap();
         let count = store.block_count().unwrap();
         store.close().await;
         count
@@ -118,3 +119,4 @@ pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
         })
         .collect()
 }
+pub mod raw;

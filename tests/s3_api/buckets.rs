@@ -2,7 +2,7 @@
 
 use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
 
-use crate::common::{bucket_name, TestNode};
+use crate::common::{TestNode, bucket_name};
 
 #[tokio::test]
 async fn bucket_lifecycle_create_head_list_delete() {
@@ -49,7 +49,13 @@ async fn location_constraint_is_checked_and_reported() {
     let wrong = CreateBucketConfiguration::builder()
         .location_constraint(BucketLocationConstraint::EuWest1)
         .build();
-    let err = s3.create_bucket().bucket(&name).create_bucket_configuration(wrong).send().await.unwrap_err();
+    let err = s3
+        .create_bucket()
+        .bucket(&name)
+        .create_bucket_configuration(wrong)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(err.into_service_error().meta().code(), Some("InvalidLocationConstraint"));
     s3.create_bucket().bucket(&name).send().await.unwrap();
     let location = s3.get_bucket_location().bucket(&name).send().await.unwrap();
@@ -62,6 +68,13 @@ async fn operations_on_a_missing_bucket_say_no_such_bucket() {
     let s3 = node.client();
     let err = s3.list_objects_v2().bucket("does-not-exist").send().await.unwrap_err();
     assert_eq!(err.into_service_error().meta().code(), Some("NoSuchBucket"));
-    let err = s3.put_object().bucket("does-not-exist").key("k").body(b"x".to_vec().into()).send().await.unwrap_err();
+    let err = s3
+        .put_object()
+        .bucket("does-not-exist")
+        .key("k")
+        .body(b"x".to_vec().into())
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(err.into_service_error().meta().code(), Some("NoSuchBucket"));
 }

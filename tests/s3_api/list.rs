@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use aws_sdk_s3::types::EncodingType;
 
-use crate::common::{bucket_name, TestNode};
+use crate::common::{TestNode, bucket_name};
 
 /// 500 keys under `a/`, 500 under `b/c/`, 500 at the top level.
 fn keys() -> Vec<String> {
@@ -28,7 +28,13 @@ async fn filled_bucket(node: &TestNode) -> String {
         let (s3, bucket, chunk) = (s3.clone(), bucket.clone(), chunk.to_vec());
         tasks.push(tokio::spawn(async move {
             for key in chunk {
-                s3.put_object().bucket(&bucket).key(&key).body(key.clone().into_bytes().into()).send().await.unwrap();
+                s3.put_object()
+                    .bucket(&bucket)
+                    .key(&key)
+                    .body(key.clone().into_bytes().into())
+                    .send()
+                    .await
+                    .unwrap();
             }
         }));
     }
@@ -63,7 +69,8 @@ async fn v2_pages_through_1500_keys_with_a_delimiter() {
         assert_eq!(page.key_count(), Some(count as i32));
         assert!(count <= 100);
         objects.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_owned)));
-        prefixes.extend(page.common_prefixes().iter().filter_map(|p| p.prefix().map(str::to_owned)));
+        prefixes
+            .extend(page.common_prefixes().iter().filter_map(|p| p.prefix().map(str::to_owned)));
         if page.is_truncated() != Some(true) {
             break;
         }
@@ -85,7 +92,8 @@ async fn v2_pages_through_1500_keys_with_a_delimiter() {
     };
     assert_eq!(all, keys(), "without a delimiter every key comes back, in UTF-8 order");
 
-    let nested = s3.list_objects_v2().bucket(&bucket).prefix("b/").delimiter("/").send().await.unwrap();
+    let nested =
+        s3.list_objects_v2().bucket(&bucket).prefix("b/").delimiter("/").send().await.unwrap();
     let nested: Vec<_> = nested.common_prefixes().iter().filter_map(|p| p.prefix()).collect();
     assert_eq!(nested, ["b/c/"]);
 
@@ -106,9 +114,21 @@ async fn v1_pages_with_markers_and_reports_owner() {
     let mut marker: Option<String> = None;
     let mut seen = Vec::new();
     loop {
-        let page = s3.list_objects().bucket(&bucket).max_keys(400).set_marker(marker.clone()).send().await.unwrap();
-        let keys: Vec<_> = page.contents().iter().filter_map(|o| o.key().map(str::to_owned)).collect();
-        assert!(page.contents().iter().all(|o| o.owner().is_some() && o.size() == Some(o.key().unwrap().len() as i64)));
+        let page = s3
+            .list_objects()
+            .bucket(&bucket)
+            .max_keys(400)
+            .set_marker(marker.clone())
+            .send()
+            .await
+            .unwrap();
+        let keys: Vec<_> =
+            page.contents().iter().filter_map(|o| o.key().map(str::to_owned)).collect();
+        assert!(
+            page.contents()
+                .iter()
+                .all(|o| o.owner().is_some() && o.size() == Some(o.key().unwrap().len() as i64))
+        );
         seen.extend(keys.iter().cloned());
         if page.is_truncated() != Some(true) {
             break;
@@ -122,7 +142,15 @@ async fn v1_pages_with_markers_and_reports_owner() {
     assert_eq!(prefixes, ["a/", "b/"]);
     assert_eq!(page.is_truncated(), Some(true));
     assert_eq!(page.next_marker(), Some("b/"));
-    let next = s3.list_objects().bucket(&bucket).delimiter("/").max_keys(2).marker("b/").send().await.unwrap();
+    let next = s3
+        .list_objects()
+        .bucket(&bucket)
+        .delimiter("/")
+        .max_keys(2)
+        .marker("b/")
+        .send()
+        .await
+        .unwrap();
     let first: Vec<_> = next.contents().iter().filter_map(|o| o.key()).collect();
     assert_eq!(first, ["top-0000", "top-0001"], "resuming after a common prefix skips all of it");
 }
@@ -171,8 +199,10 @@ async fn url_encoding_type_round_trips_awkward_keys() {
         s3.put_object().bucket(&bucket).key(k).body(b"x".to_vec().into()).send().await.unwrap();
     }
     // The Rust SDK hands url-encoded fields over as sent; decoding them gives the keys back.
-    let decode = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8().unwrap().into_owned();
-    let out = s3.list_objects_v2().bucket(&bucket).encoding_type(EncodingType::Url).send().await.unwrap();
+    let decode =
+        |s: &str| percent_encoding::percent_decode_str(s).decode_utf8().unwrap().into_owned();
+    let out =
+        s3.list_objects_v2().bucket(&bucket).encoding_type(EncodingType::Url).send().await.unwrap();
     let raw: Vec<_> = out.contents().iter().filter_map(|o| o.key()).collect();
     assert!(raw.contains(&"sp%20ace/x") && raw.contains(&"plus%2B/y"), "{raw:?}");
     let mut got: Vec<_> = raw.iter().map(|k| decode(k)).collect();
@@ -180,8 +210,16 @@ async fn url_encoding_type_round_trips_awkward_keys() {
     let mut want: Vec<_> = awkward.iter().map(|k| (*k).to_owned()).collect();
     want.sort_unstable();
     assert_eq!(got, want);
-    let out = s3.list_objects_v2().bucket(&bucket).delimiter("/").encoding_type(EncodingType::Url).send().await.unwrap();
-    let mut prefixes: Vec<_> = out.common_prefixes().iter().filter_map(|p| p.prefix()).map(decode).collect();
+    let out = s3
+        .list_objects_v2()
+        .bucket(&bucket)
+        .delimiter("/")
+        .encoding_type(EncodingType::Url)
+        .send()
+        .await
+        .unwrap();
+    let mut prefixes: Vec<_> =
+        out.common_prefixes().iter().filter_map(|p| p.prefix()).map(decode).collect();
     prefixes.sort_unstable();
     assert_eq!(prefixes, ["amp&/", "plus+/", "sp ace/", "uni/"]);
 }
@@ -192,7 +230,13 @@ async fn bad_list_arguments_are_rejected() {
     let s3 = node.client();
     let bucket = bucket_name("badlist");
     s3.create_bucket().bucket(&bucket).send().await.unwrap();
-    let err = s3.list_objects_v2().bucket(&bucket).continuation_token("%%%not-a-token").send().await.unwrap_err();
+    let err = s3
+        .list_objects_v2()
+        .bucket(&bucket)
+        .continuation_token("%%%not-a-token")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(err.into_service_error().meta().code(), Some("InvalidArgument"));
     let err = s3.list_objects_v2().bucket(&bucket).max_keys(-1).send().await.unwrap_err();
     assert_eq!(err.into_service_error().meta().code(), Some("InvalidArgument"));

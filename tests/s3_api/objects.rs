@@ -5,7 +5,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::ChecksumAlgorithm;
 use md5::{Digest, Md5};
 
-use crate::common::{bucket_name, pattern, TestNode};
+use crate::common::{TestNode, bucket_name, pattern};
 
 async fn get_bytes(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Vec<u8> {
     let out = s3.get_object().bucket(bucket).key(key).send().await.unwrap();
@@ -18,10 +18,20 @@ async fn round_trip_inline_block_boundary_and_multi_block_bodies() {
     let s3 = node.client();
     let bucket = bucket_name("sizes");
     s3.create_bucket().bucket(&bucket).send().await.unwrap();
-    for (i, size) in [0usize, 1, 65_536, 65_537, 1 << 20, (1 << 20) + 1, 3 * (1 << 20) + 17].into_iter().enumerate() {
+    for (i, size) in [0usize, 1, 65_536, 65_537, 1 << 20, (1 << 20) + 1, 3 * (1 << 20) + 17]
+        .into_iter()
+        .enumerate()
+    {
         let body = pattern(size, i as u64 + 1);
         let key = format!("obj-{size}");
-        let put = s3.put_object().bucket(&bucket).key(&key).body(body.clone().into()).send().await.unwrap();
+        let put = s3
+            .put_object()
+            .bucket(&bucket)
+            .key(&key)
+            .body(body.clone().into())
+            .send()
+            .await
+            .unwrap();
         let md5 = hex::encode(Md5::digest(&body));
         assert_eq!(put.e_tag(), Some(format!("\"{md5}\"").as_str()), "size {size}");
         let got = get_bytes(&s3, &bucket, &key).await;
@@ -88,13 +98,20 @@ async fn range_reads_return_206_with_content_range() {
     s3.create_bucket().bucket(&bucket).send().await.unwrap();
     let body = pattern(10_000, 3);
     s3.put_object().bucket(&bucket).key("r").body(body.clone().into()).send().await.unwrap();
-    for (range, lo, hi) in [("bytes=0-0", 0, 0), ("bytes=4090-8200", 4090, 8200), ("bytes=9000-", 9000, 9999), ("bytes=-100", 9900, 9999), ("bytes=5000-20000", 5000, 9999)] {
+    for (range, lo, hi) in [
+        ("bytes=0-0", 0, 0),
+        ("bytes=4090-8200", 4090, 8200),
+        ("bytes=9000-", 9000, 9999),
+        ("bytes=-100", 9900, 9999),
+        ("bytes=5000-20000", 5000, 9999),
+    ] {
         let out = s3.get_object().bucket(&bucket).key("r").range(range).send().await.unwrap();
         assert_eq!(out.content_range(), Some(format!("bytes {lo}-{hi}/10000").as_str()), "{range}");
         let got = out.body.collect().await.unwrap().into_bytes();
         assert_eq!(&got[..], &body[lo..=hi], "{range}");
     }
-    let err = s3.get_object().bucket(&bucket).key("r").range("bytes=10000-").send().await.unwrap_err();
+    let err =
+        s3.get_object().bucket(&bucket).key("r").range("bytes=10000-").send().await.unwrap_err();
     let raw = err.raw_response().unwrap();
     assert_eq!(raw.status().as_u16(), 416);
     assert_eq!(raw.headers().get("content-range"), Some("bytes */10000"));
@@ -107,18 +124,35 @@ async fn conditional_gets_answer_304_and_412() {
     let s3 = node.client();
     let bucket = bucket_name("cond");
     s3.create_bucket().bucket(&bucket).send().await.unwrap();
-    let put = s3.put_object().bucket(&bucket).key("c").body(b"abc".to_vec().into()).send().await.unwrap();
+    let put =
+        s3.put_object().bucket(&bucket).key("c").body(b"abc".to_vec().into()).send().await.unwrap();
     let etag = put.e_tag().unwrap().to_owned();
     s3.get_object().bucket(&bucket).key("c").if_match(&etag).send().await.unwrap();
-    let err = s3.get_object().bucket(&bucket).key("c").if_match("\"nope\"").send().await.unwrap_err();
+    let err =
+        s3.get_object().bucket(&bucket).key("c").if_match("\"nope\"").send().await.unwrap_err();
     assert_eq!(err.raw_response().unwrap().status().as_u16(), 412);
-    let err = s3.get_object().bucket(&bucket).key("c").if_none_match(&etag).send().await.unwrap_err();
+    let err =
+        s3.get_object().bucket(&bucket).key("c").if_none_match(&etag).send().await.unwrap_err();
     assert_eq!(err.raw_response().unwrap().status().as_u16(), 304);
     let future = aws_smithy_types::DateTime::from_secs(4_000_000_000);
-    let err = s3.head_object().bucket(&bucket).key("c").if_modified_since(future).send().await.unwrap_err();
+    let err = s3
+        .head_object()
+        .bucket(&bucket)
+        .key("c")
+        .if_modified_since(future)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(err.raw_response().unwrap().status().as_u16(), 304);
     let past = aws_smithy_types::DateTime::from_secs(1_000_000_000);
-    let err = s3.get_object().bucket(&bucket).key("c").if_unmodified_since(past).send().await.unwrap_err();
+    let err = s3
+        .get_object()
+        .bucket(&bucket)
+        .key("c")
+        .if_unmodified_since(past)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(err.raw_response().unwrap().status().as_u16(), 412);
 }
 
@@ -129,7 +163,13 @@ async fn additional_checksums_are_verified_stored_and_returned() {
     let bucket = bucket_name("sums");
     s3.create_bucket().bucket(&bucket).send().await.unwrap();
     let body = pattern(200_000, 9);
-    for algorithm in [ChecksumAlgorithm::Crc32, ChecksumAlgorithm::Crc32C, ChecksumAlgorithm::Crc64Nvme, ChecksumAlgorithm::Sha1, ChecksumAlgorithm::Sha256] {
+    for algorithm in [
+        ChecksumAlgorithm::Crc32,
+        ChecksumAlgorithm::Crc32C,
+        ChecksumAlgorithm::Crc64Nvme,
+        ChecksumAlgorithm::Sha1,
+        ChecksumAlgorithm::Sha256,
+    ] {
         let key = format!("k-{}", algorithm.as_str());
         s3.put_object()
             .bucket(&bucket)
@@ -147,7 +187,13 @@ async fn additional_checksums_are_verified_stored_and_returned() {
             .send()
             .await
             .unwrap();
-        let returned = [out.checksum_crc32(), out.checksum_crc32_c(), out.checksum_crc64_nvme(), out.checksum_sha1(), out.checksum_sha256()];
+        let returned = [
+            out.checksum_crc32(),
+            out.checksum_crc32_c(),
+            out.checksum_crc64_nvme(),
+            out.checksum_sha1(),
+            out.checksum_sha256(),
+        ];
         assert_eq!(returned.iter().flatten().count(), 1, "{algorithm:?}: {returned:?}");
         // The SDK validates the returned checksum against the body it reads.
         assert_eq!(out.body.collect().await.unwrap().into_bytes().len(), body.len());
@@ -163,7 +209,11 @@ async fn additional_checksums_are_verified_stored_and_returned() {
         .unwrap_err();
     assert_eq!(wrong.into_service_error().meta().code(), Some("BadDigest"));
     let missing = s3.head_object().bucket(&bucket).key("bad").send().await.unwrap_err();
-    assert_eq!(missing.raw_response().unwrap().status().as_u16(), 404, "a rejected PUT must not be visible");
+    assert_eq!(
+        missing.raw_response().unwrap().status().as_u16(),
+        404,
+        "a rejected PUT must not be visible"
+    );
 }
 
 #[tokio::test]
@@ -174,11 +224,34 @@ async fn content_md5_is_verified() {
     s3.create_bucket().bucket(&bucket).send().await.unwrap();
     use base64::Engine;
     let good = base64::engine::general_purpose::STANDARD.encode(Md5::digest(b"payload"));
-    s3.put_object().bucket(&bucket).key("ok").content_md5(good).body(b"payload".to_vec().into()).send().await.unwrap();
+    s3.put_object()
+        .bucket(&bucket)
+        .key("ok")
+        .content_md5(good)
+        .body(b"payload".to_vec().into())
+        .send()
+        .await
+        .unwrap();
     let bad = base64::engine::general_purpose::STANDARD.encode(Md5::digest(b"other"));
-    let err = s3.put_object().bucket(&bucket).key("no").content_md5(bad).body(b"payload".to_vec().into()).send().await.unwrap_err();
+    let err = s3
+        .put_object()
+        .bucket(&bucket)
+        .key("no")
+        .content_md5(bad)
+        .body(b"payload".to_vec().into())
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(err.into_service_error().meta().code(), Some("BadDigest"));
-    let err = s3.put_object().bucket(&bucket).key("no").content_md5("not-base64!").body(b"payload".to_vec().into()).send().await.unwrap_err();
+    let err = s3
+        .put_object()
+        .bucket(&bucket)
+        .key("no")
+        .content_md5("not-base64!")
+        .body(b"payload".to_vec().into())
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(err.into_service_error().meta().code(), Some("InvalidDigest"));
 }
 
@@ -189,21 +262,48 @@ async fn awkward_keys_round_trip_and_list() {
     let bucket = bucket_name("keys");
     s3.create_bucket().bucket(&bucket).send().await.unwrap();
     let long = "k".repeat(1024);
-    let keys = ["with space", "plus+sign", "percent%20literal", "unicode/ß∂ƒ/日本語", "../dotdot", "a/./b", "trailing/", "tab\tkey", "question?mark", "hash#tag", "amp&er=sand", long.as_str()];
+    let keys = [
+        "with space",
+        "plus+sign",
+        "percent%20literal",
+        "unicode/ß∂ƒ/日本語",
+        "../dotdot",
+        "a/./b",
+        "trailing/",
+        "tab\tkey",
+        "question?mark",
+        "hash#tag",
+        "amp&er=sand",
+        long.as_str(),
+    ];
     for (i, key) in keys.iter().enumerate() {
-        s3.put_object().bucket(&bucket).key(*key).body(format!("v{i}").into_bytes().into()).send().await.unwrap();
+        s3.put_object()
+            .bucket(&bucket)
+            .key(*key)
+            .body(format!("v{i}").into_bytes().into())
+            .send()
+            .await
+            .unwrap();
     }
     for (i, key) in keys.iter().enumerate() {
         assert_eq!(get_bytes(&s3, &bucket, key).await, format!("v{i}").into_bytes(), "{key:?}");
     }
     let listed = s3.list_objects_v2().bucket(&bucket).send().await.unwrap();
-    let mut got: Vec<_> = listed.contents().iter().filter_map(|o| o.key()).map(str::to_owned).collect();
+    let mut got: Vec<_> =
+        listed.contents().iter().filter_map(|o| o.key()).map(str::to_owned).collect();
     let mut want: Vec<_> = keys.iter().map(|k| (*k).to_owned()).collect();
     want.sort();
     got.sort();
     assert_eq!(got, want);
     let too_long = "k".repeat(1025);
-    let err = s3.put_object().bucket(&bucket).key(&too_long).body(b"x".to_vec().into()).send().await.unwrap_err();
+    let err = s3
+        .put_object()
+        .bucket(&bucket)
+        .key(&too_long)
+        .body(b"x".to_vec().into())
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(err.into_service_error().meta().code(), Some("KeyTooLongError"));
 }
 
@@ -226,12 +326,22 @@ async fn overwrite_and_delete_reclaim_blocks() {
     // Deleting what is not there is still a success.
     s3.delete_object().bucket(&bucket).key("o").send().await.unwrap();
     s3.delete_object().bucket(&bucket).key("never-existed").send().await.unwrap();
-    s3.put_object().bucket(&bucket).key("kept").body(pattern(9_000, 3).into()).send().await.unwrap();
+    s3.put_object()
+        .bucket(&bucket)
+        .key("kept")
+        .body(pattern(9_000, 3).into())
+        .send()
+        .await
+        .unwrap();
     drop(s3);
     let mut node = node;
     node.stop().await;
     // 9 000 bytes in 4 KiB blocks: exactly the 3 blocks of "kept" remain.
-    assert_eq!(node.block_count().await, 3, "blocks of overwritten and deleted objects must be reclaimed");
+    assert_eq!(
+        node.block_count().await,
+        3,
+        "blocks of overwritten and deleted objects must be reclaimed"
+    );
 }
 
 #[tokio::test]
@@ -242,7 +352,13 @@ async fn acknowledged_objects_survive_a_restart() {
     {
         let s3 = node.client();
         s3.create_bucket().bucket(&bucket).send().await.unwrap();
-        s3.put_object().bucket(&bucket).key("small").body(b"tiny".to_vec().into()).send().await.unwrap();
+        s3.put_object()
+            .bucket(&bucket)
+            .key("small")
+            .body(b"tiny".to_vec().into())
+            .send()
+            .await
+            .unwrap();
         s3.put_object().bucket(&bucket).key("big").body(big.clone().into()).send().await.unwrap();
     }
     node.restart().await;

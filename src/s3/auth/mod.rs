@@ -16,7 +16,7 @@ use http::{HeaderMap, Method};
 use super::error::{S3Error, S3ErrorCode};
 use crate::objects::ObjectService;
 
-pub use body::{verified_body, PayloadMode};
+pub use body::{PayloadMode, verified_body};
 
 /// Largest clock difference between client and server.
 const SKEW_MAX: Duration = Duration::minutes(15);
@@ -46,7 +46,10 @@ pub async fn authenticate(
 ) -> Result<Authenticated, S3Error> {
     if let Some(auth) = input.headers.get(http::header::AUTHORIZATION) {
         let auth = auth.to_str().map_err(|_| {
-            S3Error::new(S3ErrorCode::AuthorizationHeaderMalformed, "The authorization header is malformed.")
+            S3Error::new(
+                S3ErrorCode::AuthorizationHeaderMalformed,
+                "The authorization header is malformed.",
+            )
         })?;
         if auth.starts_with("AWS ") {
             return Err(S3Error::new(
@@ -82,20 +85,31 @@ fn header_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
 fn request_time(headers: &HeaderMap) -> Result<(String, DateTime<Utc>), S3Error> {
     if let Some(v) = header_value(headers, "x-amz-date") {
         let t = sigv4::parse_amz_date(v).ok_or_else(|| {
-            S3Error::new(S3ErrorCode::AccessDenied, "AWS authentication requires a valid Date or x-amz-date header")
+            S3Error::new(
+                S3ErrorCode::AccessDenied,
+                "AWS authentication requires a valid Date or x-amz-date header",
+            )
         })?;
         return Ok((v.to_owned(), t));
     }
-    if let Some(v) = header_value(headers, "date") {
-        if let Ok(t) = httpdate::parse_http_date(v) {
-            let t = DateTime::<Utc>::from(t);
-            return Ok((t.format("%Y%m%dT%H%M%SZ").to_string(), t));
-        }
+    if let Some(v) = header_value(headers, "date")
+        && let Ok(t) = httpdate::parse_http_date(v)
+    {
+        let t = DateTime::<Utc>::from(t);
+        return Ok((t.format("%Y%m%dT%H%M%SZ").to_string(), t));
     }
-    Err(S3Error::new(S3ErrorCode::AccessDenied, "AWS authentication requires a valid Date or x-amz-date header"))
+    Err(S3Error::new(
+        S3ErrorCode::AccessDenied,
+        "AWS authentication requires a valid Date or x-amz-date header",
+    ))
 }
 
-fn check_scope(credential: &sigv4::Credential, amz_date: &str, region: &str, code: S3ErrorCode) -> Result<(), S3Error> {
+fn check_scope(
+    credential: &sigv4::Credential,
+    amz_date: &str,
+    region: &str,
+    code: S3ErrorCode,
+) -> Result<(), S3Error> {
     if credential.region != region {
         return Err(S3Error::new(
             code,
@@ -110,7 +124,10 @@ fn check_scope(credential: &sigv4::Credential, amz_date: &str, region: &str, cod
         return Err(S3Error::new(code, format!("The service '{}' is not s3.", credential.service)));
     }
     if !amz_date.starts_with(&credential.date) {
-        return Err(S3Error::new(code, "Invalid credential date. Date is not the same as X-Amz-Date."));
+        return Err(S3Error::new(
+            code,
+            "Invalid credential date. Date is not the same as X-Amz-Date.",
+        ));
     }
     Ok(())
 }
@@ -118,7 +135,10 @@ fn check_scope(credential: &sigv4::Credential, amz_date: &str, region: &str, cod
 async fn secret_for(objects: &ObjectService, access_key_id: &str) -> Result<String, S3Error> {
     match objects.access_key(access_key_id).await {
         Ok(Some(key)) => Ok(key.secret_access_key),
-        Ok(None) => Err(S3Error::from(S3ErrorCode::InvalidAccessKeyId).with("AWSAccessKeyId", access_key_id)),
+        Ok(None) => {
+            Err(S3Error::from(S3ErrorCode::InvalidAccessKeyId)
+                .with("AWSAccessKeyId", access_key_id))
+        }
         Err(e) => Err(S3Error::internal(&e)),
     }
 }
@@ -169,7 +189,12 @@ struct Verification<'a> {
 
 /// Checks the signature; returns the signing key for chunk verification.
 fn verify(input: AuthInput<'_>, secret: &str, v: &Verification<'_>) -> Result<Vec<u8>, S3Error> {
-    let key = sigv4::signing_key(secret, &v.credential.date, &v.credential.region, &v.credential.service)?;
+    let key = sigv4::signing_key(
+        secret,
+        &v.credential.date,
+        &v.credential.region,
+        &v.credential.service,
+    )?;
     let query = sigv4::canonical_query(input.query, v.exclude_query);
     let headers = header_pairs(input.headers);
     let scope = v.credential.scope();
@@ -216,7 +241,10 @@ async fn header_auth(
     }
     check_scope(&auth.credential, &amz_date, region, S3ErrorCode::AuthorizationHeaderMalformed)?;
     let payload_hash = header_value(input.headers, "x-amz-content-sha256").ok_or_else(|| {
-        S3Error::new(S3ErrorCode::InvalidRequest, "Missing required header for this request: x-amz-content-sha256")
+        S3Error::new(
+            S3ErrorCode::InvalidRequest,
+            "Missing required header for this request: x-amz-content-sha256",
+        )
     })?;
     let secret = secret_for(objects, &auth.credential.access_key_id).await?;
     let key = verify(
@@ -231,7 +259,8 @@ async fn header_auth(
             exclude_query: &[],
         },
     )?;
-    let payload = payload_mode(payload_hash, &key, &amz_date, &auth.credential.scope(), &auth.signature)?;
+    let payload =
+        payload_mode(payload_hash, &key, &amz_date, &auth.credential.scope(), &auth.signature)?;
     Ok(Authenticated { access_key_id: auth.credential.access_key_id, payload })
 }
 
@@ -243,9 +272,17 @@ async fn presigned_auth(
     now: DateTime<Utc>,
 ) -> Result<Authenticated, S3Error> {
     let time = sigv4::parse_amz_date(&p.amz_date).ok_or_else(|| {
-        S3Error::new(S3ErrorCode::AuthorizationQueryParametersError, "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"")
+        S3Error::new(
+            S3ErrorCode::AuthorizationQueryParametersError,
+            "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"",
+        )
     })?;
-    check_scope(&p.credential, &p.amz_date, region, S3ErrorCode::AuthorizationQueryParametersError)?;
+    check_scope(
+        &p.credential,
+        &p.amz_date,
+        region,
+        S3ErrorCode::AuthorizationQueryParametersError,
+    )?;
     if time - now > SKEW_MAX {
         return Err(S3Error::new(S3ErrorCode::AccessDenied, "Request is not valid yet"));
     }
@@ -253,10 +290,14 @@ async fn presigned_auth(
     if now > time + Duration::seconds(expires) {
         return Err(S3Error::new(S3ErrorCode::AccessDenied, "Request has expired")
             .with("X-Amz-Expires", p.expires_secs.to_string())
-            .with("Expires", (time + Duration::seconds(expires)).format("%Y-%m-%dT%H:%M:%SZ").to_string())
+            .with(
+                "Expires",
+                (time + Duration::seconds(expires)).format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            )
             .with("ServerTime", now.format("%Y-%m-%dT%H:%M:%SZ").to_string()));
     }
-    let payload_hash = header_value(input.headers, "x-amz-content-sha256").unwrap_or("UNSIGNED-PAYLOAD");
+    let payload_hash =
+        header_value(input.headers, "x-amz-content-sha256").unwrap_or("UNSIGNED-PAYLOAD");
     let secret = secret_for(objects, &p.credential.access_key_id).await?;
     let key = verify(
         input,
@@ -270,6 +311,7 @@ async fn presigned_auth(
             exclude_query: &["X-Amz-Signature"],
         },
     )?;
-    let payload = payload_mode(payload_hash, &key, &p.amz_date, &p.credential.scope(), &p.signature)?;
+    let payload =
+        payload_mode(payload_hash, &key, &p.amz_date, &p.credential.scope(), &p.signature)?;
     Ok(Authenticated { access_key_id: p.credential.access_key_id, payload })
 }

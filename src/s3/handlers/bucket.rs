@@ -3,12 +3,12 @@
 use chrono::{DateTime, Utc};
 use http::{Request, StatusCode};
 
-use super::{map_error, read_small_body, Handlers};
+use super::{Handlers, map_error, read_small_body};
+use crate::s3::Context;
 use crate::s3::error::{S3Error, S3ErrorCode};
 use crate::s3::request::validate_bucket_name;
 use crate::s3::response::{self, S3Response};
 use crate::s3::xml::{self, XmlResponse};
-use crate::s3::Context;
 
 pub(crate) fn time_of(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or_default()
@@ -32,7 +32,11 @@ impl Handlers<'_> {
                     .map(|b| xml::BucketEntry {
                         name: b.name,
                         creation_date: time_of(b.created_ms),
-                        bucket_region: if b.location.is_empty() { region.clone() } else { b.location },
+                        bucket_region: if b.location.is_empty() {
+                            region.clone()
+                        } else {
+                            b.location
+                        },
                     })
                     .collect(),
             },
@@ -42,7 +46,11 @@ impl Handlers<'_> {
         Ok(response::xml_response(result.to_xml()))
     }
 
-    pub async fn create_bucket<B>(&self, ctx: &Context, request: Request<B>) -> Result<S3Response, S3Error>
+    pub async fn create_bucket<B>(
+        &self,
+        ctx: &Context,
+        request: Request<B>,
+    ) -> Result<S3Response, S3Error>
     where
         B: http_body::Body<Data = bytes::Bytes> + Unpin,
         B::Error: std::fmt::Display,
@@ -56,7 +64,9 @@ impl Handlers<'_> {
             xml::CreateBucketConfiguration::parse(&body)?.location_constraint.unwrap_or_default()
         };
         let region = &self.options.region;
-        let matches_region = location.is_empty() || location == *region || (location == "US" && region == "us-east-1");
+        let matches_region = location.is_empty()
+            || location == *region
+            || (location == "US" && region == "us-east-1");
         if !matches_region {
             return Err(S3Error::new(
                 S3ErrorCode::InvalidLocationConstraint,
@@ -73,7 +83,8 @@ impl Handlers<'_> {
     pub async fn head_bucket(&self, ctx: &Context) -> Result<S3Response, S3Error> {
         let bucket = self.owned_bucket(ctx).await?;
         let mut response = response::status_only(StatusCode::OK);
-        let region = if bucket.location.is_empty() { self.options.region.clone() } else { bucket.location };
+        let region =
+            if bucket.location.is_empty() { self.options.region.clone() } else { bucket.location };
         response::set_header(&mut response, "x-amz-bucket-region", &region);
         Ok(response)
     }
@@ -86,12 +97,16 @@ impl Handlers<'_> {
 
     pub async fn get_bucket_location(&self, ctx: &Context) -> Result<S3Response, S3Error> {
         let bucket = self.owned_bucket(ctx).await?;
-        let region = if bucket.location.is_empty() { "us-east-1" } else { bucket.location.as_str() };
+        let region =
+            if bucket.location.is_empty() { "us-east-1" } else { bucket.location.as_str() };
         Ok(response::xml_response(xml::location_constraint_xml(region)))
     }
 
     /// The request's bucket, if it exists and belongs to the requester.
-    pub(crate) async fn owned_bucket(&self, ctx: &Context) -> Result<crate::objects::BucketInfo, S3Error> {
+    pub(crate) async fn owned_bucket(
+        &self,
+        ctx: &Context,
+    ) -> Result<crate::objects::BucketInfo, S3Error> {
         let bucket = self.objects.bucket(ctx.bucket()).await.map_err(map_error)?;
         if bucket.owner != ctx.access_key_id {
             return Err(S3ErrorCode::AccessDenied.into());

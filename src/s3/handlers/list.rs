@@ -4,22 +4,23 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use super::bucket::{owner, time_of};
-use super::{map_error, Handlers};
+use super::{Handlers, map_error};
 use crate::objects::{ListPage, ListQuery, ObjectSummary};
+use crate::s3::Context;
 use crate::s3::error::{S3Error, S3ErrorCode};
 use crate::s3::response::{self, S3Response};
 use crate::s3::xml::{self, XmlResponse};
-use crate::s3::Context;
 
 /// Most keys one page returns, whatever max-keys asks.
 const MAX_KEYS_LIMIT: usize = 1000;
 
 /// `encoding-type=url`: everything but unreserved characters and '/' is percent-encoded, so
 /// both `unquote` and `unquote_plus` on the client give the key back.
-const URL_ENCODE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~').remove(b'/');
+const URL_ENCODE: &AsciiSet =
+    &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~').remove(b'/');
 
 struct Encoder(bool);
 
@@ -28,8 +29,11 @@ impl Encoder {
         match ctx.query("encoding-type") {
             None => Ok(Self(false)),
             Some(v) if v.eq_ignore_ascii_case("url") => Ok(Self(true)),
-            Some(_) => Err(S3Error::new(S3ErrorCode::InvalidArgument, "Invalid Encoding Method specified in Request")
-                .with("ArgumentName", "encoding-type")),
+            Some(_) => Err(S3Error::new(
+                S3ErrorCode::InvalidArgument,
+                "Invalid Encoding Method specified in Request",
+            )
+            .with("ArgumentName", "encoding-type")),
         }
     }
 
@@ -51,9 +55,12 @@ fn max_keys(ctx: &Context) -> Result<usize, S3Error> {
         None => Ok(MAX_KEYS_LIMIT),
         Some(v) => v.parse::<i64>().ok().filter(|n| *n >= 0).map_or_else(
             || {
-                Err(S3Error::new(S3ErrorCode::InvalidArgument, "Provided max-keys not an integer or within integer range")
-                    .with("ArgumentName", "max-keys")
-                    .with("ArgumentValue", v))
+                Err(S3Error::new(
+                    S3ErrorCode::InvalidArgument,
+                    "Provided max-keys not an integer or within integer range",
+                )
+                .with("ArgumentName", "max-keys")
+                .with("ArgumentValue", v))
             },
             |n| Ok(usize::try_from(n).unwrap_or(usize::MAX).min(MAX_KEYS_LIMIT)),
         ),
@@ -82,7 +89,12 @@ fn u32_of(n: usize) -> u32 {
 }
 
 impl Handlers<'_> {
-    async fn list_page(&self, ctx: &Context, after: Option<String>, max_keys: usize) -> Result<ListPage, S3Error> {
+    async fn list_page(
+        &self,
+        ctx: &Context,
+        after: Option<String>,
+        max_keys: usize,
+    ) -> Result<ListPage, S3Error> {
         self.owned_bucket(ctx).await?;
         let query = ListQuery {
             prefix: ctx.query("prefix").unwrap_or_default().to_owned(),
@@ -130,7 +142,9 @@ impl Handlers<'_> {
         let page = self.list_page(ctx, after, max_keys).await?;
         let delimiter = ctx.query("delimiter").filter(|d| !d.is_empty());
         // S3 sends NextMarker only when a delimiter was given; clients otherwise use the last key.
-        let next_marker = (page.is_truncated && delimiter.is_some()).then(|| enc.opt(page.last.as_deref())).flatten();
+        let next_marker = (page.is_truncated && delimiter.is_some())
+            .then(|| enc.opt(page.last.as_deref()))
+            .flatten();
         let common_prefixes = prefixes(&page, &enc);
         let result = xml::ListObjectsResult {
             name: ctx.bucket().to_owned(),
@@ -209,8 +223,11 @@ fn decode_token(token: &str) -> Result<String, S3Error> {
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
         .ok_or_else(|| {
-            S3Error::new(S3ErrorCode::InvalidArgument, "The continuation token provided is incorrect")
-                .with("ArgumentName", "continuation-token")
+            S3Error::new(
+                S3ErrorCode::InvalidArgument,
+                "The continuation token provided is incorrect",
+            )
+            .with("ArgumentName", "continuation-token")
         })
 }
 

@@ -31,15 +31,19 @@ pub(crate) fn map_error(e: objects::Error) -> S3Error {
             S3ErrorCode::BadDigest,
             format!("The {what} you specified did not match the calculated value."),
         ),
-        E::EntityTooLarge { max_bytes } => S3Error::from(S3ErrorCode::EntityTooLarge)
-            .with("MaxSizeAllowed", max_bytes.to_string()),
+        E::EntityTooLarge { max_bytes } => {
+            S3Error::from(S3ErrorCode::EntityTooLarge).with("MaxSizeAllowed", max_bytes.to_string())
+        }
         E::Body(body) => match body.0.downcast::<S3Error>() {
             Ok(s3) => *s3,
             Err(other) => S3Error::new(S3ErrorCode::IncompleteBody, other.to_string()),
         },
         E::Coordinator(c) => {
             tracing::warn!(error = %c, "replication failed");
-            S3Error::new(S3ErrorCode::ServiceUnavailable, "Not enough replicas answered; please retry.")
+            S3Error::new(
+                S3ErrorCode::ServiceUnavailable,
+                "Not enough replicas answered; please retry.",
+            )
         }
         e @ (E::Corrupt { .. } | E::Internal { .. }) => S3Error::internal(&e),
     }

@@ -9,15 +9,17 @@ use futures_util::StreamExt;
 use http::{HeaderMap, Request, StatusCode};
 
 use super::bucket::time_of;
-use super::{map_error, Handlers};
-use crate::objects::checksum::{decode_checksum_value, encode_checksum_value, ChecksumAlgorithm};
-use crate::objects::{BodyError, ChecksumRequest, ContentHeaders, ExpectedChecksum, ObjectInfo, PutObject};
-use crate::s3::auth::{verified_body, PayloadMode};
+use super::{Handlers, map_error};
+use crate::objects::checksum::{ChecksumAlgorithm, decode_checksum_value, encode_checksum_value};
+use crate::objects::{
+    BodyError, ChecksumRequest, ContentHeaders, ExpectedChecksum, ObjectInfo, PutObject,
+};
+use crate::s3::Context;
+use crate::s3::auth::{PayloadMode, verified_body};
 use crate::s3::conditional::Preconditions;
 use crate::s3::error::{S3Error, S3ErrorCode};
 use crate::s3::range::{content_range, parse_range, unsatisfied_content_range};
 use crate::s3::response::{self, S3Response};
-use crate::s3::Context;
 
 /// Largest object a single PUT accepts (AWS's limit).
 const PUT_SIZE_MAX: u64 = 5 << 30;
@@ -31,10 +33,15 @@ fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
 fn parse_length(headers: &HeaderMap, name: &str) -> Result<Option<u64>, S3Error> {
     match headers.get(name) {
         None => Ok(None),
-        Some(v) => v.to_str().ok().and_then(|s| s.trim().parse::<u64>().ok()).map(Some).ok_or_else(|| {
-            S3Error::new(S3ErrorCode::InvalidArgument, format!("The {name} header is not a valid length."))
+        Some(v) => {
+            v.to_str().ok().and_then(|s| s.trim().parse::<u64>().ok()).map(Some).ok_or_else(|| {
+                S3Error::new(
+                    S3ErrorCode::InvalidArgument,
+                    format!("The {name} header is not a valid length."),
+                )
                 .with("ArgumentName", name.to_owned())
-        }),
+            })
+        }
     }
 }
 
@@ -45,7 +52,11 @@ fn content_headers(headers: &HeaderMap) -> ContentHeaders {
         content_encoding: get("content-encoding")
             .map(|v| {
                 // aws-chunked is a transfer detail of this request, not a property of the object.
-                v.split(',').map(str::trim).filter(|e| !e.eq_ignore_ascii_case("aws-chunked")).collect::<Vec<_>>().join(",")
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|e| !e.eq_ignore_ascii_case("aws-chunked"))
+                    .collect::<Vec<_>>()
+                    .join(",")
             })
             .filter(|v| !v.is_empty()),
         content_disposition: get("content-disposition"),
@@ -90,31 +101,51 @@ fn content_md5(headers: &HeaderMap) -> Result<Option<[u8; 16]>, S3Error> {
 }
 
 /// The checksum the client asks for: a value header, a trailer, or an algorithm alone.
-fn checksum_request(headers: &HeaderMap, trailers: &Arc<Mutex<Vec<(String, String)>>>) -> Result<Option<ChecksumRequest>, S3Error> {
+fn checksum_request(
+    headers: &HeaderMap,
+    trailers: &Arc<Mutex<Vec<(String, String)>>>,
+) -> Result<Option<ChecksumRequest>, S3Error> {
     let mut given = ChecksumAlgorithm::ALL.iter().filter(|a| headers.contains_key(a.header_name()));
     if let Some(algorithm) = given.next() {
         if given.next().is_some() {
-            return Err(S3Error::new(S3ErrorCode::InvalidRequest, "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed."));
+            return Err(S3Error::new(
+                S3ErrorCode::InvalidRequest,
+                "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.",
+            ));
         }
         let raw = header(headers, algorithm.header_name()).unwrap_or_default();
         let value = decode_checksum_value(*algorithm, raw.trim()).ok_or_else(|| {
-            S3Error::new(S3ErrorCode::InvalidRequest, format!("Value for {} header is invalid.", algorithm.header_name()))
+            S3Error::new(
+                S3ErrorCode::InvalidRequest,
+                format!("Value for {} header is invalid.", algorithm.header_name()),
+            )
         })?;
-        return Ok(Some(ChecksumRequest { algorithm: *algorithm, expected: ExpectedChecksum::Value(value) }));
+        return Ok(Some(ChecksumRequest {
+            algorithm: *algorithm,
+            expected: ExpectedChecksum::Value(value),
+        }));
     }
     if let Some(trailer) = header(headers, "x-amz-trailer") {
         let name = trailer.trim().to_ascii_lowercase();
         let algorithm = ChecksumAlgorithm::from_header_name(&name).ok_or_else(|| {
-            S3Error::new(S3ErrorCode::InvalidRequest, format!("The trailer {name} is not a supported checksum."))
+            S3Error::new(
+                S3ErrorCode::InvalidRequest,
+                format!("The trailer {name} is not a supported checksum."),
+            )
         })?;
         return Ok(Some(ChecksumRequest {
             algorithm,
             expected: ExpectedChecksum::Trailer { header: name, slot: trailers.clone() },
         }));
     }
-    if let Some(name) = header(headers, "x-amz-sdk-checksum-algorithm").or_else(|| header(headers, "x-amz-checksum-algorithm")) {
+    if let Some(name) = header(headers, "x-amz-sdk-checksum-algorithm")
+        .or_else(|| header(headers, "x-amz-checksum-algorithm"))
+    {
         let algorithm = ChecksumAlgorithm::from_name(name.trim()).ok_or_else(|| {
-            S3Error::new(S3ErrorCode::InvalidRequest, format!("Checksum algorithm {name} is not supported."))
+            S3Error::new(
+                S3ErrorCode::InvalidRequest,
+                format!("Checksum algorithm {name} is not supported."),
+            )
         })?;
         return Ok(Some(ChecksumRequest { algorithm, expected: ExpectedChecksum::Compute }));
     }
@@ -126,7 +157,11 @@ fn quoted(etag: &str) -> String {
 }
 
 impl Handlers<'_> {
-    pub async fn put_object<B>(&self, ctx: Context, request: Request<B>) -> Result<S3Response, S3Error>
+    pub async fn put_object<B>(
+        &self,
+        ctx: Context,
+        request: Request<B>,
+    ) -> Result<S3Response, S3Error>
     where
         B: http_body::Body<Data = bytes::Bytes> + Send + Unpin + 'static,
         B::Error: std::fmt::Display,
@@ -136,17 +171,25 @@ impl Handlers<'_> {
         let headers = &parts.headers;
         let content_length = parse_length(headers, "content-length")?;
         let decoded_length = parse_length(headers, "x-amz-decoded-content-length")?;
-        let streaming = matches!(ctx.payload, PayloadMode::StreamingSigned { .. } | PayloadMode::StreamingUnsignedTrailer);
-        let chunked_transfer = header(headers, "transfer-encoding").is_some_and(|t| t.contains("chunked"));
+        let streaming = matches!(
+            ctx.payload,
+            PayloadMode::StreamingSigned { .. } | PayloadMode::StreamingUnsignedTrailer
+        );
+        let chunked_transfer =
+            header(headers, "transfer-encoding").is_some_and(|t| t.contains("chunked"));
         if content_length.is_none() && !chunked_transfer {
             return Err(S3ErrorCode::MissingContentLength.into());
         }
         if streaming && decoded_length.is_none() {
-            return Err(S3Error::new(S3ErrorCode::MissingContentLength, "You must provide the x-amz-decoded-content-length header."));
+            return Err(S3Error::new(
+                S3ErrorCode::MissingContentLength,
+                "You must provide the x-amz-decoded-content-length header.",
+            ));
         }
         let object_size = if streaming { decoded_length } else { content_length };
         if object_size.is_some_and(|n| n > PUT_SIZE_MAX) {
-            return Err(S3Error::from(S3ErrorCode::EntityTooLarge).with("MaxSizeAllowed", PUT_SIZE_MAX.to_string()));
+            return Err(S3Error::from(S3ErrorCode::EntityTooLarge)
+                .with("MaxSizeAllowed", PUT_SIZE_MAX.to_string()));
         }
         let trailers = Arc::new(Mutex::new(Vec::new()));
         let put = PutObject {
@@ -166,17 +209,34 @@ impl Handlers<'_> {
                 .map(|r| r.map_err(|e| BodyError(Box::new(e)))),
             ),
         };
-        let outcome = self.objects.put_object(ctx.bucket.as_deref().unwrap_or_default(), ctx.key.as_deref().unwrap_or_default(), put).await.map_err(map_error)?;
+        let outcome = self
+            .objects
+            .put_object(
+                ctx.bucket.as_deref().unwrap_or_default(),
+                ctx.key.as_deref().unwrap_or_default(),
+                put,
+            )
+            .await
+            .map_err(map_error)?;
         let mut response = response::status_only(StatusCode::OK);
         response::set_header(&mut response, "etag", &quoted(&outcome.etag));
         if let Some(c) = &outcome.checksum {
-            response::set_header(&mut response, c.algorithm.header_name(), &encode_checksum_value(&c.value));
+            response::set_header(
+                &mut response,
+                c.algorithm.header_name(),
+                &encode_checksum_value(&c.value),
+            );
             response::set_header(&mut response, "x-amz-checksum-type", "FULL_OBJECT");
         }
         Ok(response)
     }
 
-    pub async fn get_object(&self, ctx: &Context, headers: &HeaderMap, head_only: bool) -> Result<S3Response, S3Error> {
+    pub async fn get_object(
+        &self,
+        ctx: &Context,
+        headers: &HeaderMap,
+        head_only: bool,
+    ) -> Result<S3Response, S3Error> {
         self.owned_bucket(ctx).await?;
         if let Some(v) = ctx.query("versionId").filter(|v| *v != "null") {
             return Err(S3Error::new(S3ErrorCode::InvalidArgument, "Invalid version id specified")
@@ -214,10 +274,20 @@ impl Handlers<'_> {
         Ok(response)
     }
 
-    fn object_headers(&self, response: &mut S3Response, ctx: &Context, info: &ObjectInfo, headers: &HeaderMap, whole: bool) {
+    fn object_headers(
+        &self,
+        response: &mut S3Response,
+        ctx: &Context,
+        info: &ObjectInfo,
+        headers: &HeaderMap,
+        whole: bool,
+    ) {
         let stored = info.headers();
-        let pick = |over: &str, stored: &Option<String>| ctx.query(over).map(str::to_owned).or_else(|| stored.clone());
-        let content_type = pick("response-content-type", &stored.content_type).unwrap_or_else(|| "binary/octet-stream".into());
+        let pick = |over: &str, stored: &Option<String>| {
+            ctx.query(over).map(str::to_owned).or_else(|| stored.clone())
+        };
+        let content_type = pick("response-content-type", &stored.content_type)
+            .unwrap_or_else(|| "binary/octet-stream".into());
         response::set_header(response, "content-type", &content_type);
         for (name, over, value) in [
             ("content-encoding", "response-content-encoding", &stored.content_encoding),
@@ -242,9 +312,14 @@ impl Handlers<'_> {
                 response.headers_mut().insert(n, v);
             }
         }
-        let checksum_mode = header(headers, "x-amz-checksum-mode").is_some_and(|m| m.eq_ignore_ascii_case("enabled"));
+        let checksum_mode = header(headers, "x-amz-checksum-mode")
+            .is_some_and(|m| m.eq_ignore_ascii_case("enabled"));
         if let (true, true, Some(c)) = (checksum_mode, whole, info.checksum()) {
-            response::set_header(response, c.algorithm.header_name(), &encode_checksum_value(&c.value));
+            response::set_header(
+                response,
+                c.algorithm.header_name(),
+                &encode_checksum_value(&c.value),
+            );
             response::set_header(response, "x-amz-checksum-type", "FULL_OBJECT");
         }
     }
