@@ -12,8 +12,10 @@
 # exits non-zero. The closing line is "smoke: N passed, 0 failed".
 #
 # aws-cli is installed from s3-tests/requirements.txt into s3-tests/.venv.
-# Its botocore sends CRC32 request checksums by default, and this script
-# leaves that default alone so the run covers what users get out of the box.
+# Its botocore sends a CRC32 checksum with every PutObject by default (over
+# plain http as an x-amz-checksum-crc32 header next to a signed payload, not
+# as an aws-chunked trailer) and asks for checksums back on GetObject. This
+# script leaves those defaults alone so the run covers what users get.
 # Multipart upload is not implemented yet, so the multipart threshold is set
 # well above the largest file used here.
 
@@ -125,9 +127,15 @@ aws_secret_access_key = $secret_access_key
 EOF
 
 log "client: $("$aws_bin" --version 2>&1)"
-log "botocore default request_checksum_calculation: $(
-    "$venv/bin/python" -c 'import botocore.session as s; print(s.get_session().get_config_variable("request_checksum_calculation"))'
-)"
+# awscli 1.46+ vendors botocore as awscli.botocore; older releases use the package.
+checksum_default="$("$venv/bin/python" -c '
+try:
+    from awscli.botocore import session
+except ImportError:
+    from botocore import session
+print(session.get_session().get_config_variable("request_checksum_calculation"))
+')"
+log "aws-cli request_checksum_calculation: $checksum_default"
 
 # --- start the node -----------------------------------------------------------
 
@@ -167,14 +175,14 @@ pass() {
 
 # step NAME COMMAND...: run COMMAND; its combined output is shown only on failure.
 # Assertion helpers below signal failure with a non-zero return and a message.
+# COMMAND runs in this shell (not a subshell) so that it may reap the node.
 step() {
     local name="$1"
     shift
-    local out
-    if out="$("$@" 2>&1)"; then
+    if "$@" >"$tmp/step.out" 2>&1; then
         pass "$name"
     else
-        fail "$name" "$out"
+        fail "$name" "$(cat "$tmp/step.out")"
     fi
 }
 
@@ -229,7 +237,7 @@ expect_listing() {
     local out want got
     out="$(aws_s3 s3 ls "s3://$bucket/" 2>&1)" || { printf '%s\n' "$out"; return 1; }
     got="$(awk '{print $4, $3}' <<<"$out" | sort)"
-    want="$(printf '%s %s\n' "$@" | paste -d' ' - - | sort)"
+    want="$(printf '%s %s\n' "$@" | sort)"
     if [[ "$got" != "$want" ]]; then
         printf 'expected (key size):\n%s\ngot:\n%s\nraw listing:\n%s\n' "$want" "$got" "$out"
         return 1

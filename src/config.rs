@@ -157,7 +157,7 @@ impl Config {
             root_key,
             block_size_bytes,
             inline_max_bytes,
-            cache_bytes: settings.cache_bytes.unwrap_or(64 << 20),
+            cache_bytes: settings.cache_bytes.unwrap_or(32 << 20),
             seed: None,
         })
     }

@@ -19,6 +19,7 @@ mod xml;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use futures_util::FutureExt;
 use http::Request;
 use tracing::Instrument;
 
@@ -137,7 +138,12 @@ impl S3Service {
         );
         let is_head = request.method() == http::Method::HEAD;
         async {
-            let mut response = match self.dispatch(request).await {
+            // A panic in a handler is a bug; the client still gets a 500 with the request id
+            // and the connection stays usable.
+            let outcome = std::panic::AssertUnwindSafe(self.dispatch(request)).catch_unwind().await;
+            let outcome =
+                outcome.unwrap_or_else(|_| Err(S3Error::internal(&"a request handler panicked")));
+            let mut response = match outcome {
                 Ok(response) => response,
                 Err(err) => {
                     if err.code == S3ErrorCode::InternalError {

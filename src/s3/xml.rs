@@ -175,7 +175,7 @@ pub fn s3_error_xml(err: &S3Error, request_id: &str) -> String {
 fn push_element(out: &mut String, name: &str, value: &str) {
     // Element names come from our own code, never from a request.
     debug_assert!(
-        !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric()),
+        !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'),
         "invalid element name {name:?}"
     );
     // Writing to a String cannot fail.

@@ -125,7 +125,7 @@ pub struct StoreOptions {
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        Self { cache_bytes: 64 << 20, group_commit_jobs_max: 256, group_commit_bytes_max: 32 << 20 }
+        Self { cache_bytes: 32 << 20, group_commit_jobs_max: 256, group_commit_bytes_max: 32 << 20 }
     }
 }
 
