@@ -4,6 +4,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod addressing;
 mod auth;
 mod buckets;
 mod list;
