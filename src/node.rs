@@ -29,6 +29,8 @@ pub enum NodeError {
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("root key: {0}")]
     RootKey(String),
+    #[error("crash recovery: {0}")]
+    Recovery(String),
     #[error("data directory {path}: {source}")]
     DataDir { path: PathBuf, source: std::io::Error },
 }
@@ -109,6 +111,11 @@ pub async fn start(config: Config) -> Result<RunningNode, NodeError> {
         ..BodyOptions::default()
     };
     let objects = ObjectService::new(coordinator, clock.clone(), rng.next_u64(), body);
+    let recovered =
+        objects.recover_interrupted_puts().await.map_err(|e| NodeError::Recovery(e.to_string()))?;
+    if recovered > 0 {
+        tracing::info!(bodies = recovered, "deleted the blocks of PUTs interrupted by a crash");
+    }
     let root_key = bootstrap_root_key(&config, &objects, &store).await?;
     let s3_options = S3Options {
         region: config.region.clone(),

@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 use crate::causality::{Sibling, Siblings, VectorClock};
 use crate::clock::SharedClock;
 use crate::ring::{NodeId, Ring};
-use crate::store::{BlockId, Store, TableId};
+use crate::store::{BlockId, JournalEntry, Store, TableId, WriteOp};
 
 pub use replica::{Replica, ReplicaError, ScanRange};
 pub use round::{QuorumRound, RoundState};
@@ -48,6 +48,8 @@ pub enum CoordinatorError {
     BlockMissing { id: BlockId },
     #[error("the ring has no owner for this item")]
     NoOwner,
+    #[error("local store: {0}")]
+    Local(ReplicaError),
 }
 
 /// Replicated reads and writes through this node.
@@ -59,6 +61,8 @@ pub struct Coordinator {
 #[derive(Debug)]
 struct Inner {
     node_id: NodeId,
+    /// This node's own store, for node-local bookkeeping (the journal).
+    local: Store,
     ring: Ring,
     replicas: HashMap<NodeId, Replica>,
     clock: SharedClock,
@@ -68,8 +72,17 @@ struct Inner {
 impl Coordinator {
     /// A coordinator whose only replica is the local store (a ring of one).
     pub fn single_node(node_id: NodeId, ring: Ring, store: Store, clock: SharedClock) -> Self {
-        let replicas = HashMap::from([(node_id, Replica::Local(store))]);
-        Self { inner: Arc::new(Inner { node_id, ring, replicas, clock, quorum: Quorum::SINGLE }) }
+        let replicas = HashMap::from([(node_id, Replica::Local(store.clone()))]);
+        Self {
+            inner: Arc::new(Inner {
+                node_id,
+                local: store,
+                ring,
+                replicas,
+                clock,
+                quorum: Quorum::SINGLE,
+            }),
+        }
     }
 
     pub fn node_id(&self) -> NodeId {
@@ -257,6 +270,41 @@ impl Coordinator {
             }
         }
     }
+
+    /// Deletes every block of a body from every replica that may hold some of it (a body's
+    /// blocks are spread over many preference lists).
+    pub async fn delete_body(&self, data_id: [u8; 16]) {
+        for (node, replica) in &self.inner.replicas {
+            if let Err(e) = replica.delete_body(data_id).await {
+                tracing::warn!(node, error = %e, "body delete failed");
+            }
+        }
+    }
+
+    /// Records node-local work in progress, durably, before it starts.
+    pub async fn journal_put(&self, key: Vec<u8>, value: Vec<u8>) -> Result<(), CoordinatorError> {
+        self.inner.local.write(WriteOp::PutJournal { key, value }).await.map_err(local_error)?;
+        Ok(())
+    }
+
+    /// Forgets a journal entry once its work is finished or undone.
+    pub async fn journal_delete(&self, key: Vec<u8>) -> Result<(), CoordinatorError> {
+        self.inner.local.write(WriteOp::DeleteJournal { key }).await.map_err(local_error)?;
+        Ok(())
+    }
+
+    /// This node's journal entries (work that a crash may have interrupted).
+    pub async fn journal_entries(&self) -> Result<Vec<JournalEntry>, CoordinatorError> {
+        let store = self.inner.local.clone();
+        tokio::task::spawn_blocking(move || store.journal())
+            .await
+            .map_err(|e| CoordinatorError::Local(ReplicaError::Task(e.to_string())))?
+            .map_err(local_error)
+    }
+}
+
+fn local_error(e: crate::store::StoreError) -> CoordinatorError {
+    CoordinatorError::Local(ReplicaError::Store(e))
 }
 
 fn quorum_error(round: QuorumRound<ReplicaError>) -> CoordinatorError {

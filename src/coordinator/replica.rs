@@ -125,6 +125,16 @@ impl Replica {
         }
     }
 
+    /// Deletes every block of one body held by this replica.
+    pub async fn delete_body(&self, data_id: [u8; 16]) -> Result<(), ReplicaError> {
+        match self {
+            Replica::Local(store) => {
+                store.write(WriteOp::DeleteBody { data_id }).await?;
+                Ok(())
+            }
+        }
+    }
+
     pub async fn delete_blocks(&self, ids: Vec<BlockId>) -> Result<(), ReplicaError> {
         match self {
             Replica::Local(store) => {

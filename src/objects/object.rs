@@ -7,7 +7,9 @@
 
 use super::body::{self, ByteStream, TrailerSlot};
 use super::checksum::{ChecksumAlgorithm, decode_checksum_value};
-use super::records::{self, ContentHeaders, OBJECTS, ObjectRecord, StoredChecksum};
+use super::records::{
+    self, ContentHeaders, OBJECTS, ObjectRecord, PendingBody, StoredChecksum, pending_body_key,
+};
 use super::{Error, ObjectService, live_value};
 use crate::causality::Siblings;
 
@@ -32,6 +34,8 @@ pub enum ExpectedChecksum {
 /// A PUT of a whole object.
 pub struct PutObject {
     pub owner: String,
+    /// The body's size when the client declared it; `None` when unknown.
+    pub size_hint: Option<u64>,
     pub headers: ContentHeaders,
     pub user_metadata: Vec<(String, String)>,
     pub body: ByteStream,
@@ -92,6 +96,41 @@ impl ObjectService {
         let item_key = records::object_key(bucket, key);
         let current = self.coordinator().get(OBJECTS, &item_key).await?;
         let data_id = self.random_bytes::<16>();
+        let journaled =
+            put.size_hint.is_none_or(|n| n > u64::from(self.inner.body.inline_max_bytes));
+        if journaled {
+            let pending = PendingBody {
+                data_id,
+                bucket: bucket.to_owned(),
+                key: key.to_owned(),
+                started_ms: self.now_ms(),
+            };
+            self.coordinator()
+                .journal_put(pending_body_key(&data_id), records::encode(&pending))
+                .await?;
+        }
+        let result = self.write_object(bucket, key, put, data_id, &current).await;
+        if journaled {
+            // The body is either referenced by the record or already deleted: either way
+            // there is nothing left to recover. A failure here only leaves work for recovery.
+            if let Err(e) = self.coordinator().journal_delete(pending_body_key(&data_id)).await {
+                tracing::warn!(error = %e, "cannot clear the journal entry of a finished PUT");
+            }
+        }
+        let outcome = result?;
+        self.reclaim(&current).await;
+        Ok(outcome)
+    }
+
+    async fn write_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        put: PutObject,
+        data_id: [u8; 16],
+        current: &Siblings,
+    ) -> Result<PutOutcome, Error> {
+        let item_key = records::object_key(bucket, key);
         let algorithm = put.checksum.as_ref().map(|c| c.algorithm);
         let written =
             body::write_body(self.coordinator(), put.body, data_id, self.inner.body, algorithm)
@@ -126,7 +165,6 @@ impl ObjectService {
             self.coordinator().delete_blocks(&block_ids).await;
             return Err(e.into());
         }
-        self.reclaim(&current).await;
         Ok(outcome)
     }
 
@@ -169,6 +207,32 @@ impl ObjectService {
         self.coordinator().put(OBJECTS, &item_key, None, current.context()).await?;
         self.reclaim(&current).await;
         Ok(())
+    }
+
+    /// Undoes the PUTs a crash of this node interrupted: the blocks of every journaled body that
+    /// no object record references are deleted. Run at start-up, before serving.
+    pub async fn recover_interrupted_puts(&self) -> Result<usize, Error> {
+        let mut recovered = 0;
+        for (journal_key, value) in self.coordinator().journal_entries().await? {
+            if !journal_key.starts_with(b"body/") {
+                continue;
+            }
+            let pending: PendingBody = records::decode(&value)?;
+            let current = self
+                .coordinator()
+                .get(OBJECTS, &records::object_key(&pending.bucket, &pending.key))
+                .await?;
+            let referenced = current.iter().filter_map(|s| s.value.as_deref()).any(|v| {
+                records::decode::<ObjectRecord>(v)
+                    .is_ok_and(|r| r.body.data_ids().contains(&pending.data_id))
+            });
+            if !referenced {
+                self.coordinator().delete_body(pending.data_id).await;
+                recovered += 1;
+            }
+            self.coordinator().journal_delete(journal_key).await?;
+        }
+        Ok(recovered)
     }
 
     /// Deletes the blocks of versions that a successful write superseded.

@@ -84,6 +84,16 @@ pub enum BodyLayout {
     Blocks { block_size: u32, extents: Vec<Extent> },
 }
 
+impl BodyLayout {
+    /// The data ids of the bodies whose blocks this layout uses.
+    pub fn data_ids(&self) -> Vec<[u8; 16]> {
+        match self {
+            BodyLayout::Inline(_) => Vec::new(),
+            BodyLayout::Blocks { extents, .. } => extents.iter().map(|e| e.data_id).collect(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredChecksum {
     pub algorithm: ChecksumAlgorithm,
@@ -103,6 +113,23 @@ pub struct ObjectRecord {
     pub user_metadata: Vec<(String, String)>,
     pub checksum: Option<StoredChecksum>,
     pub body: BodyLayout,
+}
+
+/// Journal entry of a body being written: if the node crashes before the object record lands,
+/// recovery deletes the body's blocks (unless a record does reference them).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingBody {
+    pub data_id: [u8; 16],
+    pub bucket: String,
+    pub key: String,
+    pub started_ms: i64,
+}
+
+/// Journal key of a pending body.
+pub fn pending_body_key(data_id: &[u8; 16]) -> Vec<u8> {
+    let mut k = b"body/".to_vec();
+    k.extend_from_slice(data_id);
+    k
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -42,6 +42,9 @@ fn redb_err(e: impl Into<redb::Error>) -> StoreError {
     StoreError::Redb(e.into())
 }
 
+/// A node-local journal entry: `(key, value)`, both owned by the caller.
+pub type JournalEntry = (Vec<u8>, Vec<u8>);
+
 /// Names one replicated table (buckets, objects, ...); the numbering belongs to the caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TableId(pub u8);
@@ -87,6 +90,17 @@ pub enum WriteOp {
     },
     DeleteBlocks {
         ids: Vec<BlockId>,
+    },
+    /// Deletes every block of one body, whatever their count.
+    DeleteBody {
+        data_id: [u8; 16],
+    },
+    PutJournal {
+        key: Vec<u8>,
+        value: Vec<u8>,
+    },
+    DeleteJournal {
+        key: Vec<u8>,
     },
 }
 
@@ -171,6 +185,7 @@ impl Store {
         {
             txn.open_table(tables::ITEMS).map_err(redb_err)?;
             txn.open_table(tables::BLOCKS).map_err(redb_err)?;
+            txn.open_table(tables::JOURNAL).map_err(redb_err)?;
             let mut meta = txn.open_table(tables::META).map_err(redb_err)?;
             let stored = meta.get("format_version").map_err(redb_err)?.map(|v| v.value().to_vec());
             match stored.as_deref() {
@@ -323,6 +338,18 @@ impl Store {
         Ok(out)
     }
 
+    /// Every journal entry, in key order.
+    pub fn journal(&self) -> Result<Vec<JournalEntry>, StoreError> {
+        let txn = self.db.begin_read().map_err(redb_err)?;
+        let journal = txn.open_table(tables::JOURNAL).map_err(redb_err)?;
+        let mut out = Vec::new();
+        for entry in journal.iter().map_err(redb_err)? {
+            let (k, v) = entry.map_err(redb_err)?;
+            out.push((k.value().to_vec(), v.value().to_vec()));
+        }
+        Ok(out)
+    }
+
     pub fn get_meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let txn = self.db.begin_read().map_err(redb_err)?;
         let meta = txn.open_table(tables::META).map_err(redb_err)?;
@@ -416,6 +443,7 @@ fn apply_batch(
     {
         let mut items = txn.open_table(tables::ITEMS).map_err(redb_err)?;
         let mut blocks = txn.open_table(tables::BLOCKS).map_err(redb_err)?;
+        let mut journal = txn.open_table(tables::JOURNAL).map_err(redb_err)?;
         for op in ops {
             let outcome = match op {
                 WriteOp::Coordinate { table, key, context, actor, timestamp_ms, value } => {
@@ -433,6 +461,23 @@ fn apply_batch(
                     .try_for_each(|id| blocks.remove(id.to_key().as_slice()).map(drop))
                     .map(|()| WriteOutcome::Done)
                     .map_err(redb_err),
+                WriteOp::DeleteBody { data_id } => {
+                    let mut end = [0xffu8; 20];
+                    end[..16].copy_from_slice(&data_id);
+                    let mut start = [0u8; 20];
+                    start[..16].copy_from_slice(&data_id);
+                    blocks
+                        .retain_in::<&[u8], _>(start.as_slice()..=end.as_slice(), |_, _| false)
+                        .map(|()| WriteOutcome::Done)
+                        .map_err(redb_err)
+                }
+                WriteOp::PutJournal { key, value } => journal
+                    .insert(key.as_slice(), value.as_slice())
+                    .map(|_| WriteOutcome::Done)
+                    .map_err(redb_err),
+                WriteOp::DeleteJournal { key } => {
+                    journal.remove(key.as_slice()).map(|_| WriteOutcome::Done).map_err(redb_err)
+                }
             };
             outcomes.push(outcome);
         }

@@ -13,3 +13,7 @@ pub const BLOCKS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("blocks")
 
 /// Node-local settings (format version, node id).
 pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+
+/// Node-local journal of work in progress (e.g. bodies being written), for crash recovery.
+/// Not replicated: each node recovers its own entries. Key and value belong to the caller.
+pub const JOURNAL: TableDefinition<&[u8], &[u8]> = TableDefinition::new("journal");

@@ -194,6 +194,7 @@ impl Handlers<'_> {
         let trailers = Arc::new(Mutex::new(Vec::new()));
         let put = PutObject {
             owner: ctx.access_key_id.clone(),
+            size_hint: object_size,
             headers: content_headers(headers),
             user_metadata: user_metadata(headers)?,
             content_md5: content_md5(headers)?,
