@@ -1,8 +1,9 @@
-//! Crash tests against the real binary. Goal: an acknowledged write survives `kill -9`, and a
-//! PUT interrupted by `kill -9` leaves nothing behind once the node restarts (its blocks are
-//! reclaimed, no partial object is visible). Method: run `ringvault` as a child process on
-//! 127.0.0.1:0 with a temporary data directory, kill it with SIGKILL, restart it on the same
-//! directory, and inspect both through the S3 API and the store itself.
+//! Tests of the real binary as a process. Goal: the first start bootstraps a usable root key,
+//! an acknowledged write survives `kill -9`, and a PUT interrupted by `kill -9` leaves nothing
+//! behind once the node restarts (its blocks are reclaimed, no partial object is visible).
+//! Method: run `ringvault` as a child process on 127.0.0.1:0 with a temporary data directory,
+//! kill it with SIGKILL, restart it on the same directory, and inspect both through the S3 API
+//! and the store itself.
 
 #[path = "common/mod.rs"]
 mod common;
@@ -24,27 +25,48 @@ struct Process {
 
 impl Process {
     fn start(data_dir: &std::path::Path) -> Process {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ringvault"))
+        Self::start_with_banner(data_dir, true).0
+    }
+
+    /// Starts the node, with the test root key or without any (then it generates one), and
+    /// returns the banner lines it printed up to and including the aws-cli example.
+    fn start_with_banner(data_dir: &std::path::Path, with_key: bool) -> (Process, Vec<String>) {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_ringvault"));
+        command
             .env("RINGVAULT_DATA_DIR", data_dir)
             .env("RINGVAULT_S3_ADDR", "127.0.0.1:0")
-            .env("RINGVAULT_ACCESS_KEY_ID", ACCESS_KEY_ID)
-            .env("RINGVAULT_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY)
+            .env_remove("RINGVAULT_ACCESS_KEY_ID")
+            .env_remove("RINGVAULT_SECRET_ACCESS_KEY")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the ringvault binary starts");
+            .stderr(Stdio::null());
+        if with_key {
+            command
+                .env("RINGVAULT_ACCESS_KEY_ID", ACCESS_KEY_ID)
+                .env("RINGVAULT_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY);
+        }
+        let mut child = command.spawn().expect("the ringvault binary starts");
         let stdout = child.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
-        let addr = loop {
-            let line = lines.next().expect("the node prints its endpoint").unwrap();
-            if let Some(url) = line.strip_prefix("RingVault S3 endpoint: http://") {
-                break url.trim().parse().unwrap();
+        let mut banner = Vec::new();
+        loop {
+            let line = lines.next().expect("the node prints its banner").unwrap();
+            let done = line.contains("aws --endpoint-url");
+            banner.push(line);
+            if done {
+                break;
             }
-        };
+        }
+        let addr = banner
+            .iter()
+            .find_map(|l| l.strip_prefix("RingVault S3 endpoint: http://"))
+            .expect("the banner names the endpoint")
+            .trim()
+            .parse()
+            .unwrap();
         // Keep draining stdout so the child never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        Process { child, addr }
+        (Process { child, addr }, banner)
     }
 
     fn client(&self) -> aws_sdk_s3::Client {
@@ -144,4 +166,36 @@ async fn a_put_interrupted_by_kill_9_leaves_nothing_after_restart() {
         (0, 0),
         "recovery must reclaim every orphaned block"
     );
+}
+
+#[tokio::test]
+async fn the_first_start_creates_a_root_key_and_says_how_to_use_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let (node, banner) = Process::start_with_banner(dir.path(), false);
+    let text = banner.join("\n");
+    let key_id = banner
+        .iter()
+        .find_map(|l| l.strip_prefix("Root access key id:"))
+        .expect("the banner names the key id")
+        .trim()
+        .to_owned();
+    let secret_file = dir.path().join("root_secret_access_key");
+    assert!(text.contains(&secret_file.display().to_string()), "{text}");
+    assert!(text.contains(&format!("AWS_ACCESS_KEY_ID={key_id}")), "{text}");
+    let mode = std::fs::metadata(&secret_file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the secret file must be readable by its owner only");
+    let secret = std::fs::read_to_string(&secret_file).unwrap().trim().to_owned();
+    assert!(!text.contains(&secret), "the secret itself must not be printed");
+
+    let s3 = common::client(&format!("http://{}", node.addr), &key_id, &secret);
+    s3.create_bucket().bucket("first").send().await.unwrap();
+    node.terminate();
+
+    // A restart keeps the same key.
+    let (node, banner) = Process::start_with_banner(dir.path(), false);
+    assert!(banner.iter().any(|l| l.contains(&key_id)), "{banner:?}");
+    let s3 = common::client(&format!("http://{}", node.addr), &key_id, &secret);
+    s3.head_bucket().bucket("first").send().await.unwrap();
+    node.terminate();
 }
