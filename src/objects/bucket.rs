@@ -4,7 +4,7 @@ use std::ops::Bound;
 
 use crate::coordinator::ScanRange;
 
-use super::records::{self, BUCKETS, BucketRecord, OBJECTS};
+use super::records::{self, BUCKETS, BucketGrant, BucketRecord, OBJECTS};
 use super::{Error, ObjectService, live_value};
 
 /// A bucket as the protocol layer sees it.
@@ -14,11 +14,46 @@ pub struct BucketInfo {
     pub created_ms: i64,
     pub owner: String,
     pub location: String,
+    pub grants: Vec<BucketGrant>,
+    pub tags: Vec<(String, String)>,
 }
 
 impl From<BucketRecord> for BucketInfo {
     fn from(r: BucketRecord) -> Self {
-        Self { name: r.name, created_ms: r.created_ms, owner: r.owner, location: r.location }
+        Self {
+            name: r.name,
+            created_ms: r.created_ms,
+            owner: r.owner,
+            location: r.location,
+            grants: r.grants,
+            tags: r.tags,
+        }
+    }
+}
+
+/// What a request wants to do with a bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+    /// Bucket-level administration (delete, tagging, location): the owner only.
+    Own,
+}
+
+impl BucketInfo {
+    /// Whether `access_key_id` may perform `access` on this bucket.
+    pub fn permits(&self, access_key_id: &str, access: Access) -> bool {
+        if self.owner == access_key_id {
+            return true;
+        }
+        self.grants.iter().any(|g| {
+            g.access_key_id == access_key_id
+                && match access {
+                    Access::Read => g.read,
+                    Access::Write => g.write,
+                    Access::Own => false,
+                }
+        })
     }
 }
 
@@ -48,6 +83,8 @@ impl ObjectService {
             created_ms: self.now_ms(),
             owner: owner.to_owned(),
             location: location.to_owned(),
+            grants: Vec::new(),
+            tags: Vec::new(),
         };
         self.coordinator()
             .put(BUCKETS, name.as_bytes(), Some(records::encode(&record)), current.context())
@@ -72,6 +109,49 @@ impl ObjectService {
             }
         }
         Ok(out)
+    }
+
+    /// Reads, changes and writes back a bucket record (with its causal context).
+    async fn update_bucket(
+        &self,
+        name: &str,
+        change: impl FnOnce(&mut BucketRecord),
+    ) -> Result<BucketInfo, Error> {
+        let current = self.coordinator().get(BUCKETS, name.as_bytes()).await?;
+        let value = live_value(&current).ok_or(Error::NoSuchBucket)?;
+        let mut record: BucketRecord = records::decode(value)?;
+        change(&mut record);
+        self.coordinator()
+            .put(BUCKETS, name.as_bytes(), Some(records::encode(&record)), current.context())
+            .await?;
+        Ok(record.into())
+    }
+
+    /// Gives `access_key_id` read and/or write access to a bucket; both false removes the grant.
+    pub async fn set_bucket_grant(
+        &self,
+        bucket: &str,
+        access_key_id: &str,
+        read: bool,
+        write: bool,
+    ) -> Result<BucketInfo, Error> {
+        self.update_bucket(bucket, |r| {
+            r.grants.retain(|g| g.access_key_id != access_key_id);
+            if read || write {
+                r.grants.push(BucketGrant { access_key_id: access_key_id.to_owned(), read, write });
+                r.grants.sort_by(|a, b| a.access_key_id.cmp(&b.access_key_id));
+            }
+        })
+        .await
+    }
+
+    /// Replaces a bucket's tag set (empty removes it).
+    pub async fn set_bucket_tags(
+        &self,
+        bucket: &str,
+        tags: Vec<(String, String)>,
+    ) -> Result<(), Error> {
+        self.update_bucket(bucket, |r| r.tags = tags).await.map(drop)
     }
 
     /// Deletes an empty bucket.

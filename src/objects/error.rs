@@ -28,6 +28,8 @@ pub enum Error {
     BucketAlreadyExists,
     #[error("bucket not empty")]
     BucketNotEmpty,
+    #[error("no such access key")]
+    NoSuchAccessKey,
     #[error("{what} did not match the body")]
     BadDigest { what: &'static str },
     #[error("body larger than {max_bytes} bytes")]

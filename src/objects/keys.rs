@@ -79,6 +79,39 @@ impl ObjectService {
         Ok(record.into())
     }
 
+    /// Deletes a key; its buckets stay, owned by the deleted id until reassigned.
+    pub async fn delete_access_key(&self, access_key_id: &str) -> Result<(), Error> {
+        let current = self.coordinator().get(ACCESS_KEYS, access_key_id.as_bytes()).await?;
+        if live_value(&current).is_none() {
+            return Err(Error::NoSuchAccessKey);
+        }
+        self.coordinator()
+            .put(ACCESS_KEYS, access_key_id.as_bytes(), None, current.context())
+            .await?;
+        Ok(())
+    }
+
+    /// Allows or denies a key to create buckets.
+    pub async fn set_allow_create_bucket(
+        &self,
+        access_key_id: &str,
+        allow: bool,
+    ) -> Result<AccessKey, Error> {
+        let current = self.coordinator().get(ACCESS_KEYS, access_key_id.as_bytes()).await?;
+        let value = live_value(&current).ok_or(Error::NoSuchAccessKey)?;
+        let mut record: AccessKeyRecord = records::decode(value)?;
+        record.allow_create_bucket = allow;
+        self.coordinator()
+            .put(
+                ACCESS_KEYS,
+                access_key_id.as_bytes(),
+                Some(records::encode(&record)),
+                current.context(),
+            )
+            .await?;
+        Ok(record.into())
+    }
+
     /// Creates a key with a fresh random id and secret.
     pub async fn create_access_key(
         &self,

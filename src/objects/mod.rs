@@ -25,12 +25,12 @@ use crate::clock::SharedClock;
 use crate::coordinator::Coordinator;
 
 pub use body::{BodyOptions, ByteStream, TrailerSlot};
-pub use bucket::BucketInfo;
+pub use bucket::{Access, BucketInfo};
 pub use error::{BodyError, Error};
 pub use keys::AccessKey;
 pub use listing::{ListPage, ListQuery, ObjectSummary};
 pub use object::{ChecksumRequest, ExpectedChecksum, ObjectInfo, PutObject, PutOutcome};
-pub use records::{ContentHeaders, StoredChecksum};
+pub use records::{BucketGrant, ContentHeaders, StoredChecksum};
 
 /// The object store facade handed to the protocol layer.
 #[derive(Debug, Clone)]

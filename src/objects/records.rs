@@ -55,6 +55,18 @@ pub struct BucketRecord {
     pub owner: String,
     /// The region given as LocationConstraint (empty for us-east-1).
     pub location: String,
+    /// Keys other than the owner that may read and/or write.
+    pub grants: Vec<BucketGrant>,
+    /// Bucket tags (PutBucketTagging).
+    pub tags: Vec<(String, String)>,
+}
+
+/// Access given to a key on a bucket it does not own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BucketGrant {
+    pub access_key_id: String,
+    pub read: bool,
+    pub write: bool,
 }
 
 /// Standard content headers stored with an object and returned on GET/HEAD.

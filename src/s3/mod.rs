@@ -75,6 +75,8 @@ struct Inner {
 #[derive(Debug)]
 pub(crate) struct Context {
     pub access_key_id: String,
+    /// Whether the requester's key may create buckets.
+    pub allow_create_bucket: bool,
     pub bucket: Option<String>,
     pub key: Option<String>,
     pub query: Vec<(String, String)>,
@@ -218,6 +220,7 @@ impl S3Service {
         .map_err(with_resource)?;
         let ctx = Context {
             access_key_id: authenticated.access_key_id,
+            allow_create_bucket: authenticated.allow_create_bucket,
             bucket: target.bucket,
             key: target.key,
             query,

@@ -14,7 +14,7 @@ use chrono::{DateTime, Duration, Utc};
 use http::{HeaderMap, Method};
 
 use super::error::{S3Error, S3ErrorCode};
-use crate::objects::ObjectService;
+use crate::objects::{AccessKey, ObjectService};
 
 pub use body::{PayloadMode, verified_body};
 
@@ -25,6 +25,7 @@ const SKEW_MAX: Duration = Duration::minutes(15);
 #[derive(Debug)]
 pub struct Authenticated {
     pub access_key_id: String,
+    pub allow_create_bucket: bool,
     pub payload: PayloadMode,
 }
 
@@ -132,9 +133,9 @@ fn check_scope(
     Ok(())
 }
 
-async fn secret_for(objects: &ObjectService, access_key_id: &str) -> Result<String, S3Error> {
+async fn key_for(objects: &ObjectService, access_key_id: &str) -> Result<AccessKey, S3Error> {
     match objects.access_key(access_key_id).await {
-        Ok(Some(key)) => Ok(key.secret_access_key),
+        Ok(Some(key)) => Ok(key),
         Ok(None) => {
             Err(S3Error::from(S3ErrorCode::InvalidAccessKeyId)
                 .with("AWSAccessKeyId", access_key_id))
@@ -246,10 +247,10 @@ async fn header_auth(
             "Missing required header for this request: x-amz-content-sha256",
         )
     })?;
-    let secret = secret_for(objects, &auth.credential.access_key_id).await?;
-    let key = verify(
+    let key = key_for(objects, &auth.credential.access_key_id).await?;
+    let signing_key = verify(
         input,
-        &secret,
+        &key.secret_access_key,
         &Verification {
             credential: &auth.credential,
             signed_headers: &auth.signed_headers,
@@ -259,9 +260,18 @@ async fn header_auth(
             exclude_query: &[],
         },
     )?;
-    let payload =
-        payload_mode(payload_hash, &key, &amz_date, &auth.credential.scope(), &auth.signature)?;
-    Ok(Authenticated { access_key_id: auth.credential.access_key_id, payload })
+    let payload = payload_mode(
+        payload_hash,
+        &signing_key,
+        &amz_date,
+        &auth.credential.scope(),
+        &auth.signature,
+    )?;
+    Ok(Authenticated {
+        access_key_id: auth.credential.access_key_id,
+        allow_create_bucket: key.allow_create_bucket,
+        payload,
+    })
 }
 
 async fn presigned_auth(
@@ -298,10 +308,10 @@ async fn presigned_auth(
     }
     let payload_hash =
         header_value(input.headers, "x-amz-content-sha256").unwrap_or("UNSIGNED-PAYLOAD");
-    let secret = secret_for(objects, &p.credential.access_key_id).await?;
-    let key = verify(
+    let key = key_for(objects, &p.credential.access_key_id).await?;
+    let signing_key = verify(
         input,
-        &secret,
+        &key.secret_access_key,
         &Verification {
             credential: &p.credential,
             signed_headers: &p.signed_headers,
@@ -312,6 +322,10 @@ async fn presigned_auth(
         },
     )?;
     let payload =
-        payload_mode(payload_hash, &key, &p.amz_date, &p.credential.scope(), &p.signature)?;
-    Ok(Authenticated { access_key_id: p.credential.access_key_id, payload })
+        payload_mode(payload_hash, &signing_key, &p.amz_date, &p.credential.scope(), &p.signature)?;
+    Ok(Authenticated {
+        access_key_id: p.credential.access_key_id,
+        allow_create_bucket: key.allow_create_bucket,
+        payload,
+    })
 }

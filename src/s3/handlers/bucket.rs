@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use http::{Request, StatusCode};
 
 use super::{Handlers, map_error, read_small_body};
+use crate::objects::Access;
 use crate::s3::Context;
 use crate::s3::error::{S3Error, S3ErrorCode};
 use crate::s3::request::validate_bucket_name;
@@ -57,6 +58,12 @@ impl Handlers<'_> {
     {
         let name = ctx.bucket();
         validate_bucket_name(name)?;
+        if !ctx.allow_create_bucket {
+            return Err(S3Error::new(
+                S3ErrorCode::AccessDenied,
+                "This access key may not create buckets.",
+            ));
+        }
         let body = read_small_body(request.into_body(), self.options.xml_body_bytes_max).await?;
         let location = if body.iter().all(u8::is_ascii_whitespace) {
             String::new()
@@ -81,7 +88,7 @@ impl Handlers<'_> {
     }
 
     pub async fn head_bucket(&self, ctx: &Context) -> Result<S3Response, S3Error> {
-        let bucket = self.owned_bucket(ctx).await?;
+        let bucket = self.bucket_for(ctx, Access::Read).await?;
         let mut response = response::status_only(StatusCode::OK);
         let region =
             if bucket.location.is_empty() { self.options.region.clone() } else { bucket.location };
@@ -90,25 +97,27 @@ impl Handlers<'_> {
     }
 
     pub async fn delete_bucket(&self, ctx: &Context) -> Result<S3Response, S3Error> {
-        self.owned_bucket(ctx).await?;
+        self.bucket_for(ctx, Access::Own).await?;
         self.objects.delete_bucket(ctx.bucket()).await.map_err(map_error)?;
         Ok(response::status_only(StatusCode::NO_CONTENT))
     }
 
     pub async fn get_bucket_location(&self, ctx: &Context) -> Result<S3Response, S3Error> {
-        let bucket = self.owned_bucket(ctx).await?;
+        let bucket = self.bucket_for(ctx, Access::Read).await?;
         let region =
             if bucket.location.is_empty() { "us-east-1" } else { bucket.location.as_str() };
         Ok(response::xml_response(xml::location_constraint_xml(region)))
     }
 
-    /// The request's bucket, if it exists and belongs to the requester.
-    pub(crate) async fn owned_bucket(
+    /// The request's bucket, if it exists and the requester may do `access` on it. Another
+    /// key's bucket is AccessDenied, never NoSuchBucket, so that access reveals nothing.
+    pub(crate) async fn bucket_for(
         &self,
         ctx: &Context,
+        access: Access,
     ) -> Result<crate::objects::BucketInfo, S3Error> {
         let bucket = self.objects.bucket(ctx.bucket()).await.map_err(map_error)?;
-        if bucket.owner != ctx.access_key_id {
+        if !bucket.permits(&ctx.access_key_id, access) {
             return Err(S3ErrorCode::AccessDenied.into());
         }
         Ok(bucket)

@@ -95,7 +95,7 @@ impl Handlers<'_> {
         after: Option<String>,
         max_keys: usize,
     ) -> Result<ListPage, S3Error> {
-        self.owned_bucket(ctx).await?;
+        self.bucket_for(ctx, crate::objects::Access::Read).await?;
         let query = ListQuery {
             prefix: ctx.query("prefix").unwrap_or_default().to_owned(),
             delimiter: ctx.query("delimiter").filter(|d| !d.is_empty()).map(str::to_owned),

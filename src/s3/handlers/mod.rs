@@ -27,6 +27,7 @@ pub(crate) fn map_error(e: objects::Error) -> S3Error {
         E::BucketAlreadyOwnedByYou => S3ErrorCode::BucketAlreadyOwnedByYou.into(),
         E::BucketAlreadyExists => S3ErrorCode::BucketAlreadyExists.into(),
         E::BucketNotEmpty => S3ErrorCode::BucketNotEmpty.into(),
+        E::NoSuchAccessKey => S3ErrorCode::InvalidAccessKeyId.into(),
         E::BadDigest { what } => S3Error::new(
             S3ErrorCode::BadDigest,
             format!("The {what} you specified did not match the calculated value."),

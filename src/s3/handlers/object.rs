@@ -12,7 +12,7 @@ use super::bucket::time_of;
 use super::{Handlers, map_error};
 use crate::objects::checksum::{ChecksumAlgorithm, decode_checksum_value, encode_checksum_value};
 use crate::objects::{
-    BodyError, ChecksumRequest, ContentHeaders, ExpectedChecksum, ObjectInfo, PutObject,
+    Access, BodyError, ChecksumRequest, ContentHeaders, ExpectedChecksum, ObjectInfo, PutObject,
 };
 use crate::s3::Context;
 use crate::s3::auth::{PayloadMode, verified_body};
@@ -166,7 +166,7 @@ impl Handlers<'_> {
         B: http_body::Body<Data = bytes::Bytes> + Send + Unpin + 'static,
         B::Error: std::fmt::Display,
     {
-        self.owned_bucket(&ctx).await?;
+        self.bucket_for(&ctx, Access::Write).await?;
         let (parts, body) = request.into_parts();
         let headers = &parts.headers;
         let content_length = parse_length(headers, "content-length")?;
@@ -238,7 +238,7 @@ impl Handlers<'_> {
         headers: &HeaderMap,
         head_only: bool,
     ) -> Result<S3Response, S3Error> {
-        self.owned_bucket(ctx).await?;
+        self.bucket_for(ctx, Access::Read).await?;
         if let Some(v) = ctx.query("versionId").filter(|v| *v != "null") {
             return Err(S3Error::new(S3ErrorCode::InvalidArgument, "Invalid version id specified")
                 .with("ArgumentName", "versionId")
@@ -326,7 +326,7 @@ impl Handlers<'_> {
     }
 
     pub async fn delete_object(&self, ctx: &Context) -> Result<S3Response, S3Error> {
-        self.owned_bucket(ctx).await?;
+        self.bucket_for(ctx, Access::Write).await?;
         self.objects.delete_object(ctx.bucket(), ctx.key()).await.map_err(map_error)?;
         Ok(response::status_only(StatusCode::NO_CONTENT))
     }
