@@ -77,7 +77,7 @@ pub fn to_xml<T: Serialize + ?Sized>(root_name: &str, value: &T) -> String {
 /// # Errors
 /// `MalformedXML`, the code S3 answers with, for bad UTF-8, bad XML, content after the
 /// root element, and a document that does not fit `T`.
-#[allow(dead_code, reason = "used by the multipart and multi-delete bodies (issue #3)")]
+#[cfg(test)]
 pub fn from_xml<T: DeserializeOwned>(body: &[u8]) -> Result<T, S3Error> {
     parse(body, None)
 }
@@ -454,6 +454,10 @@ mod timestamp {
             .map_err(serde::de::Error::custom)
     }
 }
+
+mod ops;
+
+pub use ops::*;
 
 #[cfg(test)]
 mod tests;

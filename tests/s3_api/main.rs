@@ -9,4 +9,5 @@ mod auth;
 mod buckets;
 mod list;
 mod malformed;
+mod multipart;
 mod objects;
