@@ -19,6 +19,7 @@ pub mod coordinator;
 pub mod node;
 pub mod objects;
 pub mod ring;
+pub mod rpc;
 pub mod s3;
 pub mod store;
 pub mod telemetry;
