@@ -35,6 +35,8 @@ impl Process {
         command
             .env("RINGVAULT_DATA_DIR", data_dir)
             .env("RINGVAULT_S3_ADDR", "127.0.0.1:0")
+            .env("RINGVAULT_ADMIN_ADDR", "127.0.0.1:0")
+            .env_remove("RINGVAULT_ADMIN_TOKEN")
             .env_remove("RINGVAULT_ACCESS_KEY_ID")
             .env_remove("RINGVAULT_SECRET_ACCESS_KEY")
             .env("RUST_LOG", "warn")
