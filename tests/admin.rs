@@ -1,11 +1,13 @@
-//! Admin API tests. Goal: an operator can manage access keys and bucket grants on a
+//! Admin API and CLI tests. Goal: an operator can manage access keys and bucket grants on a
 //! running node; every change applies to S3 on the very next request, without a restart; and
 //! the API answers nobody without the token. Method: an in-process node on 127.0.0.1:0, driven
 //! through the library's `AdminClient` and raw HTTP (where the request's shape is the point),
-//! with the effects checked through aws-sdk-s3.
+//! with the effects checked through aws-sdk-s3, and the real `ringvault` binary for the CLI.
 
 #[path = "common/mod.rs"]
 mod common;
+
+use std::process::Output;
 
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
@@ -316,4 +318,165 @@ async fn a_configured_token_is_used_and_no_file_is_written() {
     assert!(!node.dir.path().join("admin_token").exists());
     let ok = admin_raw(&node, "GET", "/v1/status", Some(configured), "").await;
     assert_eq!(ok.status, 200);
+}
+
+// ---- the CLI binary -------------------------------------------------------------------------
+
+/// Runs `ringvault args...` against `node` (its admin address and data directory, so the token
+/// comes from the file the node wrote), without blocking the runtime the node serves on.
+async fn cli(node: &TestNode, args: &[&str]) -> Output {
+    let addr = node.admin_addr().to_string();
+    let dir = node.dir.path().to_owned();
+    let args: Vec<String> = args.iter().map(|&a| a.to_owned()).collect();
+    run_cli(args, move |c| {
+        c.env("RINGVAULT_ADMIN_ADDR", addr).env("RINGVAULT_DATA_DIR", dir);
+    })
+    .await
+}
+
+async fn run_cli(
+    args: Vec<String>,
+    setup: impl FnOnce(&mut std::process::Command) + Send + 'static,
+) -> Output {
+    tokio::task::spawn_blocking(move || {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_ringvault"));
+        command
+            .args(&args)
+            .env_remove("RINGVAULT_ADMIN_ADDR")
+            .env_remove("RINGVAULT_ADMIN_TOKEN")
+            .env_remove("RINGVAULT_DATA_DIR");
+        setup(&mut command);
+        command.output().expect("the ringvault binary runs")
+    })
+    .await
+    .unwrap()
+}
+
+#[track_caller]
+fn stdout_of(output: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "exit {:?}\nstdout: {stdout}\nstderr: {stderr}",
+        output.status
+    );
+    stdout
+}
+
+/// The one-line error of a failed command.
+#[track_caller]
+fn error_of(output: &Output) -> String {
+    assert!(!output.status.success(), "the command should fail");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr).trim().to_owned();
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    stderr
+}
+
+#[tokio::test]
+async fn the_cli_creates_lists_and_grants() {
+    let node = TestNode::start().await;
+    let created = stdout_of(&cli(&node, &["key", "create", "--name", "bob", "--json"]).await);
+    let created: Value = serde_json::from_str(&created).expect("--json prints JSON");
+    let id = created["access_key_id"].as_str().unwrap().to_owned();
+    let secret = created["secret_access_key"].as_str().unwrap().to_owned();
+    assert_eq!(created["name"], "bob");
+    assert_eq!(created["allow_create_bucket"], false);
+
+    let list = stdout_of(&cli(&node, &["key", "list"]).await);
+    assert!(list.starts_with("ACCESS KEY ID"), "{list}");
+    assert!(list.lines().any(|l| l.starts_with(&id) && l.contains("bob")), "{list}");
+    let info = stdout_of(&cli(&node, &["key", "info", &id]).await);
+    assert!(info.contains("May create buckets: no"), "{info}");
+    assert!(!info.contains(&secret), "key info shows the secret: {info}");
+
+    let bucket = bucket_name("cli");
+    node.client().create_bucket().bucket(&bucket).send().await.unwrap();
+    let bob = common::client(&node.endpoint(), &id, &secret);
+    assert_eq!(refusal(bob.list_objects_v2().bucket(&bucket).send().await), access_denied());
+
+    let allowed =
+        stdout_of(&cli(&node, &["bucket", "allow", &bucket, "--key", &id, "--read"]).await);
+    assert_eq!(allowed.trim(), format!("Access key {id} on bucket {bucket}: read"));
+    bob.list_objects_v2().bucket(&bucket).send().await.unwrap();
+    let more = cli(&node, &["bucket", "allow", &bucket, "--key", &id, "--write", "--json"]).await;
+    let detail: Value = serde_json::from_str(&stdout_of(&more)).unwrap();
+    assert_eq!(detail["grants"][0]["read"], true, "allow adds to the rights held: {detail}");
+    assert_eq!(detail["grants"][0]["write"], true, "{detail}");
+    let info = stdout_of(&cli(&node, &["bucket", "info", &bucket]).await);
+    assert!(info.contains(&format!("Owner:   {ACCESS_KEY_ID}")), "{info}");
+    assert!(info.lines().any(|l| l.contains(&id) && l.contains("read, write")), "{info}");
+
+    let denied = stdout_of(&cli(&node, &["bucket", "deny", &bucket, "--key", &id, "--read"]).await);
+    assert_eq!(denied.trim(), format!("Access key {id} on bucket {bucket}: write"));
+    stdout_of(&cli(&node, &["bucket", "deny", &bucket, "--key", &id]).await);
+    assert_eq!(refusal(bob.list_objects_v2().bucket(&bucket).send().await), access_denied());
+
+    stdout_of(&cli(&node, &["key", "allow", &id, "--create-bucket"]).await);
+    bob.create_bucket().bucket(bucket_name("bob")).send().await.unwrap();
+    let buckets = stdout_of(&cli(&node, &["bucket", "list"]).await);
+    assert!(buckets.lines().any(|l| l.starts_with(&bucket)), "{buckets}");
+    let deleted = stdout_of(&cli(&node, &["key", "delete", &id]).await);
+    assert_eq!(deleted.trim(), format!("Deleted access key {id}"));
+    assert_eq!(refusal(bob.list_buckets().send().await).0, 403);
+}
+
+#[tokio::test]
+async fn the_cli_imports_a_known_key() {
+    let node = TestNode::start().await;
+    let args = [
+        "key",
+        "import",
+        "--access-key-id",
+        "RVCLIIMPORT000000001",
+        "--secret-access-key",
+        "cli-imported-secret",
+        "--allow-create-bucket",
+    ];
+    let out = stdout_of(&cli(&node, &args).await);
+    assert!(out.contains("RVCLIIMPORT000000001"), "{out}");
+    let s3 = common::client(&node.endpoint(), "RVCLIIMPORT000000001", "cli-imported-secret");
+    s3.create_bucket().bucket(bucket_name("cli-import")).send().await.unwrap();
+    let again = error_of(&cli(&node, &args).await);
+    assert!(again.contains("already exists"), "{again}");
+}
+
+#[tokio::test]
+async fn the_cli_fails_with_one_line_and_status_1() {
+    let node = TestNode::start().await;
+
+    let unknown = error_of(&cli(&node, &["key", "info", "RVNOSUCHKEY"]).await);
+    assert!(unknown.contains("no access key RVNOSUCHKEY"), "{unknown}");
+
+    let addr = node.admin_addr().to_string();
+    let bad_token = error_of(
+        &run_cli(vec!["key".into(), "list".into()], move |c| {
+            c.env("RINGVAULT_ADMIN_ADDR", addr).env("RINGVAULT_ADMIN_TOKEN", "wrong-token");
+        })
+        .await,
+    );
+    assert!(bad_token.contains("rejected the token"), "{bad_token}");
+
+    // A port nothing listens on: bind one, note it, close it.
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let args = vec!["bucket".into(), "list".into(), "--admin-addr".into(), free.to_string()];
+    let unreachable = error_of(
+        &run_cli(args, |c| {
+            c.env("RINGVAULT_ADMIN_TOKEN", "any-token");
+        })
+        .await,
+    );
+    assert!(unreachable.contains("cannot reach the admin API"), "{unreachable}");
+
+    let empty = tempfile::tempdir().unwrap();
+    let dir = empty.path().to_owned();
+    let no_token = error_of(
+        &run_cli(vec!["key".into(), "list".into()], move |c| {
+            c.env("RINGVAULT_DATA_DIR", dir);
+        })
+        .await,
+    );
+    assert!(no_token.contains("no admin token"), "{no_token}");
 }
