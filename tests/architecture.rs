@@ -15,9 +15,11 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("coordinator", &["ring", "store", "causality", "clock"]),
     ("objects", &["coordinator", "causality", "clock", "store"]),
     ("s3", &["objects", "clock", "config"]),
+    ("admin", &["objects", "clock", "config"]),
     (
         "node",
         &[
+            "admin",
             "causality",
             "clock",
             "config",
@@ -34,8 +36,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
 /// External crates only some modules may name.
 const EXCLUSIVE_CRATES: &[(&str, &[&str])] = &[
     ("redb", &["store"]),
-    ("hyper", &["s3"]),
-    ("hyper_util", &["s3"]),
+    ("hyper", &["s3", "admin"]),
+    ("hyper_util", &["s3", "admin"]),
     ("quick_xml", &["s3"]),
     ("aws_sigv4", &["s3"]),
 ];
