@@ -88,7 +88,10 @@ mod tests {
 
     #[test]
     fn bad_frames_are_rejected() {
-        assert!(matches!(Frame::body_len((u32::MAX).to_be_bytes()), Err(FrameError::TooLarge { .. })));
+        assert!(matches!(
+            Frame::body_len((u32::MAX).to_be_bytes()),
+            Err(FrameError::TooLarge { .. })
+        ));
         assert_eq!(Frame::body_len(3u32.to_be_bytes()), Err(FrameError::Short));
         let mut body = Frame { call_id: 1, kind: Kind::Response, tag: 0, payload: vec![] }.encode();
         body[12] = 9;

@@ -101,14 +101,21 @@ struct MemoryTransport {
 }
 
 impl Transport for MemoryTransport {
-    fn call_raw(&self, to: PeerId, tag: u16, payload: Vec<u8>, timeout: Duration) -> BoxFuture<Result<Vec<u8>, RpcError>> {
+    fn call_raw(
+        &self,
+        to: PeerId,
+        tag: u16,
+        payload: Vec<u8>,
+        timeout: Duration,
+    ) -> BoxFuture<Result<Vec<u8>, RpcError>> {
         let me = self.me;
         let network = self.network.clone();
         Box::pin(async move {
             let router = {
                 let mut shared = network.lock();
                 let drop_probability = shared.faults.drop_probability;
-                let dropped = drop_probability > 0.0 && shared.rng.random_bool(drop_probability.min(1.0));
+                let dropped =
+                    drop_probability > 0.0 && shared.rng.random_bool(drop_probability.min(1.0));
                 if shared.faults.cut(me, to) || dropped {
                     None
                 } else {

@@ -57,10 +57,17 @@ pub enum RpcError {
 
 /// Moves raw request payloads to peers and back.
 pub trait Transport: Send + Sync + std::fmt::Debug {
-    fn call_raw(&self, to: PeerId, tag: u16, payload: Vec<u8>, timeout: Duration) -> BoxFuture<Result<Vec<u8>, RpcError>>;
+    fn call_raw(
+        &self,
+        to: PeerId,
+        tag: u16,
+        payload: Vec<u8>,
+        timeout: Duration,
+    ) -> BoxFuture<Result<Vec<u8>, RpcError>>;
 }
 
-type RawHandler = Arc<dyn Fn(PeerId, Vec<u8>) -> BoxFuture<Result<Vec<u8>, RpcError>> + Send + Sync>;
+type RawHandler =
+    Arc<dyn Fn(PeerId, Vec<u8>) -> BoxFuture<Result<Vec<u8>, RpcError>> + Send + Sync>;
 
 /// Request handlers by tag.
 #[derive(Clone, Default)]
@@ -94,15 +101,25 @@ impl Router {
             let handler = handler.clone();
             Box::pin(async move {
                 let request: R = decode(&payload)?;
-                let response = handler(from, request).await.map_err(|message| RpcError::Remote { message })?;
+                let response =
+                    handler(from, request).await.map_err(|message| RpcError::Remote { message })?;
                 encode(&response)
             })
         });
-        assert!(self.handlers.insert(R::TAG, raw).is_none(), "two request types use tag {}", R::TAG);
+        assert!(
+            self.handlers.insert(R::TAG, raw).is_none(),
+            "two request types use tag {}",
+            R::TAG
+        );
     }
 
     /// Runs the handler for `tag`.
-    pub fn dispatch(&self, from: PeerId, tag: u16, payload: Vec<u8>) -> BoxFuture<Result<Vec<u8>, RpcError>> {
+    pub fn dispatch(
+        &self,
+        from: PeerId,
+        tag: u16,
+        payload: Vec<u8>,
+    ) -> BoxFuture<Result<Vec<u8>, RpcError>> {
         match self.handlers.get(&tag) {
             Some(handler) => handler(from, payload),
             None => Box::pin(async move { Err(RpcError::NoHandler { tag }) }),
@@ -135,7 +152,11 @@ impl RpcClient {
     }
 
     /// Sends `request` to `to` and waits for its response, at most the client's timeout.
-    pub async fn call<R: RpcRequest>(&self, to: PeerId, request: &R) -> Result<R::Response, RpcError> {
+    pub async fn call<R: RpcRequest>(
+        &self,
+        to: PeerId,
+        request: &R,
+    ) -> Result<R::Response, RpcError> {
         self.call_with_timeout(to, request, self.timeout).await
     }
 

@@ -8,10 +8,10 @@
 //! authenticates peers; it does not encrypt the traffic that follows.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::future::Future;
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
@@ -41,7 +41,11 @@ pub struct TcpOptions {
 
 impl Default for TcpOptions {
     fn default() -> Self {
-        Self { connect_timeout: Duration::from_secs(3), requests_per_connection_max: 256, send_queue_frames: 1024 }
+        Self {
+            connect_timeout: Duration::from_secs(3),
+            requests_per_connection_max: 256,
+            send_queue_frames: 1024,
+        }
     }
 }
 
@@ -77,7 +81,8 @@ impl std::fmt::Debug for TcpTransport {
 }
 
 fn mac(secret: &[u8], role: &[u8], first: &[u8], second: &[u8], ids: (PeerId, PeerId)) -> Vec<u8> {
-    let mut m = <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("HMAC takes keys of any length");
+    let mut m =
+        <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("HMAC takes keys of any length");
     m.update(role);
     m.update(first);
     m.update(second);
@@ -110,22 +115,37 @@ impl TcpTransport {
 
     /// Where `peer` listens; learnt from configuration and gossip.
     pub fn set_address(&self, peer: PeerId, addr: SocketAddr) {
-        let mut addresses = self.inner.addresses.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut addresses =
+            self.inner.addresses.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         addresses.insert(peer, addr);
     }
 
     pub fn address(&self, peer: PeerId) -> Option<SocketAddr> {
-        self.inner.addresses.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&peer).copied()
+        self.inner
+            .addresses
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&peer)
+            .copied()
     }
 
     fn nonce(&self) -> [u8; NONCE_BYTES] {
         let mut nonce = [0u8; NONCE_BYTES];
-        self.inner.rng.lock().unwrap_or_else(std::sync::PoisonError::into_inner).fill_bytes(&mut nonce);
+        self.inner
+            .rng
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .fill_bytes(&mut nonce);
         nonce
     }
 
     /// Serves incoming connections on `listener` with `router` until `shutdown` resolves.
-    pub async fn serve(&self, listener: TcpListener, router: Router, shutdown: impl Future<Output = ()>) {
+    pub async fn serve(
+        &self,
+        listener: TcpListener,
+        router: Router,
+        shutdown: impl Future<Output = ()>,
+    ) {
         tokio::pin!(shutdown);
         let router = Arc::new(router);
         loop {
@@ -151,7 +171,11 @@ impl TcpTransport {
         }
     }
 
-    async fn serve_connection(&self, mut stream: TcpStream, router: Arc<Router>) -> Result<(), RpcError> {
+    async fn serve_connection(
+        &self,
+        mut stream: TcpStream,
+        router: Arc<Router>,
+    ) -> Result<(), RpcError> {
         let handshake = async {
             let mut hello = [0u8; 8 + 8 + NONCE_BYTES];
             stream.read_exact(&mut hello).await.map_err(|e| io_err(0, &e))?;
@@ -172,7 +196,9 @@ impl TcpTransport {
             stream.read_exact(&mut answer).await.map_err(|e| io_err(client, &e))?;
             let expected = mac(&self.inner.secret, b"client", &server_nonce, client_nonce, ids);
             if !constant_time_eq(&answer, &expected) {
-                return Err(RpcError::Handshake { reason: "peer does not hold the cluster secret".into() });
+                return Err(RpcError::Handshake {
+                    reason: "peer does not hold the cluster secret".into(),
+                });
             }
             Ok(client)
         };
@@ -201,7 +227,9 @@ impl TcpTransport {
             let (router, tx) = (router.clone(), tx.clone());
             tokio::spawn(async move {
                 let reply = match router.dispatch(client, frame.tag, frame.payload).await {
-                    Ok(payload) => Frame { call_id: frame.call_id, kind: Kind::Response, tag: 0, payload },
+                    Ok(payload) => {
+                        Frame { call_id: frame.call_id, kind: Kind::Response, tag: 0, payload }
+                    }
                     Err(e) => Frame {
                         call_id: frame.call_id,
                         kind: Kind::Error,
@@ -238,10 +266,14 @@ impl TcpTransport {
             let ids = (self.inner.me, server);
             let expected = mac(&self.inner.secret, b"server", &client_nonce, server_nonce, ids);
             if !constant_time_eq(proof, &expected) {
-                return Err(RpcError::Handshake { reason: "peer does not hold the cluster secret".into() });
+                return Err(RpcError::Handshake {
+                    reason: "peer does not hold the cluster secret".into(),
+                });
             }
             if server != peer {
-                return Err(RpcError::Handshake { reason: format!("expected node {peer:x}, reached {server:x}") });
+                return Err(RpcError::Handshake {
+                    reason: format!("expected node {peer:x}, reached {server:x}"),
+                });
             }
             let answer = mac(&self.inner.secret, b"client", server_nonce, &client_nonce, ids);
             stream.write_all(&answer).await.map_err(|e| io_err(peer, &e))?;
@@ -264,12 +296,16 @@ impl TcpTransport {
         let this = self.clone();
         tokio::spawn(async move {
             while let Ok(frame) = read_frame(&mut reader, peer).await {
-                let waiter = reader_pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&frame.call_id);
+                let waiter = reader_pending
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .remove(&frame.call_id);
                 if let Some(waiter) = waiter {
                     let result = match frame.kind {
                         Kind::Response => Ok(frame.payload),
-                        Kind::Error => Err(super::decode::<RpcError>(&frame.payload)
-                            .unwrap_or_else(|e| e)),
+                        Kind::Error => {
+                            Err(super::decode::<RpcError>(&frame.payload).unwrap_or_else(|e| e))
+                        }
                         Kind::Request => continue,
                     };
                     let _ = waiter.send(result);
@@ -283,7 +319,8 @@ impl TcpTransport {
                 .map(|(_, w)| w)
                 .collect();
             for w in waiters {
-                let _ = w.send(Err(RpcError::Unreachable { peer, reason: "connection closed".into() }));
+                let _ =
+                    w.send(Err(RpcError::Unreachable { peer, reason: "connection closed".into() }));
             }
             this.inner.connections.lock().await.remove(&peer);
         });
@@ -302,7 +339,13 @@ impl TcpTransport {
         Ok(c)
     }
 
-    async fn call(&self, to: PeerId, tag: u16, payload: Vec<u8>, timeout: Duration) -> Result<Vec<u8>, RpcError> {
+    async fn call(
+        &self,
+        to: PeerId,
+        tag: u16,
+        payload: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<Vec<u8>, RpcError> {
         let conn = tokio::time::timeout(timeout, self.connection(to))
             .await
             .map_err(|_| RpcError::Timeout { timeout })??;
@@ -311,21 +354,33 @@ impl TcpTransport {
         conn.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(call_id, tx);
         let frame = Frame { call_id, kind: Kind::Request, tag, payload }.encode();
         let outcome = tokio::time::timeout(timeout, async {
-            conn.sender.send(frame).await.map_err(|_| RpcError::Unreachable { peer: to, reason: "connection closed".into() })?;
-            rx.await.map_err(|_| RpcError::Unreachable { peer: to, reason: "connection closed".into() })?
+            conn.sender.send(frame).await.map_err(|_| RpcError::Unreachable {
+                peer: to,
+                reason: "connection closed".into(),
+            })?;
+            rx.await.map_err(|_| RpcError::Unreachable {
+                peer: to,
+                reason: "connection closed".into(),
+            })?
         })
         .await;
         match outcome {
             Ok(result) => result,
             Err(_) => {
-                conn.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&call_id);
+                conn.pending
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .remove(&call_id);
                 Err(RpcError::Timeout { timeout })
             }
         }
     }
 }
 
-async fn read_frame(reader: &mut tokio::net::tcp::OwnedReadHalf, peer: PeerId) -> Result<Frame, RpcError> {
+async fn read_frame(
+    reader: &mut tokio::net::tcp::OwnedReadHalf,
+    peer: PeerId,
+) -> Result<Frame, RpcError> {
     let mut prefix = [0u8; 4];
     reader.read_exact(&mut prefix).await.map_err(|e| io_err(peer, &e))?;
     let len = Frame::body_len(prefix).map_err(|e| RpcError::Codec { reason: e.to_string() })?;
@@ -335,7 +390,13 @@ async fn read_frame(reader: &mut tokio::net::tcp::OwnedReadHalf, peer: PeerId) -
 }
 
 impl Transport for TcpTransport {
-    fn call_raw(&self, to: PeerId, tag: u16, payload: Vec<u8>, timeout: Duration) -> BoxFuture<Result<Vec<u8>, RpcError>> {
+    fn call_raw(
+        &self,
+        to: PeerId,
+        tag: u16,
+        payload: Vec<u8>,
+        timeout: Duration,
+    ) -> BoxFuture<Result<Vec<u8>, RpcError>> {
         let this = self.clone();
         Box::pin(async move { this.call(to, tag, payload, timeout).await })
     }

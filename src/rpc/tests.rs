@@ -52,12 +52,17 @@ async fn contract(client: RpcClient) {
     assert_eq!(client.call(2, &Fail).await, Err(RpcError::Remote { message: "broken".into() }));
     assert_eq!(client.call(2, &Unhandled).await, Err(RpcError::NoHandler { tag: 99 }));
     let timeout = Duration::from_millis(100);
-    assert_eq!(client.call_with_timeout(2, &Slow, timeout).await, Err(RpcError::Timeout { timeout }));
+    assert_eq!(
+        client.call_with_timeout(2, &Slow, timeout).await,
+        Err(RpcError::Timeout { timeout })
+    );
     // Many calls in flight on one connection, answered out of order.
-    let calls: Vec<_> = (0..50).map(|i| {
-        let client = client.clone();
-        tokio::spawn(async move { client.call(2, &Echo(i.to_string())).await.unwrap() })
-    }).collect();
+    let calls: Vec<_> = (0..50)
+        .map(|i| {
+            let client = client.clone();
+            tokio::spawn(async move { client.call(2, &Echo(i.to_string())).await.unwrap() })
+        })
+        .collect();
     for (i, c) in calls.into_iter().enumerate() {
         assert_eq!(c.await.unwrap(), format!("2:1:{i}"));
     }
@@ -81,7 +86,11 @@ async fn tcp_pair(client_secret: &[u8]) -> (RpcClient, tokio::sync::oneshot::Sen
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
-        server.serve(listener, router(2), async { let _ = stopped.await; }).await;
+        server
+            .serve(listener, router(2), async {
+                let _ = stopped.await;
+            })
+            .await;
     });
     let client = TcpTransport::new(1, client_secret, 1, TcpOptions::default());
     client.set_address(2, addr);
