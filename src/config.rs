@@ -61,6 +61,36 @@ pub struct Settings {
     /// redb page cache size.
     #[arg(long, env = "RINGVAULT_CACHE_BYTES")]
     pub cache_bytes: Option<usize>,
+    /// Internode RPC address; setting it (or seeds) makes this node part of a cluster.
+    #[arg(long, env = "RINGVAULT_RPC_ADDR")]
+    pub rpc_addr: Option<SocketAddr>,
+    /// RPC addresses of nodes to join through (comma-separated).
+    #[arg(long, env = "RINGVAULT_SEEDS", value_delimiter = ',')]
+    pub seeds: Option<Vec<SocketAddr>>,
+    /// Shared secret that authenticates cluster members to each other.
+    #[arg(long, env = "RINGVAULT_CLUSTER_SECRET", hide_env_values = true)]
+    pub cluster_secret: Option<String>,
+    /// File holding the cluster secret (instead of the variable).
+    #[arg(long, env = "RINGVAULT_CLUSTER_SECRET_FILE")]
+    pub cluster_secret_file: Option<PathBuf>,
+    /// Failure domain of this node (rack, host, datacenter).
+    #[arg(long, env = "RINGVAULT_ZONE")]
+    pub zone: Option<String>,
+    /// Relative storage weight of this node.
+    #[arg(long, env = "RINGVAULT_CAPACITY")]
+    pub capacity: Option<u64>,
+    /// N: replicas per item (default 3; a cluster of fewer nodes keeps one per node).
+    #[arg(long, env = "RINGVAULT_REPLICATION_FACTOR")]
+    pub replication_factor: Option<usize>,
+    /// R (default: a majority of N).
+    #[arg(long, env = "RINGVAULT_READ_QUORUM")]
+    pub read_quorum: Option<usize>,
+    /// W (default: a majority of N).
+    #[arg(long, env = "RINGVAULT_WRITE_QUORUM")]
+    pub write_quorum: Option<usize>,
+    /// Gossip period in milliseconds.
+    #[arg(long, env = "RINGVAULT_GOSSIP_INTERVAL_MS")]
+    pub gossip_interval_ms: Option<u64>,
 }
 
 impl Settings {
@@ -79,6 +109,16 @@ impl Settings {
             block_size_bytes: self.block_size_bytes.or(lower.block_size_bytes),
             inline_max_bytes: self.inline_max_bytes.or(lower.inline_max_bytes),
             cache_bytes: self.cache_bytes.or(lower.cache_bytes),
+            rpc_addr: self.rpc_addr.or(lower.rpc_addr),
+            seeds: self.seeds.or(lower.seeds),
+            cluster_secret: self.cluster_secret.or(lower.cluster_secret),
+            cluster_secret_file: self.cluster_secret_file.or(lower.cluster_secret_file),
+            zone: self.zone.or(lower.zone),
+            capacity: self.capacity.or(lower.capacity),
+            replication_factor: self.replication_factor.or(lower.replication_factor),
+            read_quorum: self.read_quorum.or(lower.read_quorum),
+            write_quorum: self.write_quorum.or(lower.write_quorum),
+            gossip_interval_ms: self.gossip_interval_ms.or(lower.gossip_interval_ms),
         }
     }
 
@@ -117,6 +157,83 @@ pub struct Config {
     pub cache_bytes: usize,
     /// Seed for the node's random identifiers; `None` draws one from the OS.
     pub seed: Option<u64>,
+    /// Cluster membership, when this node is part of a multi-node ring.
+    pub cluster: Option<ClusterConfig>,
+}
+
+/// How a node takes part in a cluster.
+#[derive(Clone)]
+pub struct ClusterConfig {
+    pub rpc_addr: SocketAddr,
+    pub seeds: Vec<SocketAddr>,
+    pub secret: String,
+    pub zone: String,
+    pub capacity: u64,
+    pub replication_factor: usize,
+    pub read_quorum: Option<usize>,
+    pub write_quorum: Option<usize>,
+    pub gossip_interval: std::time::Duration,
+}
+
+impl std::fmt::Debug for ClusterConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterConfig")
+            .field("rpc_addr", &self.rpc_addr)
+            .field("seeds", &self.seeds)
+            .field("secret", &"<withheld>")
+            .field("zone", &self.zone)
+            .field("capacity", &self.capacity)
+            .field("replication_factor", &self.replication_factor)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Smallest cluster secret accepted, in bytes.
+const CLUSTER_SECRET_BYTES_MIN: usize = 16;
+
+fn cluster_config(settings: &Settings) -> Result<Option<ClusterConfig>, ConfigError> {
+    if settings.rpc_addr.is_none() && settings.seeds.as_ref().is_none_or(Vec::is_empty) {
+        return Ok(None);
+    }
+    let rpc_addr = settings.rpc_addr.ok_or_else(|| {
+        ConfigError::Invalid("a cluster node needs its RPC address (RINGVAULT_RPC_ADDR)".into())
+    })?;
+    let secret = match (&settings.cluster_secret, &settings.cluster_secret_file) {
+        (Some(s), _) => s.clone(),
+        (None, Some(path)) => std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.clone(), source })?
+            .trim()
+            .to_owned(),
+        (None, None) => {
+            return Err(ConfigError::Invalid(
+                "a cluster node needs the cluster secret (RINGVAULT_CLUSTER_SECRET or RINGVAULT_CLUSTER_SECRET_FILE); there is no default".into(),
+            ));
+        }
+    };
+    if secret.len() < CLUSTER_SECRET_BYTES_MIN {
+        return Err(ConfigError::Invalid(format!(
+            "the cluster secret must be at least {CLUSTER_SECRET_BYTES_MIN} bytes"
+        )));
+    }
+    let capacity = settings.capacity.unwrap_or(1);
+    if capacity == 0 {
+        return Err(ConfigError::Invalid("capacity must be positive".into()));
+    }
+    let replication_factor = settings.replication_factor.unwrap_or(3);
+    if replication_factor == 0 {
+        return Err(ConfigError::Invalid("replication_factor must be positive".into()));
+    }
+    Ok(Some(ClusterConfig {
+        rpc_addr,
+        seeds: settings.seeds.clone().unwrap_or_default(),
+        secret,
+        zone: settings.zone.clone().unwrap_or_else(|| "default".into()),
+        capacity,
+        replication_factor,
+        read_quorum: settings.read_quorum,
+        write_quorum: settings.write_quorum,
+        gossip_interval: std::time::Duration::from_millis(settings.gossip_interval_ms.unwrap_or(1000).max(10)),
+    }))
 }
 
 impl std::fmt::Debug for Config {
@@ -139,6 +256,7 @@ impl std::fmt::Debug for Config {
 impl Config {
     /// Applies defaults to `settings` and checks them.
     pub fn resolve(settings: Settings) -> Result<Config, ConfigError> {
+        let cluster = cluster_config(&settings)?;
         let root_key = match (settings.access_key_id, settings.secret_access_key) {
             (Some(id), Some(secret)) => {
                 if id.is_empty() || secret.is_empty() {
@@ -190,6 +308,7 @@ impl Config {
             inline_max_bytes,
             cache_bytes: settings.cache_bytes.unwrap_or(32 << 20),
             seed: None,
+            cluster,
         })
     }
 }

@@ -14,6 +14,7 @@
 
 pub mod admin;
 pub mod causality;
+pub mod cluster;
 pub mod clock;
 pub mod config;
 pub mod coordinator;

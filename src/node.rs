@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 use crate::admin::{AdminOptions, AdminServerLimits, AdminService, AdminToken};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{ADMIN_TOKEN_FILE, Config, ROOT_SECRET_FILE};
-use crate::coordinator::Coordinator;
+use crate::coordinator::{Coordinator, Local, QuorumConfig, RepairQueue};
 use crate::objects::{BodyOptions, ObjectService};
 use crate::ring::{DEFAULT_PARTITION_BITS, Layout, NodeId, Ring};
 use crate::s3::{S3Options, S3Service, ServerLimits};
@@ -48,6 +48,8 @@ pub struct RootKeyInfo {
 /// A node that is serving.
 #[derive(Debug)]
 pub struct RunningNode {
+    rpc_addr: Option<SocketAddr>,
+    ring: Ring,
     s3_addr: SocketAddr,
     admin_addr: SocketAddr,
     node_id: NodeId,
@@ -79,6 +81,16 @@ impl RunningNode {
 
     pub fn node_id(&self) -> NodeId {
         self.node_id
+    }
+
+    /// The internode RPC address, for a cluster node.
+    pub fn rpc_addr(&self) -> Option<SocketAddr> {
+        self.rpc_addr
+    }
+
+    /// This node's view of the cluster.
+    pub fn ring(&self) -> &Ring {
+        &self.ring
     }
 
     pub fn root_key(&self) -> &RootKeyInfo {
@@ -125,20 +137,58 @@ pub async fn start(config: Config) -> Result<RunningNode, NodeError> {
     let store_options = StoreOptions { cache_bytes: config.cache_bytes, ..StoreOptions::default() };
     let store = Store::open(&config.data_dir.join(DB_FILE), store_options)?;
     let node_id = node_id(&store, &mut rng)?;
-    let ring = Ring::new(Layout::single(node_id, DEFAULT_PARTITION_BITS));
-    let coordinator = Coordinator::single_node(node_id, ring, store.clone(), clock.clone());
+    let (tx, rx) = watch::channel(false);
+    let cluster = match &config.cluster {
+        Some(c) => Some(crate::cluster::Cluster::prepare(node_id, c, &store, clock.clone(), rng.next_u64()).await?),
+        None => None,
+    };
+    let (coordinator, ring) = match &cluster {
+        Some(c) => (c.coordinator.clone(), c.ring.clone()),
+        None => {
+            let ring = Ring::new(
+                node_id,
+                Layout::single(node_id, DEFAULT_PARTITION_BITS),
+                clock.clone(),
+                std::time::Duration::from_secs(1),
+            );
+            let local = Local { me: node_id, store: store.clone() };
+            let coordinator = Coordinator::new(
+                local,
+                ring.clone(),
+                None,
+                clock.clone(),
+                QuorumConfig::default(),
+                RepairQueue::disabled(),
+            );
+            (coordinator, ring)
+        }
+    };
+    let has_layout = !ring.layout().members.is_empty();
     let body = BodyOptions {
         block_size: config.block_size_bytes,
         inline_max_bytes: config.inline_max_bytes,
         ..BodyOptions::default()
     };
-    let objects = ObjectService::new(coordinator, clock.clone(), rng.next_u64(), body);
-    let recovered =
-        objects.recover_interrupted_puts().await.map_err(|e| NodeError::Recovery(e.to_string()))?;
-    if recovered > 0 {
-        tracing::info!(bodies = recovered, "deleted the blocks of PUTs interrupted by a crash");
+    let objects = ObjectService::new(coordinator.clone(), clock.clone(), rng.next_u64(), body);
+    // A node that has not received a layout yet owns nothing: recovery and the root key wait
+    // for the cluster (the key is already in the replicated store, or comes with the config).
+    if has_layout {
+        let recovered = objects
+            .recover_interrupted_puts()
+            .await
+            .map_err(|e| NodeError::Recovery(e.to_string()))?;
+        if recovered > 0 {
+            tracing::info!(bodies = recovered, "deleted the blocks of PUTs interrupted by a crash");
+        }
     }
-    let root_key = bootstrap_root_key(&config, &objects, &store).await?;
+    let root_key = if has_layout {
+        bootstrap_root_key(&config, &objects, &store).await?
+    } else {
+        RootKeyInfo {
+            access_key_id: config.root_key.as_ref().map(|(id, _)| id.clone()).unwrap_or_default(),
+            secret_file: None,
+        }
+    };
     let (admin_token, admin_token_file) = admin_token(&config, &mut rng)?;
     let s3_options = S3Options {
         region: config.region.clone(),
@@ -151,16 +201,26 @@ pub async fn start(config: Config) -> Result<RunningNode, NodeError> {
     let (admin_listener, admin_addr) = bind(config.admin_addr).await?;
     let admin =
         AdminService::new(objects, admin_token.clone(), AdminOptions::new(node_id, s3_addr));
-    let (tx, rx) = watch::channel(false);
+    let cluster_task = match cluster {
+        Some(c) => Some(c.start(s3_addr, rx.clone()).await?),
+        None => None,
+    };
+    let rpc_addr = cluster_task.as_ref().map(|(addr, _)| *addr);
     let task = tokio::spawn(async move {
         tokio::join!(
             crate::s3::serve(listener, service, ServerLimits::default(), stopped(rx.clone())),
             crate::admin::serve(admin_listener, admin, AdminServerLimits::default(), stopped(rx)),
         );
+        if let Some((_, task)) = cluster_task {
+            let _ = task.await;
+        }
+        drop(coordinator);
         store.close().await;
     });
-    tracing::info!(node_id = format_args!("{node_id:016x}"), %s3_addr, %admin_addr, "node started");
+    tracing::info!(node_id = format_args!("{node_id:016x}"), %s3_addr, %admin_addr, rpc_addr = ?rpc_addr, "node started");
     Ok(RunningNode {
+        rpc_addr,
+        ring,
         s3_addr,
         admin_addr,
         node_id,

@@ -1,42 +1,62 @@
-//! The coordinator: replicated get, put, delete and scan of items, and put/get of blocks, with
-//! N/R/W quorums over each item's preference list (Dynamo, section 4.5).
+//! The coordinator: replicated get, put, delete and scan of items, and put/get/delete of
+//! blocks, with N/R/W quorums over preference lists and a sloppy quorum (Dynamo, section 4).
 //!
 //! It knows nothing of S3. Items are opaque bytes under a `(table, key)`; the caller passes the
 //! causal context (the merged clock of what it read) with each write, and gets every concurrent
 //! sibling back on reads. A ring of one is N=R=W=1 over the local store, through this same code.
 //!
-//! Invariant: `put` returns only after `write_quorum` replicas made the version durable.
+//! Invariants:
+//! - `put` returns only after `write_quorum` nodes made the version durable; when an owner is
+//!   down, the next live node of the extended preference list takes the write with a durable
+//!   hint for that owner (sloppy quorum), handed off later by `handoff`.
+//! - New versions are minted only by an owner (its clock entry, under its store's write lock),
+//!   so one actor never issues one counter twice for a key.
+//! - Reads merge `read_quorum` answers; replicas found stale are repaired in the background
+//!   through a bounded queue (`read_repair`).
 
+mod handoff;
+mod messages;
+mod read_repair;
 mod replica;
 mod round;
+mod service;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use tokio::sync::mpsc;
+use futures_util::stream::{FuturesUnordered, StreamExt};
 
 use crate::causality::{Sibling, Siblings, VectorClock};
 use crate::clock::SharedClock;
 use crate::ring::{NodeId, Ring};
-use crate::store::{BlockId, JournalEntry, Store, TableId, WriteOp};
+use crate::rpc::{RpcClient, Router};
+use crate::store::{BlockId, HintOp, JournalEntry, Store, TableId, WriteOp};
 
-pub use replica::{Replica, ReplicaError, ScanRange};
+pub use handoff::HandoffWorker;
+pub use read_repair::{Repair, RepairQueue};
+pub use replica::{Local, Replica, ReplicaError, ScanRange};
 pub use round::{QuorumRound, RoundState};
 
 /// Table id under which blocks are placed on the ring (never a stored item table).
 const BLOCK_PLACEMENT_TABLE: u8 = 0xff;
 
-/// Replication parameters: N, R and W.
+/// Read and write quorums; N comes from the layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct QuorumConfig {
+    /// R; `None` for a majority of N.
+    pub read_quorum: Option<usize>,
+    /// W; `None` for a majority of N.
+    pub write_quorum: Option<usize>,
+}
+
+/// The quorum in force for one operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Quorum {
     pub replication_factor: usize,
     pub read_quorum: usize,
     pub write_quorum: usize,
-}
-
-impl Quorum {
-    pub const SINGLE: Quorum = Quorum { replication_factor: 1, read_quorum: 1, write_quorum: 1 };
 }
 
 /// Why a replicated operation failed.
@@ -46,7 +66,7 @@ pub enum CoordinatorError {
     QuorumNotReached { needed: usize, acked: usize, failures: Vec<(NodeId, ReplicaError)> },
     #[error("no replica holds block {id:?}")]
     BlockMissing { id: BlockId },
-    #[error("the ring has no owner for this item")]
+    #[error("no owner of this item is reachable")]
     NoOwner,
     #[error("local store: {0}")]
     Local(ReplicaError),
@@ -60,75 +80,129 @@ pub struct Coordinator {
 
 #[derive(Debug)]
 struct Inner {
-    node_id: NodeId,
-    /// This node's own store, for node-local bookkeeping (the journal).
-    local: Store,
+    local: Local,
     ring: Ring,
-    replicas: HashMap<NodeId, Replica>,
+    rpc: Option<RpcClient>,
     clock: SharedClock,
-    quorum: Quorum,
+    quorum: QuorumConfig,
+    repairs: RepairQueue,
+}
+
+fn majority(n: usize) -> usize {
+    n / 2 + 1
 }
 
 impl Coordinator {
-    /// A coordinator whose only replica is the local store (a ring of one).
-    pub fn single_node(node_id: NodeId, ring: Ring, store: Store, clock: SharedClock) -> Self {
-        let replicas = HashMap::from([(node_id, Replica::Local(store.clone()))]);
-        Self {
-            inner: Arc::new(Inner {
-                node_id,
-                local: store,
-                ring,
-                replicas,
-                clock,
-                quorum: Quorum::SINGLE,
-            }),
-        }
+    /// A coordinator over `ring`; `rpc` reaches the other nodes (`None` for a ring of one).
+    pub fn new(
+        local: Local,
+        ring: Ring,
+        rpc: Option<RpcClient>,
+        clock: SharedClock,
+        quorum: QuorumConfig,
+        repairs: RepairQueue,
+    ) -> Self {
+        Self { inner: Arc::new(Inner { local, ring, rpc, clock, quorum, repairs }) }
+    }
+
+    /// Registers the handlers that let peers use this node as a replica.
+    pub fn register(&self, router: &mut Router) {
+        service::register(router, &self.inner.local);
     }
 
     pub fn node_id(&self) -> NodeId {
-        self.inner.node_id
+        self.inner.local.me
     }
 
+    pub fn ring(&self) -> &Ring {
+        &self.inner.ring
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.local.store
+    }
+
+    /// N, R and W for the current layout.
     pub fn quorum(&self) -> Quorum {
-        self.inner.quorum
+        let layout = self.inner.ring.layout();
+        let n = layout.replication_factor.clamp(1, layout.members.len().max(1));
+        let r = self.inner.quorum.read_quorum.unwrap_or_else(|| majority(n)).clamp(1, n);
+        let w = self.inner.quorum.write_quorum.unwrap_or_else(|| majority(n)).clamp(1, n);
+        Quorum { replication_factor: n, read_quorum: r, write_quorum: w }
     }
 
-    fn owners(&self, table: u8, key: &[u8]) -> Vec<(NodeId, Replica)> {
-        self.inner
-            .ring
-            .preference_list(table, key)
-            .into_iter()
-            .take(self.inner.quorum.replication_factor)
-            .filter_map(|n| self.inner.replicas.get(&n).map(|r| (n, r.clone())))
-            .collect()
+    fn replica(&self, node: NodeId) -> Option<Replica> {
+        if node == self.inner.local.me {
+            Some(Replica::Local(self.inner.local.clone()))
+        } else {
+            self.inner.rpc.clone().map(|rpc| Replica::Remote { node, rpc })
+        }
     }
 
-    /// Reads an item: merges the sibling sets of `read_quorum` owners.
+    fn alive(&self, node: NodeId) -> bool {
+        self.inner.ring.is_alive(node)
+    }
+
+    /// Where a write of `(table, key)` goes: `(node, hint_for)` for each owner, a live stand-in
+    /// taking the place of each owner believed down. Also returns the unused stand-ins.
+    fn write_targets(&self, table: u8, key: &[u8]) -> (Vec<(NodeId, Option<NodeId>)>, Vec<NodeId>) {
+        let n = self.quorum().replication_factor;
+        let extended = self.inner.ring.extended_preference_list(table, key);
+        let (owners, rest) = extended.split_at(n.min(extended.len()));
+        let mut spare: Vec<NodeId> = rest.iter().copied().filter(|id| self.alive(*id)).collect();
+        spare.reverse();
+        let mut targets = Vec::with_capacity(owners.len());
+        for owner in owners {
+            if self.alive(*owner) {
+                targets.push((*owner, None));
+            } else if let Some(standin) = spare.pop() {
+                targets.push((standin, Some(*owner)));
+            }
+        }
+        spare.reverse();
+        (targets, spare)
+    }
+
+    /// Reads an item: merges the sibling sets of `read_quorum` replicas.
     #[tracing::instrument(skip_all, fields(table = table.0))]
     pub async fn get(&self, table: TableId, key: &[u8]) -> Result<Siblings, CoordinatorError> {
-        let owners = self.owners(table.0, key);
-        let needed = self.inner.quorum.read_quorum;
-        let (tx, mut rx) = mpsc::channel(owners.len().max(1));
-        for (node, replica) in &owners {
-            let (tx, node, replica, key) = (tx.clone(), *node, replica.clone(), key.to_vec());
-            tokio::spawn(async move {
-                let _ = tx.send((node, replica.get(table, key).await)).await;
-            });
+        let q = self.quorum();
+        let extended = self.inner.ring.extended_preference_list(table.0, key);
+        let n = q.replication_factor.min(extended.len());
+        let mut contacted: Vec<NodeId> = extended[..n].iter().copied().filter(|id| self.alive(*id)).collect();
+        // Too few owners up: stand-ins may hold hinted copies (sloppy reads).
+        for standin in extended[n..].iter().filter(|id| self.alive(**id)) {
+            if contacted.len() >= q.read_quorum {
+                break;
+            }
+            contacted.push(*standin);
         }
-        drop(tx);
-        let mut round = QuorumRound::new(needed, owners.len());
+        let mut pending: FuturesUnordered<_> = contacted
+            .iter()
+            .filter_map(|node| self.replica(*node).map(|r| (*node, r)))
+            .map(|(node, replica)| {
+                let key = key.to_vec();
+                async move { (node, replica.get(table, key).await) }
+            })
+            .collect();
+        let mut round = QuorumRound::new(q.read_quorum, contacted.len());
         let mut merged = Siblings::new();
-        while let Some((node, result)) = rx.recv().await {
+        let mut answers = Vec::new();
+        while let Some((node, result)) = pending.next().await {
             let state = match result {
                 Ok(siblings) => {
                     merged.merge(&siblings);
+                    answers.push((node, siblings));
                     round.ack(node)
                 }
                 Err(e) => round.fail(node, e),
             };
             match state {
                 RoundState::Pending => {}
-                RoundState::Reached => return Ok(merged),
+                RoundState::Reached => {
+                    self.inner.repairs.offer(table, key, &merged, &answers, extended[..n].to_vec());
+                    return Ok(merged);
+                }
                 RoundState::Failed => break,
             }
         }
@@ -136,7 +210,7 @@ impl Coordinator {
     }
 
     /// Writes `value` (`None` deletes) as a successor of `context`; returns the new version once
-    /// `write_quorum` owners hold it durably.
+    /// `write_quorum` replicas hold it durably.
     #[tracing::instrument(skip_all, fields(table = table.0))]
     pub async fn put(
         &self,
@@ -145,161 +219,293 @@ impl Coordinator {
         value: Option<Vec<u8>>,
         context: VectorClock,
     ) -> Result<Sibling, CoordinatorError> {
-        let owners = self.owners(table.0, key);
-        let me = self.inner.node_id;
-        let Some((coordinator, first)) =
-            owners.iter().find(|(n, _)| *n == me).or_else(|| owners.first()).cloned()
-        else {
-            return Err(CoordinatorError::NoOwner);
-        };
-        let needed = self.inner.quorum.write_quorum;
-        let mut round = QuorumRound::new(needed, owners.len());
+        let q = self.quorum();
+        let (mut targets, mut spare) = self.write_targets(table.0, key);
+        // Mint at an owner, this node first if it is one.
+        let me = self.node_id();
+        targets.sort_by_key(|(node, hint)| (hint.is_some(), *node != me));
+        let mut round = QuorumRound::new(q.write_quorum, targets.len());
         let timestamp_ms = self.inner.clock.now().timestamp_millis();
-        let sibling =
-            match first.coordinate(table, key.to_vec(), context, me, timestamp_ms, value).await {
-                Ok(s) => s,
-                Err(e) => {
-                    round.fail(coordinator, e);
-                    return Err(quorum_error(round));
+        let mut minted = None;
+        while let Some(pos) = targets.iter().position(|(_, hint)| hint.is_none()) {
+            let (node, _) = targets.remove(pos);
+            let Some(replica) = self.replica(node) else { continue };
+            match replica.coordinate(table, key.to_vec(), context.clone(), timestamp_ms, value.clone()).await {
+                Ok(sibling) => {
+                    self.inner.ring.heard_from(node);
+                    round.ack(node);
+                    minted = Some(sibling);
+                    break;
                 }
-            };
-        if round.ack(coordinator) == RoundState::Reached && owners.len() == 1 {
+                Err(e) => {
+                    tracing::debug!(node = format_args!("{node:x}"), error = %e, "minting owner failed");
+                    if let Some(standin) = spare.pop() {
+                        targets.push((standin, Some(node)));
+                    }
+                    round.fail(node, e);
+                }
+            }
+        }
+        let Some(sibling) = minted else {
+            return Err(if round.acked().is_empty() && round.state() != RoundState::Failed {
+                CoordinatorError::NoOwner
+            } else {
+                quorum_error(round)
+            });
+        };
+        if round.state() == RoundState::Reached && targets.is_empty() {
             return Ok(sibling);
         }
         let mut set = Siblings::new();
         set.apply(sibling.clone());
-        let (tx, mut rx) = mpsc::channel(owners.len().max(1));
-        for (node, replica) in owners.iter().filter(|(n, _)| *n != coordinator) {
-            let (tx, node, replica, key, set) =
-                (tx.clone(), *node, replica.clone(), key.to_vec(), set.clone());
-            // Spawned, so that replicas beyond the quorum still receive the write after we
-            // answer.
-            tokio::spawn(async move {
-                let _ = tx.send((node, replica.merge(table, key, set).await)).await;
-            });
+        let mut pending = FuturesUnordered::new();
+        for (node, hint_for) in targets {
+            pending.push(self.send_merge(node, hint_for, table, key, &set));
         }
-        drop(tx);
         if round.state() == RoundState::Reached {
+            self.finish_in_background(pending);
             return Ok(sibling);
         }
-        while let Some((node, result)) = rx.recv().await {
+        while let Some((node, hint_for, result)) = pending.next().await {
             let state = match result {
                 Ok(()) => round.ack(node),
-                Err(e) => round.fail(node, e),
+                Err(e) => {
+                    // Sloppy quorum: the next live stand-in takes this copy.
+                    if let Some(standin) = spare.pop() {
+                        pending.push(self.send_merge(standin, hint_for.or(Some(node)), table, key, &set));
+                    }
+                    round.fail(node, e)
+                }
             };
             match state {
                 RoundState::Pending => {}
-                RoundState::Reached => return Ok(sibling),
-                RoundState::Failed => break,
+                RoundState::Reached => {
+                    self.finish_in_background(pending);
+                    return Ok(sibling);
+                }
+                RoundState::Failed if pending.is_empty() => break,
+                RoundState::Failed => {}
             }
         }
         Err(quorum_error(round))
     }
 
-    /// Items of `table` in `range`, in key order, at most `limit`, each with the siblings merged
-    /// from `read_quorum` replicas of its partition (a coverage query; on a ring of one, a scan of
-    /// the local index).
-    #[tracing::instrument(skip_all, fields(table = table.0, limit))]
-    pub async fn scan(
+    fn send_merge(
         &self,
+        node: NodeId,
+        hint_for: Option<NodeId>,
         table: TableId,
-        range: ScanRange,
-        limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Siblings)>, CoordinatorError> {
-        let me = self.inner.node_id;
-        let replica = self.inner.replicas.get(&me).ok_or(CoordinatorError::NoOwner)?;
-        let mut round = QuorumRound::new(1, 1);
-        match replica.scan(table, range, limit).await {
-            Ok(items) => Ok(items),
-            Err(e) => {
-                round.fail(me, e);
-                Err(quorum_error(round))
-            }
-        }
+        key: &[u8],
+        set: &Siblings,
+    ) -> futures_util::future::BoxFuture<'static, (NodeId, Option<NodeId>, Result<(), ReplicaError>)> {
+        let replica = self.replica(node);
+        let (key, set) = (key.to_vec(), set.clone());
+        Box::pin(async move {
+            let result = match replica {
+                Some(r) => r.merge(table, key, set, hint_for).await,
+                None => Err(ReplicaError::Task("no transport to peers".into())),
+            };
+            (node, hint_for, result)
+        })
     }
 
-    fn block_owners(&self, id: BlockId) -> Vec<(NodeId, Replica)> {
+    /// Lets copies beyond the quorum complete after the caller got its answer.
+    fn finish_in_background<F: futures_util::Future + Send + 'static>(&self, mut pending: FuturesUnordered<F>) {
+        if pending.is_empty() {
+            return;
+        }
+        tokio::spawn(async move { while pending.next().await.is_some() {} });
+    }
+
+    /// Items of `table` in `range`, in key order, at most `limit`, each merged from
+    /// `read_quorum` replicas of its partition: a coverage query over the layout.
+    #[tracing::instrument(skip_all, fields(table = table.0, limit))]
+    pub async fn scan(&self, table: TableId, range: ScanRange, limit: usize) -> Result<Vec<(Vec<u8>, Siblings)>, CoordinatorError> {
+        let layout = self.inner.ring.layout();
+        if layout.members.len() <= 1 {
+            return self.inner.local.scan(table, range, limit, None).await.map_err(CoordinatorError::Local);
+        }
+        let q = self.quorum();
+        let mut per_node: HashMap<NodeId, Vec<u32>> = HashMap::new();
+        for p in 0..layout.partition_count() {
+            let owners = layout.preference_list(crate::ring::PartitionId(p));
+            let alive: Vec<NodeId> = owners.iter().copied().filter(|id| self.alive(*id)).collect();
+            if alive.is_empty() {
+                return Err(CoordinatorError::QuorumNotReached { needed: q.read_quorum, acked: 0, failures: Vec::new() });
+            }
+            // Rotate the starting owner by partition so that scans spread over the nodes.
+            for i in 0..q.read_quorum.min(alive.len()) {
+                let node = alive[(p as usize + i) % alive.len()];
+                per_node.entry(node).or_default().push(p);
+            }
+        }
+        let mut pending: FuturesUnordered<_> = per_node
+            .into_iter()
+            .filter_map(|(node, partitions)| self.replica(node).map(|r| (node, r, partitions)))
+            .map(|(node, replica, partitions)| {
+                let range = range.clone();
+                let filter = Some((layout.partition_bits, partitions));
+                async move { (node, replica.scan(table, range, limit, filter).await) }
+            })
+            .collect();
+        let mut merged: BTreeMap<Vec<u8>, Siblings> = BTreeMap::new();
+        let mut bound: Option<Vec<u8>> = None;
+        while let Some((node, result)) = pending.next().await {
+            let items = result.map_err(|e| CoordinatorError::QuorumNotReached { needed: 1, acked: 0, failures: vec![(node, e)] })?;
+            if items.len() >= limit
+                && let Some((last, _)) = items.last()
+                && bound.as_ref().is_none_or(|b| last < b)
+            {
+                bound = Some(last.clone());
+            }
+            for (k, siblings) in items {
+                merged.entry(k).or_default().merge(&siblings);
+            }
+        }
+        Ok(merged
+            .into_iter()
+            .take_while(|(k, _)| bound.as_ref().is_none_or(|b| k <= b))
+            .take(limit)
+            .collect())
+    }
+
+    fn block_key(id: BlockId) -> [u8; 20] {
         let mut key = [0u8; 20];
         key[..16].copy_from_slice(&id.data_id);
         key[16..].copy_from_slice(&id.index.to_be_bytes());
-        self.owners(BLOCK_PLACEMENT_TABLE, &key)
+        key
     }
 
     /// Stores a block on its own preference list; returns after `write_quorum` durable copies.
     pub async fn put_block(&self, id: BlockId, data: Bytes) -> Result<(), CoordinatorError> {
-        let owners = self.block_owners(id);
-        let mut round = QuorumRound::new(self.inner.quorum.write_quorum, owners.len());
-        for (node, replica) in owners {
-            let state = match replica.put_block(id, data.clone()).await {
+        let q = self.quorum();
+        let (targets, mut spare) = self.write_targets(BLOCK_PLACEMENT_TABLE, &Self::block_key(id));
+        let mut round = QuorumRound::new(q.write_quorum, targets.len());
+        let send = |node: NodeId, hint_for: Option<NodeId>| {
+            let replica = self.replica(node);
+            let data = data.clone();
+            async move {
+                let result = match replica {
+                    Some(r) => r.put_block(id, data, hint_for).await,
+                    None => Err(ReplicaError::Task("no transport to peers".into())),
+                };
+                (node, hint_for, result)
+            }
+        };
+        let mut pending: FuturesUnordered<_> = targets.into_iter().map(|(n, h)| send(n, h)).collect();
+        while let Some((node, hint_for, result)) = pending.next().await {
+            let state = match result {
                 Ok(()) => round.ack(node),
-                Err(e) => round.fail(node, e),
+                Err(e) => {
+                    if let Some(standin) = spare.pop() {
+                        pending.push(send(standin, hint_for.or(Some(node))));
+                    }
+                    round.fail(node, e)
+                }
             };
             match state {
                 RoundState::Pending => {}
-                RoundState::Reached => return Ok(()),
-                RoundState::Failed => break,
+                RoundState::Reached => {
+                    self.finish_in_background(pending);
+                    return Ok(());
+                }
+                RoundState::Failed if pending.is_empty() => break,
+                RoundState::Failed => {}
             }
         }
         Err(quorum_error(round))
     }
 
-    /// Reads a block from the first owner that has an intact copy.
+    /// Reads a block from the first replica that has an intact copy: live owners first, then
+    /// stand-ins that may hold a hinted copy.
     pub async fn get_block(&self, id: BlockId) -> Result<Bytes, CoordinatorError> {
-        for (node, replica) in self.block_owners(id) {
+        let mut order = self.inner.ring.extended_preference_list(BLOCK_PLACEMENT_TABLE, &Self::block_key(id));
+        order.sort_by_key(|node| !self.alive(*node));
+        for node in order {
+            let Some(replica) = self.replica(node) else { continue };
             match replica.get_block(id).await {
                 Ok(Some(data)) => return Ok(data),
                 Ok(None) => {}
-                Err(e) => tracing::warn!(node, error = %e, "block read failed, trying next owner"),
+                Err(e) => tracing::debug!(node = format_args!("{node:x}"), error = %e, "block read failed, trying the next replica"),
             }
         }
         Err(CoordinatorError::BlockMissing { id })
     }
 
-    /// Deletes blocks from every owner that answers; failures are logged (a later sweep
-    /// reclaims what is left).
+    /// Deletes blocks from every owner; owners that are down get a hint kept on this node.
     pub async fn delete_blocks(&self, ids: &[BlockId]) {
-        let mut per_node: HashMap<NodeId, (Replica, Vec<BlockId>)> = HashMap::new();
+        let mut per_node: HashMap<NodeId, Vec<BlockId>> = HashMap::new();
+        let n = self.quorum().replication_factor;
         for id in ids {
-            for (node, replica) in self.block_owners(*id) {
-                per_node.entry(node).or_insert_with(|| (replica, Vec::new())).1.push(*id);
+            let owners = self.inner.ring.extended_preference_list(BLOCK_PLACEMENT_TABLE, &Self::block_key(*id));
+            for node in owners.into_iter().take(n) {
+                per_node.entry(node).or_default().push(*id);
             }
         }
-        for (node, (replica, ids)) in per_node {
-            if let Err(e) = replica.delete_blocks(ids).await {
-                tracing::warn!(node, error = %e, "block delete failed");
+        for (node, ids) in per_node {
+            let delivered = match self.replica(node) {
+                Some(r) if self.alive(node) => r.delete_blocks(ids.clone()).await.is_ok(),
+                _ => false,
+            };
+            if !delivered {
+                self.leave_hint(node, HintOp::DeleteBlocks { ids }).await;
             }
         }
     }
 
-    /// Deletes every block of a body from every replica that may hold some of it (a body's
-    /// blocks are spread over many preference lists).
+    /// Deletes every block of a body from every member (its blocks spread over many lists).
     pub async fn delete_body(&self, data_id: [u8; 16]) {
-        for (node, replica) in &self.inner.replicas {
-            if let Err(e) = replica.delete_body(data_id).await {
-                tracing::warn!(node, error = %e, "body delete failed");
+        let members: Vec<NodeId> = self.inner.ring.layout().members.iter().map(|m| m.id).collect();
+        for node in members {
+            let delivered = match self.replica(node) {
+                Some(r) if self.alive(node) => r.delete_body(data_id).await.is_ok(),
+                _ => false,
+            };
+            if !delivered {
+                self.leave_hint(node, HintOp::DeleteBody { data_id }).await;
             }
+        }
+    }
+
+    async fn leave_hint(&self, owner: NodeId, op: HintOp) {
+        if owner == self.node_id() {
+            return;
+        }
+        if let Err(e) = self.inner.local.store.write(WriteOp::AddHint { owner, op }).await {
+            tracing::warn!(error = %e, "cannot record a delete for a node that is down");
         }
     }
 
     /// Records node-local work in progress, durably, before it starts.
     pub async fn journal_put(&self, key: Vec<u8>, value: Vec<u8>) -> Result<(), CoordinatorError> {
-        self.inner.local.write(WriteOp::PutJournal { key, value }).await.map_err(local_error)?;
+        self.inner.local.store.write(WriteOp::PutJournal { key, value }).await.map_err(local_error)?;
         Ok(())
     }
 
     /// Forgets a journal entry once its work is finished or undone.
     pub async fn journal_delete(&self, key: Vec<u8>) -> Result<(), CoordinatorError> {
-        self.inner.local.write(WriteOp::DeleteJournal { key }).await.map_err(local_error)?;
+        self.inner.local.store.write(WriteOp::DeleteJournal { key }).await.map_err(local_error)?;
         Ok(())
     }
 
     /// This node's journal entries (work that a crash may have interrupted).
     pub async fn journal_entries(&self) -> Result<Vec<JournalEntry>, CoordinatorError> {
-        let store = self.inner.local.clone();
+        let store = self.inner.local.store.clone();
         tokio::task::spawn_blocking(move || store.journal())
             .await
             .map_err(|e| CoordinatorError::Local(ReplicaError::Task(e.to_string())))?
             .map_err(local_error)
+    }
+
+    /// Sends queued read repairs until the queue closes.
+    pub async fn serve_repairs(&self, rx: tokio::sync::mpsc::Receiver<Repair>) {
+        let this = self.clone();
+        read_repair::run(rx, move |node| this.replica(node)).await;
+    }
+
+    /// Hints this node holds, per owner.
+    pub fn pending_hints(&self) -> Vec<(NodeId, u64)> {
+        self.inner.local.store.hint_counts().unwrap_or_default()
     }
 }
 

@@ -1,15 +1,21 @@
-//! One replica as the coordinator sees it. Today every replica of a ring of one is the local
-//! store; a remote replica (over `rpc`) is another variant with the same operations, so the
-//! quorum logic above does not change when the ring grows.
+//! One replica as the coordinator sees it: this node's own store, or a peer over RPC. Both
+//! offer the same operations, so the quorum logic above does not care where a replica lives.
 //!
-//! This is the one place where the synchronous store meets async code: reads run on tokio's
-//! blocking pool, writes await the store's group-commit writer.
+//! `Local` is also what serves peers' requests (see `service`), and it is the one place where
+//! the synchronous store meets async code: reads run on tokio's blocking pool, writes await the
+//! store's group-commit writer.
 
 use std::ops::Bound;
 
 use bytes::Bytes;
 
-use crate::causality::{Actor, Sibling, Siblings, VectorClock};
+use super::messages::{
+    BlockGet, BlockPut, BlocksDelete, BodyDelete, PartitionFilter, ReplicaCoordinate, ReplicaGet,
+    ReplicaMerge, ReplicaScan,
+};
+use crate::causality::{Sibling, Siblings, VectorClock};
+use crate::ring::{NodeId, PartitionId, item_hash};
+use crate::rpc::{RpcClient, RpcError};
 use crate::store::{BlockId, Store, StoreError, TableId, WriteOp, WriteOutcome};
 
 /// Why a replica did not answer.
@@ -17,14 +23,10 @@ use crate::store::{BlockId, Store, StoreError, TableId, WriteOp, WriteOutcome};
 pub enum ReplicaError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Rpc(#[from] RpcError),
     #[error("replica task failed: {0}")]
     Task(String),
-}
-
-/// A replica that the coordinator can read from and write to.
-#[derive(Debug, Clone)]
-pub enum Replica {
-    Local(Store),
 }
 
 /// Owned bounds of a scan.
@@ -34,7 +36,14 @@ pub struct ScanRange {
     pub end: Bound<Vec<u8>>,
 }
 
-impl Replica {
+/// This node's store, as a replica.
+#[derive(Debug, Clone)]
+pub struct Local {
+    pub me: NodeId,
+    pub store: Store,
+}
+
+impl Local {
     async fn blocking<T: Send + 'static>(
         f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, ReplicaError> {
@@ -45,102 +54,158 @@ impl Replica {
     }
 
     pub async fn get(&self, table: TableId, key: Vec<u8>) -> Result<Siblings, ReplicaError> {
-        match self {
-            Replica::Local(store) => {
-                let store = store.clone();
-                Self::blocking(move || store.get(table, &key).map(Option::unwrap_or_default)).await
-            }
-        }
+        let store = self.store.clone();
+        Self::blocking(move || store.get(table, &key).map(Option::unwrap_or_default)).await
     }
 
-    /// Mints a new version on this replica (the coordinating owner).
     pub async fn coordinate(
         &self,
         table: TableId,
         key: Vec<u8>,
         context: VectorClock,
-        actor: Actor,
+        timestamp_ms: i64,
+        value: Option<Vec<u8>>,
+    ) -> Result<Sibling, ReplicaError> {
+        let op = WriteOp::Coordinate { table, key, context, actor: self.me, timestamp_ms, value };
+        match self.store.write(op).await? {
+            WriteOutcome::Coordinated(sibling) => Ok(sibling),
+            other => Err(ReplicaError::Task(format!("unexpected outcome {other:?}"))),
+        }
+    }
+
+    pub async fn merge(&self, table: TableId, key: Vec<u8>, siblings: Siblings, hint_for: Option<u64>) -> Result<(), ReplicaError> {
+        self.store.write(WriteOp::Merge { table, key, siblings, hint_for }).await?;
+        Ok(())
+    }
+
+    pub async fn scan(&self, table: TableId, range: ScanRange, limit: usize, partitions: PartitionFilter) -> Result<Vec<(Vec<u8>, Siblings)>, ReplicaError> {
+        let store = self.store.clone();
+        Self::blocking(move || {
+            let start = range.start.as_ref().map(Vec::as_slice);
+            let end = range.end.as_ref().map(Vec::as_slice);
+            match partitions {
+                None => store.scan(table, start, end, limit, &|_| true),
+                Some((bits, set)) => {
+                    let mut wanted = vec![false; 1usize << bits];
+                    for p in set {
+                        if let Some(slot) = wanted.get_mut(p as usize) {
+                            *slot = true;
+                        }
+                    }
+                    let filter = |key: &[u8]| {
+                        let p = partition_of(item_hash(table.0, key), bits);
+                        wanted.get(p.0 as usize).copied().unwrap_or(false)
+                    };
+                    store.scan(table, start, end, limit, &filter)
+                }
+            }
+        })
+        .await
+    }
+
+    pub async fn put_block(&self, id: BlockId, data: Bytes, hint_for: Option<u64>) -> Result<(), ReplicaError> {
+        self.store.write(WriteOp::PutBlock { id, data, hint_for }).await?;
+        Ok(())
+    }
+
+    pub async fn get_block(&self, id: BlockId) -> Result<Option<Bytes>, ReplicaError> {
+        let store = self.store.clone();
+        Self::blocking(move || store.get_block(id)).await
+    }
+
+    pub async fn delete_blocks(&self, ids: Vec<BlockId>) -> Result<(), ReplicaError> {
+        self.store.write(WriteOp::DeleteBlocks { ids }).await?;
+        Ok(())
+    }
+
+    pub async fn delete_body(&self, data_id: [u8; 16]) -> Result<(), ReplicaError> {
+        self.store.write(WriteOp::DeleteBody { data_id }).await?;
+        Ok(())
+    }
+}
+
+/// The partition of a hash for a layout with `bits` partition bits.
+pub fn partition_of(hash: u64, bits: u8) -> PartitionId {
+    if bits == 0 {
+        return PartitionId(0);
+    }
+    PartitionId(u32::try_from(hash >> (64 - u32::from(bits))).unwrap_or(u32::MAX))
+}
+
+/// A replica that the coordinator can read from and write to.
+#[derive(Debug, Clone)]
+pub enum Replica {
+    Local(Local),
+    Remote { node: NodeId, rpc: RpcClient },
+}
+
+impl Replica {
+    pub async fn get(&self, table: TableId, key: Vec<u8>) -> Result<Siblings, ReplicaError> {
+        match self {
+            Replica::Local(l) => l.get(table, key).await,
+            Replica::Remote { node, rpc } => Ok(rpc.call(*node, &ReplicaGet { table, key }).await?),
+        }
+    }
+
+    pub async fn coordinate(
+        &self,
+        table: TableId,
+        key: Vec<u8>,
+        context: VectorClock,
         timestamp_ms: i64,
         value: Option<Vec<u8>>,
     ) -> Result<Sibling, ReplicaError> {
         match self {
-            Replica::Local(store) => {
-                let op = WriteOp::Coordinate { table, key, context, actor, timestamp_ms, value };
-                match store.write(op).await? {
-                    WriteOutcome::Coordinated(sibling) => Ok(sibling),
-                    other => Err(ReplicaError::Task(format!("unexpected outcome {other:?}"))),
-                }
+            Replica::Local(l) => l.coordinate(table, key, context, timestamp_ms, value).await,
+            Replica::Remote { node, rpc } => Ok(rpc
+                .call(*node, &ReplicaCoordinate { table, key, context, timestamp_ms, value })
+                .await?),
+        }
+    }
+
+    pub async fn merge(&self, table: TableId, key: Vec<u8>, siblings: Siblings, hint_for: Option<u64>) -> Result<(), ReplicaError> {
+        match self {
+            Replica::Local(l) => l.merge(table, key, siblings, hint_for).await,
+            Replica::Remote { node, rpc } => {
+                Ok(rpc.call(*node, &ReplicaMerge { table, key, siblings, hint_for }).await?)
             }
         }
     }
 
-    pub async fn merge(
-        &self,
-        table: TableId,
-        key: Vec<u8>,
-        siblings: Siblings,
-    ) -> Result<(), ReplicaError> {
+    pub async fn scan(&self, table: TableId, range: ScanRange, limit: usize, partitions: PartitionFilter) -> Result<Vec<(Vec<u8>, Siblings)>, ReplicaError> {
         match self {
-            Replica::Local(store) => {
-                store.write(WriteOp::Merge { table, key, siblings }).await?;
-                Ok(())
-            }
+            Replica::Local(l) => l.scan(table, range, limit, partitions).await,
+            Replica::Remote { node, rpc } => Ok(rpc
+                .call(*node, &ReplicaScan { table, start: range.start, end: range.end, limit, partitions })
+                .await?),
         }
     }
 
-    pub async fn scan(
-        &self,
-        table: TableId,
-        range: ScanRange,
-        limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Siblings)>, ReplicaError> {
+    pub async fn put_block(&self, id: BlockId, data: Bytes, hint_for: Option<u64>) -> Result<(), ReplicaError> {
         match self {
-            Replica::Local(store) => {
-                let store = store.clone();
-                Self::blocking(move || {
-                    let start = range.start.as_ref().map(Vec::as_slice);
-                    let end = range.end.as_ref().map(Vec::as_slice);
-                    store.scan(table, start, end, limit, &|_| true)
-                })
-                .await
-            }
-        }
-    }
-
-    pub async fn put_block(&self, id: BlockId, data: Bytes) -> Result<(), ReplicaError> {
-        match self {
-            Replica::Local(store) => {
-                store.write(WriteOp::PutBlock { id, data }).await?;
-                Ok(())
-            }
+            Replica::Local(l) => l.put_block(id, data, hint_for).await,
+            Replica::Remote { node, rpc } => Ok(rpc.call(*node, &BlockPut { id, data, hint_for }).await?),
         }
     }
 
     pub async fn get_block(&self, id: BlockId) -> Result<Option<Bytes>, ReplicaError> {
         match self {
-            Replica::Local(store) => {
-                let store = store.clone();
-                Self::blocking(move || store.get_block(id)).await
-            }
-        }
-    }
-
-    /// Deletes every block of one body held by this replica.
-    pub async fn delete_body(&self, data_id: [u8; 16]) -> Result<(), ReplicaError> {
-        match self {
-            Replica::Local(store) => {
-                store.write(WriteOp::DeleteBody { data_id }).await?;
-                Ok(())
-            }
+            Replica::Local(l) => l.get_block(id).await,
+            Replica::Remote { node, rpc } => Ok(rpc.call(*node, &BlockGet { id }).await?),
         }
     }
 
     pub async fn delete_blocks(&self, ids: Vec<BlockId>) -> Result<(), ReplicaError> {
         match self {
-            Replica::Local(store) => {
-                store.write(WriteOp::DeleteBlocks { ids }).await?;
-                Ok(())
-            }
+            Replica::Local(l) => l.delete_blocks(ids).await,
+            Replica::Remote { node, rpc } => Ok(rpc.call(*node, &BlocksDelete { ids }).await?),
+        }
+    }
+
+    pub async fn delete_body(&self, data_id: [u8; 16]) -> Result<(), ReplicaError> {
+        match self {
+            Replica::Local(l) => l.delete_body(data_id).await,
+            Replica::Remote { node, rpc } => Ok(rpc.call(*node, &BodyDelete { data_id }).await?),
         }
     }
 }

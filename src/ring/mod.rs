@@ -6,9 +6,24 @@
 //! preference list of distinct nodes. A layout is immutable and versioned; a new membership
 //! produces a new layout, never an in-place change.
 
-use std::sync::{Arc, RwLock};
+mod assignment;
+mod failure_detector;
+pub mod gossip;
+mod layout;
+mod membership;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use crate::clock::SharedClock;
+
+pub use assignment::{AssignmentError, Member};
+pub use failure_detector::FailureDetector;
+pub use layout::Layout;
+pub use membership::{MembershipView, NodeInfo, PeerState};
 
 /// A node's identity in the ring (also its vector-clock actor).
 pub type NodeId = u64;
@@ -30,52 +45,76 @@ pub fn item_hash(table: u8, key: &[u8]) -> u64 {
     h.digest()
 }
 
-/// An immutable assignment of partitions to preference lists.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Layout {
-    pub version: u64,
-    pub partition_bits: u8,
-    /// `assignments[p]` is partition p's preference list, most preferred first.
-    assignments: Vec<Vec<NodeId>>,
-}
-
-impl Layout {
-    /// The layout of a ring of one: every partition is owned by `node`.
-    pub fn single(node: NodeId, partition_bits: u8) -> Self {
-        let count = 1usize << partition_bits;
-        Self { version: 1, partition_bits, assignments: vec![vec![node]; count] }
-    }
-
-    pub fn partition_count(&self) -> u32 {
-        1u32 << self.partition_bits
-    }
-
-    pub fn partition_of(&self, hash: u64) -> PartitionId {
-        if self.partition_bits == 0 {
-            return PartitionId(0);
-        }
-        let shift = 64 - u32::from(self.partition_bits);
-        PartitionId(u32::try_from(hash >> shift).unwrap_or(u32::MAX))
-    }
-
-    pub fn preference_list(&self, partition: PartitionId) -> &[NodeId] {
-        self.assignments.get(partition.0 as usize).map_or(&[], Vec::as_slice)
-    }
-}
-
-/// The node's current view of the layout; cheap to clone and to read.
-#[derive(Debug, Clone)]
+/// The node's view of the cluster: the current layout, the gossiped membership, and which
+/// peers seem alive. Cheap to clone.
+#[derive(Clone)]
 pub struct Ring {
-    layout: Arc<RwLock<Arc<Layout>>>,
+    inner: Arc<RingInner>,
 }
+
+struct RingInner {
+    me: NodeId,
+    clock: SharedClock,
+    layout: watch::Sender<Arc<Layout>>,
+    view: Mutex<MembershipView>,
+    detector: Mutex<FailureDetector>,
+    heartbeat: Mutex<u64>,
+    local: Mutex<Option<NodeInfo>>,
+}
+
+impl std::fmt::Debug for Ring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ring").field("me", &self.inner.me).finish_non_exhaustive()
+    }
+}
+
+/// Suspicion above which a peer counts as down.
+const PHI_THRESHOLD: f64 = 8.0;
 
 impl Ring {
-    pub fn new(layout: Layout) -> Self {
-        Self { layout: Arc::new(RwLock::new(Arc::new(layout))) }
+    pub fn new(me: NodeId, layout: Layout, clock: SharedClock, gossip_interval: Duration) -> Self {
+        let (layout, _) = watch::channel(Arc::new(layout));
+        Self {
+            inner: Arc::new(RingInner {
+                me,
+                clock,
+                layout,
+                view: Mutex::new(MembershipView::new()),
+                detector: Mutex::new(FailureDetector::new(PHI_THRESHOLD, gossip_interval)),
+                heartbeat: Mutex::new(0),
+                local: Mutex::new(None),
+            }),
+        }
+    }
+
+    pub fn me(&self) -> NodeId {
+        self.inner.me
     }
 
     pub fn layout(&self) -> Arc<Layout> {
-        self.layout.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+        self.inner.layout.borrow().clone()
+    }
+
+    /// Adopts `layout` if it is newer than the current one; returns whether it did.
+    pub fn install_layout(&self, layout: Layout) -> bool {
+        let mut installed = false;
+        self.inner.layout.send_if_modified(|current| {
+            if layout.version > current.version {
+                *current = Arc::new(layout);
+                installed = true;
+            }
+            installed
+        });
+        installed
+    }
+
+    /// Notified on every new layout.
+    pub fn subscribe(&self) -> watch::Receiver<Arc<Layout>> {
+        self.inner.layout.subscribe()
+    }
+
+    pub fn partition_of_item(&self, table: u8, key: &[u8]) -> PartitionId {
+        self.layout().partition_of(item_hash(table, key))
     }
 
     /// The preference list of the item `(table, key)`.
@@ -83,6 +122,63 @@ impl Ring {
         let layout = self.layout();
         layout.preference_list(layout.partition_of(item_hash(table, key))).to_vec()
     }
+
+    /// Owners first, then the stand-ins a sloppy quorum may use, for `(table, key)`.
+    pub fn extended_preference_list(&self, table: u8, key: &[u8]) -> Vec<NodeId> {
+        let layout = self.layout();
+        layout.extended_preference_list(layout.partition_of(item_hash(table, key)))
+    }
+
+    /// Whether `node` is believed reachable; this node always is.
+    pub fn is_alive(&self, node: NodeId) -> bool {
+        node == self.inner.me
+            || lock(&self.inner.detector).is_alive(node, self.inner.clock.monotonic())
+    }
+
+    /// Records direct evidence that `node` is alive (a gossip exchange or an answer).
+    pub fn heard_from(&self, node: NodeId) {
+        if node != self.inner.me {
+            lock(&self.inner.detector).heartbeat(node, self.inner.clock.monotonic());
+        }
+    }
+
+    /// Sets how this node describes itself in gossip.
+    pub fn set_local_info(&self, info: NodeInfo) {
+        *lock(&self.inner.local) = Some(info);
+    }
+
+    /// This node's gossip entry, with a fresh heartbeat.
+    pub fn local_state(&self) -> Option<PeerState> {
+        let info = lock(&self.inner.local).clone()?;
+        let mut heartbeat = lock(&self.inner.heartbeat);
+        *heartbeat += 1;
+        let state = PeerState { info, heartbeat: *heartbeat, layout_version: self.layout().version };
+        lock(&self.inner.view).merge_one(state.clone());
+        Some(state)
+    }
+
+    /// Merges gossiped entries; peers whose heartbeat advanced are heard from.
+    pub fn merge_view(&self, states: Vec<PeerState>) -> Vec<NodeId> {
+        let news = lock(&self.inner.view).merge(states.into_iter().filter(|s| s.info.id != self.inner.me));
+        for id in &news {
+            self.heard_from(*id);
+        }
+        news
+    }
+
+    pub fn view(&self) -> MembershipView {
+        lock(&self.inner.view).clone()
+    }
+
+    /// Seconds since `node` was last heard from, if ever.
+    pub fn silence(&self, node: NodeId) -> Option<Duration> {
+        let last = lock(&self.inner.detector).last_heard(node)?;
+        Some(self.inner.clock.monotonic().saturating_duration_since(last))
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[cfg(test)]

@@ -246,8 +246,10 @@ impl TcpTransport {
         Ok(())
     }
 
-    async fn connect(&self, peer: PeerId) -> Result<Arc<Connection>, RpcError> {
-        let addr = self.address(peer).ok_or(RpcError::UnknownPeer { peer })?;
+    /// Connects to `addr` and runs the client side of the handshake; `expected` is the node id
+    /// the address should belong to (`None` for a seed whose id is not known yet).
+    async fn open(&self, addr: SocketAddr, expected: Option<PeerId>) -> Result<(TcpStream, PeerId), RpcError> {
+        let peer = expected.unwrap_or(0);
         let timeout = self.inner.options.connect_timeout;
         let connect = async {
             let mut stream = TcpStream::connect(addr).await.map_err(|e| io_err(peer, &e))?;
@@ -264,24 +266,48 @@ impl TcpTransport {
             let server_nonce = &reply[8..8 + NONCE_BYTES];
             let proof = &reply[8 + NONCE_BYTES..];
             let ids = (self.inner.me, server);
-            let expected = mac(&self.inner.secret, b"server", &client_nonce, server_nonce, ids);
-            if !constant_time_eq(proof, &expected) {
-                return Err(RpcError::Handshake {
-                    reason: "peer does not hold the cluster secret".into(),
-                });
+            let expected_proof = mac(&self.inner.secret, b"server", &client_nonce, server_nonce, ids);
+            if !constant_time_eq(proof, &expected_proof) {
+                return Err(RpcError::Handshake { reason: "peer does not hold the cluster secret".into() });
             }
-            if server != peer {
-                return Err(RpcError::Handshake {
-                    reason: format!("expected node {peer:x}, reached {server:x}"),
-                });
+            if expected.is_some_and(|e| e != server) {
+                return Err(RpcError::Handshake { reason: format!("expected node {peer:x}, reached {server:x}") });
             }
             let answer = mac(&self.inner.secret, b"client", server_nonce, &client_nonce, ids);
             stream.write_all(&answer).await.map_err(|e| io_err(peer, &e))?;
-            Ok::<_, RpcError>(stream)
+            Ok::<_, RpcError>((stream, server))
         };
-        let stream = tokio::time::timeout(timeout, connect)
+        tokio::time::timeout(timeout, connect)
             .await
-            .map_err(|_| RpcError::Unreachable { peer, reason: "connect timed out".into() })??;
+            .map_err(|_| RpcError::Unreachable { peer, reason: "connect timed out".into() })?
+    }
+
+    /// One call to whatever node listens at `addr` (a seed), on a connection of its own.
+    /// Returns the node's id with the answer, so the caller learns who the seed is.
+    pub async fn call_address(
+        &self,
+        addr: SocketAddr,
+        tag: u16,
+        payload: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<(PeerId, Vec<u8>), RpcError> {
+        let exchange = async {
+            let (stream, server) = self.open(addr, None).await?;
+            let (mut reader, mut writer) = stream.into_split();
+            let frame = Frame { call_id: 1, kind: Kind::Request, tag, payload }.encode();
+            writer.write_all(&frame).await.map_err(|e| io_err(server, &e))?;
+            let reply = read_frame(&mut reader, server).await?;
+            match reply.kind {
+                Kind::Response => Ok((server, reply.payload)),
+                _ => Err(super::decode::<RpcError>(&reply.payload).unwrap_or_else(|e| e)),
+            }
+        };
+        tokio::time::timeout(timeout, exchange).await.map_err(|_| RpcError::Timeout { timeout })?
+    }
+
+    async fn connect(&self, peer: PeerId) -> Result<Arc<Connection>, RpcError> {
+        let addr = self.address(peer).ok_or(RpcError::UnknownPeer { peer })?;
+        let (stream, _) = self.open(addr, Some(peer)).await?;
         let (mut reader, mut writer) = stream.into_split();
         let (sender, mut rx) = mpsc::channel::<Vec<u8>>(self.inner.options.send_queue_frames);
         let pending: Pending = Arc::new(Mutex::new(HashMap::new()));

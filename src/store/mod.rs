@@ -9,6 +9,7 @@
 //! thread, so two concurrent writes through one coordinator can never mint the same clock.
 
 mod codec;
+mod hints;
 mod tables;
 
 use std::ops::Bound;
@@ -24,6 +25,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::causality::{Actor, Sibling, Siblings, VectorClock};
 
 pub use codec::FORMAT_VERSION;
+pub use hints::{Hint, HintOp};
 
 /// Errors of the node-local store.
 #[derive(Debug, thiserror::Error)]
@@ -46,11 +48,11 @@ fn redb_err(e: impl Into<redb::Error>) -> StoreError {
 pub type JournalEntry = (Vec<u8>, Vec<u8>);
 
 /// Names one replicated table (buckets, objects, ...); the numbering belongs to the caller.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct TableId(pub u8);
 
 /// Identifies one block: the data id of the body it belongs to and its index in that body.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct BlockId {
     pub data_id: [u8; 16],
     pub index: u32,
@@ -79,14 +81,33 @@ pub enum WriteOp {
         value: Option<Vec<u8>>,
     },
     /// Merge siblings received from a coordinator or a repair into the local set.
+    /// With `hint_for`, this node stands in for that owner: a hint to hand the item off later
+    /// is stored in the same transaction.
     Merge {
         table: TableId,
         key: Vec<u8>,
         siblings: Siblings,
+        hint_for: Option<u64>,
     },
     PutBlock {
         id: BlockId,
         data: Bytes,
+        hint_for: Option<u64>,
+    },
+    /// Records work owed to `owner` (a delete it missed while down).
+    AddHint {
+        owner: u64,
+        op: HintOp,
+    },
+    /// Forgets a hint once it was handed off.
+    DeleteHint {
+        owner: u64,
+        seq: u64,
+    },
+    /// Removes an item outright (no tombstone): data a stand-in no longer needs.
+    DropItem {
+        table: TableId,
+        key: Vec<u8>,
     },
     DeleteBlocks {
         ids: Vec<BlockId>,
@@ -186,6 +207,7 @@ impl Store {
             txn.open_table(tables::ITEMS).map_err(redb_err)?;
             txn.open_table(tables::BLOCKS).map_err(redb_err)?;
             txn.open_table(tables::JOURNAL).map_err(redb_err)?;
+            txn.open_table(tables::HINTS).map_err(redb_err)?;
             let mut meta = txn.open_table(tables::META).map_err(redb_err)?;
             let stored = meta.get("format_version").map_err(redb_err)?.map(|v| v.value().to_vec());
             match stored.as_deref() {
@@ -338,6 +360,20 @@ impl Store {
         Ok(out)
     }
 
+    /// Up to `limit` hints owed to `owner`, oldest first.
+    pub fn hints_for(&self, owner: u64, limit: usize) -> Result<Vec<Hint>, StoreError> {
+        let txn = self.db.begin_read().map_err(redb_err)?;
+        let table = txn.open_table(tables::HINTS).map_err(redb_err)?;
+        hints::list(&table, Some(owner), limit)
+    }
+
+    /// The owners this node holds hints for, with how many each.
+    pub fn hint_counts(&self) -> Result<Vec<(u64, u64)>, StoreError> {
+        let txn = self.db.begin_read().map_err(redb_err)?;
+        let table = txn.open_table(tables::HINTS).map_err(redb_err)?;
+        hints::counts(&table)
+    }
+
     /// Every journal entry, in key order.
     pub fn journal(&self) -> Result<Vec<JournalEntry>, StoreError> {
         let txn = self.db.begin_read().map_err(redb_err)?;
@@ -444,16 +480,37 @@ fn apply_batch(
         let mut items = txn.open_table(tables::ITEMS).map_err(redb_err)?;
         let mut blocks = txn.open_table(tables::BLOCKS).map_err(redb_err)?;
         let mut journal = txn.open_table(tables::JOURNAL).map_err(redb_err)?;
+        let mut hint_table = txn.open_table(tables::HINTS).map_err(redb_err)?;
         for op in ops {
             let outcome = match op {
                 WriteOp::Coordinate { table, key, context, actor, timestamp_ms, value } => {
                     coordinate(&mut items, table, &key, context, actor, timestamp_ms, value)
                 }
-                WriteOp::Merge { table, key, siblings } => {
-                    merge(&mut items, table, &key, &siblings)
+                WriteOp::Merge { table, key, siblings, hint_for } => {
+                    let outcome = merge(&mut items, table, &key, &siblings);
+                    match hint_for {
+                        Some(owner) if outcome.is_ok() => hints::add(&mut hint_table, owner, &HintOp::Item { table: table.0, key })
+                            .and(outcome),
+                        _ => outcome,
+                    }
                 }
-                WriteOp::PutBlock { id, data } => blocks
-                    .insert(id.to_key().as_slice(), codec::encode_block(&data).as_slice())
+                WriteOp::PutBlock { id, data, hint_for } => {
+                    let outcome = blocks
+                        .insert(id.to_key().as_slice(), codec::encode_block(&data).as_slice())
+                        .map(|_| WriteOutcome::Done)
+                        .map_err(redb_err);
+                    match hint_for {
+                        Some(owner) if outcome.is_ok() => hints::add(&mut hint_table, owner, &HintOp::Block { id }).and(outcome),
+                        _ => outcome,
+                    }
+                }
+                WriteOp::AddHint { owner, op } => hints::add(&mut hint_table, owner, &op).map(|()| WriteOutcome::Done),
+                WriteOp::DeleteHint { owner, seq } => hint_table
+                    .remove(hints::key(owner, seq).as_slice())
+                    .map(|_| WriteOutcome::Done)
+                    .map_err(redb_err),
+                WriteOp::DropItem { table, key } => items
+                    .remove(item_key(table, &key).as_slice())
                     .map(|_| WriteOutcome::Done)
                     .map_err(redb_err),
                 WriteOp::DeleteBlocks { ids } => ids

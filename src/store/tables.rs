@@ -17,3 +17,7 @@ pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 /// Node-local journal of work in progress (e.g. bodies being written), for crash recovery.
 /// Not replicated: each node recovers its own entries. Key and value belong to the caller.
 pub const JOURNAL: TableDefinition<&[u8], &[u8]> = TableDefinition::new("journal");
+
+/// Hinted handoff: work owed to another node. Key: `[owner u64 BE][seq u64 BE]`.
+/// Value: postcard `HintOp`.
+pub const HINTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("hints");

@@ -1,0 +1,177 @@
+//! The cluster half of the composition root: for a node in a multi-node ring, the persisted
+//! layout, the TCP transport with its handlers, and the background loops (gossip, hinted
+//! handoff, read repair, layout persistence).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::clock::SharedClock;
+use crate::config::ClusterConfig;
+use crate::coordinator::{Coordinator, HandoffWorker, Local, QuorumConfig, RepairQueue};
+use crate::node::NodeError;
+use crate::ring::gossip::{self, Gossiper};
+use crate::ring::{DEFAULT_PARTITION_BITS, Layout, NodeId, NodeInfo, Ring};
+use crate::rpc::{Router, RpcClient, TcpOptions, TcpTransport};
+use crate::store::Store;
+
+/// Meta key of the persisted layout.
+const LAYOUT_META: &str = "layout";
+/// Timeout of every internode call.
+const RPC_TIMEOUT: Duration = Duration::from_secs(5);
+/// Read repairs waiting to be sent, at most.
+const REPAIR_QUEUE: usize = 1024;
+
+/// A cluster node's parts, built before serving.
+pub struct Cluster {
+    pub ring: Ring,
+    pub coordinator: Coordinator,
+    config: ClusterConfig,
+    tcp: TcpTransport,
+    rpc: RpcClient,
+    store: Store,
+    repairs: Option<tokio::sync::mpsc::Receiver<crate::coordinator::Repair>>,
+    seed: u64,
+}
+
+fn load_layout(store: &Store) -> Result<Option<Layout>, NodeError> {
+    match store.get_meta(LAYOUT_META)? {
+        Some(bytes) => postcard::from_bytes(&bytes)
+            .map(Some)
+            .map_err(|e| NodeError::Recovery(format!("stored layout: {e}"))),
+        None => Ok(None),
+    }
+}
+
+impl Cluster {
+    pub async fn prepare(
+        me: NodeId,
+        config: &ClusterConfig,
+        store: &Store,
+        clock: SharedClock,
+        seed: u64,
+    ) -> Result<Cluster, NodeError> {
+        // The first node of a cluster (no seeds) starts as a ring of one; a joining node owns
+        // nothing until it receives the cluster's layout.
+        let layout = match load_layout(store)? {
+            Some(l) => l,
+            None if config.seeds.is_empty() => Layout::single(me, DEFAULT_PARTITION_BITS),
+            None => Layout::empty(DEFAULT_PARTITION_BITS),
+        };
+        let ring = Ring::new(me, layout, clock.clone(), config.gossip_interval);
+        let tcp = TcpTransport::new(me, config.secret.as_bytes(), seed, TcpOptions::default());
+        let rpc = RpcClient::new(Arc::new(tcp.clone()), RPC_TIMEOUT);
+        let (repairs, repair_rx) = RepairQueue::new(REPAIR_QUEUE);
+        let coordinator = Coordinator::new(
+            Local { me, store: store.clone() },
+            ring.clone(),
+            Some(rpc.clone()),
+            clock,
+            QuorumConfig { read_quorum: config.read_quorum, write_quorum: config.write_quorum },
+            repairs,
+        );
+        Ok(Cluster {
+            ring,
+            coordinator,
+            config: config.clone(),
+            tcp,
+            rpc,
+            store: store.clone(),
+            repairs: Some(repair_rx),
+            seed,
+        })
+    }
+
+    /// Binds the RPC port and starts the background loops; returns the bound address and a task
+    /// that ends once `shutdown` fired and every loop stopped.
+    pub async fn start(
+        mut self,
+        s3_addr: SocketAddr,
+        shutdown: watch::Receiver<bool>,
+    ) -> Result<(SocketAddr, JoinHandle<()>), NodeError> {
+        let addr = self.config.rpc_addr;
+        let listener = TcpListener::bind(addr).await.map_err(|source| NodeError::Bind { addr, source })?;
+        let rpc_addr = listener.local_addr().map_err(|source| NodeError::Bind { addr, source })?;
+        let me = self.ring.me();
+        self.ring.set_local_info(NodeInfo {
+            id: me,
+            rpc_addr,
+            s3_addr,
+            zone: self.config.zone.clone(),
+            capacity: self.config.capacity,
+        });
+        let mut router = Router::new();
+        gossip::register(&mut router, &self.ring);
+        self.coordinator.register(&mut router);
+        let tcp = self.tcp.clone();
+        let addresses: gossip::AddressSink = Arc::new(move |id, addr| tcp.set_address(id, addr));
+        let gossiper = Gossiper {
+            ring: self.ring.clone(),
+            rpc: self.rpc.clone(),
+            tcp: Some(self.tcp.clone()),
+            seeds: self.config.seeds.clone(),
+            interval: self.config.gossip_interval,
+            addresses: Some(addresses),
+            seed: self.seed,
+        };
+        let handoff = HandoffWorker { coordinator: self.coordinator.clone(), interval: self.config.gossip_interval };
+        let repairs = self.repairs.take();
+        let coordinator = self.coordinator.clone();
+        let persist = persist_layouts(self.ring.clone(), self.store.clone(), shutdown.clone());
+        let tcp = self.tcp.clone();
+        let mut stop = shutdown.clone();
+        let serve = async move {
+            tcp.serve(listener, router, async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })
+            .await;
+        };
+        let repair_loop = async move {
+            if let Some(rx) = repairs {
+                coordinator.serve_repairs(rx).await;
+            }
+        };
+        let mut repair_stop = shutdown.clone();
+        let task = tokio::spawn(async move {
+            tokio::join!(
+                serve,
+                gossiper.run(shutdown.clone()),
+                handoff.run(shutdown.clone()),
+                persist,
+                async move {
+                    tokio::select! {
+                        () = repair_loop => {}
+                        _ = repair_stop.wait_for(|s| *s) => {}
+                    }
+                },
+            );
+        });
+        Ok((rpc_addr, task))
+    }
+}
+
+/// Writes every layout this node adopts to its store, so a restart resumes with it.
+async fn persist_layouts(ring: Ring, store: Store, mut shutdown: watch::Receiver<bool>) {
+    let mut layouts = ring.subscribe();
+    loop {
+        tokio::select! {
+            changed = layouts.changed() => if changed.is_err() { return },
+            _ = shutdown.wait_for(|s| *s) => return,
+        }
+        let layout = layouts.borrow_and_update().clone();
+        match postcard::to_allocvec(&*layout) {
+            Ok(bytes) => {
+                let store = store.clone();
+                let saved = tokio::task::spawn_blocking(move || store.put_meta(LAYOUT_META, &bytes)).await;
+                if !matches!(saved, Ok(Ok(()))) {
+                    tracing::error!(version = layout.version, "cannot persist the layout");
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "cannot encode the layout"),
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! Hinted handoff: hands the writes this node accepted as a stand-in back to their owners once
+//! the failure detector sees the owner alive again, then deletes each hint. Bounded: a batch
+//! per owner per pass; an owner that fails mid-batch is retried on the next pass.
+
+use std::time::Duration;
+
+use super::Coordinator;
+use super::replica::Replica;
+use crate::store::{HintOp, TableId, WriteOp};
+
+/// Hints handed off per owner per pass.
+const BATCH: usize = 256;
+
+/// The handoff loop of one node.
+#[derive(Debug, Clone)]
+pub struct HandoffWorker {
+    pub coordinator: Coordinator,
+    pub interval: Duration,
+}
+
+impl HandoffWorker {
+    pub async fn run(self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        let mut ticker = tokio::time::interval(self.interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {}
+                _ = shutdown.changed() => return,
+            }
+            let handed = self.pass().await;
+            if handed > 0 {
+                let left: u64 = self.coordinator.pending_hints().iter().map(|(_, n)| n).sum();
+                tracing::info!(worker = "handoff", handed, left, "handed off hints");
+            }
+        }
+    }
+
+    /// One pass over every owner with hints; returns how many hints were handed off.
+    pub async fn pass(&self) -> usize {
+        let c = &self.coordinator;
+        let mut handed = 0;
+        for (owner, _) in c.pending_hints() {
+            if !c.ring().is_alive(owner) {
+                continue;
+            }
+            let Some(target) = c.replica(owner) else { continue };
+            let Ok(hints) = c.store().hints_for(owner, BATCH) else { continue };
+            for hint in hints {
+                if let Err(e) = deliver(c, &target, &hint.op).await {
+                    tracing::debug!(worker = "handoff", owner = format_args!("{owner:x}"), error = %e, "handoff failed");
+                    break;
+                }
+                if c.store().write(WriteOp::DeleteHint { owner, seq: hint.seq }).await.is_err() {
+                    break;
+                }
+                handed += 1;
+            }
+        }
+        handed
+    }
+}
+
+async fn deliver(c: &Coordinator, target: &Replica, op: &HintOp) -> Result<(), super::ReplicaError> {
+    let local = &c.inner.local;
+    match op {
+        HintOp::Item { table, key } => {
+            let siblings = local.get(TableId(*table), key.clone()).await?;
+            target.merge(TableId(*table), key.clone(), siblings, None).await
+        }
+        HintOp::Block { id } => match local.get_block(*id).await? {
+            Some(data) => target.put_block(*id, data, None).await,
+            // Deleted here since (its object was overwritten): nothing to hand off.
+            None => Ok(()),
+        },
+        HintOp::DeleteBlocks { ids } => target.delete_blocks(ids.clone()).await,
+        HintOp::DeleteBody { data_id } => target.delete_body(*data_id).await,
+    }
+}

@@ -1,0 +1,103 @@
+//! The replica protocol: one request type per operation a coordinator asks of a replica.
+
+use std::ops::Bound;
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+use crate::causality::{Sibling, Siblings, VectorClock};
+use crate::rpc::RpcRequest;
+use crate::store::{BlockId, TableId};
+
+/// Read an item's siblings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReplicaGet {
+    pub table: TableId,
+    pub key: Vec<u8>,
+}
+impl RpcRequest for ReplicaGet {
+    const TAG: u16 = 10;
+    type Response = Siblings;
+}
+
+/// Mint a new version on the receiving owner (its clock entry) and store it durably.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReplicaCoordinate {
+    pub table: TableId,
+    pub key: Vec<u8>,
+    pub context: VectorClock,
+    pub timestamp_ms: i64,
+    pub value: Option<Vec<u8>>,
+}
+impl RpcRequest for ReplicaCoordinate {
+    const TAG: u16 = 11;
+    type Response = Sibling;
+}
+
+/// Merge siblings durably; with `hint_for`, as a stand-in for that owner.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReplicaMerge {
+    pub table: TableId,
+    pub key: Vec<u8>,
+    pub siblings: Siblings,
+    pub hint_for: Option<u64>,
+}
+impl RpcRequest for ReplicaMerge {
+    const TAG: u16 = 12;
+    type Response = ();
+}
+
+/// Which partitions a scan answers for: `(partition bits, partitions)`.
+pub type PartitionFilter = Option<(u8, Vec<u32>)>;
+
+/// Items of a table in key order, restricted to some partitions.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReplicaScan {
+    pub table: TableId,
+    pub start: Bound<Vec<u8>>,
+    pub end: Bound<Vec<u8>>,
+    pub limit: usize,
+    pub partitions: PartitionFilter,
+}
+impl RpcRequest for ReplicaScan {
+    const TAG: u16 = 13;
+    type Response = Vec<(Vec<u8>, Siblings)>;
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BlockPut {
+    pub id: BlockId,
+    pub data: Bytes,
+    pub hint_for: Option<u64>,
+}
+impl RpcRequest for BlockPut {
+    const TAG: u16 = 14;
+    type Response = ();
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BlockGet {
+    pub id: BlockId,
+}
+impl RpcRequest for BlockGet {
+    const TAG: u16 = 15;
+    type Response = Option<Bytes>;
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BlocksDelete {
+    pub ids: Vec<BlockId>,
+}
+impl RpcRequest for BlocksDelete {
+    const TAG: u16 = 16;
+    type Response = ();
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BodyDelete {
+    pub data_id: [u8; 16],
+}
+impl RpcRequest for BodyDelete {
+    const TAG: u16 = 17;
+    type Response = ();
+}

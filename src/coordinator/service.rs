@@ -1,0 +1,59 @@
+//! Serving the replica protocol: peers' requests run against this node's store through the same
+//! `Local` replica the coordinator uses for itself.
+
+use super::messages::{
+    BlockGet, BlockPut, BlocksDelete, BodyDelete, ReplicaCoordinate, ReplicaGet, ReplicaMerge,
+    ReplicaScan,
+};
+use super::replica::{Local, ScanRange};
+use crate::rpc::Router;
+
+/// Most items one scan request may ask for.
+const SCAN_LIMIT_MAX: usize = 10_000;
+
+/// Registers the replica protocol's handlers for `local`.
+pub fn register(router: &mut Router, local: &Local) {
+    let l = local.clone();
+    router.register(move |_, r: ReplicaGet| {
+        let l = l.clone();
+        async move { l.get(r.table, r.key).await.map_err(|e| e.to_string()) }
+    });
+    let l = local.clone();
+    router.register(move |_, r: ReplicaCoordinate| {
+        let l = l.clone();
+        async move { l.coordinate(r.table, r.key, r.context, r.timestamp_ms, r.value).await.map_err(|e| e.to_string()) }
+    });
+    let l = local.clone();
+    router.register(move |_, r: ReplicaMerge| {
+        let l = l.clone();
+        async move { l.merge(r.table, r.key, r.siblings, r.hint_for).await.map_err(|e| e.to_string()) }
+    });
+    let l = local.clone();
+    router.register(move |_, r: ReplicaScan| {
+        let l = l.clone();
+        async move {
+            let range = ScanRange { start: r.start, end: r.end };
+            l.scan(r.table, range, r.limit.min(SCAN_LIMIT_MAX), r.partitions).await.map_err(|e| e.to_string())
+        }
+    });
+    let l = local.clone();
+    router.register(move |_, r: BlockPut| {
+        let l = l.clone();
+        async move { l.put_block(r.id, r.data, r.hint_for).await.map_err(|e| e.to_string()) }
+    });
+    let l = local.clone();
+    router.register(move |_, r: BlockGet| {
+        let l = l.clone();
+        async move { l.get_block(r.id).await.map_err(|e| e.to_string()) }
+    });
+    let l = local.clone();
+    router.register(move |_, r: BlocksDelete| {
+        let l = l.clone();
+        async move { l.delete_blocks(r.ids).await.map_err(|e| e.to_string()) }
+    });
+    let l = local.clone();
+    router.register(move |_, r: BodyDelete| {
+        let l = l.clone();
+        async move { l.delete_body(r.data_id).await.map_err(|e| e.to_string()) }
+    });
+}

@@ -1,0 +1,141 @@
+//! Gossip: every interval, this node sends its membership view to one peer chosen at random
+//! and merges the peer's view from the answer; a node that hears of a newer layout fetches it.
+//! Seeds are addresses contacted until this node knows a peer by id. Heartbeats observed this
+//! way feed the failure detector.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+
+use super::{Layout, NodeId, PeerState, Ring};
+use crate::rpc::{Router, RpcClient, RpcRequest, TcpTransport};
+
+/// Push this node's view; the answer is the receiver's view.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GossipPush {
+    pub states: Vec<PeerState>,
+}
+
+impl RpcRequest for GossipPush {
+    const TAG: u16 = 100;
+    type Response = Vec<PeerState>;
+}
+
+/// Ask a peer for its current layout.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FetchLayout;
+
+impl RpcRequest for FetchLayout {
+    const TAG: u16 = 101;
+    type Response = Layout;
+}
+
+/// Serves gossip and layout requests for `ring`.
+pub fn register(router: &mut Router, ring: &Ring) {
+    let r = ring.clone();
+    router.register(move |from, push: GossipPush| {
+        let ring = r.clone();
+        async move {
+            ring.heard_from(from);
+            ring.merge_view(push.states);
+            ring.local_state();
+            Ok(ring.view().states().cloned().collect())
+        }
+    });
+    let r = ring.clone();
+    router.register(move |_, FetchLayout| {
+        let ring = r.clone();
+        async move { Ok((*ring.layout()).clone()) }
+    });
+}
+
+/// Learns peers' addresses as gossip reveals them (the TCP transport's address book).
+pub type AddressSink = Arc<dyn Fn(NodeId, SocketAddr) + Send + Sync>;
+
+/// The gossip loop of one node.
+pub struct Gossiper {
+    pub ring: Ring,
+    pub rpc: RpcClient,
+    /// For contacting seeds by address; `None` in the in-memory simulation.
+    pub tcp: Option<TcpTransport>,
+    pub seeds: Vec<SocketAddr>,
+    pub interval: Duration,
+    pub addresses: Option<AddressSink>,
+    pub seed: u64,
+}
+
+impl Gossiper {
+    /// Runs until `shutdown` fires.
+    pub async fn run(self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        let mut rng = StdRng::seed_from_u64(self.seed);
+        let mut ticker = tokio::time::interval(self.interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {}
+                _ = shutdown.changed() => return,
+            }
+            self.round(&mut rng).await;
+        }
+    }
+
+    /// One gossip exchange (and seed contact while we know nobody).
+    pub async fn round(&self, rng: &mut StdRng) {
+        let Some(_) = self.ring.local_state() else { return };
+        let me = self.ring.me();
+        let view = self.ring.view();
+        let peers: Vec<NodeId> = view.states().map(|s| s.info.id).filter(|id| *id != me).collect();
+        let states: Vec<PeerState> = view.states().cloned().collect();
+        if let (Some(tcp), true) = (&self.tcp, peers.is_empty() || rng.random_bool(0.1)) {
+            for seed in &self.seeds {
+                let Ok(payload) = crate::rpc::encode(&GossipPush { states: states.clone() }) else { continue };
+                match tcp.call_address(*seed, GossipPush::TAG, payload, self.rpc.timeout()).await {
+                    Ok((id, reply)) => {
+                        if let Ok(reply) = crate::rpc::decode::<Vec<PeerState>>(&reply) {
+                            self.absorb(id, reply).await;
+                        }
+                    }
+                    Err(e) => tracing::debug!(%seed, error = %e, "seed unreachable"),
+                }
+            }
+        }
+        if peers.is_empty() {
+            return;
+        }
+        let peer = peers[rng.random_range(0..peers.len())];
+        match self.rpc.call(peer, &GossipPush { states }).await {
+            Ok(reply) => self.absorb(peer, reply).await,
+            Err(e) => tracing::trace!(peer = format_args!("{peer:x}"), error = %e, "gossip failed"),
+        }
+    }
+
+    async fn absorb(&self, from: NodeId, reply: Vec<PeerState>) {
+        self.ring.heard_from(from);
+        if let Some(sink) = &self.addresses {
+            for s in &reply {
+                if s.info.id != self.ring.me() {
+                    sink(s.info.id, s.info.rpc_addr);
+                }
+            }
+        }
+        let newest = reply.iter().max_by_key(|s| s.layout_version).map(|s| (s.info.id, s.layout_version));
+        self.ring.merge_view(reply);
+        if let Some((holder, version)) = newest
+            && version > self.ring.layout().version
+            && holder != self.ring.me()
+        {
+            match self.rpc.call(holder, &FetchLayout).await {
+                Ok(layout) => {
+                    if self.ring.install_layout(layout) {
+                        tracing::info!(version, "installed a newer layout from gossip");
+                    }
+                }
+                Err(e) => tracing::debug!(error = %e, "layout fetch failed"),
+            }
+        }
+    }
+}
