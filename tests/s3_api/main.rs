@@ -10,3 +10,4 @@ mod buckets;
 mod list;
 mod malformed;
 mod objects;
+mod sigv2;
