@@ -209,7 +209,9 @@ impl S3Service {
             auth::AuthInput {
                 method: &parts.method,
                 raw_path: parts.uri.path(),
+                raw_query: parts.uri.query().unwrap_or_default(),
                 query: &query,
+                vhost_bucket: target.bucket.as_deref().filter(|_| target.virtual_hosted),
                 headers: &parts.headers,
             },
             &self.inner.objects,

@@ -219,7 +219,11 @@ mod tests {
     use super::*;
 
     fn target(bucket: Option<&str>, key: Option<&str>) -> Target {
-        Target { bucket: bucket.map(str::to_owned), key: key.map(str::to_owned) }
+        Target {
+            bucket: bucket.map(str::to_owned),
+            key: key.map(str::to_owned),
+            virtual_hosted: false,
+        }
     }
 
     #[test]

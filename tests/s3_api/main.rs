@@ -12,4 +12,5 @@ mod list;
 mod malformed;
 mod multipart;
 mod objects;
+mod sigv2;
 mod tagging;
