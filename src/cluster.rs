@@ -94,7 +94,8 @@ impl Cluster {
         shutdown: watch::Receiver<bool>,
     ) -> Result<(SocketAddr, JoinHandle<()>), NodeError> {
         let addr = self.config.rpc_addr;
-        let listener = TcpListener::bind(addr).await.map_err(|source| NodeError::Bind { addr, source })?;
+        let listener =
+            TcpListener::bind(addr).await.map_err(|source| NodeError::Bind { addr, source })?;
         let rpc_addr = listener.local_addr().map_err(|source| NodeError::Bind { addr, source })?;
         let me = self.ring.me();
         self.ring.set_local_info(NodeInfo {
@@ -109,16 +110,19 @@ impl Cluster {
         self.coordinator.register(&mut router);
         let tcp = self.tcp.clone();
         let addresses: gossip::AddressSink = Arc::new(move |id, addr| tcp.set_address(id, addr));
+        self.ring.set_address_sink(addresses);
         let gossiper = Gossiper {
             ring: self.ring.clone(),
             rpc: self.rpc.clone(),
             tcp: Some(self.tcp.clone()),
             seeds: self.config.seeds.clone(),
             interval: self.config.gossip_interval,
-            addresses: Some(addresses),
             seed: self.seed,
         };
-        let handoff = HandoffWorker { coordinator: self.coordinator.clone(), interval: self.config.gossip_interval };
+        let handoff = HandoffWorker {
+            coordinator: self.coordinator.clone(),
+            interval: self.config.gossip_interval,
+        };
         let repairs = self.repairs.take();
         let coordinator = self.coordinator.clone();
         let persist = persist_layouts(self.ring.clone(), self.store.clone(), shutdown.clone());
@@ -166,7 +170,8 @@ async fn persist_layouts(ring: Ring, store: Store, mut shutdown: watch::Receiver
         match postcard::to_allocvec(&*layout) {
             Ok(bytes) => {
                 let store = store.clone();
-                let saved = tokio::task::spawn_blocking(move || store.put_meta(LAYOUT_META, &bytes)).await;
+                let saved =
+                    tokio::task::spawn_blocking(move || store.put_meta(LAYOUT_META, &bytes)).await;
                 if !matches!(saved, Ok(Ok(()))) {
                     tracing::error!(version = layout.version, "cannot persist the layout");
                 }

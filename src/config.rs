@@ -232,7 +232,9 @@ fn cluster_config(settings: &Settings) -> Result<Option<ClusterConfig>, ConfigEr
         replication_factor,
         read_quorum: settings.read_quorum,
         write_quorum: settings.write_quorum,
-        gossip_interval: std::time::Duration::from_millis(settings.gossip_interval_ms.unwrap_or(1000).max(10)),
+        gossip_interval: std::time::Duration::from_millis(
+            settings.gossip_interval_ms.unwrap_or(1000).max(10),
+        ),
     }))
 }
 

@@ -14,8 +14,8 @@
 
 pub mod admin;
 pub mod causality;
-pub mod cluster;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod coordinator;
 pub mod node;

@@ -139,7 +139,10 @@ pub async fn start(config: Config) -> Result<RunningNode, NodeError> {
     let node_id = node_id(&store, &mut rng)?;
     let (tx, rx) = watch::channel(false);
     let cluster = match &config.cluster {
-        Some(c) => Some(crate::cluster::Cluster::prepare(node_id, c, &store, clock.clone(), rng.next_u64()).await?),
+        Some(c) => Some(
+            crate::cluster::Cluster::prepare(node_id, c, &store, clock.clone(), rng.next_u64())
+                .await?,
+        ),
         None => None,
     };
     let (coordinator, ring) = match &cluster {
@@ -163,16 +166,18 @@ pub async fn start(config: Config) -> Result<RunningNode, NodeError> {
             (coordinator, ring)
         }
     };
-    let has_layout = !ring.layout().members.is_empty();
+    // A ring of one can read and write its own store right away; a member of a larger ring
+    // needs its peers first, so start-up work that writes through the ring runs in the
+    // background once they answer.
+    let alone = ring.layout().members.len() <= 1 && ring.layout().is_member(node_id);
     let body = BodyOptions {
         block_size: config.block_size_bytes,
         inline_max_bytes: config.inline_max_bytes,
         ..BodyOptions::default()
     };
     let objects = ObjectService::new(coordinator.clone(), clock.clone(), rng.next_u64(), body);
-    // A node that has not received a layout yet owns nothing: recovery and the root key wait
-    // for the cluster (the key is already in the replicated store, or comes with the config).
-    if has_layout {
+    let mut start_up = None;
+    let root_key = if alone {
         let recovered = objects
             .recover_interrupted_puts()
             .await
@@ -180,14 +185,27 @@ pub async fn start(config: Config) -> Result<RunningNode, NodeError> {
         if recovered > 0 {
             tracing::info!(bodies = recovered, "deleted the blocks of PUTs interrupted by a crash");
         }
-    }
-    let root_key = if has_layout {
         bootstrap_root_key(&config, &objects, &store).await?
     } else {
-        RootKeyInfo {
-            access_key_id: config.root_key.as_ref().map(|(id, _)| id.clone()).unwrap_or_default(),
+        let stored_id = store
+            .get_meta("root_access_key_id")?
+            .map(|id| String::from_utf8_lossy(&id).into_owned());
+        let info = RootKeyInfo {
+            access_key_id: config
+                .root_key
+                .as_ref()
+                .map(|(id, _)| id.clone())
+                .or(stored_id)
+                .unwrap_or_default(),
             secret_file: None,
-        }
+        };
+        start_up = Some(tokio::spawn(start_up_in_cluster(
+            config.clone(),
+            objects.clone(),
+            store.clone(),
+            rx.clone(),
+        )));
+        info
     };
     let (admin_token, admin_token_file) = admin_token(&config, &mut rng)?;
     let s3_options = S3Options {
@@ -214,6 +232,9 @@ pub async fn start(config: Config) -> Result<RunningNode, NodeError> {
         if let Some((_, task)) = cluster_task {
             let _ = task.await;
         }
+        if let Some(task) = start_up {
+            let _ = task.await;
+        }
         drop(coordinator);
         store.close().await;
     });
@@ -230,6 +251,42 @@ pub async fn start(config: Config) -> Result<RunningNode, NodeError> {
         shutdown: tx,
         task,
     })
+}
+
+/// Crash recovery and the configured root key, for a member of a multi-node ring: retried
+/// until enough peers answer (or the node stops).
+async fn start_up_in_cluster(
+    config: Config,
+    objects: ObjectService,
+    store: Store,
+    shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        let recovered = objects.recover_interrupted_puts().await;
+        let key = match (&recovered, &config.root_key) {
+            (Ok(_), Some(_)) => bootstrap_root_key(&config, &objects, &store).await.map(drop),
+            (Ok(_), None) => Ok(()),
+            (Err(_), _) => Ok(()),
+        };
+        match (recovered, key) {
+            (Ok(n), Ok(())) => {
+                if n > 0 {
+                    tracing::info!(bodies = n, "deleted the blocks of PUTs interrupted by a crash");
+                }
+                return;
+            }
+            (Err(e), _) => tracing::debug!(error = %e, "start-up recovery waits for peers"),
+            (_, Err(e)) => tracing::debug!(error = %e, "root key waits for peers"),
+        }
+        let mut stop = shutdown.clone();
+        tokio::select! {
+            () = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+    }
 }
 
 async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), NodeError> {

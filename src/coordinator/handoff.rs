@@ -60,7 +60,11 @@ impl HandoffWorker {
     }
 }
 
-async fn deliver(c: &Coordinator, target: &Replica, op: &HintOp) -> Result<(), super::ReplicaError> {
+async fn deliver(
+    c: &Coordinator,
+    target: &Replica,
+    op: &HintOp,
+) -> Result<(), super::ReplicaError> {
     let local = &c.inner.local;
     match op {
         HintOp::Item { table, key } => {

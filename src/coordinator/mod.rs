@@ -22,7 +22,6 @@ mod round;
 mod service;
 
 use std::collections::{BTreeMap, HashMap};
-use std::ops::Bound;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -31,7 +30,7 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 use crate::causality::{Sibling, Siblings, VectorClock};
 use crate::clock::SharedClock;
 use crate::ring::{NodeId, Ring};
-use crate::rpc::{RpcClient, Router};
+use crate::rpc::{Router, RpcClient};
 use crate::store::{BlockId, HintOp, JournalEntry, Store, TableId, WriteOp};
 
 pub use handoff::HandoffWorker;
@@ -70,6 +69,16 @@ pub enum CoordinatorError {
     NoOwner,
     #[error("local store: {0}")]
     Local(ReplicaError),
+}
+
+/// Where one write goes.
+struct WritePlan {
+    /// `(node, hint_for)`: live owners, and stand-ins for owners that are down.
+    targets: Vec<(NodeId, Option<NodeId>)>,
+    /// Live stand-ins not used yet; `pop` gives the most preferred.
+    spare: Vec<NodeId>,
+    /// Owners down with no stand-in left.
+    unplaced: Vec<NodeId>,
 }
 
 /// Replicated reads and writes through this node.
@@ -144,23 +153,46 @@ impl Coordinator {
     }
 
     /// Where a write of `(table, key)` goes: `(node, hint_for)` for each owner, a live stand-in
-    /// taking the place of each owner believed down. Also returns the unused stand-ins.
-    fn write_targets(&self, table: u8, key: &[u8]) -> (Vec<(NodeId, Option<NodeId>)>, Vec<NodeId>) {
+    /// taking the place of each owner believed down. Also returns the unused stand-ins (`pop`
+    /// gives the most preferred) and the owners that are down with no stand-in left: those get
+    /// a hint kept by a replica that has the data, so they catch up when they return.
+    fn write_targets(&self, table: u8, key: &[u8]) -> WritePlan {
         let n = self.quorum().replication_factor;
         let extended = self.inner.ring.extended_preference_list(table, key);
         let (owners, rest) = extended.split_at(n.min(extended.len()));
         let mut spare: Vec<NodeId> = rest.iter().copied().filter(|id| self.alive(*id)).collect();
         spare.reverse();
-        let mut targets = Vec::with_capacity(owners.len());
+        let mut plan =
+            WritePlan { targets: Vec::with_capacity(owners.len()), spare, unplaced: Vec::new() };
         for owner in owners {
             if self.alive(*owner) {
-                targets.push((*owner, None));
-            } else if let Some(standin) = spare.pop() {
-                targets.push((standin, Some(*owner)));
+                plan.targets.push((*owner, None));
+            } else if let Some(standin) = plan.spare.pop() {
+                plan.targets.push((standin, Some(*owner)));
+            } else {
+                plan.unplaced.push(*owner);
             }
         }
-        spare.reverse();
-        (targets, spare)
+        plan
+    }
+
+    /// Leaves hints for `owners` with `holder`, a replica that already has the item.
+    fn hint_through(
+        &self,
+        holder: NodeId,
+        owners: Vec<NodeId>,
+        table: TableId,
+        key: &[u8],
+        set: &Siblings,
+    ) {
+        if owners.is_empty() {
+            return;
+        }
+        let pending: FuturesUnordered<_> = owners
+            .into_iter()
+            .map(|owner| self.send_merge(holder, Some(owner), table, key, set))
+            .collect();
+        self.finish_in_background(pending);
     }
 
     /// Reads an item: merges the sibling sets of `read_quorum` replicas.
@@ -169,7 +201,8 @@ impl Coordinator {
         let q = self.quorum();
         let extended = self.inner.ring.extended_preference_list(table.0, key);
         let n = q.replication_factor.min(extended.len());
-        let mut contacted: Vec<NodeId> = extended[..n].iter().copied().filter(|id| self.alive(*id)).collect();
+        let mut contacted: Vec<NodeId> =
+            extended[..n].iter().copied().filter(|id| self.alive(*id)).collect();
         // Too few owners up: stand-ins may hold hinted copies (sloppy reads).
         for standin in extended[n..].iter().filter(|id| self.alive(**id)) {
             if contacted.len() >= q.read_quorum {
@@ -220,7 +253,7 @@ impl Coordinator {
         context: VectorClock,
     ) -> Result<Sibling, CoordinatorError> {
         let q = self.quorum();
-        let (mut targets, mut spare) = self.write_targets(table.0, key);
+        let WritePlan { mut targets, mut spare, mut unplaced } = self.write_targets(table.0, key);
         // Mint at an owner, this node first if it is one.
         let me = self.node_id();
         targets.sort_by_key(|(node, hint)| (hint.is_some(), *node != me));
@@ -230,34 +263,39 @@ impl Coordinator {
         while let Some(pos) = targets.iter().position(|(_, hint)| hint.is_none()) {
             let (node, _) = targets.remove(pos);
             let Some(replica) = self.replica(node) else { continue };
-            match replica.coordinate(table, key.to_vec(), context.clone(), timestamp_ms, value.clone()).await {
+            match replica
+                .coordinate(table, key.to_vec(), context.clone(), timestamp_ms, value.clone())
+                .await
+            {
                 Ok(sibling) => {
                     self.inner.ring.heard_from(node);
                     round.ack(node);
-                    minted = Some(sibling);
+                    minted = Some((node, sibling));
                     break;
                 }
                 Err(e) => {
                     tracing::debug!(node = format_args!("{node:x}"), error = %e, "minting owner failed");
-                    if let Some(standin) = spare.pop() {
-                        targets.push((standin, Some(node)));
+                    match spare.pop() {
+                        Some(standin) => targets.push((standin, Some(node))),
+                        None => unplaced.push(node),
                     }
                     round.fail(node, e);
                 }
             }
         }
-        let Some(sibling) = minted else {
+        let Some((minter, sibling)) = minted else {
             return Err(if round.acked().is_empty() && round.state() != RoundState::Failed {
                 CoordinatorError::NoOwner
             } else {
                 quorum_error(round)
             });
         };
+        let mut set = Siblings::new();
+        set.apply(sibling.clone());
+        self.hint_through(minter, unplaced, table, key, &set);
         if round.state() == RoundState::Reached && targets.is_empty() {
             return Ok(sibling);
         }
-        let mut set = Siblings::new();
-        set.apply(sibling.clone());
         let mut pending = FuturesUnordered::new();
         for (node, hint_for) in targets {
             pending.push(self.send_merge(node, hint_for, table, key, &set));
@@ -270,9 +308,14 @@ impl Coordinator {
             let state = match result {
                 Ok(()) => round.ack(node),
                 Err(e) => {
-                    // Sloppy quorum: the next live stand-in takes this copy.
-                    if let Some(standin) = spare.pop() {
-                        pending.push(self.send_merge(standin, hint_for.or(Some(node)), table, key, &set));
+                    // Sloppy quorum: the next live stand-in takes this copy; with none left,
+                    // the minting replica keeps a hint for the owner.
+                    let owner = hint_for.unwrap_or(node);
+                    match spare.pop() {
+                        Some(standin) => {
+                            pending.push(self.send_merge(standin, Some(owner), table, key, &set))
+                        }
+                        None => self.hint_through(minter, vec![owner], table, key, &set),
                     }
                     round.fail(node, e)
                 }
@@ -297,7 +340,8 @@ impl Coordinator {
         table: TableId,
         key: &[u8],
         set: &Siblings,
-    ) -> futures_util::future::BoxFuture<'static, (NodeId, Option<NodeId>, Result<(), ReplicaError>)> {
+    ) -> futures_util::future::BoxFuture<'static, (NodeId, Option<NodeId>, Result<(), ReplicaError>)>
+    {
         let replica = self.replica(node);
         let (key, set) = (key.to_vec(), set.clone());
         Box::pin(async move {
@@ -310,7 +354,10 @@ impl Coordinator {
     }
 
     /// Lets copies beyond the quorum complete after the caller got its answer.
-    fn finish_in_background<F: futures_util::Future + Send + 'static>(&self, mut pending: FuturesUnordered<F>) {
+    fn finish_in_background<F: futures_util::Future + Send + 'static>(
+        &self,
+        mut pending: FuturesUnordered<F>,
+    ) {
         if pending.is_empty() {
             return;
         }
@@ -320,10 +367,20 @@ impl Coordinator {
     /// Items of `table` in `range`, in key order, at most `limit`, each merged from
     /// `read_quorum` replicas of its partition: a coverage query over the layout.
     #[tracing::instrument(skip_all, fields(table = table.0, limit))]
-    pub async fn scan(&self, table: TableId, range: ScanRange, limit: usize) -> Result<Vec<(Vec<u8>, Siblings)>, CoordinatorError> {
+    pub async fn scan(
+        &self,
+        table: TableId,
+        range: ScanRange,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Siblings)>, CoordinatorError> {
         let layout = self.inner.ring.layout();
         if layout.members.len() <= 1 {
-            return self.inner.local.scan(table, range, limit, None).await.map_err(CoordinatorError::Local);
+            return self
+                .inner
+                .local
+                .scan(table, range, limit, None)
+                .await
+                .map_err(CoordinatorError::Local);
         }
         let q = self.quorum();
         let mut per_node: HashMap<NodeId, Vec<u32>> = HashMap::new();
@@ -331,7 +388,11 @@ impl Coordinator {
             let owners = layout.preference_list(crate::ring::PartitionId(p));
             let alive: Vec<NodeId> = owners.iter().copied().filter(|id| self.alive(*id)).collect();
             if alive.is_empty() {
-                return Err(CoordinatorError::QuorumNotReached { needed: q.read_quorum, acked: 0, failures: Vec::new() });
+                return Err(CoordinatorError::QuorumNotReached {
+                    needed: q.read_quorum,
+                    acked: 0,
+                    failures: Vec::new(),
+                });
             }
             // Rotate the starting owner by partition so that scans spread over the nodes.
             for i in 0..q.read_quorum.min(alive.len()) {
@@ -351,7 +412,11 @@ impl Coordinator {
         let mut merged: BTreeMap<Vec<u8>, Siblings> = BTreeMap::new();
         let mut bound: Option<Vec<u8>> = None;
         while let Some((node, result)) = pending.next().await {
-            let items = result.map_err(|e| CoordinatorError::QuorumNotReached { needed: 1, acked: 0, failures: vec![(node, e)] })?;
+            let items = result.map_err(|e| CoordinatorError::QuorumNotReached {
+                needed: 1,
+                acked: 0,
+                failures: vec![(node, e)],
+            })?;
             if items.len() >= limit
                 && let Some((last, _)) = items.last()
                 && bound.as_ref().is_none_or(|b| last < b)
@@ -379,7 +444,8 @@ impl Coordinator {
     /// Stores a block on its own preference list; returns after `write_quorum` durable copies.
     pub async fn put_block(&self, id: BlockId, data: Bytes) -> Result<(), CoordinatorError> {
         let q = self.quorum();
-        let (targets, mut spare) = self.write_targets(BLOCK_PLACEMENT_TABLE, &Self::block_key(id));
+        let WritePlan { targets, mut spare, mut unplaced } =
+            self.write_targets(BLOCK_PLACEMENT_TABLE, &Self::block_key(id));
         let mut round = QuorumRound::new(q.write_quorum, targets.len());
         let send = |node: NodeId, hint_for: Option<NodeId>| {
             let replica = self.replica(node);
@@ -392,13 +458,19 @@ impl Coordinator {
                 (node, hint_for, result)
             }
         };
-        let mut pending: FuturesUnordered<_> = targets.into_iter().map(|(n, h)| send(n, h)).collect();
+        let mut pending: FuturesUnordered<_> =
+            targets.into_iter().map(|(n, h)| send(n, h)).collect();
+        let mut holder = None;
         while let Some((node, hint_for, result)) = pending.next().await {
             let state = match result {
-                Ok(()) => round.ack(node),
+                Ok(()) => {
+                    holder.get_or_insert(node);
+                    round.ack(node)
+                }
                 Err(e) => {
-                    if let Some(standin) = spare.pop() {
-                        pending.push(send(standin, hint_for.or(Some(node))));
+                    match spare.pop() {
+                        Some(standin) => pending.push(send(standin, hint_for.or(Some(node)))),
+                        None => unplaced.push(hint_for.unwrap_or(node)),
                     }
                     round.fail(node, e)
                 }
@@ -406,6 +478,12 @@ impl Coordinator {
             match state {
                 RoundState::Pending => {}
                 RoundState::Reached => {
+                    // Owners with no stand-in get a hint kept by a replica that has the block.
+                    if let Some(holder) = holder {
+                        for owner in unplaced.drain(..) {
+                            pending.push(send(holder, Some(owner)));
+                        }
+                    }
                     self.finish_in_background(pending);
                     return Ok(());
                 }
@@ -419,14 +497,17 @@ impl Coordinator {
     /// Reads a block from the first replica that has an intact copy: live owners first, then
     /// stand-ins that may hold a hinted copy.
     pub async fn get_block(&self, id: BlockId) -> Result<Bytes, CoordinatorError> {
-        let mut order = self.inner.ring.extended_preference_list(BLOCK_PLACEMENT_TABLE, &Self::block_key(id));
+        let mut order =
+            self.inner.ring.extended_preference_list(BLOCK_PLACEMENT_TABLE, &Self::block_key(id));
         order.sort_by_key(|node| !self.alive(*node));
         for node in order {
             let Some(replica) = self.replica(node) else { continue };
             match replica.get_block(id).await {
                 Ok(Some(data)) => return Ok(data),
                 Ok(None) => {}
-                Err(e) => tracing::debug!(node = format_args!("{node:x}"), error = %e, "block read failed, trying the next replica"),
+                Err(e) => {
+                    tracing::debug!(node = format_args!("{node:x}"), error = %e, "block read failed, trying the next replica")
+                }
             }
         }
         Err(CoordinatorError::BlockMissing { id })
@@ -437,7 +518,10 @@ impl Coordinator {
         let mut per_node: HashMap<NodeId, Vec<BlockId>> = HashMap::new();
         let n = self.quorum().replication_factor;
         for id in ids {
-            let owners = self.inner.ring.extended_preference_list(BLOCK_PLACEMENT_TABLE, &Self::block_key(*id));
+            let owners = self
+                .inner
+                .ring
+                .extended_preference_list(BLOCK_PLACEMENT_TABLE, &Self::block_key(*id));
             for node in owners.into_iter().take(n) {
                 per_node.entry(node).or_default().push(*id);
             }
@@ -478,7 +562,12 @@ impl Coordinator {
 
     /// Records node-local work in progress, durably, before it starts.
     pub async fn journal_put(&self, key: Vec<u8>, value: Vec<u8>) -> Result<(), CoordinatorError> {
-        self.inner.local.store.write(WriteOp::PutJournal { key, value }).await.map_err(local_error)?;
+        self.inner
+            .local
+            .store
+            .write(WriteOp::PutJournal { key, value })
+            .await
+            .map_err(local_error)?;
         Ok(())
     }
 

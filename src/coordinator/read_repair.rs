@@ -34,10 +34,7 @@ impl RepairQueue {
     /// A queue of `capacity` repairs and its receiving end (for `run`).
     pub fn new(capacity: usize) -> (Self, mpsc::Receiver<Repair>) {
         let (tx, rx) = mpsc::channel(capacity.max(1));
-        (
-            Self { tx: Some(tx), queued: Arc::default(), dropped: Arc::default() },
-            rx,
-        )
+        (Self { tx: Some(tx), queued: Arc::default(), dropped: Arc::default() }, rx)
     }
 
     /// A queue that repairs nothing (a ring of one has no other replica).
@@ -47,7 +44,14 @@ impl RepairQueue {
 
     /// Queues repairs for every answer of `owners` that `merged` supersedes, and for owners
     /// that did not answer in time nothing (they will be read again later).
-    pub fn offer(&self, table: TableId, key: &[u8], merged: &Siblings, answers: &[(NodeId, Siblings)], owners: Vec<NodeId>) {
+    pub fn offer(
+        &self,
+        table: TableId,
+        key: &[u8],
+        merged: &Siblings,
+        answers: &[(NodeId, Siblings)],
+        owners: Vec<NodeId>,
+    ) {
         let Some(tx) = &self.tx else { return };
         for (node, siblings) in answers {
             if !owners.contains(node) || siblings.covers(merged) {

@@ -73,12 +73,24 @@ impl Local {
         }
     }
 
-    pub async fn merge(&self, table: TableId, key: Vec<u8>, siblings: Siblings, hint_for: Option<u64>) -> Result<(), ReplicaError> {
+    pub async fn merge(
+        &self,
+        table: TableId,
+        key: Vec<u8>,
+        siblings: Siblings,
+        hint_for: Option<u64>,
+    ) -> Result<(), ReplicaError> {
         self.store.write(WriteOp::Merge { table, key, siblings, hint_for }).await?;
         Ok(())
     }
 
-    pub async fn scan(&self, table: TableId, range: ScanRange, limit: usize, partitions: PartitionFilter) -> Result<Vec<(Vec<u8>, Siblings)>, ReplicaError> {
+    pub async fn scan(
+        &self,
+        table: TableId,
+        range: ScanRange,
+        limit: usize,
+        partitions: PartitionFilter,
+    ) -> Result<Vec<(Vec<u8>, Siblings)>, ReplicaError> {
         let store = self.store.clone();
         Self::blocking(move || {
             let start = range.start.as_ref().map(Vec::as_slice);
@@ -103,7 +115,12 @@ impl Local {
         .await
     }
 
-    pub async fn put_block(&self, id: BlockId, data: Bytes, hint_for: Option<u64>) -> Result<(), ReplicaError> {
+    pub async fn put_block(
+        &self,
+        id: BlockId,
+        data: Bytes,
+        hint_for: Option<u64>,
+    ) -> Result<(), ReplicaError> {
         self.store.write(WriteOp::PutBlock { id, data, hint_for }).await?;
         Ok(())
     }
@@ -143,7 +160,9 @@ impl Replica {
     pub async fn get(&self, table: TableId, key: Vec<u8>) -> Result<Siblings, ReplicaError> {
         match self {
             Replica::Local(l) => l.get(table, key).await,
-            Replica::Remote { node, rpc } => Ok(rpc.call(*node, &ReplicaGet { table, key }).await?),
+            Replica::Remote { node, rpc } => {
+                Ok(rpc.call(*node, &ReplicaGet { table, key }).await?)
+            }
         }
     }
 
@@ -163,7 +182,13 @@ impl Replica {
         }
     }
 
-    pub async fn merge(&self, table: TableId, key: Vec<u8>, siblings: Siblings, hint_for: Option<u64>) -> Result<(), ReplicaError> {
+    pub async fn merge(
+        &self,
+        table: TableId,
+        key: Vec<u8>,
+        siblings: Siblings,
+        hint_for: Option<u64>,
+    ) -> Result<(), ReplicaError> {
         match self {
             Replica::Local(l) => l.merge(table, key, siblings, hint_for).await,
             Replica::Remote { node, rpc } => {
@@ -172,19 +197,35 @@ impl Replica {
         }
     }
 
-    pub async fn scan(&self, table: TableId, range: ScanRange, limit: usize, partitions: PartitionFilter) -> Result<Vec<(Vec<u8>, Siblings)>, ReplicaError> {
+    pub async fn scan(
+        &self,
+        table: TableId,
+        range: ScanRange,
+        limit: usize,
+        partitions: PartitionFilter,
+    ) -> Result<Vec<(Vec<u8>, Siblings)>, ReplicaError> {
         match self {
             Replica::Local(l) => l.scan(table, range, limit, partitions).await,
             Replica::Remote { node, rpc } => Ok(rpc
-                .call(*node, &ReplicaScan { table, start: range.start, end: range.end, limit, partitions })
+                .call(
+                    *node,
+                    &ReplicaScan { table, start: range.start, end: range.end, limit, partitions },
+                )
                 .await?),
         }
     }
 
-    pub async fn put_block(&self, id: BlockId, data: Bytes, hint_for: Option<u64>) -> Result<(), ReplicaError> {
+    pub async fn put_block(
+        &self,
+        id: BlockId,
+        data: Bytes,
+        hint_for: Option<u64>,
+    ) -> Result<(), ReplicaError> {
         match self {
             Replica::Local(l) => l.put_block(id, data, hint_for).await,
-            Replica::Remote { node, rpc } => Ok(rpc.call(*node, &BlockPut { id, data, hint_for }).await?),
+            Replica::Remote { node, rpc } => {
+                Ok(rpc.call(*node, &BlockPut { id, data, hint_for }).await?)
+            }
         }
     }
 

@@ -21,7 +21,11 @@ pub fn register(router: &mut Router, local: &Local) {
     let l = local.clone();
     router.register(move |_, r: ReplicaCoordinate| {
         let l = l.clone();
-        async move { l.coordinate(r.table, r.key, r.context, r.timestamp_ms, r.value).await.map_err(|e| e.to_string()) }
+        async move {
+            l.coordinate(r.table, r.key, r.context, r.timestamp_ms, r.value)
+                .await
+                .map_err(|e| e.to_string())
+        }
     });
     let l = local.clone();
     router.register(move |_, r: ReplicaMerge| {
@@ -33,7 +37,9 @@ pub fn register(router: &mut Router, local: &Local) {
         let l = l.clone();
         async move {
             let range = ScanRange { start: r.start, end: r.end };
-            l.scan(r.table, range, r.limit.min(SCAN_LIMIT_MAX), r.partitions).await.map_err(|e| e.to_string())
+            l.scan(r.table, range, r.limit.min(SCAN_LIMIT_MAX), r.partitions)
+                .await
+                .map_err(|e| e.to_string())
         }
     });
     let l = local.clone();

@@ -31,7 +31,12 @@ pub struct FailureDetector {
 
 impl FailureDetector {
     pub fn new(threshold: f64, expected_interval: Duration) -> Self {
-        Self { threshold, expected_interval, min_interval: expected_interval / 2, peers: HashMap::new() }
+        Self {
+            threshold,
+            expected_interval,
+            min_interval: expected_interval / 2,
+            peers: HashMap::new(),
+        }
     }
 
     /// Records that `peer` was heard from at `now`.
@@ -57,7 +62,8 @@ impl FailureDetector {
         let mean = if h.intervals.len() < 3 {
             self.expected_interval
         } else {
-            h.intervals.iter().sum::<Duration>() / u32::try_from(h.intervals.len()).unwrap_or(u32::MAX)
+            h.intervals.iter().sum::<Duration>()
+                / u32::try_from(h.intervals.len()).unwrap_or(u32::MAX)
         };
         let silence = now.saturating_duration_since(h.last);
         Some(silence.as_secs_f64() / mean.as_secs_f64().max(1e-3) * std::f64::consts::LOG10_E)

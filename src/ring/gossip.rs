@@ -64,7 +64,6 @@ pub struct Gossiper {
     pub tcp: Option<TcpTransport>,
     pub seeds: Vec<SocketAddr>,
     pub interval: Duration,
-    pub addresses: Option<AddressSink>,
     pub seed: u64,
 }
 
@@ -92,7 +91,9 @@ impl Gossiper {
         let states: Vec<PeerState> = view.states().cloned().collect();
         if let (Some(tcp), true) = (&self.tcp, peers.is_empty() || rng.random_bool(0.1)) {
             for seed in &self.seeds {
-                let Ok(payload) = crate::rpc::encode(&GossipPush { states: states.clone() }) else { continue };
+                let Ok(payload) = crate::rpc::encode(&GossipPush { states: states.clone() }) else {
+                    continue;
+                };
                 match tcp.call_address(*seed, GossipPush::TAG, payload, self.rpc.timeout()).await {
                     Ok((id, reply)) => {
                         if let Ok(reply) = crate::rpc::decode::<Vec<PeerState>>(&reply) {
@@ -115,14 +116,8 @@ impl Gossiper {
 
     async fn absorb(&self, from: NodeId, reply: Vec<PeerState>) {
         self.ring.heard_from(from);
-        if let Some(sink) = &self.addresses {
-            for s in &reply {
-                if s.info.id != self.ring.me() {
-                    sink(s.info.id, s.info.rpc_addr);
-                }
-            }
-        }
-        let newest = reply.iter().max_by_key(|s| s.layout_version).map(|s| (s.info.id, s.layout_version));
+        let newest =
+            reply.iter().max_by_key(|s| s.layout_version).map(|s| (s.info.id, s.layout_version));
         self.ring.merge_view(reply);
         if let Some((holder, version)) = newest
             && version > self.ring.layout().version

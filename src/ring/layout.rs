@@ -34,7 +34,13 @@ impl Layout {
     /// A layout with no members, version 0: what a joining node has until gossip brings the
     /// cluster's layout. It owns nothing and places nothing.
     pub fn empty(partition_bits: u8) -> Self {
-        Self { version: 0, partition_bits, replication_factor: 1, members: Vec::new(), assignments: Vec::new() }
+        Self {
+            version: 0,
+            partition_bits,
+            replication_factor: 1,
+            members: Vec::new(),
+            assignments: Vec::new(),
+        }
     }
 
     /// The successor of `previous` for a new member set, moving as little as possible.
@@ -44,7 +50,8 @@ impl Layout {
         replication_factor: usize,
     ) -> Result<Layout, AssignmentError> {
         let partitions = 1usize << previous.partition_bits;
-        let before = (previous.assignments.len() == partitions).then_some(previous.assignments.as_slice());
+        let before =
+            (previous.assignments.len() == partitions).then_some(previous.assignments.as_slice());
         let assignments = assign(before, &members, partitions, replication_factor)?;
         Ok(Layout {
             version: previous.version + 1,
@@ -77,7 +84,9 @@ impl Layout {
         let owners = self.preference_list(partition);
         let mut others: Vec<NodeId> =
             self.members.iter().map(|m| m.id).filter(|id| !owners.contains(id)).collect();
-        others.sort_by_key(|id| super::item_hash(0xfe, &[&partition.0.to_be_bytes()[..], &id.to_be_bytes()].concat()));
+        others.sort_by_key(|id| {
+            super::item_hash(0xfe, &[&partition.0.to_be_bytes()[..], &id.to_be_bytes()].concat())
+        });
         owners.iter().copied().chain(others).collect()
     }
 

@@ -54,7 +54,13 @@ impl MembershipView {
 
     /// Merges a whole view; returns the ids whose entries were news.
     pub fn merge(&mut self, states: impl IntoIterator<Item = PeerState>) -> Vec<NodeId> {
-        states.into_iter().filter_map(|s| { let id = s.info.id; self.merge_one(s).then_some(id) }).collect()
+        states
+            .into_iter()
+            .filter_map(|s| {
+                let id = s.info.id;
+                self.merge_one(s).then_some(id)
+            })
+            .collect()
     }
 
     pub fn get(&self, id: NodeId) -> Option<&PeerState> {

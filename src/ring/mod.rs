@@ -20,7 +20,7 @@ use tokio::sync::watch;
 
 use crate::clock::SharedClock;
 
-pub use assignment::{AssignmentError, Member};
+pub use assignment::{AssignmentError, Member, leader_changes, moved_replicas, slot_targets};
 pub use failure_detector::FailureDetector;
 pub use layout::Layout;
 pub use membership::{MembershipView, NodeInfo, PeerState};
@@ -60,6 +60,7 @@ struct RingInner {
     detector: Mutex<FailureDetector>,
     heartbeat: Mutex<u64>,
     local: Mutex<Option<NodeInfo>>,
+    addresses: Mutex<Option<gossip::AddressSink>>,
 }
 
 impl std::fmt::Debug for Ring {
@@ -83,6 +84,7 @@ impl Ring {
                 detector: Mutex::new(FailureDetector::new(PHI_THRESHOLD, gossip_interval)),
                 heartbeat: Mutex::new(0),
                 local: Mutex::new(None),
+                addresses: Mutex::new(None),
             }),
         }
     }
@@ -152,14 +154,26 @@ impl Ring {
         let info = lock(&self.inner.local).clone()?;
         let mut heartbeat = lock(&self.inner.heartbeat);
         *heartbeat += 1;
-        let state = PeerState { info, heartbeat: *heartbeat, layout_version: self.layout().version };
+        let state =
+            PeerState { info, heartbeat: *heartbeat, layout_version: self.layout().version };
         lock(&self.inner.view).merge_one(state.clone());
         Some(state)
     }
 
+    /// Tells the transport where peers listen, as gossip reveals it.
+    pub fn set_address_sink(&self, sink: gossip::AddressSink) {
+        *lock(&self.inner.addresses) = Some(sink);
+    }
+
     /// Merges gossiped entries; peers whose heartbeat advanced are heard from.
     pub fn merge_view(&self, states: Vec<PeerState>) -> Vec<NodeId> {
-        let news = lock(&self.inner.view).merge(states.into_iter().filter(|s| s.info.id != self.inner.me));
+        if let Some(sink) = lock(&self.inner.addresses).clone() {
+            for s in states.iter().filter(|s| s.info.id != self.inner.me) {
+                sink(s.info.id, s.info.rpc_addr);
+            }
+        }
+        let news =
+            lock(&self.inner.view).merge(states.into_iter().filter(|s| s.info.id != self.inner.me));
         for id in &news {
             self.heard_from(*id);
         }

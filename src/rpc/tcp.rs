@@ -148,7 +148,11 @@ impl TcpTransport {
     ) {
         tokio::pin!(shutdown);
         let router = Arc::new(router);
+        // Connections are served by tasks of this set, so that shutdown can end them: they
+        // hold the handlers, and the handlers hold the store.
+        let mut connections = tokio::task::JoinSet::new();
         loop {
+            while connections.try_join_next().is_some() {}
             let (stream, peer_addr) = tokio::select! {
                 () = &mut shutdown => break,
                 accepted = listener.accept() => match accepted {
@@ -163,12 +167,13 @@ impl TcpTransport {
             let _ = stream.set_nodelay(true);
             let this = self.clone();
             let router = router.clone();
-            tokio::spawn(async move {
+            connections.spawn(async move {
                 if let Err(e) = this.serve_connection(stream, router).await {
                     tracing::debug!(%peer_addr, error = %e, "rpc connection ended");
                 }
             });
         }
+        connections.shutdown().await;
     }
 
     async fn serve_connection(
@@ -248,7 +253,11 @@ impl TcpTransport {
 
     /// Connects to `addr` and runs the client side of the handshake; `expected` is the node id
     /// the address should belong to (`None` for a seed whose id is not known yet).
-    async fn open(&self, addr: SocketAddr, expected: Option<PeerId>) -> Result<(TcpStream, PeerId), RpcError> {
+    async fn open(
+        &self,
+        addr: SocketAddr,
+        expected: Option<PeerId>,
+    ) -> Result<(TcpStream, PeerId), RpcError> {
         let peer = expected.unwrap_or(0);
         let timeout = self.inner.options.connect_timeout;
         let connect = async {
@@ -266,12 +275,17 @@ impl TcpTransport {
             let server_nonce = &reply[8..8 + NONCE_BYTES];
             let proof = &reply[8 + NONCE_BYTES..];
             let ids = (self.inner.me, server);
-            let expected_proof = mac(&self.inner.secret, b"server", &client_nonce, server_nonce, ids);
+            let expected_proof =
+                mac(&self.inner.secret, b"server", &client_nonce, server_nonce, ids);
             if !constant_time_eq(proof, &expected_proof) {
-                return Err(RpcError::Handshake { reason: "peer does not hold the cluster secret".into() });
+                return Err(RpcError::Handshake {
+                    reason: "peer does not hold the cluster secret".into(),
+                });
             }
             if expected.is_some_and(|e| e != server) {
-                return Err(RpcError::Handshake { reason: format!("expected node {peer:x}, reached {server:x}") });
+                return Err(RpcError::Handshake {
+                    reason: format!("expected node {peer:x}, reached {server:x}"),
+                });
             }
             let answer = mac(&self.inner.secret, b"client", server_nonce, &client_nonce, ids);
             stream.write_all(&answer).await.map_err(|e| io_err(peer, &e))?;

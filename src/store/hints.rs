@@ -41,7 +41,11 @@ fn split(k: &[u8]) -> Option<(u64, u64)> {
     Some((owner, seq))
 }
 
-pub fn add(table: &mut Table<'_, &'static [u8], &'static [u8]>, owner: u64, op: &HintOp) -> Result<(), StoreError> {
+pub fn add(
+    table: &mut Table<'_, &'static [u8], &'static [u8]>,
+    owner: u64,
+    op: &HintOp,
+) -> Result<(), StoreError> {
     let last = table
         .range::<&[u8]>(key(owner, 0).as_slice()..=key(owner, u64::MAX).as_slice())
         .map_err(redb_err)?
@@ -50,12 +54,17 @@ pub fn add(table: &mut Table<'_, &'static [u8], &'static [u8]>, owner: u64, op: 
         .map_err(redb_err)?
         .and_then(|(k, _)| split(k.value()))
         .map_or(0, |(_, seq)| seq);
-    let value = postcard::to_allocvec(op).map_err(|e| StoreError::Corrupt { what: format!("hint: {e}") })?;
+    let value = postcard::to_allocvec(op)
+        .map_err(|e| StoreError::Corrupt { what: format!("hint: {e}") })?;
     table.insert(key(owner, last + 1).as_slice(), value.as_slice()).map_err(redb_err)?;
     Ok(())
 }
 
-pub fn list(table: &impl ReadableTable<&'static [u8], &'static [u8]>, owner: Option<u64>, limit: usize) -> Result<Vec<Hint>, StoreError> {
+pub fn list(
+    table: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    owner: Option<u64>,
+    limit: usize,
+) -> Result<Vec<Hint>, StoreError> {
     let (start, end) = match owner {
         Some(o) => (key(o, 0), key(o, u64::MAX)),
         None => (key(0, 0), key(u64::MAX, u64::MAX)),
@@ -67,13 +76,16 @@ pub fn list(table: &impl ReadableTable<&'static [u8], &'static [u8]>, owner: Opt
         }
         let (k, v) = entry.map_err(redb_err)?;
         let Some((owner, seq)) = split(k.value()) else { continue };
-        let op = postcard::from_bytes(v.value()).map_err(|e| StoreError::Corrupt { what: format!("hint: {e}") })?;
+        let op = postcard::from_bytes(v.value())
+            .map_err(|e| StoreError::Corrupt { what: format!("hint: {e}") })?;
         out.push(Hint { owner, seq, op });
     }
     Ok(out)
 }
 
-pub fn counts(table: &impl ReadableTable<&'static [u8], &'static [u8]>) -> Result<Vec<(u64, u64)>, StoreError> {
+pub fn counts(
+    table: &impl ReadableTable<&'static [u8], &'static [u8]>,
+) -> Result<Vec<(u64, u64)>, StoreError> {
     let mut out: Vec<(u64, u64)> = Vec::new();
     for entry in table.iter().map_err(redb_err)? {
         let (k, _) = entry.map_err(redb_err)?;

@@ -48,11 +48,15 @@ fn redb_err(e: impl Into<redb::Error>) -> StoreError {
 pub type JournalEntry = (Vec<u8>, Vec<u8>);
 
 /// Names one replicated table (buckets, objects, ...); the numbering belongs to the caller.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct TableId(pub u8);
 
 /// Identifies one block: the data id of the body it belongs to and its index in that body.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct BlockId {
     pub data_id: [u8; 16],
     pub index: u32,
@@ -250,10 +254,19 @@ impl Store {
         let stopped =
             self.writer_stopped.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
         let _ = self.writer.send(Msg::Stop).await;
-        drop(self);
         if let Some(stopped) = stopped {
             let _ = stopped.await;
         }
+        // Background work still finishing (a write beyond its quorum, a repair) may hold a
+        // clone for a moment; the file closes when the last one goes. Wait for that, bounded,
+        // so that a restart in the same process finds the file free.
+        for _ in 0..200 {
+            if Arc::strong_count(&self.db) <= 1 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        drop(self);
     }
 
     /// Queues a write; the returned receiver resolves once it is durable.
@@ -489,8 +502,12 @@ fn apply_batch(
                 WriteOp::Merge { table, key, siblings, hint_for } => {
                     let outcome = merge(&mut items, table, &key, &siblings);
                     match hint_for {
-                        Some(owner) if outcome.is_ok() => hints::add(&mut hint_table, owner, &HintOp::Item { table: table.0, key })
-                            .and(outcome),
+                        Some(owner) if outcome.is_ok() => hints::add(
+                            &mut hint_table,
+                            owner,
+                            &HintOp::Item { table: table.0, key },
+                        )
+                        .and(outcome),
                         _ => outcome,
                     }
                 }
@@ -500,11 +517,15 @@ fn apply_batch(
                         .map(|_| WriteOutcome::Done)
                         .map_err(redb_err);
                     match hint_for {
-                        Some(owner) if outcome.is_ok() => hints::add(&mut hint_table, owner, &HintOp::Block { id }).and(outcome),
+                        Some(owner) if outcome.is_ok() => {
+                            hints::add(&mut hint_table, owner, &HintOp::Block { id }).and(outcome)
+                        }
                         _ => outcome,
                     }
                 }
-                WriteOp::AddHint { owner, op } => hints::add(&mut hint_table, owner, &op).map(|()| WriteOutcome::Done),
+                WriteOp::AddHint { owner, op } => {
+                    hints::add(&mut hint_table, owner, &op).map(|()| WriteOutcome::Done)
+                }
                 WriteOp::DeleteHint { owner, seq } => hint_table
                     .remove(hints::key(owner, seq).as_slice())
                     .map(|_| WriteOutcome::Done)

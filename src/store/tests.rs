@@ -28,7 +28,10 @@ async fn acknowledged_writes_survive_reopen() {
         let store = Store::open(&path, StoreOptions::default()).unwrap();
         store.write(coordinate(b"k", VectorClock::new(), b"v1")).await.unwrap();
         let id = BlockId { data_id: [9; 16], index: 3 };
-        store.write(WriteOp::PutBlock { id, data: Bytes::from_static(b"blk"), hint_for: None }).await.unwrap();
+        store
+            .write(WriteOp::PutBlock { id, data: Bytes::from_static(b"blk"), hint_for: None })
+            .await
+            .unwrap();
         store.close().await;
     }
     let store = Store::open(&path, StoreOptions::default()).unwrap();
@@ -64,7 +67,10 @@ async fn a_write_with_the_read_context_supersedes_concurrent_siblings() {
     other.set(2, 1);
     let mut foreign = Siblings::new();
     foreign.apply(Sibling { clock: other, timestamp_ms: 5, writer: 2, value: Some(b"x".to_vec()) });
-    store.write(WriteOp::Merge { table: T, key: b"k".to_vec(), siblings: foreign, hint_for: None }).await.unwrap();
+    store
+        .write(WriteOp::Merge { table: T, key: b"k".to_vec(), siblings: foreign, hint_for: None })
+        .await
+        .unwrap();
     store.write(coordinate(b"k", VectorClock::new(), b"y")).await.unwrap();
     let got = store.get(T, b"k").unwrap().unwrap();
     assert_eq!(got.len(), 2, "a blind write is concurrent with the foreign sibling");
@@ -130,7 +136,10 @@ async fn deleted_blocks_are_gone() {
     let store = Store::in_memory(StoreOptions::default()).unwrap();
     let ids: Vec<_> = (0..3).map(|index| BlockId { data_id: [1; 16], index }).collect();
     for id in &ids {
-        store.write(WriteOp::PutBlock { id: *id, data: Bytes::from_static(b"x"), hint_for: None }).await.unwrap();
+        store
+            .write(WriteOp::PutBlock { id: *id, data: Bytes::from_static(b"x"), hint_for: None })
+            .await
+            .unwrap();
     }
     assert_eq!(store.block_count().unwrap(), 3);
     store.write(WriteOp::DeleteBlocks { ids: ids.clone() }).await.unwrap();
@@ -145,10 +154,19 @@ async fn hints_are_stored_with_their_data_and_listed_per_owner() {
     clock.set(1, 1);
     let mut set = Siblings::new();
     set.apply(Sibling { clock, timestamp_ms: 1, writer: 1, value: Some(b"v".to_vec()) });
-    store.write(WriteOp::Merge { table: T, key: b"k".to_vec(), siblings: set, hint_for: Some(9) }).await.unwrap();
+    store
+        .write(WriteOp::Merge { table: T, key: b"k".to_vec(), siblings: set, hint_for: Some(9) })
+        .await
+        .unwrap();
     let id = BlockId { data_id: [3; 16], index: 0 };
-    store.write(WriteOp::PutBlock { id, data: Bytes::from_static(b"b"), hint_for: Some(9) }).await.unwrap();
-    store.write(WriteOp::AddHint { owner: 4, op: HintOp::DeleteBody { data_id: [5; 16] } }).await.unwrap();
+    store
+        .write(WriteOp::PutBlock { id, data: Bytes::from_static(b"b"), hint_for: Some(9) })
+        .await
+        .unwrap();
+    store
+        .write(WriteOp::AddHint { owner: 4, op: HintOp::DeleteBody { data_id: [5; 16] } })
+        .await
+        .unwrap();
     assert!(store.get(T, b"k").unwrap().is_some(), "hinted data is readable on the stand-in");
     assert_eq!(store.hint_counts().unwrap(), vec![(4, 1), (9, 2)]);
     let hints = store.hints_for(9, 10).unwrap();

@@ -1,0 +1,174 @@
+//! A three-node ring: joining, layout spread by gossip, reads and writes through every node,
+//! one node down, hinted handoff, and restart.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use ringvault::config::{Config, Settings};
+use ringvault::node::{self, RunningNode};
+use ringvault::ring::{Layout, Member};
+
+use crate::common::{ACCESS_KEY_ID, SECRET_ACCESS_KEY, client, pattern};
+
+const SECRET: &str = "cluster-test-secret-0123456789";
+
+fn config(dir: &std::path::Path, seeds: Vec<SocketAddr>, seed: u64) -> Config {
+    let settings = Settings {
+        data_dir: Some(dir.to_owned()),
+        s3_addr: Some("127.0.0.1:0".parse().unwrap()),
+        admin_addr: Some("127.0.0.1:0".parse().unwrap()),
+        rpc_addr: Some("127.0.0.1:0".parse().unwrap()),
+        seeds: Some(seeds),
+        cluster_secret: Some(SECRET.into()),
+        access_key_id: Some(ACCESS_KEY_ID.into()),
+        secret_access_key: Some(SECRET_ACCESS_KEY.into()),
+        gossip_interval_ms: Some(100),
+        ..Settings::default()
+    };
+    let mut config = Config::resolve(settings).unwrap();
+    config.seed = Some(seed);
+    config
+}
+
+struct TestCluster {
+    nodes: Vec<Option<RunningNode>>,
+    dirs: Vec<tempfile::TempDir>,
+    seed_addr: SocketAddr,
+}
+
+async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    for _ in 0..200 {
+        if check() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+impl TestCluster {
+    async fn start(n: usize) -> TestCluster {
+        ringvault::telemetry::init();
+        let dirs: Vec<_> = (0..n).map(|_| tempfile::tempdir().unwrap()).collect();
+        let first = node::start(config(dirs[0].path(), Vec::new(), 1)).await.unwrap();
+        let seed_addr = first.rpc_addr().unwrap();
+        let mut nodes = vec![Some(first)];
+        for (i, dir) in dirs.iter().enumerate().skip(1) {
+            nodes.push(Some(
+                node::start(config(dir.path(), vec![seed_addr], i as u64 + 1)).await.unwrap(),
+            ));
+        }
+        let cluster = TestCluster { nodes, dirs, seed_addr };
+        let ids: Vec<u64> = cluster.live().map(RunningNode::node_id).collect();
+        let first = cluster.node(0);
+        eventually("every node to be gossiped", || {
+            ids.iter().all(|id| first.ring().view().get(*id).is_some())
+        })
+        .await;
+        let members =
+            ids.iter().map(|id| Member { id: *id, zone: "z".into(), capacity: 1 }).collect();
+        let layout = Layout::next(&first.ring().layout(), members, 3).unwrap();
+        let version = layout.version;
+        assert!(first.ring().install_layout(layout));
+        eventually("the layout to spread", || {
+            cluster.live().all(|n| n.ring().layout().version == version)
+        })
+        .await;
+        cluster
+    }
+
+    fn node(&self, i: usize) -> &RunningNode {
+        self.nodes[i].as_ref().unwrap()
+    }
+
+    fn live(&self) -> impl Iterator<Item = &RunningNode> {
+        self.nodes.iter().flatten()
+    }
+
+    fn s3(&self, i: usize) -> aws_sdk_s3::Client {
+        client(&format!("http://{}", self.node(i).s3_addr()), ACCESS_KEY_ID, SECRET_ACCESS_KEY)
+    }
+
+    async fn stop(&mut self, i: usize) {
+        if let Some(node) = self.nodes[i].take() {
+            node.shutdown().await;
+        }
+    }
+
+    async fn restart(&mut self, i: usize) {
+        self.stop(i).await;
+        let seeds = if i == 0 { Vec::new() } else { vec![self.seed_addr] };
+        let node = node::start(config(self.dirs[i].path(), seeds, i as u64 + 1)).await.unwrap();
+        self.nodes[i] = Some(node);
+    }
+}
+
+async fn get(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Vec<u8> {
+    let out = s3.get_object().bucket(bucket).key(key).send().await.unwrap();
+    out.body.collect().await.unwrap().into_bytes().to_vec()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_node_serves_what_any_node_wrote() {
+    let cluster = TestCluster::start(3).await;
+    cluster.s3(0).create_bucket().bucket("ring").send().await.unwrap();
+    for i in 0..30u64 {
+        let size = if i % 10 == 0 { 3 << 20 } else { 100 + i as usize };
+        cluster
+            .s3((i % 3) as usize)
+            .put_object()
+            .bucket("ring")
+            .key(format!("k{i:02}"))
+            .body(pattern(size, i).into())
+            .send()
+            .await
+            .unwrap();
+    }
+    for reader in 0..3 {
+        let s3 = cluster.s3(reader);
+        for i in (0..30u64).step_by(7) {
+            let size = if i % 10 == 0 { 3 << 20 } else { 100 + i as usize };
+            assert!(
+                get(&s3, "ring", &format!("k{i:02}")).await == pattern(size, i),
+                "node {reader} key {i}"
+            );
+        }
+        let listed = s3.list_objects_v2().bucket("ring").send().await.unwrap();
+        assert_eq!(listed.key_count(), Some(30), "node {reader} lists every key");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_node_down_loses_no_acknowledged_write_and_catches_up_on_return() {
+    let mut cluster = TestCluster::start(3).await;
+    cluster.s3(0).create_bucket().bucket("down").send().await.unwrap();
+    cluster.stop(2).await;
+    let down_id = cluster.dirs.len();
+    let _ = down_id;
+    // Writes go on with two of three owners (W=2).
+    for i in 0..20u64 {
+        cluster
+            .s3((i % 2) as usize)
+            .put_object()
+            .bucket("down")
+            .key(format!("k{i}"))
+            .body(pattern(2000, i).into())
+            .send()
+            .await
+            .unwrap();
+    }
+    for i in 0..20u64 {
+        assert_eq!(get(&cluster.s3(1), "down", &format!("k{i}")).await, pattern(2000, i));
+    }
+    cluster.restart(2).await;
+    eventually("the restarted node to rejoin", || {
+        let id = cluster.node(2).node_id();
+        cluster.node(0).ring().is_alive(id)
+    })
+    .await;
+    // Read repair and handoff bring it up to date; reading through it sees every write.
+    let s3 = cluster.s3(2);
+    for i in 0..20u64 {
+        assert_eq!(get(&s3, "down", &format!("k{i}")).await, pattern(2000, i));
+    }
+}
