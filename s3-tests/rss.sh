@@ -37,7 +37,7 @@ trap cleanup EXIT
 
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 endpoint="http://127.0.0.1:$port"
-RINGVAULT_DATA_DIR="$work/data" RINGVAULT_S3_ADDR="127.0.0.1:$port" \
+RINGVAULT_DATA_DIR="$work/data" RINGVAULT_S3_ADDR="127.0.0.1:$port" RINGVAULT_ADMIN_ADDR=127.0.0.1:0 \
     RINGVAULT_ACCESS_KEY_ID="$key_id" RINGVAULT_SECRET_ACCESS_KEY="$secret" \
     "$bin" >"$work/node.log" 2>&1 &
 node_pid=$!

@@ -144,9 +144,10 @@ endpoint="http://127.0.0.1:$port"
 node_log="$tmp/node.log"
 
 # Settings the caller may have exported must not change what is tested.
-unset RINGVAULT_CONFIG RINGVAULT_ROOT_DOMAIN
+unset RINGVAULT_CONFIG RINGVAULT_ROOT_DOMAIN RINGVAULT_ADMIN_TOKEN
 RINGVAULT_ACCESS_KEY_ID="$access_key_id" RINGVAULT_SECRET_ACCESS_KEY="$secret_access_key" \
     "$bin" server --data-dir "$tmp/data" --s3-addr "127.0.0.1:$port" --region us-east-1 \
+    --admin-addr 127.0.0.1:0 \
     >"$node_log" 2>&1 </dev/null &
 node_pid=$!
 log "node pid $node_pid on $endpoint, data in $tmp/data"

@@ -16,6 +16,13 @@ pub const DEFAULT_DATA_DIR: &str = "./data";
 pub const DEFAULT_REGION: &str = "us-east-1";
 /// Name of the file, in the data directory, that holds a generated root secret.
 pub const ROOT_SECRET_FILE: &str = "root_secret_access_key";
+/// Default admin API endpoint: loopback only, so that a fresh node exposes no admin surface.
+pub const DEFAULT_ADMIN_ADDR: &str = "127.0.0.1:9001";
+/// Name of the file, in the data directory, that holds a generated admin token.
+pub const ADMIN_TOKEN_FILE: &str = "admin_token";
+/// Bounds of a configured admin token, which travels in an HTTP header.
+const ADMIN_TOKEN_BYTES_MIN: usize = 16;
+const ADMIN_TOKEN_BYTES_MAX: usize = 256;
 
 /// Raw settings, each optional; `Config::resolve` applies defaults and validates.
 #[derive(Clone, Default, Deserialize, clap::Args)]
@@ -33,6 +40,12 @@ pub struct Settings {
     /// Domain under which `<bucket>.<domain>` selects virtual-hosted-style addressing.
     #[arg(long, env = "RINGVAULT_ROOT_DOMAIN")]
     pub root_domain: Option<String>,
+    /// Address of the admin HTTP API (keys, buckets, status).
+    #[arg(long, env = "RINGVAULT_ADMIN_ADDR")]
+    pub admin_addr: Option<SocketAddr>,
+    /// Bearer token of the admin API; generated into `<data dir>/admin_token` when unset.
+    #[arg(long, env = "RINGVAULT_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
     /// Root access key id (set together with the secret, e.g. for scripts and tests).
     #[arg(long, env = "RINGVAULT_ACCESS_KEY_ID")]
     pub access_key_id: Option<String>,
@@ -59,6 +72,8 @@ impl Settings {
             s3_addr: self.s3_addr.or(lower.s3_addr),
             region: self.region.or(lower.region),
             root_domain: self.root_domain.or(lower.root_domain),
+            admin_addr: self.admin_addr.or(lower.admin_addr),
+            admin_token: self.admin_token.or(lower.admin_token),
             access_key_id: self.access_key_id.or(lower.access_key_id),
             secret_access_key: self.secret_access_key.or(lower.secret_access_key),
             block_size_bytes: self.block_size_bytes.or(lower.block_size_bytes),
@@ -92,6 +107,9 @@ pub struct Config {
     pub s3_addr: SocketAddr,
     pub region: String,
     pub root_domain: Option<String>,
+    pub admin_addr: SocketAddr,
+    /// An explicitly configured admin token; otherwise one is generated on first start.
+    pub admin_token: Option<String>,
     /// An explicitly configured root key `(id, secret)`; otherwise one is generated.
     pub root_key: Option<(String, String)>,
     pub block_size_bytes: u32,
@@ -108,6 +126,8 @@ impl std::fmt::Debug for Config {
             .field("s3_addr", &self.s3_addr)
             .field("region", &self.region)
             .field("root_domain", &self.root_domain)
+            .field("admin_addr", &self.admin_addr)
+            .field("admin_token", &self.admin_token.as_ref().map(|_| "<withheld>"))
             .field("root_key", &self.root_key.as_ref().map(|(id, _)| (id, "<withheld>")))
             .field("block_size_bytes", &self.block_size_bytes)
             .field("inline_max_bytes", &self.inline_max_bytes)
@@ -149,11 +169,22 @@ impl Config {
                 .parse()
                 .map_err(|_| ConfigError::Invalid("bad default address".into()))?,
         };
+        let admin_addr = match settings.admin_addr {
+            Some(a) => a,
+            None => DEFAULT_ADMIN_ADDR
+                .parse()
+                .map_err(|_| ConfigError::Invalid("bad default admin address".into()))?,
+        };
+        if let Some(token) = &settings.admin_token {
+            check_admin_token(token)?;
+        }
         Ok(Config {
             data_dir: settings.data_dir.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
             s3_addr,
             region: settings.region.unwrap_or_else(|| DEFAULT_REGION.to_owned()),
             root_domain: settings.root_domain.filter(|d| !d.is_empty()),
+            admin_addr,
+            admin_token: settings.admin_token,
             root_key,
             block_size_bytes,
             inline_max_bytes,
@@ -161,6 +192,18 @@ impl Config {
             seed: None,
         })
     }
+}
+
+/// A configured admin token must be long enough to resist guessing and fit in a header as is.
+fn check_admin_token(token: &str) -> Result<(), ConfigError> {
+    let length_ok = (ADMIN_TOKEN_BYTES_MIN..=ADMIN_TOKEN_BYTES_MAX).contains(&token.len());
+    if !length_ok || !token.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ConfigError::Invalid(format!(
+            "the admin token must be {ADMIN_TOKEN_BYTES_MIN} to {ADMIN_TOKEN_BYTES_MAX} visible \
+             ASCII characters (no spaces)"
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -177,6 +220,16 @@ mod tests {
         assert_eq!(config.data_dir, PathBuf::from("/file"));
         assert_eq!(config.s3_addr.to_string(), DEFAULT_S3_ADDR);
         assert_eq!(config.block_size_bytes, 1 << 20);
+        assert_eq!(config.admin_addr.to_string(), DEFAULT_ADMIN_ADDR);
+        assert_eq!(config.admin_token, None);
+    }
+
+    #[test]
+    fn an_admin_token_must_be_long_and_header_safe() {
+        let with = |t: &str| Settings { admin_token: Some(t.into()), ..Settings::default() };
+        assert!(Config::resolve(with("short")).is_err());
+        assert!(Config::resolve(with("has a space in the middle")).is_err());
+        assert!(Config::resolve(with("a-long-enough-admin-token")).is_ok());
     }
 
     #[test]
@@ -185,6 +238,7 @@ mod tests {
         let config = Config::resolve(file).unwrap();
         assert_eq!(config.data_dir, PathBuf::from("/var/lib/ringvault"));
         assert_eq!(config.block_size_bytes, 1 << 20);
+        assert_eq!(config.admin_addr.to_string(), DEFAULT_ADMIN_ADDR);
     }
 
     #[test]
@@ -199,9 +253,11 @@ mod tests {
         let s = Settings {
             access_key_id: Some("AK".into()),
             secret_access_key: Some("supersecret".into()),
+            admin_token: Some("admin-token-never-logged".into()),
             ..Settings::default()
         };
         let text = format!("{:?}", Config::resolve(s).unwrap());
         assert!(!text.contains("supersecret"), "{text}");
+        assert!(!text.contains("admin-token-never-logged"), "{text}");
     }
 }

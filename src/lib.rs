@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! node            composition root: wires the layers, owns shutdown
-//! s3              HTTP front end: routing, SigV4, XML, S3 errors
+//! s3 | admin      HTTP front ends: S3 (routing, SigV4, XML, S3 errors) | admin API (token, JSON)
 //! objects         S3 semantics: buckets, object versions, blocks, listing, keys
 //! coordinator     quorum get/put/scan over preference lists
 //! ring            partitions, layouts, preference lists
@@ -12,6 +12,7 @@
 //! store           node-local redb persistence (the only redb user)
 //! ```
 
+pub mod admin;
 pub mod causality;
 pub mod clock;
 pub mod config;
@@ -19,6 +20,7 @@ pub mod coordinator;
 pub mod node;
 pub mod objects;
 pub mod ring;
+pub mod rpc;
 pub mod s3;
 pub mod store;
 pub mod telemetry;

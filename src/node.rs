@@ -1,18 +1,20 @@
-//! The composition root: opens the store, builds the ring, coordinator, object service and S3
-//! front end, bootstraps the root key, serves, and shuts everything down in order.
+//! The composition root: opens the store, builds the ring, coordinator, object service, S3 front
+//! end and admin API, bootstraps the root key and the admin token, serves, and shuts everything
+//! down in order.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rand::rngs::StdRng;
 use rand::{RngCore, SeedableRng};
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::admin::{AdminOptions, AdminServerLimits, AdminService, AdminToken};
 use crate::clock::{SharedClock, SystemClock};
-use crate::config::{Config, ROOT_SECRET_FILE};
+use crate::config::{ADMIN_TOKEN_FILE, Config, ROOT_SECRET_FILE};
 use crate::coordinator::Coordinator;
 use crate::objects::{BodyOptions, ObjectService};
 use crate::ring::{DEFAULT_PARTITION_BITS, Layout, NodeId, Ring};
@@ -47,15 +49,32 @@ pub struct RootKeyInfo {
 #[derive(Debug)]
 pub struct RunningNode {
     s3_addr: SocketAddr,
+    admin_addr: SocketAddr,
     node_id: NodeId,
     root_key: RootKeyInfo,
-    shutdown: Option<oneshot::Sender<()>>,
+    admin_token: AdminToken,
+    admin_token_file: Option<PathBuf>,
+    shutdown: watch::Sender<bool>,
     task: JoinHandle<()>,
 }
 
 impl RunningNode {
     pub fn s3_addr(&self) -> SocketAddr {
         self.s3_addr
+    }
+
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.admin_addr
+    }
+
+    /// The admin API's token (its `Debug` withholds it; `expose` reads it).
+    pub fn admin_token(&self) -> &AdminToken {
+        &self.admin_token
+    }
+
+    /// Where the admin token is stored; `None` when it came from the configuration.
+    pub fn admin_token_file(&self) -> Option<&Path> {
+        self.admin_token_file.as_deref()
     }
 
     pub fn node_id(&self) -> NodeId {
@@ -68,9 +87,7 @@ impl RunningNode {
 
     /// Stops accepting, lets in-flight requests finish, and closes the store.
     pub async fn shutdown(mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
+        let _ = self.shutdown.send(true);
         let _ = (&mut self.task).await;
     }
 
@@ -91,7 +108,12 @@ fn node_id(store: &Store, rng: &mut StdRng) -> Result<NodeId, NodeError> {
     Ok(id)
 }
 
-/// Starts a node: binds its S3 endpoint and serves until `RunningNode::shutdown`.
+/// Resolves once `shutdown` says stop, or its sender is gone (the `RunningNode` was dropped).
+async fn stopped(mut shutdown: watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}
+
+/// Starts a node: binds its S3 and admin endpoints and serves until `RunningNode::shutdown`.
 pub async fn start(config: Config) -> Result<RunningNode, NodeError> {
     let clock: SharedClock = Arc::new(SystemClock);
     let mut rng = match config.seed {
@@ -117,28 +139,81 @@ pub async fn start(config: Config) -> Result<RunningNode, NodeError> {
         tracing::info!(bodies = recovered, "deleted the blocks of PUTs interrupted by a crash");
     }
     let root_key = bootstrap_root_key(&config, &objects, &store).await?;
+    let (admin_token, admin_token_file) = admin_token(&config, &mut rng)?;
     let s3_options = S3Options {
         region: config.region.clone(),
         root_domain: config.root_domain.clone(),
         ..S3Options::default()
     };
     let prefix = u32::try_from(rng.next_u64() >> 32).unwrap_or_default();
-    let service = S3Service::new(objects, clock, s3_options, prefix);
-    let listener = TcpListener::bind(config.s3_addr)
-        .await
-        .map_err(|source| NodeError::Bind { addr: config.s3_addr, source })?;
-    let s3_addr =
-        listener.local_addr().map_err(|source| NodeError::Bind { addr: config.s3_addr, source })?;
-    let (tx, rx) = oneshot::channel::<()>();
+    let service = S3Service::new(objects.clone(), clock, s3_options, prefix);
+    let (listener, s3_addr) = bind(config.s3_addr).await?;
+    let (admin_listener, admin_addr) = bind(config.admin_addr).await?;
+    let admin =
+        AdminService::new(objects, admin_token.clone(), AdminOptions::new(node_id, s3_addr));
+    let (tx, rx) = watch::channel(false);
     let task = tokio::spawn(async move {
-        crate::s3::serve(listener, service, ServerLimits::default(), async {
-            let _ = rx.await;
-        })
-        .await;
+        tokio::join!(
+            crate::s3::serve(listener, service, ServerLimits::default(), stopped(rx.clone())),
+            crate::admin::serve(admin_listener, admin, AdminServerLimits::default(), stopped(rx)),
+        );
         store.close().await;
     });
-    tracing::info!(node_id = format_args!("{node_id:016x}"), %s3_addr, "node started");
-    Ok(RunningNode { s3_addr, node_id, root_key, shutdown: Some(tx), task })
+    tracing::info!(node_id = format_args!("{node_id:016x}"), %s3_addr, %admin_addr, "node started");
+    Ok(RunningNode {
+        s3_addr,
+        admin_addr,
+        node_id,
+        root_key,
+        admin_token,
+        admin_token_file,
+        shutdown: tx,
+        task,
+    })
+}
+
+async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), NodeError> {
+    let listener =
+        TcpListener::bind(addr).await.map_err(|source| NodeError::Bind { addr, source })?;
+    let bound = listener.local_addr().map_err(|source| NodeError::Bind { addr, source })?;
+    Ok((listener, bound))
+}
+
+/// The configured admin token, or the one stored in the data directory, or a new one written
+/// there (mode 0600) for the CLI on this host to find. Returns the file it lives in, if any.
+fn admin_token(
+    config: &Config,
+    rng: &mut StdRng,
+) -> Result<(AdminToken, Option<PathBuf>), NodeError> {
+    if let Some(token) = &config.admin_token {
+        return Ok((AdminToken::new(token.clone()), None));
+    }
+    let path = config.data_dir.join(ADMIN_TOKEN_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) if !text.trim().is_empty() => {
+            warn_if_readable_by_others(&path);
+            return Ok((AdminToken::new(text.trim().to_owned()), Some(path)));
+        }
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(source) => return Err(NodeError::DataDir { path, source }),
+    }
+    let token = AdminToken::generate(rng);
+    write_secret(&path, token.expose())
+        .map_err(|source| NodeError::DataDir { path: path.clone(), source })?;
+    Ok((token, Some(path)))
+}
+
+fn warn_if_readable_by_others(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path)
+            && meta.permissions().mode() & 0o077 != 0
+        {
+            tracing::warn!(file = %path.display(), "the admin token file is readable by others");
+        }
+    }
 }
 
 async fn bootstrap_root_key(

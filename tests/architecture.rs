@@ -11,19 +11,23 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("config", &[]),
     ("telemetry", &[]),
     ("store", &["causality"]),
-    ("ring", &["store", "clock"]),
-    ("coordinator", &["ring", "store", "causality", "clock"]),
+    ("rpc", &["clock"]),
+    ("ring", &["rpc", "store", "clock"]),
+    ("coordinator", &["ring", "rpc", "store", "causality", "clock"]),
     ("objects", &["coordinator", "causality", "clock", "store"]),
     ("s3", &["objects", "clock", "config"]),
+    ("admin", &["objects", "clock", "config"]),
     (
         "node",
         &[
+            "admin",
             "causality",
             "clock",
             "config",
             "coordinator",
             "objects",
             "ring",
+            "rpc",
             "s3",
             "store",
             "telemetry",
@@ -34,8 +38,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
 /// External crates only some modules may name.
 const EXCLUSIVE_CRATES: &[(&str, &[&str])] = &[
     ("redb", &["store"]),
-    ("hyper", &["s3"]),
-    ("hyper_util", &["s3"]),
+    ("hyper", &["s3", "admin"]),
+    ("hyper_util", &["s3", "admin"]),
     ("quick_xml", &["s3"]),
     ("aws_sigv4", &["s3"]),
 ];

@@ -35,6 +35,8 @@ impl Process {
         command
             .env("RINGVAULT_DATA_DIR", data_dir)
             .env("RINGVAULT_S3_ADDR", "127.0.0.1:0")
+            .env("RINGVAULT_ADMIN_ADDR", "127.0.0.1:0")
+            .env_remove("RINGVAULT_ADMIN_TOKEN")
             .env_remove("RINGVAULT_ACCESS_KEY_ID")
             .env_remove("RINGVAULT_SECRET_ACCESS_KEY")
             .env("RUST_LOG", "warn")
@@ -187,14 +189,26 @@ async fn the_first_start_creates_a_root_key_and_says_how_to_use_it() {
     assert_eq!(mode, 0o600, "the secret file must be readable by its owner only");
     let secret = std::fs::read_to_string(&secret_file).unwrap().trim().to_owned();
     assert!(!text.contains(&secret), "the secret itself must not be printed");
+    // The admin token: generated alongside, private, named by the banner, never printed.
+    let token_file = dir.path().join("admin_token");
+    assert!(
+        text.contains(&format!("Admin token:           in {}", token_file.display())),
+        "{text}"
+    );
+    assert!(banner.iter().any(|l| l.starts_with("Admin API:             http://127.0.0.1:")));
+    let mode = std::fs::metadata(&token_file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the admin token file must be readable by its owner only");
+    let token = std::fs::read_to_string(&token_file).unwrap().trim().to_owned();
+    assert!(!text.contains(&token), "the admin token itself must not be printed");
 
     let s3 = common::client(&format!("http://{}", node.addr), &key_id, &secret);
     s3.create_bucket().bucket("first").send().await.unwrap();
     node.terminate();
 
-    // A restart keeps the same key.
+    // A restart keeps the same key and the same admin token.
     let (node, banner) = Process::start_with_banner(dir.path(), false);
     assert!(banner.iter().any(|l| l.contains(&key_id)), "{banner:?}");
+    assert_eq!(std::fs::read_to_string(&token_file).unwrap().trim(), token);
     let s3 = common::client(&format!("http://{}", node.addr), &key_id, &secret);
     s3.head_bucket().bucket("first").send().await.unwrap();
     node.terminate();

@@ -63,13 +63,11 @@ impl WrittenBody {
 pub fn layout_block_ids(layout: &BodyLayout) -> Vec<BlockId> {
     match layout {
         BodyLayout::Inline(_) => Vec::new(),
-        BodyLayout::Blocks { block_size, extents } => extents
+        BodyLayout::Blocks { extents } => extents
             .iter()
             .flat_map(|e| {
-                let count = e.size.div_ceil(u64::from(*block_size));
                 let data_id = e.data_id;
-                (0..count)
-                    .map(move |i| BlockId { data_id, index: u32::try_from(i).unwrap_or(u32::MAX) })
+                (0..e.block_count()).map(move |index| BlockId { data_id, index })
             })
             .collect(),
     }
@@ -141,10 +139,10 @@ pub async fn write_body(
     if let Err(e) = result {
         if next_index > 0 {
             let written = BodyLayout::Blocks {
-                block_size: options.block_size,
                 extents: vec![Extent {
                     data_id,
                     size: u64::from(next_index) * u64::from(options.block_size),
+                    block_size: options.block_size,
                 }],
             };
             coordinator.delete_blocks(&layout_block_ids(&written)).await;
@@ -156,8 +154,7 @@ pub async fn write_body(
         BodyLayout::Inline(buffer.to_vec())
     } else {
         let layout = BodyLayout::Blocks {
-            block_size: options.block_size,
-            extents: vec![Extent { data_id, size }],
+            extents: vec![Extent { data_id, size, block_size: options.block_size }],
         };
         if !buffer.is_empty() {
             let id = BlockId { data_id, index: next_index };
@@ -198,8 +195,8 @@ pub fn read_body(
             let hi = usize::try_from(end.saturating_add(1)).unwrap_or(usize::MAX).min(data.len());
             Box::pin(stream::once(async move { Ok(data.slice(lo..hi.max(lo))) }))
         }
-        BodyLayout::Blocks { block_size, extents } => {
-            let pieces = plan_reads(u64::from(*block_size), extents, start, end);
+        BodyLayout::Blocks { extents } => {
+            let pieces = plan_reads(extents, start, end);
             let coordinator = coordinator.clone();
             let reads = stream::iter(pieces).map(move |(id, lo, hi)| {
                 let coordinator = coordinator.clone();
@@ -216,17 +213,13 @@ pub fn read_body(
 }
 
 /// Which block slices `(block, from, to)` cover bytes `start..=end` of a body.
-fn plan_reads(
-    block_size: u64,
-    extents: &[Extent],
-    start: u64,
-    end: u64,
-) -> Vec<(BlockId, usize, usize)> {
+fn plan_reads(extents: &[Extent], start: u64, end: u64) -> Vec<(BlockId, usize, usize)> {
     let mut out = Vec::new();
     let mut offset = 0u64;
     for extent in extents {
         let extent_end = offset + extent.size;
         if extent_end > start && offset <= end {
+            let block_size = u64::from(extent.block_size.max(1));
             let first = start.saturating_sub(offset) / block_size;
             let last = (end.min(extent_end - 1) - offset) / block_size;
             for index in first..=last {
@@ -253,19 +246,19 @@ mod tests {
     use super::*;
 
     fn ext(id: u8, size: u64) -> Extent {
-        Extent { data_id: [id; 16], size }
+        Extent { data_id: [id; 16], size, block_size: 10 }
     }
 
     #[test]
     fn plan_reads_slices_the_covered_blocks() {
-        let plan = plan_reads(10, &[ext(1, 25)], 5, 21);
+        let plan = plan_reads(&[ext(1, 25)], 5, 21);
         let got: Vec<_> = plan.iter().map(|(id, lo, hi)| (id.index, *lo, *hi)).collect();
         assert_eq!(got, vec![(0, 5, 10), (1, 0, 10), (2, 0, 2)]);
     }
 
     #[test]
     fn plan_reads_crosses_extents() {
-        let plan = plan_reads(10, &[ext(1, 15), ext(2, 10)], 12, 17);
+        let plan = plan_reads(&[ext(1, 15), ext(2, 10)], 12, 17);
         let got: Vec<_> =
             plan.iter().map(|(id, lo, hi)| (id.data_id[0], id.index, *lo, *hi)).collect();
         assert_eq!(got, vec![(1, 1, 2, 5), (2, 0, 0, 3)]);
@@ -273,7 +266,7 @@ mod tests {
 
     #[test]
     fn layout_lists_every_block() {
-        let layout = BodyLayout::Blocks { block_size: 10, extents: vec![ext(1, 25), ext(2, 10)] };
+        let layout = BodyLayout::Blocks { extents: vec![ext(1, 25), ext(2, 10)] };
         assert_eq!(layout_block_ids(&layout).len(), 4);
     }
 }

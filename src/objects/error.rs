@@ -30,6 +30,16 @@ pub enum Error {
     BucketNotEmpty,
     #[error("no such access key")]
     NoSuchAccessKey,
+    #[error("no such upload")]
+    NoSuchUpload,
+    #[error("part {part_number} was not found or its ETag did not match")]
+    InvalidPart { part_number: u32 },
+    #[error("the parts are not in ascending order")]
+    InvalidPartOrder,
+    #[error("part {part_number} is {size} bytes, below the minimum of {min}")]
+    EntityTooSmall { part_number: u32, size: u64, min: u64 },
+    #[error("{what}")]
+    MalformedRequest { what: &'static str },
     #[error("{what} did not match the body")]
     BadDigest { what: &'static str },
     #[error("body larger than {max_bytes} bytes")]

@@ -12,6 +12,7 @@ pub mod checksum;
 mod error;
 mod keys;
 mod listing;
+mod multipart;
 mod object;
 mod records;
 
@@ -29,8 +30,12 @@ pub use bucket::{Access, BucketInfo};
 pub use error::{BodyError, Error};
 pub use keys::AccessKey;
 pub use listing::{ListPage, ListQuery, ObjectSummary};
+pub use multipart::{
+    CompletePart, CreateUpload, PART_NUMBER_MAX, PartInfo, PartsPage, PutPart, UploadInfo,
+    UploadsPage, UploadsQuery,
+};
 pub use object::{ChecksumRequest, ExpectedChecksum, ObjectInfo, PutObject, PutOutcome};
-pub use records::{BucketGrant, ContentHeaders, StoredChecksum};
+pub use records::{BucketGrant, ChecksumKind, ContentHeaders, StoredChecksum};
 
 /// The object store facade handed to the protocol layer.
 #[derive(Debug, Clone)]

@@ -1,14 +1,16 @@
-//! Objects: PUT, GET/HEAD and DELETE of one key.
+//! Objects: PUT, GET/HEAD, DELETE and tag rewrites of one key.
 //!
 //! A PUT reads the current version first: its causal context makes the new version supersede
 //! every sibling it saw, and its block list tells what to reclaim once the new version is
 //! acknowledged. Blocks are durable before the record that points at them is written, so a
-//! reader never finds a record whose blocks are missing.
+//! reader never finds a record whose blocks are missing. Reclaiming never deletes a body the
+//! new version still uses (a tag rewrite keeps the body).
 
 use super::body::{self, ByteStream, TrailerSlot};
 use super::checksum::{ChecksumAlgorithm, decode_checksum_value};
 use super::records::{
-    self, ContentHeaders, OBJECTS, ObjectRecord, PendingBody, StoredChecksum, pending_body_key,
+    self, ChecksumKind, ContentHeaders, OBJECTS, ObjectRecord, PARTS, PartRecord, PendingBody,
+    StoredChecksum, pending_body_key,
 };
 use super::{Error, ObjectService, live_value};
 use crate::causality::Siblings;
@@ -31,13 +33,14 @@ pub enum ExpectedChecksum {
     Trailer { header: String, slot: TrailerSlot },
 }
 
-/// A PUT of a whole object.
+/// A PUT of a whole object (also what CopyObject writes).
 pub struct PutObject {
     pub owner: String,
     /// The body's size when the client declared it; `None` when unknown.
     pub size_hint: Option<u64>,
     pub headers: ContentHeaders,
     pub user_metadata: Vec<(String, String)>,
+    pub tags: Vec<(String, String)>,
     pub body: ByteStream,
     pub content_md5: Option<[u8; 16]>,
     pub checksum: Option<ChecksumRequest>,
@@ -45,7 +48,7 @@ pub struct PutObject {
 
 #[derive(Debug, Clone)]
 pub struct PutOutcome {
-    /// Hex MD5, unquoted.
+    /// Hex MD5 (or multipart ETag), unquoted.
     pub etag: String,
     pub checksum: Option<StoredChecksum>,
     pub last_modified_ms: i64,
@@ -56,7 +59,7 @@ pub struct PutOutcome {
 pub struct ObjectInfo {
     pub bucket: String,
     pub key: String,
-    record: ObjectRecord,
+    pub(super) record: ObjectRecord,
 }
 
 impl ObjectInfo {
@@ -82,6 +85,21 @@ impl ObjectInfo {
     pub fn owner(&self) -> &str {
         &self.record.owner
     }
+    pub fn tags(&self) -> &[(String, String)] {
+        &self.record.tags
+    }
+    /// Number of parts of a multipart object; 0 for a single PUT.
+    pub fn part_count(&self) -> usize {
+        self.record.parts.len()
+    }
+    /// Byte range `(start, end inclusive)` and checksum of part `n` (1-based) of a multipart
+    /// object.
+    pub fn part(&self, n: usize) -> Option<(u64, u64, Option<&[u8]>)> {
+        let index = n.checked_sub(1)?;
+        let part = self.record.parts.get(index)?;
+        let start: u64 = self.record.parts[..index].iter().map(|p| p.size).sum();
+        Some((start, (start + part.size).saturating_sub(1), part.checksum.as_deref()))
+    }
 }
 
 impl ObjectService {
@@ -99,27 +117,44 @@ impl ObjectService {
         let journaled =
             put.size_hint.is_none_or(|n| n > u64::from(self.inner.body.inline_max_bytes));
         if journaled {
-            let pending = PendingBody {
-                data_id,
-                bucket: bucket.to_owned(),
-                key: key.to_owned(),
-                started_ms: self.now_ms(),
-            };
-            self.coordinator()
-                .journal_put(pending_body_key(&data_id), records::encode(&pending))
-                .await?;
+            self.journal_body(data_id, bucket, key, None).await?;
         }
         let result = self.write_object(bucket, key, put, data_id, &current).await;
         if journaled {
-            // The body is either referenced by the record or already deleted: either way
-            // there is nothing left to recover. A failure here only leaves work for recovery.
-            if let Err(e) = self.coordinator().journal_delete(pending_body_key(&data_id)).await {
-                tracing::warn!(error = %e, "cannot clear the journal entry of a finished PUT");
-            }
+            self.clear_journal(data_id).await;
         }
         let outcome = result?;
-        self.reclaim(&current).await;
+        self.reclaim(&current, &[data_id]).await;
         Ok(outcome)
+    }
+
+    /// Records a body about to be written, so that a crash cannot orphan its blocks.
+    pub(super) async fn journal_body(
+        &self,
+        data_id: [u8; 16],
+        bucket: &str,
+        key: &str,
+        part: Option<(String, u32)>,
+    ) -> Result<(), Error> {
+        let pending = PendingBody {
+            data_id,
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            started_ms: self.now_ms(),
+            part,
+        };
+        self.coordinator()
+            .journal_put(pending_body_key(&data_id), records::encode(&pending))
+            .await?;
+        Ok(())
+    }
+
+    /// The body is now referenced by a record or deleted: nothing is left to recover. A failure
+    /// here only leaves work for recovery, which checks references before deleting anything.
+    pub(super) async fn clear_journal(&self, data_id: [u8; 16]) {
+        if let Err(e) = self.coordinator().journal_delete(pending_body_key(&data_id)).await {
+            tracing::warn!(error = %e, "cannot clear the journal entry of a finished write");
+        }
     }
 
     async fn write_object(
@@ -130,7 +165,6 @@ impl ObjectService {
         data_id: [u8; 16],
         current: &Siblings,
     ) -> Result<PutOutcome, Error> {
-        let item_key = records::object_key(bucket, key);
         let algorithm = put.checksum.as_ref().map(|c| c.algorithm);
         let written =
             body::write_body(self.coordinator(), put.body, data_id, self.inner.body, algorithm)
@@ -146,17 +180,33 @@ impl ObjectService {
             owner: put.owner,
             headers: put.headers,
             user_metadata: put.user_metadata,
-            checksum: written
-                .checksum
-                .map(|(algorithm, value)| StoredChecksum { algorithm, value }),
+            checksum: written.checksum.map(|(algorithm, value)| StoredChecksum {
+                algorithm,
+                value,
+                kind: ChecksumKind::FullObject,
+            }),
             body: written.layout,
+            parts: Vec::new(),
+            tags: put.tags,
         };
+        self.commit_record(bucket, key, record, current).await
+    }
+
+    /// Writes `record` as the successor of `current`; on failure its blocks are deleted.
+    pub(super) async fn commit_record(
+        &self,
+        bucket: &str,
+        key: &str,
+        record: ObjectRecord,
+        current: &Siblings,
+    ) -> Result<PutOutcome, Error> {
         let outcome = PutOutcome {
             etag: record.etag.clone(),
             checksum: record.checksum.clone(),
             last_modified_ms: record.last_modified_ms,
         };
         let block_ids = body::layout_block_ids(&record.body);
+        let item_key = records::object_key(bucket, key);
         let put = self
             .coordinator()
             .put(OBJECTS, &item_key, Some(records::encode(&record)), current.context())
@@ -170,13 +220,21 @@ impl ObjectService {
 
     /// The current version of an object.
     pub async fn head_object(&self, bucket: &str, key: &str) -> Result<ObjectInfo, Error> {
+        let (info, _) = self.current_object(bucket, key).await?;
+        Ok(info)
+    }
+
+    async fn current_object(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<(ObjectInfo, Siblings), Error> {
         let current = self.coordinator().get(OBJECTS, &records::object_key(bucket, key)).await?;
         match live_value(&current) {
-            Some(value) => Ok(ObjectInfo {
-                bucket: bucket.to_owned(),
-                key: key.to_owned(),
-                record: records::decode(value)?,
-            }),
+            Some(value) => {
+                let record = records::decode(value)?;
+                Ok((ObjectInfo { bucket: bucket.to_owned(), key: key.to_owned(), record }, current))
+            }
             None => {
                 // Tell a missing bucket from a missing key, as S3 does.
                 self.bucket(bucket).await?;
@@ -196,21 +254,62 @@ impl ObjectService {
         )
     }
 
+    /// Replaces an object's tags, keeping its body and everything else.
+    pub async fn set_object_tags(
+        &self,
+        bucket: &str,
+        key: &str,
+        tags: Vec<(String, String)>,
+    ) -> Result<(), Error> {
+        let (info, current) = self.current_object(bucket, key).await?;
+        let mut record = info.record;
+        record.tags = tags;
+        let kept = record.body.data_ids();
+        self.commit_record(bucket, key, record, &current).await?;
+        self.reclaim(&current, &kept).await;
+        Ok(())
+    }
+
     /// Deletes the current version; deleting a missing key succeeds, as in S3.
     pub async fn delete_object(&self, bucket: &str, key: &str) -> Result<(), Error> {
         self.bucket(bucket).await?;
+        self.delete_object_in(bucket, key).await
+    }
+
+    /// Deletes many keys of one bucket (DeleteObjects), a few at a time; one result per key,
+    /// in order.
+    pub async fn delete_objects(
+        &self,
+        bucket: &str,
+        keys: &[String],
+    ) -> Result<Vec<Result<(), Error>>, Error> {
+        use futures_util::StreamExt;
+        self.bucket(bucket).await?;
+        let results = futures_util::stream::iter(keys.iter().cloned())
+            .map(|key| {
+                let (this, bucket) = (self.clone(), bucket.to_owned());
+                async move { this.delete_object_in(&bucket, &key).await }
+            })
+            .buffered(16)
+            .collect()
+            .await;
+        Ok(results)
+    }
+
+    /// `delete_object` for a bucket already known to exist.
+    async fn delete_object_in(&self, bucket: &str, key: &str) -> Result<(), Error> {
         let item_key = records::object_key(bucket, key);
         let current = self.coordinator().get(OBJECTS, &item_key).await?;
         if current.iter().all(|s| s.is_tombstone()) {
             return Ok(());
         }
         self.coordinator().put(OBJECTS, &item_key, None, current.context()).await?;
-        self.reclaim(&current).await;
+        self.reclaim(&current, &[]).await;
         Ok(())
     }
 
-    /// Undoes the PUTs a crash of this node interrupted: the blocks of every journaled body that
-    /// no object record references are deleted. Run at start-up, before serving.
+    /// Undoes the writes a crash of this node interrupted: the blocks of every journaled body
+    /// that no record references are deleted. Run at start-up, before serving.
     pub async fn recover_interrupted_puts(&self) -> Result<usize, Error> {
         let mut recovered = 0;
         for (journal_key, value) in self.coordinator().journal_entries().await? {
@@ -218,15 +317,7 @@ impl ObjectService {
                 continue;
             }
             let pending: PendingBody = records::decode(&value)?;
-            let current = self
-                .coordinator()
-                .get(OBJECTS, &records::object_key(&pending.bucket, &pending.key))
-                .await?;
-            let referenced = current.iter().filter_map(|s| s.value.as_deref()).any(|v| {
-                records::decode::<ObjectRecord>(v)
-                    .is_ok_and(|r| r.body.data_ids().contains(&pending.data_id))
-            });
-            if !referenced {
+            if !self.body_is_referenced(&pending).await? {
                 self.coordinator().delete_body(pending.data_id).await;
                 recovered += 1;
             }
@@ -235,13 +326,34 @@ impl ObjectService {
         Ok(recovered)
     }
 
-    /// Deletes the blocks of versions that a successful write superseded.
-    async fn reclaim(&self, superseded: &Siblings) {
+    async fn body_is_referenced(&self, pending: &PendingBody) -> Result<bool, Error> {
+        if let Some((upload_id, part_number)) = &pending.part {
+            let part =
+                self.coordinator().get(PARTS, &records::part_key(upload_id, *part_number)).await?;
+            return Ok(part.iter().filter_map(|s| s.value.as_deref()).any(|v| {
+                records::decode::<PartRecord>(v).is_ok_and(|p| p.extent.data_id == pending.data_id)
+            }));
+        }
+        let item_key = records::object_key(&pending.bucket, &pending.key);
+        let current = self.coordinator().get(OBJECTS, &item_key).await?;
+        Ok(current.iter().filter_map(|s| s.value.as_deref()).any(|v| {
+            records::decode::<ObjectRecord>(v)
+                .is_ok_and(|r| r.body.data_ids().contains(&pending.data_id))
+        }))
+    }
+
+    /// Deletes the blocks of versions that a successful write superseded, except bodies in
+    /// `keep` (still used by the new version).
+    pub(super) async fn reclaim(&self, superseded: &Siblings, keep: &[[u8; 16]]) {
         let mut ids = Vec::new();
         for sibling in superseded.iter() {
             if let Some(value) = &sibling.value {
                 match records::decode::<ObjectRecord>(value) {
-                    Ok(record) => ids.extend(body::layout_block_ids(&record.body)),
+                    Ok(record) => ids.extend(
+                        body::layout_block_ids(&record.body)
+                            .into_iter()
+                            .filter(|b| !keep.contains(&b.data_id)),
+                    ),
                     Err(e) => tracing::warn!(error = %e, "cannot read superseded version"),
                 }
             }
@@ -252,7 +364,7 @@ impl ObjectService {
     }
 }
 
-fn verify_digests(
+pub(super) fn verify_digests(
     written: &body::WrittenBody,
     content_md5: Option<[u8; 16]>,
     checksum: Option<&ChecksumRequest>,

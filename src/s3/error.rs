@@ -20,6 +20,7 @@ pub enum S3ErrorCode {
     BucketAlreadyOwnedByYou,
     BucketNotEmpty,
     EntityTooLarge,
+    EntityTooSmall,
     ExpiredToken,
     IncompleteBody,
     InternalError,
@@ -29,9 +30,13 @@ pub enum S3ErrorCode {
     InvalidChunkSizeError,
     InvalidDigest,
     InvalidLocationConstraint,
+    InvalidPart,
+    InvalidPartNumber,
+    InvalidPartOrder,
     InvalidRange,
     InvalidRequest,
     InvalidStorageClass,
+    InvalidTag,
     KeyTooLongError,
     MalformedXML,
     MetadataTooLarge,
@@ -40,6 +45,8 @@ pub enum S3ErrorCode {
     MissingSecurityHeader,
     NoSuchBucket,
     NoSuchKey,
+    NoSuchTagSet,
+    NoSuchUpload,
     NotImplemented,
     NotModified,
     PreconditionFailed,
@@ -65,6 +72,10 @@ impl S3ErrorCode {
             | C::AuthorizationQueryParametersError
             | C::BadDigest
             | C::EntityTooLarge
+            | C::EntityTooSmall
+            | C::InvalidPart
+            | C::InvalidPartOrder
+            | C::InvalidTag
             | C::IncompleteBody
             | C::InvalidArgument
             | C::InvalidBucketName
@@ -82,11 +93,13 @@ impl S3ErrorCode {
             C::BucketAlreadyExists | C::BucketAlreadyOwnedByYou | C::BucketNotEmpty => {
                 StatusCode::CONFLICT
             }
-            C::NoSuchBucket | C::NoSuchKey => StatusCode::NOT_FOUND,
+            C::NoSuchBucket | C::NoSuchKey | C::NoSuchTagSet | C::NoSuchUpload => {
+                StatusCode::NOT_FOUND
+            }
             C::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             C::MissingContentLength => StatusCode::LENGTH_REQUIRED,
             C::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
-            C::InvalidRange => StatusCode::RANGE_NOT_SATISFIABLE,
+            C::InvalidRange | C::InvalidPartNumber => StatusCode::RANGE_NOT_SATISFIABLE,
             C::NotModified => StatusCode::NOT_MODIFIED,
             C::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
             C::NotImplemented => StatusCode::NOT_IMPLEMENTED,
@@ -106,6 +119,7 @@ impl S3ErrorCode {
             C::BucketAlreadyOwnedByYou => "BucketAlreadyOwnedByYou",
             C::BucketNotEmpty => "BucketNotEmpty",
             C::EntityTooLarge => "EntityTooLarge",
+            C::EntityTooSmall => "EntityTooSmall",
             C::ExpiredToken => "ExpiredToken",
             C::IncompleteBody => "IncompleteBody",
             C::InternalError => "InternalError",
@@ -115,9 +129,13 @@ impl S3ErrorCode {
             C::InvalidChunkSizeError => "InvalidChunkSizeError",
             C::InvalidDigest => "InvalidDigest",
             C::InvalidLocationConstraint => "InvalidLocationConstraint",
+            C::InvalidPart => "InvalidPart",
+            C::InvalidPartNumber => "InvalidPartNumber",
+            C::InvalidPartOrder => "InvalidPartOrder",
             C::InvalidRange => "InvalidRange",
             C::InvalidRequest => "InvalidRequest",
             C::InvalidStorageClass => "InvalidStorageClass",
+            C::InvalidTag => "InvalidTag",
             C::KeyTooLongError => "KeyTooLongError",
             C::MalformedXML => "MalformedXML",
             C::MetadataTooLarge => "MetadataTooLarge",
@@ -126,6 +144,8 @@ impl S3ErrorCode {
             C::MissingSecurityHeader => "MissingSecurityHeader",
             C::NoSuchBucket => "NoSuchBucket",
             C::NoSuchKey => "NoSuchKey",
+            C::NoSuchTagSet => "NoSuchTagSet",
+            C::NoSuchUpload => "NoSuchUpload",
             C::NotImplemented => "NotImplemented",
             C::NotModified => "NotModified",
             C::PreconditionFailed => "PreconditionFailed",
@@ -242,6 +262,20 @@ fn default_message(code: S3ErrorCode) -> &'static str {
         C::MissingContentLength => "You must provide the Content-Length HTTP header.",
         C::NoSuchBucket => "The specified bucket does not exist",
         C::NoSuchKey => "The specified key does not exist.",
+        C::NoSuchTagSet => "The TagSet does not exist",
+        C::NoSuchUpload => {
+            "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed."
+        }
+        C::InvalidPart => {
+            "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag."
+        }
+        C::InvalidPartOrder => {
+            "The list of parts was not in ascending order. Parts must be ordered by part number."
+        }
+        C::InvalidPartNumber => "The requested partnumber is not satisfiable",
+        C::EntityTooSmall => {
+            "Your proposed upload is smaller than the minimum allowed object size."
+        }
         C::NotImplemented => {
             "A header or operation you provided implies functionality that is not implemented"
         }

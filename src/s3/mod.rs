@@ -209,7 +209,9 @@ impl S3Service {
             auth::AuthInput {
                 method: &parts.method,
                 raw_path: parts.uri.path(),
+                raw_query: parts.uri.query().unwrap_or_default(),
                 query: &query,
+                vhost_bucket: target.bucket.as_deref().filter(|_| target.virtual_hosted),
                 headers: &parts.headers,
             },
             &self.inner.objects,
@@ -254,6 +256,23 @@ impl S3Service {
             Operation::GetObject => h.get_object(&ctx, request.headers(), false).await,
             Operation::HeadObject => h.get_object(&ctx, request.headers(), true).await,
             Operation::DeleteObject => h.delete_object(&ctx).await,
+            Operation::CopyObject => h.copy_object(&ctx, request.headers()).await,
+            Operation::DeleteObjects => h.delete_objects(&ctx, request).await,
+            Operation::CreateMultipartUpload => {
+                h.create_multipart_upload(&ctx, request.headers()).await
+            }
+            Operation::UploadPart => h.upload_part(ctx, request).await,
+            Operation::UploadPartCopy => h.upload_part_copy(&ctx, request.headers()).await,
+            Operation::CompleteMultipartUpload => h.complete_multipart_upload(&ctx, request).await,
+            Operation::AbortMultipartUpload => h.abort_multipart_upload(&ctx).await,
+            Operation::ListParts => h.list_parts(&ctx).await,
+            Operation::ListMultipartUploads => h.list_multipart_uploads(&ctx).await,
+            Operation::GetObjectTagging => h.get_object_tagging(&ctx).await,
+            Operation::PutObjectTagging => h.put_object_tagging(&ctx, request).await,
+            Operation::DeleteObjectTagging => h.delete_object_tagging(&ctx).await,
+            Operation::GetBucketTagging => h.get_bucket_tagging(&ctx).await,
+            Operation::PutBucketTagging => h.put_bucket_tagging(&ctx, request).await,
+            Operation::DeleteBucketTagging => h.delete_bucket_tagging(&ctx).await,
             Operation::Unsupported(name) => Err(S3Error::new(
                 S3ErrorCode::NotImplemented,
                 format!("{name} is not implemented by RingVault yet."),

@@ -14,6 +14,8 @@ pub const KEY_LEN_MAX: usize = 1024;
 pub struct Target {
     pub bucket: Option<String>,
     pub key: Option<String>,
+    /// The bucket came from the host, not the path (SigV2 then prefixes it to the resource).
+    pub virtual_hosted: bool,
 }
 
 /// Splits the request into its target. With `root_domain` set (e.g. `s3.example.com`), a host
@@ -35,6 +37,7 @@ pub fn parse_target(
             .map(str::to_owned),
         _ => None,
     };
+    let virtual_hosted = vhost_bucket.is_some();
     let (bucket, key) = match vhost_bucket {
         Some(bucket) => (Some(bucket), path.to_owned()),
         None => match path.split_once('/') {
@@ -46,7 +49,7 @@ pub fn parse_target(
     if key.len() > KEY_LEN_MAX {
         return Err(S3Error::from(S3ErrorCode::KeyTooLongError));
     }
-    Ok(Target { bucket, key: (!key.is_empty()).then_some(key) })
+    Ok(Target { bucket, key: (!key.is_empty()).then_some(key), virtual_hosted })
 }
 
 fn strip_port(host: &str) -> &str {
@@ -125,8 +128,10 @@ mod tests {
         let t = parse_target(Some("photos.s3.local:9000"), "/a/../b", Some("s3.local")).unwrap();
         assert_eq!(t.bucket.as_deref(), Some("photos"));
         assert_eq!(t.key.as_deref(), Some("a/../b"));
+        assert!(t.virtual_hosted);
         let root = parse_target(Some("s3.local"), "/photos/k", Some("s3.local")).unwrap();
         assert_eq!(root.bucket.as_deref(), Some("photos"));
+        assert!(!root.virtual_hosted);
     }
 
     #[test]

@@ -20,6 +20,21 @@ pub enum Operation {
     GetObject,
     HeadObject,
     DeleteObject,
+    CopyObject,
+    DeleteObjects,
+    CreateMultipartUpload,
+    UploadPart,
+    UploadPartCopy,
+    CompleteMultipartUpload,
+    AbortMultipartUpload,
+    ListParts,
+    ListMultipartUploads,
+    GetObjectTagging,
+    PutObjectTagging,
+    DeleteObjectTagging,
+    GetBucketTagging,
+    PutBucketTagging,
+    DeleteBucketTagging,
     /// Recognised, not supported yet: answered with 501 NotImplemented.
     Unsupported(&'static str),
     /// The method makes no sense on this resource: 405 MethodNotAllowed.
@@ -41,6 +56,21 @@ impl Operation {
             Operation::GetObject => "GetObject",
             Operation::HeadObject => "HeadObject",
             Operation::DeleteObject => "DeleteObject",
+            Operation::CopyObject => "CopyObject",
+            Operation::DeleteObjects => "DeleteObjects",
+            Operation::CreateMultipartUpload => "CreateMultipartUpload",
+            Operation::UploadPart => "UploadPart",
+            Operation::UploadPartCopy => "UploadPartCopy",
+            Operation::CompleteMultipartUpload => "CompleteMultipartUpload",
+            Operation::AbortMultipartUpload => "AbortMultipartUpload",
+            Operation::ListParts => "ListParts",
+            Operation::ListMultipartUploads => "ListMultipartUploads",
+            Operation::GetObjectTagging => "GetObjectTagging",
+            Operation::PutObjectTagging => "PutObjectTagging",
+            Operation::DeleteObjectTagging => "DeleteObjectTagging",
+            Operation::GetBucketTagging => "GetBucketTagging",
+            Operation::PutBucketTagging => "PutBucketTagging",
+            Operation::DeleteBucketTagging => "DeleteBucketTagging",
             Operation::Unsupported(name) => name,
             Operation::NotAllowed => "NotAllowed",
         }
@@ -114,6 +144,20 @@ pub fn route(
             if *method == Method::GET && has(query, "versions") {
                 return Operation::ListObjectVersions;
             }
+            if has(query, "uploads") && *method == Method::GET {
+                return Operation::ListMultipartUploads;
+            }
+            if has(query, "delete") && *method == Method::POST {
+                return Operation::DeleteObjects;
+            }
+            if has(query, "tagging") {
+                return match *method {
+                    Method::GET => Operation::GetBucketTagging,
+                    Method::PUT => Operation::PutBucketTagging,
+                    Method::DELETE => Operation::DeleteBucketTagging,
+                    _ => Operation::NotAllowed,
+                };
+            }
             if let Some(sub) = subresource(query, BUCKET_SUBRESOURCES) {
                 return Operation::Unsupported(sub);
             }
@@ -130,16 +174,36 @@ pub fn route(
             }
         }
         (Some(_), Some(_)) => {
+            let copy = headers.contains_key("x-amz-copy-source");
+            if has(query, "uploadId") {
+                return match *method {
+                    Method::PUT if has(query, "partNumber") && copy => Operation::UploadPartCopy,
+                    Method::PUT if has(query, "partNumber") => Operation::UploadPart,
+                    Method::POST => Operation::CompleteMultipartUpload,
+                    Method::DELETE => Operation::AbortMultipartUpload,
+                    Method::GET => Operation::ListParts,
+                    _ => Operation::NotAllowed,
+                };
+            }
+            if has(query, "uploads") {
+                return match *method {
+                    Method::POST => Operation::CreateMultipartUpload,
+                    _ => Operation::NotAllowed,
+                };
+            }
+            if has(query, "tagging") {
+                return match *method {
+                    Method::GET => Operation::GetObjectTagging,
+                    Method::PUT => Operation::PutObjectTagging,
+                    Method::DELETE => Operation::DeleteObjectTagging,
+                    _ => Operation::NotAllowed,
+                };
+            }
             if let Some(sub) = subresource(query, OBJECT_SUBRESOURCES) {
                 return Operation::Unsupported(sub);
             }
             match *method {
-                Method::PUT if headers.contains_key("x-amz-copy-source") => {
-                    Operation::Unsupported("CopyObject")
-                }
-                Method::GET | Method::HEAD if has(query, "partNumber") => {
-                    Operation::Unsupported("GetObjectPart")
-                }
+                Method::PUT if copy => Operation::CopyObject,
                 Method::PUT => Operation::PutObject,
                 Method::GET => Operation::GetObject,
                 Method::HEAD => Operation::HeadObject,
@@ -155,7 +219,11 @@ mod tests {
     use super::*;
 
     fn target(bucket: Option<&str>, key: Option<&str>) -> Target {
-        Target { bucket: bucket.map(str::to_owned), key: key.map(str::to_owned) }
+        Target {
+            bucket: bucket.map(str::to_owned),
+            key: key.map(str::to_owned),
+            virtual_hosted: false,
+        }
     }
 
     #[test]
@@ -190,20 +258,11 @@ mod tests {
                 &none,
                 Operation::ListObjectVersions,
             ),
-            (
-                Method::GET,
-                target(b, None),
-                "uploads",
-                &none,
-                Operation::Unsupported("MultipartUploads"),
-            ),
-            (
-                Method::POST,
-                target(b, None),
-                "delete",
-                &none,
-                Operation::Unsupported("DeleteObjects"),
-            ),
+            (Method::GET, target(b, None), "uploads", &none, Operation::ListMultipartUploads),
+            (Method::POST, target(b, None), "delete", &none, Operation::DeleteObjects),
+            (Method::GET, target(b, None), "tagging", &none, Operation::GetBucketTagging),
+            (Method::PUT, target(b, None), "tagging", &none, Operation::PutBucketTagging),
+            (Method::DELETE, target(b, None), "tagging", &none, Operation::DeleteBucketTagging),
             (
                 Method::PUT,
                 target(b, None),
@@ -212,25 +271,27 @@ mod tests {
                 Operation::Unsupported("BucketVersioning"),
             ),
             (Method::PUT, target(b, k), "", &none, Operation::PutObject),
-            (Method::PUT, target(b, k), "", &copy, Operation::Unsupported("CopyObject")),
+            (Method::PUT, target(b, k), "", &copy, Operation::CopyObject),
             (Method::GET, target(b, k), "response-content-type=x", &none, Operation::GetObject),
+            (Method::GET, target(b, k), "partNumber=2", &none, Operation::GetObject),
             (Method::HEAD, target(b, k), "", &none, Operation::HeadObject),
             (Method::DELETE, target(b, k), "", &none, Operation::DeleteObject),
-            (
-                Method::POST,
-                target(b, k),
-                "uploads",
-                &none,
-                Operation::Unsupported("CreateMultipartUpload"),
-            ),
+            (Method::POST, target(b, k), "uploads", &none, Operation::CreateMultipartUpload),
+            (Method::PUT, target(b, k), "partNumber=1&uploadId=x", &none, Operation::UploadPart),
             (
                 Method::PUT,
                 target(b, k),
                 "partNumber=1&uploadId=x",
-                &none,
-                Operation::Unsupported("MultipartUpload"),
+                &copy,
+                Operation::UploadPartCopy,
             ),
-            (Method::GET, target(b, k), "tagging", &none, Operation::Unsupported("ObjectTagging")),
+            (Method::POST, target(b, k), "uploadId=x", &none, Operation::CompleteMultipartUpload),
+            (Method::DELETE, target(b, k), "uploadId=x", &none, Operation::AbortMultipartUpload),
+            (Method::GET, target(b, k), "uploadId=x&max-parts=2", &none, Operation::ListParts),
+            (Method::GET, target(b, k), "tagging", &none, Operation::GetObjectTagging),
+            (Method::PUT, target(b, k), "tagging", &none, Operation::PutObjectTagging),
+            (Method::DELETE, target(b, k), "tagging", &none, Operation::DeleteObjectTagging),
+            (Method::GET, target(b, k), "acl", &none, Operation::Unsupported("ObjectAcl")),
             (Method::PATCH, target(b, k), "", &none, Operation::NotAllowed),
         ];
         for (method, t, query, headers, expected) in cases {

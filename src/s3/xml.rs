@@ -68,8 +68,21 @@ pub fn to_xml<T: Serialize + ?Sized>(root_name: &str, value: &T) -> String {
     out.push_str(" xmlns=\"");
     out.push_str(S3_XMLNS);
     out.push('"');
-    out.push_str(&body[open.len()..]);
+    push_escaping_line_ends(&mut out, &body[open.len()..]);
     out
+}
+
+/// Appends `text`, writing the characters XML parsers normalise to a line feed (`\r`, U+0085,
+/// U+2028) as character references, so that a key containing them comes back unchanged.
+fn push_escaping_line_ends(out: &mut String, text: &str) {
+    for c in text.chars() {
+        match c {
+            '\r' => out.push_str("&#13;"),
+            '\u{85}' => out.push_str("&#133;"),
+            '\u{2028}' => out.push_str("&#8232;"),
+            c => out.push(c),
+        }
+    }
 }
 
 /// Parses a request body.
@@ -77,7 +90,7 @@ pub fn to_xml<T: Serialize + ?Sized>(root_name: &str, value: &T) -> String {
 /// # Errors
 /// `MalformedXML`, the code S3 answers with, for bad UTF-8, bad XML, content after the
 /// root element, and a document that does not fit `T`.
-#[allow(dead_code, reason = "used by the multipart and multi-delete bodies (issue #3)")]
+#[cfg(test)]
 pub fn from_xml<T: DeserializeOwned>(body: &[u8]) -> Result<T, S3Error> {
     parse(body, None)
 }
@@ -179,7 +192,9 @@ fn push_element(out: &mut String, name: &str, value: &str) {
         "invalid element name {name:?}"
     );
     // Writing to a String cannot fail.
-    let _ = write!(out, "<{name}>{}</{name}>", escape(value));
+    let _ = write!(out, "<{name}>");
+    push_escaping_line_ends(out, &escape(value));
+    let _ = write!(out, "</{name}>");
 }
 
 /// The body of a `GetBucketLocation` response. AWS sends an empty element for `us-east-1`.
@@ -454,6 +469,10 @@ mod timestamp {
             .map_err(serde::de::Error::custom)
     }
 }
+
+mod ops;
+
+pub use ops::*;
 
 #[cfg(test)]
 mod tests;

@@ -24,6 +24,7 @@ pub fn config(data_dir: &Path) -> Config {
     let settings = Settings {
         data_dir: Some(data_dir.to_owned()),
         s3_addr: Some("127.0.0.1:0".parse().unwrap()),
+        admin_addr: Some("127.0.0.1:0".parse().unwrap()),
         access_key_id: Some(ACCESS_KEY_ID.into()),
         secret_access_key: Some(SECRET_ACCESS_KEY.into()),
         ..Settings::default()
@@ -57,6 +58,21 @@ impl TestNode {
 
     pub fn client(&self) -> aws_sdk_s3::Client {
         client(&self.endpoint(), ACCESS_KEY_ID, SECRET_ACCESS_KEY)
+    }
+
+    pub fn admin_addr(&self) -> std::net::SocketAddr {
+        self.node.as_ref().unwrap().admin_addr()
+    }
+
+    /// The admin token (generated into the data directory unless the test configured one).
+    pub fn admin_token(&self) -> String {
+        self.node.as_ref().unwrap().admin_token().expose().to_owned()
+    }
+
+    /// A client of the node's admin API, holding its token.
+    pub fn admin(&self) -> ringvault::admin::AdminClient {
+        let token = ringvault::admin::AdminToken::new(self.admin_token());
+        ringvault::admin::AdminClient::new(&self.admin_addr().to_string(), token).unwrap()
     }
 
     /// Stops the node; its data directory stays.

@@ -1,13 +1,16 @@
-//! Request authentication: SigV4 in the Authorization header or in a presigned query, and the
-//! payload mode that tells how the body must be verified as it streams.
+//! Request authentication: SigV4 or SigV2, in the Authorization header or in a presigned
+//! query, and the payload mode that tells how the body must be verified as it streams.
 //!
 //! Invariant: a request leaves here either rejected with the S3 error AWS would send, or with a
 //! principal and a `PayloadMode` that makes the body stream fail unless the payload matches what
-//! was signed. Secrets never leave this module except as derived signing keys.
-//! Reference: <https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-authenticating-requests.html>
+//! was signed. SigV2 signs no payload, so its mode is `Unsigned` (a sent Content-MD5 is still
+//! checked by the object layer). Secrets never leave this module except as derived signing keys.
+//! References: <https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-authenticating-requests.html>,
+//! <https://docs.aws.amazon.com/AmazonS3/latest/API/RESTAuthentication.html> (SigV2)
 
 mod body;
 mod chunked;
+mod sigv2;
 mod sigv4;
 
 use chrono::{DateTime, Duration, Utc};
@@ -34,8 +37,12 @@ pub struct Authenticated {
 pub struct AuthInput<'a> {
     pub method: &'a Method,
     pub raw_path: &'a str,
+    /// The query as sent, without `?`; empty for none.
+    pub raw_query: &'a str,
     pub query: &'a [(String, String)],
     pub headers: &'a HeaderMap,
+    /// The bucket named by the host in virtual-hosted style (SigV2 signs it).
+    pub vhost_bucket: Option<&'a str>,
 }
 
 /// Authenticates a request. Anonymous requests are refused: RingVault has no public buckets.
@@ -53,21 +60,15 @@ pub async fn authenticate(
             )
         })?;
         if auth.starts_with("AWS ") {
-            return Err(S3Error::new(
-                S3ErrorCode::NotImplemented,
-                "Signature Version 2 is not supported yet; use AWS4-HMAC-SHA256.",
-            ));
+            return v2_header_auth(input, auth, objects, now).await;
         }
         return header_auth(input, auth, objects, region, now).await;
     }
     if let Some(presigned) = sigv4::parse_presigned(input.query)? {
         return presigned_auth(input, presigned, objects, region, now).await;
     }
-    if input.query.iter().any(|(n, _)| n == "Signature" || n == "AWSAccessKeyId") {
-        return Err(S3Error::new(
-            S3ErrorCode::NotImplemented,
-            "Signature Version 2 presigned URLs are not supported yet.",
-        ));
+    if let Some(presigned) = sigv2::parse_presigned(input.query)? {
+        return v2_presigned_auth(input, presigned, objects, now).await;
     }
     Err(S3Error::new(S3ErrorCode::AccessDenied, "Anonymous access is not allowed."))
 }
@@ -235,10 +236,7 @@ async fn header_auth(
     let auth = sigv4::parse_authorization(value)?;
     let (amz_date, time) = request_time(input.headers)?;
     if (now - time).abs() > SKEW_MAX {
-        return Err(S3Error::from(S3ErrorCode::RequestTimeTooSkewed)
-            .with("RequestTime", amz_date.clone())
-            .with("ServerTime", now.format("%Y-%m-%dT%H:%M:%SZ").to_string())
-            .with("MaxAllowedSkewMilliseconds", "900000"));
+        return Err(skewed(&amz_date, now));
     }
     check_scope(&auth.credential, &amz_date, region, S3ErrorCode::AuthorizationHeaderMalformed)?;
     let payload_hash = header_value(input.headers, "x-amz-content-sha256").ok_or_else(|| {
@@ -327,5 +325,94 @@ async fn presigned_auth(
         access_key_id: p.credential.access_key_id,
         allow_create_bucket: key.allow_create_bucket,
         payload,
+    })
+}
+
+fn skewed(request_time: &str, now: DateTime<Utc>) -> S3Error {
+    S3Error::from(S3ErrorCode::RequestTimeTooSkewed)
+        .with("RequestTime", request_time)
+        .with("ServerTime", now.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .with("MaxAllowedSkewMilliseconds", "900000")
+}
+
+/// Checks a SigV2 signature against every reading of the request's string to sign.
+fn v2_verify(
+    input: AuthInput<'_>,
+    secret: &str,
+    access_key_id: &str,
+    provided: &str,
+    expires: Option<&str>,
+) -> Result<(), S3Error> {
+    let headers = header_pairs(input.headers);
+    let strings = sigv2::strings_to_sign(&sigv2::SigningInput {
+        method: input.method.as_str(),
+        raw_path: input.raw_path,
+        raw_query: input.raw_query,
+        query: input.query,
+        headers: &headers,
+        vhost_bucket: input.vhost_bucket,
+        expires,
+    });
+    if strings.iter().any(|s| sigv2::signatures_match(&sigv2::signature(secret, s), provided)) {
+        return Ok(());
+    }
+    let string_to_sign = strings.into_iter().next().unwrap_or_default();
+    Err(S3Error::from(S3ErrorCode::SignatureDoesNotMatch)
+        .with("AWSAccessKeyId", access_key_id)
+        .with("StringToSign", string_to_sign.clone())
+        .with("SignatureProvided", provided)
+        .with("StringToSignBytes", sigv2::string_to_sign_bytes(&string_to_sign)))
+}
+
+async fn v2_header_auth(
+    input: AuthInput<'_>,
+    value: &str,
+    objects: &ObjectService,
+    now: DateTime<Utc>,
+) -> Result<Authenticated, S3Error> {
+    let auth = sigv2::parse_authorization(value)?;
+    let missing_date = || {
+        S3Error::new(
+            S3ErrorCode::AccessDenied,
+            "AWS authentication requires a valid Date or x-amz-date header",
+        )
+    };
+    // x-amz-date, when present, is the date that counts (it is also the one signed).
+    let date = header_value(input.headers, "x-amz-date")
+        .or_else(|| header_value(input.headers, "date"))
+        .ok_or_else(missing_date)?;
+    let time = sigv2::parse_date(date).ok_or_else(missing_date)?;
+    if (now - time).abs() > SKEW_MAX {
+        return Err(skewed(date, now));
+    }
+    let key = key_for(objects, &auth.access_key_id).await?;
+    v2_verify(input, &key.secret_access_key, &auth.access_key_id, &auth.signature, None)?;
+    Ok(Authenticated {
+        access_key_id: auth.access_key_id,
+        allow_create_bucket: key.allow_create_bucket,
+        payload: PayloadMode::Unsigned,
+    })
+}
+
+async fn v2_presigned_auth(
+    input: AuthInput<'_>,
+    p: sigv2::PresignedV2,
+    objects: &ObjectService,
+    now: DateTime<Utc>,
+) -> Result<Authenticated, S3Error> {
+    if now.timestamp() > p.expires_epoch_secs {
+        let expires = DateTime::<Utc>::from_timestamp(p.expires_epoch_secs, 0)
+            .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+            .unwrap_or_else(|| p.expires.clone());
+        return Err(S3Error::new(S3ErrorCode::AccessDenied, "Request has expired")
+            .with("Expires", expires)
+            .with("ServerTime", now.format("%Y-%m-%dT%H:%M:%SZ").to_string()));
+    }
+    let key = key_for(objects, &p.access_key_id).await?;
+    v2_verify(input, &key.secret_access_key, &p.access_key_id, &p.signature, Some(&p.expires))?;
+    Ok(Authenticated {
+        access_key_id: p.access_key_id,
+        allow_create_bucket: key.allow_create_bucket,
+        payload: PayloadMode::Unsigned,
     })
 }

@@ -22,10 +22,10 @@ const MAX_KEYS_LIMIT: usize = 1000;
 const URL_ENCODE: &AsciiSet =
     &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~').remove(b'/');
 
-struct Encoder(bool);
+pub(crate) struct Encoder(bool);
 
 impl Encoder {
-    fn from(ctx: &Context) -> Result<Self, S3Error> {
+    pub(crate) fn from(ctx: &Context) -> Result<Self, S3Error> {
         match ctx.query("encoding-type") {
             None => Ok(Self(false)),
             Some(v) if v.eq_ignore_ascii_case("url") => Ok(Self(true)),
@@ -37,29 +37,30 @@ impl Encoder {
         }
     }
 
-    fn enc(&self, s: &str) -> String {
+    pub(crate) fn enc(&self, s: &str) -> String {
         if self.0 { utf8_percent_encode(s, URL_ENCODE).to_string() } else { s.to_owned() }
     }
 
-    fn opt(&self, s: Option<&str>) -> Option<String> {
+    pub(crate) fn opt(&self, s: Option<&str>) -> Option<String> {
         s.map(|s| self.enc(s))
     }
 
-    fn name(&self) -> Option<String> {
+    pub(crate) fn name(&self) -> Option<String> {
         self.0.then(|| "url".to_owned())
     }
 }
 
-fn max_keys(ctx: &Context) -> Result<usize, S3Error> {
-    match ctx.query("max-keys") {
+/// A page-size parameter (`max-keys`, `max-parts`, `max-uploads`): default and cap 1000.
+pub(crate) fn max_count(ctx: &Context, name: &'static str) -> Result<usize, S3Error> {
+    match ctx.query(name) {
         None => Ok(MAX_KEYS_LIMIT),
         Some(v) => v.parse::<i64>().ok().filter(|n| *n >= 0).map_or_else(
             || {
                 Err(S3Error::new(
                     S3ErrorCode::InvalidArgument,
-                    "Provided max-keys not an integer or within integer range",
+                    format!("Provided {name} not an integer or within integer range"),
                 )
-                .with("ArgumentName", "max-keys")
+                .with("ArgumentName", name)
                 .with("ArgumentValue", v))
             },
             |n| Ok(usize::try_from(n).unwrap_or(usize::MAX).min(MAX_KEYS_LIMIT)),
@@ -107,7 +108,7 @@ impl Handlers<'_> {
 
     pub async fn list_objects_v2(&self, ctx: &Context) -> Result<S3Response, S3Error> {
         let enc = Encoder::from(ctx)?;
-        let max_keys = max_keys(ctx)?;
+        let max_keys = max_count(ctx, "max-keys")?;
         let token = ctx.query("continuation-token");
         let after = match token {
             Some(t) => Some(decode_token(t)?),
@@ -136,7 +137,7 @@ impl Handlers<'_> {
 
     pub async fn list_objects_v1(&self, ctx: &Context) -> Result<S3Response, S3Error> {
         let enc = Encoder::from(ctx)?;
-        let max_keys = max_keys(ctx)?;
+        let max_keys = max_count(ctx, "max-keys")?;
         let marker = ctx.query("marker").unwrap_or_default();
         let after = (!marker.is_empty()).then(|| marker.to_owned());
         let page = self.list_page(ctx, after, max_keys).await?;
@@ -163,7 +164,7 @@ impl Handlers<'_> {
 
     pub async fn list_object_versions(&self, ctx: &Context) -> Result<S3Response, S3Error> {
         let enc = Encoder::from(ctx)?;
-        let max_keys = max_keys(ctx)?;
+        let max_keys = max_count(ctx, "max-keys")?;
         let key_marker = ctx.query("key-marker").unwrap_or_default();
         let version_id_marker = ctx.query("version-id-marker").unwrap_or_default();
         if !version_id_marker.is_empty() && key_marker.is_empty() {

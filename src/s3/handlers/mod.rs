@@ -2,8 +2,13 @@
 //! objects layer; `map_error` is the one table from objects errors to S3 codes.
 
 mod bucket;
+mod copy;
+mod delete;
+mod headers;
 mod list;
+mod multipart;
 mod object;
+mod tagging;
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
@@ -28,6 +33,16 @@ pub(crate) fn map_error(e: objects::Error) -> S3Error {
         E::BucketAlreadyExists => S3ErrorCode::BucketAlreadyExists.into(),
         E::BucketNotEmpty => S3ErrorCode::BucketNotEmpty.into(),
         E::NoSuchAccessKey => S3ErrorCode::InvalidAccessKeyId.into(),
+        E::NoSuchUpload => S3ErrorCode::NoSuchUpload.into(),
+        E::InvalidPart { part_number } => {
+            S3Error::from(S3ErrorCode::InvalidPart).with("PartNumber", part_number.to_string())
+        }
+        E::InvalidPartOrder => S3ErrorCode::InvalidPartOrder.into(),
+        E::EntityTooSmall { part_number, size, min } => S3Error::from(S3ErrorCode::EntityTooSmall)
+            .with("ProposedSize", size.to_string())
+            .with("MinSizeAllowed", min.to_string())
+            .with("PartNumber", part_number.to_string()),
+        E::MalformedRequest { what } => S3Error::new(S3ErrorCode::InvalidRequest, what),
         E::BadDigest { what } => S3Error::new(
             S3ErrorCode::BadDigest,
             format!("The {what} you specified did not match the calculated value."),

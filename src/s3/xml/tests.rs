@@ -368,6 +368,7 @@ fn wrong_value_types_are_malformed_xml() {
 fn xml_char() -> impl Strategy<Value = char> {
     prop_oneof![
         4 => proptest::char::range(' ', '~'),
+        1 => proptest::sample::select(vec!['\r', '\n', '\t', '\u{85}', '\u{2028}']),
         1 => proptest::char::range('\u{a0}', '\u{d7ff}'),
         1 => proptest::char::range('\u{10000}', '\u{10ffff}'),
     ]

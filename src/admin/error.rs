@@ -1,0 +1,95 @@
+//! Admin API errors. Each variant owns its HTTP status and stable code in one table
+//! (`status`, `code`); the answer body is always `api::ErrorBody` JSON. Internal causes are
+//! logged here and never sent to the caller.
+
+use http::StatusCode;
+
+use crate::objects;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("a valid admin token is required (Authorization: Bearer <token>)")]
+    Unauthorized,
+    #[error("no such route: {path}")]
+    NoSuchRoute { path: String },
+    #[error("method {method} is not allowed on {path} (allowed: {allow})")]
+    MethodNotAllowed { method: String, path: String, allow: &'static str },
+    #[error("the request body is not valid JSON for this call: {reason}")]
+    InvalidJson { reason: String },
+    #[error("the request body is larger than {max_bytes} bytes")]
+    BodyTooLarge { max_bytes: usize },
+    #[error("{field} {reason}")]
+    InvalidArgument { field: &'static str, reason: String },
+    #[error("no access key {access_key_id}")]
+    NoSuchAccessKey { access_key_id: String },
+    #[error("no bucket {bucket}")]
+    NoSuchBucket { bucket: String },
+    #[error("access key {access_key_id} already exists")]
+    AccessKeyAlreadyExists { access_key_id: String },
+    #[error("not enough replicas answered; retry")]
+    Unavailable,
+    #[error("internal error; see the node's log")]
+    Internal,
+}
+
+/// What a request was about, to name it in a not-found error.
+#[derive(Debug, Clone, Copy)]
+pub enum Subject<'a> {
+    Key(&'a str),
+    Bucket(&'a str),
+    Nothing,
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::NoSuchRoute { .. } | Self::NoSuchAccessKey { .. } | Self::NoSuchBucket { .. } => {
+                StatusCode::NOT_FOUND
+            }
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::InvalidJson { .. } | Self::InvalidArgument { .. } => StatusCode::BAD_REQUEST,
+            Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::AccessKeyAlreadyExists { .. } => StatusCode::CONFLICT,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unauthorized => "Unauthorized",
+            Self::NoSuchRoute { .. } => "NoSuchRoute",
+            Self::MethodNotAllowed { .. } => "MethodNotAllowed",
+            Self::InvalidJson { .. } => "InvalidJson",
+            Self::BodyTooLarge { .. } => "BodyTooLarge",
+            Self::InvalidArgument { .. } => "InvalidArgument",
+            Self::NoSuchAccessKey { .. } => "NoSuchAccessKey",
+            Self::NoSuchBucket { .. } => "NoSuchBucket",
+            Self::AccessKeyAlreadyExists { .. } => "AccessKeyAlreadyExists",
+            Self::Unavailable => "ServiceUnavailable",
+            Self::Internal => "InternalError",
+        }
+    }
+
+    /// The one mapping from objects-layer failures to admin errors.
+    pub fn from_objects(e: objects::Error, subject: Subject<'_>) -> Self {
+        use objects::Error as E;
+        match (e, subject) {
+            (E::NoSuchAccessKey, Subject::Key(id)) => {
+                Self::NoSuchAccessKey { access_key_id: id.to_owned() }
+            }
+            (E::NoSuchBucket, Subject::Bucket(name)) => {
+                Self::NoSuchBucket { bucket: name.to_owned() }
+            }
+            (E::Coordinator(c), _) => {
+                tracing::warn!(error = %c, "replication failed");
+                Self::Unavailable
+            }
+            (other, _) => {
+                tracing::error!(error = %other, "admin request failed");
+                Self::Internal
+            }
+        }
+    }
+}

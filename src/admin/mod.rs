@@ -1,0 +1,235 @@
+//! The admin HTTP API: token-authenticated JSON on its own port, for operators to manage access
+//! keys and bucket grants on a running node. `client` is the other end, used by the CLI.
+//!
+//! Invariants: every request is checked against the bearer token (in constant time) before it
+//! is even routed, so an unauthenticated caller learns nothing but 401. Bodies are bounded.
+//! Secrets and the token never reach a log: requests are logged by route and status only, and
+//! the types that carry secrets withhold them from `Debug`. Keys and grants are items of the
+//! replicated store, so a change made here applies on every node, and the S3 front end (which
+//! reads the key on each request) sees it on the next request.
+//!
+//! It deliberately does not manage cluster membership yet, nor serve metrics.
+
+pub mod api;
+mod buckets;
+mod client;
+mod error;
+mod keys;
+mod router;
+mod server;
+mod token;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::FutureExt;
+use http::{HeaderMap, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Full};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tracing::Instrument;
+
+use crate::objects::ObjectService;
+
+pub use client::{AdminClient, ClientError, token_from_file};
+pub use error::ApiError;
+pub use server::{AdminServerLimits, serve};
+pub use token::AdminToken;
+
+use router::Route;
+
+/// Settings of the admin API.
+#[derive(Debug, Clone)]
+pub struct AdminOptions {
+    /// Reported by `GET /v1/status`.
+    pub node_id: u64,
+    /// Reported by `GET /v1/status`.
+    pub s3_addr: SocketAddr,
+    /// Largest JSON request body.
+    pub body_bytes_max: usize,
+}
+
+impl AdminOptions {
+    pub fn new(node_id: u64, s3_addr: SocketAddr) -> Self {
+        Self { node_id, s3_addr, body_bytes_max: 64 << 10 }
+    }
+}
+
+/// The admin service: cheap to clone, one per node.
+#[derive(Debug, Clone)]
+pub struct AdminService {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    objects: ObjectService,
+    token: AdminToken,
+    options: AdminOptions,
+}
+
+pub type AdminResponse = Response<Full<Bytes>>;
+
+/// A handler's successful answer: a status and an optional JSON body.
+struct Reply {
+    status: StatusCode,
+    body: Option<Bytes>,
+}
+
+impl Reply {
+    fn json(status: StatusCode, value: &impl Serialize) -> Result<Reply, ApiError> {
+        let body = serde_json::to_vec(value).map_err(|e| {
+            tracing::error!(error = %e, "cannot encode an admin answer");
+            ApiError::Internal
+        })?;
+        Ok(Reply { status, body: Some(Bytes::from(body)) })
+    }
+
+    fn ok(value: &impl Serialize) -> Result<Reply, ApiError> {
+        Self::json(StatusCode::OK, value)
+    }
+
+    fn no_content() -> Reply {
+        Reply { status: StatusCode::NO_CONTENT, body: None }
+    }
+}
+
+impl AdminService {
+    pub fn new(objects: ObjectService, token: AdminToken, options: AdminOptions) -> Self {
+        Self { inner: Arc::new(Inner { objects, token, options }) }
+    }
+
+    fn objects(&self) -> &ObjectService {
+        &self.inner.objects
+    }
+
+    /// Handles one request; never fails: every error becomes a JSON error answer.
+    pub async fn handle<B>(&self, request: Request<B>) -> AdminResponse
+    where
+        B: http_body::Body<Data = Bytes> + Send + Unpin,
+        B::Error: std::fmt::Display,
+    {
+        let span = tracing::info_span!(
+            "admin_request",
+            method = %request.method(),
+            route = tracing::field::Empty,
+            status = tracing::field::Empty,
+        );
+        async {
+            let outcome = std::panic::AssertUnwindSafe(self.dispatch(request)).catch_unwind().await;
+            let outcome = outcome.unwrap_or_else(|_| {
+                tracing::error!("an admin handler panicked");
+                Err(ApiError::Internal)
+            });
+            let response = match outcome {
+                Ok(reply) => {
+                    let mut builder = Response::builder().status(reply.status);
+                    if reply.body.is_some() {
+                        builder = builder.header(header::CONTENT_TYPE, "application/json");
+                    }
+                    builder.body(Full::new(reply.body.unwrap_or_default())).unwrap_or_default()
+                }
+                Err(err) => error_response(&err),
+            };
+            tracing::Span::current().record("status", response.status().as_u16());
+            tracing::info!("admin request");
+            response
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn dispatch<B>(&self, request: Request<B>) -> Result<Reply, ApiError>
+    where
+        B: http_body::Body<Data = Bytes> + Send + Unpin,
+        B::Error: std::fmt::Display,
+    {
+        if !self.authorized(request.headers()) {
+            return Err(ApiError::Unauthorized);
+        }
+        let route = router::route(request.method(), request.uri().path())?;
+        tracing::Span::current().record("route", route.name());
+        let body = request.into_body();
+        let max = self.inner.options.body_bytes_max;
+        match route {
+            Route::Status => Reply::ok(&self.status()),
+            Route::ListKeys => self.list_keys().await,
+            Route::CreateKey => self.create_key(read_json(body, max).await?).await,
+            Route::ImportKey => self.import_key(read_json(body, max).await?).await,
+            Route::GetKey { access_key_id } => self.key_detail(&access_key_id).await,
+            Route::DeleteKey { access_key_id } => self.delete_key(&access_key_id).await,
+            Route::UpdateKey { access_key_id } => {
+                self.update_key(&access_key_id, read_json(body, max).await?).await
+            }
+            Route::ListBuckets => self.list_buckets().await,
+            Route::GetBucket { bucket } => self.bucket_detail(&bucket).await,
+            Route::PutGrant { bucket, access_key_id } => {
+                self.put_grant(&bucket, &access_key_id, read_json(body, max).await?).await
+            }
+        }
+    }
+
+    /// `Authorization: Bearer <token>`, the scheme name case-insensitive (RFC 6750).
+    fn authorized(&self, headers: &HeaderMap) -> bool {
+        let Some(value) = headers.get(header::AUTHORIZATION) else { return false };
+        let value = value.as_bytes();
+        let scheme = b"bearer ";
+        value.len() > scheme.len()
+            && value[..scheme.len()].eq_ignore_ascii_case(scheme)
+            && self.inner.token.matches(&value[scheme.len()..])
+    }
+
+    fn status(&self) -> api::Status {
+        let options = &self.inner.options;
+        api::Status {
+            node_id: format!("{:016x}", options.node_id),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            s3_addr: options.s3_addr.to_string(),
+        }
+    }
+}
+
+fn error_response(err: &ApiError) -> AdminResponse {
+    let body = api::ErrorBody { code: err.code().to_owned(), message: err.to_string() };
+    let body = serde_json::to_vec(&body).unwrap_or_default();
+    let mut builder =
+        Response::builder().status(err.status()).header(header::CONTENT_TYPE, "application/json");
+    match err {
+        ApiError::Unauthorized => {
+            builder = builder.header(header::WWW_AUTHENTICATE, "Bearer realm=\"ringvault-admin\"");
+        }
+        ApiError::MethodNotAllowed { allow, .. } => builder = builder.header(header::ALLOW, *allow),
+        _ => {}
+    }
+    builder.body(Full::new(Bytes::from(body))).unwrap_or_default()
+}
+
+/// Reads a JSON body of at most `max` bytes; an empty body reads as `{}`.
+async fn read_json<T, B>(mut body: B, max: usize) -> Result<T, ApiError>
+where
+    T: DeserializeOwned,
+    B: http_body::Body<Data = Bytes> + Unpin,
+    B::Error: std::fmt::Display,
+{
+    let mut bytes = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame
+            .map_err(|e| ApiError::InvalidJson { reason: format!("reading the body: {e}") })?;
+        if let Ok(data) = frame.into_data() {
+            if bytes.len() + data.len() > max {
+                return Err(ApiError::BodyTooLarge { max_bytes: max });
+            }
+            bytes.extend_from_slice(&data);
+        }
+    }
+    let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &bytes };
+    serde_json::from_slice(text).map_err(|e| ApiError::InvalidJson { reason: e.to_string() })
+}
+
+/// Milliseconds since the epoch as RFC 3339 UTC, to the second.
+fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default()
+}

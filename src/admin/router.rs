@@ -1,0 +1,150 @@
+//! (method, path) -> `Route`: a plain match on the path's segments. An unknown path is
+//! `NoSuchRoute` (404); a known path with another method is `MethodNotAllowed` (405) naming the
+//! methods it has. Segments are percent-decoded, so ids and names may be sent escaped.
+
+use http::Method;
+use percent_encoding::percent_decode_str;
+
+use super::error::ApiError;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    Status,
+    ListKeys,
+    CreateKey,
+    ImportKey,
+    GetKey { access_key_id: String },
+    DeleteKey { access_key_id: String },
+    UpdateKey { access_key_id: String },
+    ListBuckets,
+    GetBucket { bucket: String },
+    PutGrant { bucket: String, access_key_id: String },
+}
+
+impl Route {
+    /// A short name for the request span.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Status => "Status",
+            Self::ListKeys => "ListKeys",
+            Self::CreateKey => "CreateKey",
+            Self::ImportKey => "ImportKey",
+            Self::GetKey { .. } => "GetKey",
+            Self::DeleteKey { .. } => "DeleteKey",
+            Self::UpdateKey { .. } => "UpdateKey",
+            Self::ListBuckets => "ListBuckets",
+            Self::GetBucket { .. } => "GetBucket",
+            Self::PutGrant { .. } => "PutGrant",
+        }
+    }
+}
+
+pub fn route(method: &Method, path: &str) -> Result<Route, ApiError> {
+    let not_found = || ApiError::NoSuchRoute { path: path.to_owned() };
+    let segments: Vec<String> = path
+        .strip_prefix('/')
+        .ok_or_else(not_found)?
+        .split('/')
+        .map(|s| percent_decode_str(s).decode_utf8().map(|s| s.into_owned()))
+        .collect::<Result<_, _>>()
+        .map_err(|_| not_found())?;
+    if segments.iter().any(String::is_empty) {
+        return Err(not_found());
+    }
+    let refuse = |allow: &'static str| ApiError::MethodNotAllowed {
+        method: method.to_string(),
+        path: path.to_owned(),
+        allow,
+    };
+    let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+    let m = method.clone();
+    match segments.as_slice() {
+        ["v1", "status"] => match m {
+            Method::GET => Ok(Route::Status),
+            _ => Err(refuse("GET")),
+        },
+        ["v1", "keys"] => match m {
+            Method::GET => Ok(Route::ListKeys),
+            Method::POST => Ok(Route::CreateKey),
+            _ => Err(refuse("GET, POST")),
+        },
+        // `import` is also a possible key id: POST imports, the other methods address the key.
+        ["v1", "keys", "import"] if m == Method::POST => Ok(Route::ImportKey),
+        ["v1", "keys", id] => {
+            let access_key_id = (*id).to_owned();
+            match m {
+                Method::GET => Ok(Route::GetKey { access_key_id }),
+                Method::DELETE => Ok(Route::DeleteKey { access_key_id }),
+                Method::PATCH => Ok(Route::UpdateKey { access_key_id }),
+                _ if *id == "import" => Err(refuse("GET, DELETE, PATCH, POST")),
+                _ => Err(refuse("GET, DELETE, PATCH")),
+            }
+        }
+        ["v1", "buckets"] => match m {
+            Method::GET => Ok(Route::ListBuckets),
+            _ => Err(refuse("GET")),
+        },
+        ["v1", "buckets", bucket] => match m {
+            Method::GET => Ok(Route::GetBucket { bucket: (*bucket).to_owned() }),
+            _ => Err(refuse("GET")),
+        },
+        ["v1", "buckets", bucket, "grants", id] => match m {
+            Method::PUT => Ok(Route::PutGrant {
+                bucket: (*bucket).to_owned(),
+                access_key_id: (*id).to_owned(),
+            }),
+            _ => Err(refuse("PUT")),
+        },
+        _ => Err(not_found()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(id: &str) -> String {
+        id.to_owned()
+    }
+
+    #[test]
+    fn every_route_and_its_refusals() {
+        let ok: &[(Method, &str, Route)] = &[
+            (Method::GET, "/v1/status", Route::Status),
+            (Method::GET, "/v1/keys", Route::ListKeys),
+            (Method::POST, "/v1/keys", Route::CreateKey),
+            (Method::POST, "/v1/keys/import", Route::ImportKey),
+            (Method::GET, "/v1/keys/RVA", Route::GetKey { access_key_id: key("RVA") }),
+            (Method::GET, "/v1/keys/import", Route::GetKey { access_key_id: key("import") }),
+            (Method::DELETE, "/v1/keys/RVA", Route::DeleteKey { access_key_id: key("RVA") }),
+            (Method::PATCH, "/v1/keys/RVA", Route::UpdateKey { access_key_id: key("RVA") }),
+            (Method::GET, "/v1/buckets", Route::ListBuckets),
+            (Method::GET, "/v1/buckets/b1", Route::GetBucket { bucket: key("b1") }),
+            (
+                Method::PUT,
+                "/v1/buckets/b1/grants/RV%41",
+                Route::PutGrant { bucket: key("b1"), access_key_id: key("RVA") },
+            ),
+        ];
+        for (method, path, expected) in ok {
+            assert_eq!(route(method, path).unwrap(), *expected, "{method} {path}");
+        }
+        let refused: &[(Method, &str, u16)] = &[
+            (Method::POST, "/v1/status", 405),
+            (Method::DELETE, "/v1/keys", 405),
+            (Method::POST, "/v1/keys/RVA", 405),
+            (Method::PUT, "/v1/keys/import", 405),
+            (Method::DELETE, "/v1/buckets/b1", 405),
+            (Method::GET, "/v1/buckets/b1/grants/RVA", 405),
+            (Method::GET, "/", 404),
+            (Method::GET, "/v2/status", 404),
+            (Method::GET, "/v1/keys/", 404),
+            (Method::GET, "/v1/buckets/b1/grants", 404),
+            (Method::GET, "/v1/keys/%FF", 404),
+        ];
+        for (method, path, status) in refused {
+            let err = route(method, path).unwrap_err();
+            assert_eq!(err.status().as_u16(), *status, "{method} {path}: {err}");
+        }
+    }
+}

@@ -1,0 +1,236 @@
+//! CopyObject, and the copy-source parsing UploadPartCopy shares. Copies stream the source's
+//! blocks through a new PUT, so a large source is never buffered.
+//! Reference: <https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html>
+
+use http::HeaderMap;
+use percent_encoding::percent_decode_str;
+
+use super::bucket::time_of;
+use super::headers::{
+    checksum_algorithm, checksum_value, content_headers, header, tagging_header, user_metadata,
+};
+use super::object::quoted;
+use super::{Handlers, map_error};
+use crate::objects::checksum::ChecksumAlgorithm;
+use crate::objects::{Access, ByteStream, ChecksumRequest, ExpectedChecksum, PutObject};
+use crate::s3::Context;
+use crate::s3::conditional::Preconditions;
+use crate::s3::error::{S3Error, S3ErrorCode};
+use crate::s3::request::KEY_LEN_MAX;
+use crate::s3::response::{self, S3Response};
+use crate::s3::xml;
+
+/// The object named by `x-amz-copy-source`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopySource {
+    pub bucket: String,
+    pub key: String,
+}
+
+/// Parses `x-amz-copy-source`: `[/]bucket/key[?versionId=...]`, percent-encoded.
+pub fn copy_source(headers: &HeaderMap) -> Result<CopySource, S3Error> {
+    let invalid = || {
+        S3Error::new(
+            S3ErrorCode::InvalidArgument,
+            "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
+        )
+        .with("ArgumentName", "x-amz-copy-source")
+    };
+    let raw = header(headers, "x-amz-copy-source").ok_or_else(invalid)?;
+    let (path, query) = raw.split_once('?').unwrap_or((raw, ""));
+    let decoded = percent_decode_str(path).decode_utf8().map_err(|_| invalid())?;
+    let (bucket, key) = decoded.trim_start_matches('/').split_once('/').ok_or_else(invalid)?;
+    if bucket.is_empty() || key.is_empty() {
+        return Err(invalid());
+    }
+    if key.len() > KEY_LEN_MAX {
+        return Err(S3ErrorCode::KeyTooLongError.into());
+    }
+    if let Some(version) = query.strip_prefix("versionId=").filter(|v| *v != "null") {
+        return Err(S3Error::new(S3ErrorCode::InvalidArgument, "Invalid version id specified")
+            .with("ArgumentName", "versionId")
+            .with("ArgumentValue", version));
+    }
+    Ok(CopySource { bucket: bucket.to_owned(), key: key.to_owned() })
+}
+
+/// `x-amz-copy-source-range: bytes=first-last`, checked against the source size.
+pub fn copy_source_range(headers: &HeaderMap, size: u64) -> Result<Option<(u64, u64)>, S3Error> {
+    let Some(raw) = header(headers, "x-amz-copy-source-range") else { return Ok(None) };
+    let invalid = || {
+        S3Error::new(
+            S3ErrorCode::InvalidArgument,
+            "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy",
+        )
+        .with("ArgumentName", "x-amz-copy-source-range")
+        .with("ArgumentValue", raw)
+    };
+    let (first, last) =
+        raw.trim().strip_prefix("bytes=").and_then(|r| r.split_once('-')).ok_or_else(invalid)?;
+    let first: u64 = first.trim().parse().map_err(|_| invalid())?;
+    let last: u64 = last.trim().parse().map_err(|_| invalid())?;
+    if first > last {
+        return Err(invalid());
+    }
+    if last >= size {
+        return Err(S3Error::new(
+            S3ErrorCode::InvalidRange,
+            "The requested range is not satisfiable",
+        )
+        .with("RangeRequested", raw)
+        .with("ActualObjectSize", size.to_string()));
+    }
+    Ok(Some((first, last)))
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Directive {
+    Copy,
+    Replace,
+}
+
+fn directive(headers: &HeaderMap, name: &'static str) -> Result<Directive, S3Error> {
+    match header(headers, name).map(str::to_ascii_uppercase).as_deref() {
+        None | Some("COPY") => Ok(Directive::Copy),
+        Some("REPLACE") => Ok(Directive::Replace),
+        Some(other) => {
+            Err(S3Error::new(S3ErrorCode::InvalidArgument, format!("Unknown {name} value {other}"))
+                .with("ArgumentName", name))
+        }
+    }
+}
+
+impl Handlers<'_> {
+    /// A bucket named by the request (e.g. a copy source) that the requester may `access`.
+    pub(crate) async fn bucket_named(
+        &self,
+        name: &str,
+        ctx: &Context,
+        access: Access,
+    ) -> Result<crate::objects::BucketInfo, S3Error> {
+        let bucket = self.objects.bucket(name).await.map_err(map_error)?;
+        if !bucket.permits(&ctx.access_key_id, access) {
+            return Err(S3ErrorCode::AccessDenied.into());
+        }
+        Ok(bucket)
+    }
+
+    pub async fn copy_object(
+        &self,
+        ctx: &Context,
+        headers: &HeaderMap,
+    ) -> Result<S3Response, S3Error> {
+        self.bucket_for(ctx, Access::Write).await?;
+        let source = copy_source(headers)?;
+        self.bucket_named(&source.bucket, ctx, Access::Read).await?;
+        let info =
+            self.objects.head_object(&source.bucket, &source.key).await.map_err(map_error)?;
+        Preconditions::from_copy_source_headers(headers)?
+            .evaluate_copy_source(&quoted(info.etag()), time_of(info.last_modified_ms()))?;
+        let metadata = directive(headers, "x-amz-metadata-directive")?;
+        let tagging = directive(headers, "x-amz-tagging-directive")?;
+        let new_algorithm = checksum_algorithm(headers)?;
+        let onto_itself = source.bucket == ctx.bucket() && source.key == ctx.key();
+        if onto_itself
+            && metadata == Directive::Copy
+            && tagging == Directive::Copy
+            && new_algorithm.is_none()
+        {
+            return Err(S3Error::new(
+                S3ErrorCode::InvalidRequest,
+                "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
+            ));
+        }
+        let (content, user) = match metadata {
+            Directive::Copy => (info.headers().clone(), info.user_metadata().to_vec()),
+            Directive::Replace => (content_headers(headers), user_metadata(headers)?),
+        };
+        let tags = match tagging {
+            Directive::Copy => info.tags().to_vec(),
+            Directive::Replace => tagging_header(headers)?,
+        };
+        let algorithm: Option<ChecksumAlgorithm> =
+            new_algorithm.or_else(|| info.checksum().map(|c| c.algorithm));
+        let body: ByteStream = if info.size() == 0 {
+            Box::pin(futures_util::stream::empty())
+        } else {
+            self.objects.read_object(&info, 0, info.size() - 1)
+        };
+        let put = PutObject {
+            owner: ctx.access_key_id.clone(),
+            size_hint: Some(info.size()),
+            headers: content,
+            user_metadata: user,
+            tags,
+            body,
+            content_md5: None,
+            checksum: algorithm.map(|algorithm| ChecksumRequest {
+                algorithm,
+                expected: ExpectedChecksum::Compute,
+            }),
+        };
+        let outcome =
+            self.objects.put_object(ctx.bucket(), ctx.key(), put).await.map_err(map_error)?;
+        let value = outcome.checksum.as_ref().map(checksum_value);
+        let field = |target: ChecksumAlgorithm| {
+            outcome.checksum.as_ref().filter(|c| c.algorithm == target).and(value.clone())
+        };
+        let result = xml::CopyResult {
+            last_modified: time_of(outcome.last_modified_ms),
+            etag: quoted(&outcome.etag),
+            checksum_type: outcome
+                .checksum
+                .as_ref()
+                .map(|c| super::headers::checksum_type(c).to_owned()),
+            crc32: field(ChecksumAlgorithm::Crc32),
+            crc32c: field(ChecksumAlgorithm::Crc32c),
+            crc64nvme: field(ChecksumAlgorithm::Crc64Nvme),
+            sha1: field(ChecksumAlgorithm::Sha1),
+            sha256: field(ChecksumAlgorithm::Sha256),
+        };
+        Ok(response::xml_response(xml::to_xml("CopyObjectResult", &result)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (n, v) in pairs {
+            h.insert(*n, v.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn copy_sources_are_decoded() {
+        let s = copy_source(&headers(&[("x-amz-copy-source", "/src/a%20b/c%2Bd")])).unwrap();
+        assert_eq!(s, CopySource { bucket: "src".into(), key: "a b/c+d".into() });
+        let s = copy_source(&headers(&[("x-amz-copy-source", "src/k?versionId=null")])).unwrap();
+        assert_eq!(s.key, "k");
+        for bad in ["src", "/src/", "/", "src/k?versionId=abc"] {
+            assert!(copy_source(&headers(&[("x-amz-copy-source", bad)])).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn copy_source_ranges_are_checked() {
+        let h = |r| headers(&[("x-amz-copy-source-range", r)]);
+        assert_eq!(copy_source_range(&h("bytes=0-9"), 10).unwrap(), Some((0, 9)));
+        assert_eq!(
+            copy_source_range(&h("bytes=0-10"), 10).unwrap_err().code,
+            S3ErrorCode::InvalidRange
+        );
+        assert_eq!(
+            copy_source_range(&h("bytes=5-1"), 10).unwrap_err().code,
+            S3ErrorCode::InvalidArgument
+        );
+        assert_eq!(
+            copy_source_range(&h("0-1"), 10).unwrap_err().code,
+            S3ErrorCode::InvalidArgument
+        );
+        assert_eq!(copy_source_range(&HeaderMap::new(), 10).unwrap(), None);
+    }
+}

@@ -1,0 +1,117 @@
+//! DeleteObjects: up to 1000 keys in one request, each answered on its own.
+//! Reference: <https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObjects.html>
+
+use http::{HeaderMap, Request};
+use md5::{Digest, Md5};
+
+use super::headers::{content_md5, header};
+use super::{Handlers, map_error, read_small_body};
+use crate::objects::Access;
+use crate::objects::checksum::{ChecksumAlgorithm, checksum, decode_checksum_value};
+use crate::s3::Context;
+use crate::s3::error::{S3Error, S3ErrorCode};
+use crate::s3::request::KEY_LEN_MAX;
+use crate::s3::response::{self, S3Response};
+use crate::s3::xml::{self, DeleteResultEntry, XmlResponse};
+
+/// Most keys one request may name (AWS's limit).
+const KEYS_MAX: usize = 1000;
+/// Largest request body: 1000 keys of 1024 bytes, escaped, with their elements.
+const BODY_BYTES_MAX: usize = 8 << 20;
+
+/// S3 requires an integrity check on this body: Content-MD5 or an `x-amz-checksum-*` header.
+fn verify_integrity(headers: &HeaderMap, body: &[u8]) -> Result<(), S3Error> {
+    if let Some(md5) = content_md5(headers)? {
+        if md5 != <[u8; 16]>::from(Md5::digest(body)) {
+            return Err(S3ErrorCode::BadDigest.into());
+        }
+        return Ok(());
+    }
+    for algorithm in ChecksumAlgorithm::ALL {
+        if let Some(value) = header(headers, algorithm.header_name()) {
+            let expected = decode_checksum_value(algorithm, value).ok_or_else(|| {
+                S3Error::new(
+                    S3ErrorCode::InvalidRequest,
+                    format!("Value for {} header is invalid.", algorithm.header_name()),
+                )
+            })?;
+            if expected != checksum(algorithm, body) {
+                return Err(S3ErrorCode::BadDigest.into());
+            }
+            return Ok(());
+        }
+    }
+    Err(S3Error::new(
+        S3ErrorCode::InvalidRequest,
+        "Missing required header for this request: Content-MD5 or x-amz-checksum-*",
+    ))
+}
+
+impl Handlers<'_> {
+    pub async fn delete_objects<B>(
+        &self,
+        ctx: &Context,
+        request: Request<B>,
+    ) -> Result<S3Response, S3Error>
+    where
+        B: http_body::Body<Data = bytes::Bytes> + Send + Unpin + 'static,
+        B::Error: std::fmt::Display,
+    {
+        self.bucket_for(ctx, Access::Write).await?;
+        let (parts, body) = request.into_parts();
+        let body = read_small_body(body, BODY_BYTES_MAX).await?;
+        verify_integrity(&parts.headers, &body)?;
+        let document: xml::Delete = xml::from_xml_with_root(&body, xml::Delete::ROOT)?;
+        if document.objects.is_empty() || document.objects.len() > KEYS_MAX {
+            return Err(S3ErrorCode::MalformedXML.into());
+        }
+        let mut entries = Vec::with_capacity(document.objects.len());
+        let mut deletable = Vec::new();
+        let mut slots = Vec::new();
+        for object in &document.objects {
+            let error = if object.key.is_empty() || object.key.len() > KEY_LEN_MAX {
+                Some(("KeyTooLongError", "Your key is too long"))
+            } else if object.version_id.as_deref().is_some_and(|v| v != "null") {
+                Some(("NoSuchVersion", "The specified version does not exist."))
+            } else {
+                None
+            };
+            match error {
+                Some((code, message)) => entries.push(Some(DeleteResultEntry::Error {
+                    key: object.key.clone(),
+                    version_id: object.version_id.clone(),
+                    code: code.into(),
+                    message: message.into(),
+                })),
+                None => {
+                    slots.push(entries.len());
+                    entries.push(None);
+                    deletable.push(object.key.clone());
+                }
+            }
+        }
+        let results =
+            self.objects.delete_objects(ctx.bucket(), &deletable).await.map_err(map_error)?;
+        for ((slot, key), result) in slots.into_iter().zip(deletable).zip(results) {
+            let version_id = document.objects[slot].version_id.clone();
+            entries[slot] = Some(match result {
+                Ok(()) => DeleteResultEntry::Deleted { key, version_id },
+                Err(e) => {
+                    let e = map_error(e);
+                    DeleteResultEntry::Error {
+                        key,
+                        version_id,
+                        code: e.code.as_str().into(),
+                        message: e.message,
+                    }
+                }
+            });
+        }
+        let entries = entries
+            .into_iter()
+            .flatten()
+            .filter(|e| !(document.quiet && matches!(e, DeleteResultEntry::Deleted { .. })))
+            .collect();
+        Ok(response::xml_response(xml::DeleteResult { entries }.to_xml()))
+    }
+}
