@@ -96,6 +96,17 @@ def test_subset_of_parts(s3, bucket):
     assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == parts[0] + parts[2]
 
 
+def test_complete_twice_is_idempotent(s3, bucket):
+    # SDKs retry CompleteMultipartUpload after a timeout; S3 answers the retry of a completed
+    # upload with the same result instead of NoSuchUpload.
+    parts = [pattern(PART, seed=81), b"tail"]
+    upload_id, done = upload(s3, bucket, "twice", parts)
+    first = complete(s3, bucket, "twice", upload_id, done)
+    second = complete(s3, bucket, "twice", upload_id, done)
+    assert second["ETag"] == first["ETag"] == multipart_etag(parts)
+    assert s3.get_object(Bucket=bucket, Key="twice")["Body"].read() == b"".join(parts)
+
+
 def test_abort(s3, bucket):
     upload_id, _ = upload(s3, bucket, "k", [b"part"])
     assert status_of(s3.abort_multipart_upload(Bucket=bucket, Key="k", UploadId=upload_id)) == 204
