@@ -334,7 +334,11 @@ impl ObjectService {
         requested: &[CompletePart],
         part_size_min: u64,
     ) -> Result<PutOutcome, Error> {
-        let (upload, upload_siblings) = self.upload(bucket, key, upload_id).await?;
+        let (upload, upload_siblings) = match self.upload(bucket, key, upload_id).await {
+            Ok(found) => found,
+            Err(Error::NoSuchUpload) => return self.completed_by(bucket, key, upload_id).await,
+            Err(e) => return Err(e),
+        };
         if requested.is_empty() {
             return Err(Error::MalformedRequest { what: "You must specify at least one part" });
         }
@@ -390,6 +394,28 @@ impl ObjectService {
         }
         self.reclaim(&current, &kept).await;
         Ok(outcome)
+    }
+
+    /// A completion retried after it succeeded (a client that timed out waiting) gets the same
+    /// answer, as long as the object is still the version that upload created.
+    async fn completed_by(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<PutOutcome, Error> {
+        let info = self.head_object(bucket, key).await.map_err(|e| match e {
+            Error::NoSuchKey => Error::NoSuchUpload,
+            other => other,
+        })?;
+        if info.record.upload_id.as_deref() != Some(upload_id) {
+            return Err(Error::NoSuchUpload);
+        }
+        Ok(PutOutcome {
+            etag: info.record.etag.clone(),
+            checksum: info.record.checksum.clone(),
+            last_modified_ms: info.record.last_modified_ms,
+        })
     }
 
     /// Abandons an upload and deletes its parts.
@@ -551,5 +577,6 @@ fn assemble(
             .map(|p| PartSummary { size: p.size, checksum: p.checksum.clone() })
             .collect(),
         tags: upload.tags.clone(),
+        upload_id: Some(upload.upload_id.clone()),
     })
 }

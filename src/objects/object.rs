@@ -188,6 +188,7 @@ impl ObjectService {
             body: written.layout,
             parts: Vec::new(),
             tags: put.tags,
+            upload_id: None,
         };
         self.commit_record(bucket, key, record, current).await
     }

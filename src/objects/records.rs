@@ -159,6 +159,8 @@ pub struct ObjectRecord {
     pub parts: Vec<PartSummary>,
     /// Object tags.
     pub tags: Vec<(String, String)>,
+    /// The multipart upload this version completed, if any (a retried completion finds it).
+    pub upload_id: Option<String>,
 }
 
 /// Journal entry of a body being written: if the node crashes before the object record lands,
@@ -259,6 +261,7 @@ mod tests {
             },
             parts: Vec::new(),
             tags: vec![("t".into(), "v".into())],
+            upload_id: None,
         };
         assert_eq!(decode::<ObjectRecord>(&encode(&r)).unwrap(), r);
         assert!(decode::<ObjectRecord>(&[9, 9]).is_err());

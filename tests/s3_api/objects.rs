@@ -133,7 +133,10 @@ async fn conditional_gets_answer_304_and_412() {
     assert_eq!(err.raw_response().unwrap().status().as_u16(), 412);
     let err =
         s3.get_object().bucket(&bucket).key("c").if_none_match(&etag).send().await.unwrap_err();
-    assert_eq!(err.raw_response().unwrap().status().as_u16(), 304);
+    let raw = err.raw_response().unwrap();
+    assert_eq!(raw.status().as_u16(), 304);
+    assert_eq!(raw.headers().get("etag"), Some(etag.as_str()), "a 304 names the version");
+    assert!(raw.headers().get("last-modified").is_some());
     let future = aws_smithy_types::DateTime::from_secs(4_000_000_000);
     let err = s3
         .head_object()

@@ -235,11 +235,14 @@ impl Handlers<'_> {
         B::Error: std::fmt::Display,
     {
         self.bucket_for(ctx, Access::Write).await?;
-        let upload = self
-            .objects
-            .upload_info(ctx.bucket(), ctx.key(), upload_id(ctx))
-            .await
-            .map_err(map_error)?;
+        // A completed upload is gone, but a retried completion must still get its answer:
+        // the objects layer recognises it, so a missing upload is not an error here.
+        let algorithm =
+            match self.objects.upload_info(ctx.bucket(), ctx.key(), upload_id(ctx)).await {
+                Ok(upload) => upload.checksum_algorithm,
+                Err(crate::objects::Error::NoSuchUpload) => None,
+                Err(e) => return Err(map_error(e)),
+            };
         let body = read_small_body(request.into_body(), COMPLETE_BODY_BYTES_MAX).await?;
         let document: xml::CompleteMultipartUpload =
             xml::from_xml_with_root(&body, xml::CompleteMultipartUpload::ROOT)?;
@@ -247,7 +250,7 @@ impl Handlers<'_> {
             .parts
             .into_iter()
             .map(|p| {
-                let given = match upload.checksum_algorithm {
+                let given = match algorithm {
                     Some(ChecksumAlgorithm::Crc32) => p.crc32,
                     Some(ChecksumAlgorithm::Crc32c) => p.crc32c,
                     Some(ChecksumAlgorithm::Crc64Nvme) => p.crc64nvme,
@@ -255,7 +258,7 @@ impl Handlers<'_> {
                     Some(ChecksumAlgorithm::Sha256) => p.sha256,
                     None => None,
                 };
-                let checksum = match (upload.checksum_algorithm, given) {
+                let checksum = match (algorithm, given) {
                     (Some(a), Some(v)) => Some(decode_checksum_value(a, &v).ok_or_else(|| {
                         S3Error::new(S3ErrorCode::InvalidPart, "The part checksum is not valid.")
                             .with("PartNumber", p.part_number.to_string())
@@ -400,7 +403,7 @@ impl Handlers<'_> {
                 .is_truncated
                 .then(|| page.next_upload_id_marker.clone())
                 .flatten(),
-            delimiter: enc.opt(ctx.query("delimiter")),
+            delimiter: enc.opt(ctx.query("delimiter").filter(|d| !d.is_empty())),
             prefix: enc.enc(ctx.query("prefix").unwrap_or_default()),
             max_uploads: u32::try_from(max_uploads).unwrap_or(u32::MAX),
             encoding_type: enc.name(),

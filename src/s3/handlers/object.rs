@@ -97,7 +97,17 @@ impl Handlers<'_> {
         }
         let info = self.objects.head_object(ctx.bucket(), ctx.key()).await.map_err(map_error)?;
         let last_modified = time_of(info.last_modified_ms());
-        Preconditions::from_headers(headers)?.evaluate(&quoted(info.etag()), last_modified)?;
+        Preconditions::from_headers(headers)?
+            .evaluate(&quoted(info.etag()), last_modified)
+            .map_err(|e| {
+                // A 304 still names the version it refers to (RFC 9110, 15.4.5).
+                if e.code == S3ErrorCode::NotModified {
+                    e.with_header("etag", quoted(info.etag()))
+                        .with_header("last-modified", httpdate::fmt_http_date(last_modified.into()))
+                } else {
+                    e
+                }
+            })?;
         let size = info.size();
         let mut part_checksum = None;
         let range = match (part, range_header.and_then(parse_range)) {

@@ -1,0 +1,119 @@
+"""Errors: operations RingVault does not implement, methods that make no sense, bad input.
+
+Goal: an unsupported operation is a 501 NotImplemented S3 error, never a wrong success; an
+unknown method is 405; over-long keys, bad query values and broken XML are 400 with S3's codes;
+every error is an XML document carrying the request id.
+Method: boto3 for operations it can express, rawhttp.py for the rest.
+"""
+
+import pytest
+
+from expect import s3_error
+
+# Operations outside RingVault's scope for now (README: versioning, ACLs, policies, lifecycle,
+# CORS, website, object lock). Each is called with the smallest valid input.
+UNIMPLEMENTED = {
+    "put_bucket_versioning": lambda c, b: c.put_bucket_versioning(
+        Bucket=b, VersioningConfiguration={"Status": "Enabled"}
+    ),
+    "get_bucket_versioning": lambda c, b: c.get_bucket_versioning(Bucket=b),
+    "put_bucket_lifecycle_configuration": lambda c, b: c.put_bucket_lifecycle_configuration(
+        Bucket=b,
+        LifecycleConfiguration={
+            "Rules": [{"ID": "r", "Status": "Enabled", "Filter": {"Prefix": ""},
+                       "Expiration": {"Days": 1}}]
+        },
+    ),
+    "get_bucket_lifecycle_configuration": lambda c, b: c.get_bucket_lifecycle_configuration(
+        Bucket=b
+    ),
+    "put_bucket_cors": lambda c, b: c.put_bucket_cors(
+        Bucket=b,
+        CORSConfiguration={"CORSRules": [{"AllowedMethods": ["GET"], "AllowedOrigins": ["*"]}]},
+    ),
+    "get_bucket_policy": lambda c, b: c.get_bucket_policy(Bucket=b),
+    "put_bucket_website": lambda c, b: c.put_bucket_website(
+        Bucket=b, WebsiteConfiguration={"IndexDocument": {"Suffix": "index.html"}}
+    ),
+    "get_object_lock_configuration": lambda c, b: c.get_object_lock_configuration(Bucket=b),
+    "get_bucket_encryption": lambda c, b: c.get_bucket_encryption(Bucket=b),
+    "get_bucket_notification_configuration": lambda c, b: (
+        c.get_bucket_notification_configuration(Bucket=b)
+    ),
+    "get_object_retention": lambda c, b: c.get_object_retention(Bucket=b, Key="k"),
+}
+
+
+@pytest.mark.parametrize("operation", UNIMPLEMENTED.values(), ids=UNIMPLEMENTED.keys())
+def test_unimplemented_operation_is_501(s3, bucket, operation):
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+    with s3_error(501, "NotImplemented"):
+        operation(s3, bucket)
+
+
+def test_unimplemented_leaves_no_trace(raw, s3, bucket):
+    response = raw.request("PUT", bucket, query="versioning",
+                           body=b'<VersioningConfiguration><Status>Enabled</Status>'
+                                b'</VersioningConfiguration>')
+    assert response.status == 501
+    assert response.error_code() == "NotImplemented"
+    assert response.error_field("RequestId")
+
+
+@pytest.mark.parametrize(
+    "method,bucket_part,key",
+    [("PATCH", True, "k"), ("PUT", False, None), ("POST", False, None), ("DELETE", False, None)],
+)
+def test_method_not_allowed(raw, bucket, method, bucket_part, key):
+    response = raw.request(method, bucket if bucket_part else None, key)
+    assert response.status == 405
+    assert response.error_code() == "MethodNotAllowed"
+
+
+def test_key_too_long(s3, bucket):
+    with s3_error(400, "KeyTooLongError"):
+        s3.put_object(Bucket=bucket, Key="k" * 1025, Body=b"x")
+
+
+def test_key_too_long_multibyte(s3, bucket):
+    # The limit is 1024 bytes of UTF-8, not 1024 characters.
+    with s3_error(400, "KeyTooLongError"):
+        s3.put_object(Bucket=bucket, Key="é" * 513, Body=b"x")
+
+
+def test_get_key_too_long(s3, bucket):
+    with s3_error(400, "KeyTooLongError"):
+        s3.get_object(Bucket=bucket, Key="k" * 1025)
+
+
+def test_invalid_max_keys_v1(raw, bucket):
+    response = raw.request("GET", bucket, query="max-keys=lots")
+    assert response.status == 400
+    assert response.error_code() == "InvalidArgument"
+
+
+def test_invalid_version_id(raw, s3, bucket):
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+    response = raw.request("GET", bucket, "k", query="versionId=nonsense")
+    assert response.status == 400
+    assert response.error_code() == "InvalidArgument"
+
+
+def test_error_document_for_missing_bucket(raw):
+    response = raw.request("GET", "rv-no-such-bucket-0002", query="list-type=2")
+    assert response.status == 404
+    assert response.error_code() == "NoSuchBucket"
+    assert response.error_field("Resource") == "/rv-no-such-bucket-0002"
+    assert response.error_field("RequestId") == response.headers.get("x-amz-request-id")
+
+
+def test_head_error_has_no_body(raw, bucket):
+    response = raw.request("HEAD", bucket, "missing")
+    assert response.status == 404
+    assert response.body == b""
+
+
+def test_anonymous_error_is_access_denied(raw, bucket):
+    response = raw.request("GET", bucket, query="list-type=2", sign=False)
+    assert response.status == 403
+    assert response.error_code() == "AccessDenied"
