@@ -13,7 +13,6 @@ use tokio::task::JoinHandle;
 use crate::clock::SharedClock;
 use crate::config::ClusterConfig;
 use crate::coordinator::{Coordinator, HandoffWorker, Local, QuorumConfig, RepairQueue};
-use crate::node::NodeError;
 use crate::ring::gossip::{self, Gossiper};
 use crate::ring::{DEFAULT_PARTITION_BITS, Layout, NodeId, NodeInfo, Ring};
 use crate::rpc::{Router, RpcClient, TcpOptions, TcpTransport};
@@ -25,6 +24,17 @@ const LAYOUT_META: &str = "layout";
 const RPC_TIMEOUT: Duration = Duration::from_secs(5);
 /// Read repairs waiting to be sent, at most.
 const REPAIR_QUEUE: usize = 1024;
+
+/// Why a cluster node could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error("store: {0}")]
+    Store(#[from] crate::store::StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("stored layout: {reason}")]
+    Layout { reason: String },
+}
 
 /// A cluster node's parts, built before serving.
 pub struct Cluster {
@@ -38,11 +48,11 @@ pub struct Cluster {
     seed: u64,
 }
 
-fn load_layout(store: &Store) -> Result<Option<Layout>, NodeError> {
+fn load_layout(store: &Store) -> Result<Option<Layout>, ClusterError> {
     match store.get_meta(LAYOUT_META)? {
         Some(bytes) => postcard::from_bytes(&bytes)
             .map(Some)
-            .map_err(|e| NodeError::Recovery(format!("stored layout: {e}"))),
+            .map_err(|e| ClusterError::Layout { reason: e.to_string() }),
         None => Ok(None),
     }
 }
@@ -54,7 +64,7 @@ impl Cluster {
         store: &Store,
         clock: SharedClock,
         seed: u64,
-    ) -> Result<Cluster, NodeError> {
+    ) -> Result<Cluster, ClusterError> {
         // The first node of a cluster (no seeds) starts as a ring of one; a joining node owns
         // nothing until it receives the cluster's layout.
         let layout = match load_layout(store)? {
@@ -92,11 +102,12 @@ impl Cluster {
         mut self,
         s3_addr: SocketAddr,
         shutdown: watch::Receiver<bool>,
-    ) -> Result<(SocketAddr, JoinHandle<()>), NodeError> {
+    ) -> Result<(SocketAddr, JoinHandle<()>), ClusterError> {
         let addr = self.config.rpc_addr;
         let listener =
-            TcpListener::bind(addr).await.map_err(|source| NodeError::Bind { addr, source })?;
-        let rpc_addr = listener.local_addr().map_err(|source| NodeError::Bind { addr, source })?;
+            TcpListener::bind(addr).await.map_err(|source| ClusterError::Bind { addr, source })?;
+        let rpc_addr =
+            listener.local_addr().map_err(|source| ClusterError::Bind { addr, source })?;
         let me = self.ring.me();
         self.ring.set_local_info(NodeInfo {
             id: me,

@@ -36,7 +36,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run a node (the default when no command is given).
-    Server(ServerArgs),
+    Server(Box<ServerArgs>),
     /// Manage the access keys of a running node (through its admin API).
     Key {
         #[command(flatten)]

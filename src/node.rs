@@ -35,6 +35,8 @@ pub enum NodeError {
     Recovery(String),
     #[error("data directory {path}: {source}")]
     DataDir { path: PathBuf, source: std::io::Error },
+    #[error("cluster: {0}")]
+    Cluster(#[from] crate::cluster::ClusterError),
 }
 
 /// How the root key came to be, for the start-up banner.

@@ -16,12 +16,14 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("coordinator", &["ring", "rpc", "store", "causality", "clock"]),
     ("objects", &["coordinator", "causality", "clock", "store"]),
     ("s3", &["objects", "clock", "config"]),
-    ("admin", &["objects", "clock", "config"]),
+    ("admin", &["objects", "clock", "config", "ring", "coordinator"]),
+    ("cluster", &["causality", "clock", "config", "coordinator", "ring", "rpc", "store"]),
     (
         "node",
         &[
             "admin",
             "causality",
+            "cluster",
             "clock",
             "config",
             "coordinator",

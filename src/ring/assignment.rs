@@ -14,40 +14,8 @@
 //! Within those constraints the number of replica slots of each node follows its capacity, and
 //! as few slots as possible change owner when the members change.
 //!
-//! # Algorithm
-//!
-//! 1. **Targets.** The `partitions * r` slots are first split between zones in proportion to
-//!    zone capacity, then inside each zone between its nodes in proportion to node capacity.
-//!    Each split is a water-filling with bounds: a zone holds at most one replica per partition
-//!    when there are at least `r` zones (so at most `partitions` slots), and when there are fewer
-//!    zones it holds at least one and at most `min(nodes, r - zones + 1)` per partition; a node
-//!    holds at most `partitions` slots. Shares that hit a bound are pinned to it and the rest is
-//!    shared again among the others, in exact integer arithmetic. Fractions are settled by
-//!    largest remainder. A node whose share is not reachable (for example a node alone in a
-//!    large zone when zones are capped) thus gets the closest reachable count, and the surplus
-//!    goes to the others in proportion to their capacity.
-//! 2. **Keep.** Every previous ownership whose node is still a member is kept, in its previous
-//!    position, as long as the list stays completable under the zone rule. (A previous
-//!    assignment with another power-of-two partition count is mapped through the hash ranges:
-//!    after a split each half starts from its parent's list.)
-//! 3. **Fill.** Empty slots take the node furthest below its target among those the zone rule
-//!    allows, ties broken by a stable hash of (partition, node id).
-//! 4. **Rebalance.** Nodes above target hand slots to nodes below target. First only among the
-//!    slots just filled (re-choosing a filler costs no move), then by single replacements
-//!    that respect leadership (a list's first node is replaced only if it leads more than its
-//!    share and its replacement less, which then inherits the lead; otherwise the least
-//!    preferred over-target node goes), then by any single replacement. When none is left, a
-//!    breadth-first search looks for a chain `a -> x -> ... -> b` of replacements in distinct
-//!    partitions, which lowers the over-target node `a` and raises the under-target node `b`
-//!    while every node in between keeps its count. Each step lowers the total excess by one,
-//!    so the loop ends after at most `partitions * r` steps. Sweeps visit partitions in a
-//!    fixed shuffled order, a different one per phase, so that one phase's choices do not
-//!    line up with the partitions another phase touched first.
-//! 5. **Order.** Position by position, each node should come first (then second, and so on)
-//!    in a share of the partitions proportional to its capacity, bounded by the slots it has
-//!    not yet placed. The previous order is the starting point (a replacement takes the place
-//!    of the node it replaced), and the same sweep and chain search move positions from nodes
-//!    above their position target to nodes below it.
+//! The algorithm (targets, keep, fill, rebalance, order) is described in ARCHITECTURE.md,
+//! section "Partition assignment".
 //!
 //! # Guarantees
 //!
