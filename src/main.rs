@@ -4,6 +4,8 @@
 //! Admin commands print text for people, or `--json` for scripts; a failure is one line on
 //! stderr and exit status 1 (usage errors are clap's, status 2).
 
+mod cli;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -51,6 +53,15 @@ enum Command {
         #[command(subcommand)]
         command: BucketCommand,
     },
+    /// Cluster membership of a running node (through its admin API).
+    Cluster {
+        #[command(flatten)]
+        admin: AdminArgs,
+        #[command(subcommand)]
+        command: cli::cluster::ClusterCommand,
+    },
+    /// Run a local ring of several nodes in this process, on consecutive loopback ports.
+    Dev(cli::dev::DevArgs),
 }
 
 #[derive(clap::Args, Clone, Default)]
@@ -197,6 +208,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Some(Command::Key { admin, command }) => run_admin(&admin, Admin::Key(command)),
         Some(Command::Bucket { admin, command }) => run_admin(&admin, Admin::Bucket(command)),
+        Some(Command::Cluster { admin, command }) => run_admin(&admin, Admin::Cluster(command)),
+        Some(Command::Dev(args)) => cli::dev::run(&args),
         Some(Command::Server(args)) => run_server(&args),
         None => run_server(&cli.server),
     };
@@ -283,6 +296,7 @@ fn print_banner(node: &node::RunningNode, data_dir: &Path) {
 enum Admin {
     Key(KeyCommand),
     Bucket(BucketCommand),
+    Cluster(cli::cluster::ClusterCommand),
 }
 
 fn run_admin(args: &AdminArgs, command: Admin) -> anyhow::Result<()> {
@@ -296,6 +310,7 @@ fn run_admin(args: &AdminArgs, command: Admin) -> anyhow::Result<()> {
         match command {
             Admin::Key(command) => key_command(&client, command, args.json).await,
             Admin::Bucket(command) => bucket_command(&client, command, args.json).await,
+            Admin::Cluster(command) => cli::cluster::run(&client, command, args.json).await,
         }
     })
 }

@@ -12,7 +12,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::admin::{AdminOptions, AdminServerLimits, AdminService, AdminToken};
+use crate::admin::{AdminOptions, AdminServerLimits, AdminService, AdminToken, ClusterHandle};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{ADMIN_TOKEN_FILE, Config, ROOT_SECRET_FILE};
 use crate::coordinator::{Coordinator, Local, QuorumConfig, RepairQueue};
@@ -219,8 +219,14 @@ pub async fn start(config: Config) -> Result<RunningNode, NodeError> {
     let service = S3Service::new(objects.clone(), clock, s3_options, prefix);
     let (listener, s3_addr) = bind(config.s3_addr).await?;
     let (admin_listener, admin_addr) = bind(config.admin_addr).await?;
-    let admin =
-        AdminService::new(objects, admin_token.clone(), AdminOptions::new(node_id, s3_addr));
+    let replication_factor = config.cluster.as_ref().map_or(1, |c| c.replication_factor);
+    let cluster_handle = ClusterHandle::new(ring.clone(), coordinator.clone(), replication_factor);
+    let admin = AdminService::new(
+        objects,
+        admin_token.clone(),
+        AdminOptions::new(node_id, s3_addr),
+        cluster_handle,
+    );
     let cluster_task = match cluster {
         Some(c) => Some(c.start(s3_addr, rx.clone()).await?),
         None => None,

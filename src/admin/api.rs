@@ -157,3 +157,60 @@ pub struct ErrorBody {
     /// One line for humans.
     pub message: String,
 }
+
+/// `GET /v1/cluster`: this node's view of the ring.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterStatus {
+    /// The node answering, in hex.
+    pub node_id: String,
+    pub layout_version: u64,
+    pub replication_factor: usize,
+    pub read_quorum: usize,
+    pub write_quorum: usize,
+    pub partitions: u32,
+    pub nodes: Vec<ClusterNode>,
+    /// Hints this node holds for others, per owner.
+    pub pending_hints: Vec<PendingHints>,
+    /// Membership changes staged here, applied by `POST /v1/cluster/apply`.
+    pub staged: Vec<ClusterChange>,
+}
+
+/// One node as the answering node sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterNode {
+    pub node_id: String,
+    pub rpc_addr: Option<String>,
+    pub s3_addr: Option<String>,
+    pub zone: String,
+    pub capacity: u64,
+    /// Whether the node is a member of the current layout (else only gossiped).
+    pub in_layout: bool,
+    /// Whether the answering node believes it reachable.
+    pub up: bool,
+    /// Partitions whose preference list includes the node.
+    pub partitions: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingHints {
+    pub node_id: String,
+    pub count: u64,
+}
+
+/// A staged membership change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "op")]
+pub enum ClusterChange {
+    Add { node_id: String, zone: Option<String>, capacity: Option<u64> },
+    Remove { node_id: String },
+    Set { node_id: String, zone: Option<String>, capacity: Option<u64> },
+}
+
+/// `POST /v1/cluster/apply`: the layout the staged changes produced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApplyResult {
+    pub layout_version: u64,
+    pub members: usize,
+    /// Replica slots that changed owner (data to copy).
+    pub moved_replicas: usize,
+}

@@ -17,8 +17,9 @@ use serde::de::DeserializeOwned;
 
 use super::AdminToken;
 use super::api::{
-    BucketDetail, BucketList, CreateKeyRequest, ErrorBody, GrantRequest, ImportKeyRequest,
-    KeyDetail, KeyList, KeySummary, NewKey, Status, UpdateKeyRequest,
+    ApplyResult, BucketDetail, BucketList, ClusterChange, ClusterStatus, CreateKeyRequest,
+    ErrorBody, GrantRequest, ImportKeyRequest, KeyDetail, KeyList, KeySummary, NewKey, Status,
+    UpdateKeyRequest,
 };
 
 /// Time one call may take, connection included.
@@ -116,6 +117,21 @@ impl AdminClient {
 
     pub async fn status(&self) -> Result<Status, ClientError> {
         self.json(Method::GET, "/v1/status", None::<&()>).await
+    }
+
+    pub async fn cluster_status(&self) -> Result<ClusterStatus, ClientError> {
+        self.json(Method::GET, "/v1/cluster", None::<&()>).await
+    }
+
+    pub async fn stage_change(
+        &self,
+        change: &ClusterChange,
+    ) -> Result<Vec<ClusterChange>, ClientError> {
+        self.json(Method::POST, "/v1/cluster/changes", Some(change)).await
+    }
+
+    pub async fn apply_changes(&self) -> Result<ApplyResult, ClientError> {
+        self.json(Method::POST, "/v1/cluster/apply", None::<&()>).await
     }
 
     pub async fn list_keys(&self) -> Result<KeyList, ClientError> {

@@ -8,11 +8,13 @@
 //! replicated store, so a change made here applies on every node, and the S3 front end (which
 //! reads the key on each request) sees it on the next request.
 //!
-//! It deliberately does not manage cluster membership yet, nor serve metrics.
+//! Cluster membership (status, staged changes, apply) lives in `cluster`. It does not serve
+//! metrics.
 
 pub mod api;
 mod buckets;
 mod client;
+mod cluster;
 mod error;
 mod keys;
 mod router;
@@ -30,7 +32,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tracing::Instrument;
 
+use crate::coordinator::Coordinator;
 use crate::objects::ObjectService;
+use crate::ring::Ring;
 
 pub use client::{AdminClient, ClientError, token_from_file};
 pub use error::ApiError;
@@ -67,6 +71,23 @@ struct Inner {
     objects: ObjectService,
     token: AdminToken,
     options: AdminOptions,
+    cluster: ClusterHandle,
+}
+
+/// What the cluster endpoints work on.
+#[derive(Debug)]
+pub struct ClusterHandle {
+    pub ring: Ring,
+    pub coordinator: Coordinator,
+    /// N for layouts computed here.
+    pub replication_factor: usize,
+    staged: std::sync::Mutex<Vec<api::ClusterChange>>,
+}
+
+impl ClusterHandle {
+    pub fn new(ring: Ring, coordinator: Coordinator, replication_factor: usize) -> Self {
+        Self { ring, coordinator, replication_factor, staged: std::sync::Mutex::default() }
+    }
 }
 
 pub type AdminResponse = Response<Full<Bytes>>;
@@ -96,8 +117,13 @@ impl Reply {
 }
 
 impl AdminService {
-    pub fn new(objects: ObjectService, token: AdminToken, options: AdminOptions) -> Self {
-        Self { inner: Arc::new(Inner { objects, token, options }) }
+    pub fn new(
+        objects: ObjectService,
+        token: AdminToken,
+        options: AdminOptions,
+        cluster: ClusterHandle,
+    ) -> Self {
+        Self { inner: Arc::new(Inner { objects, token, options, cluster }) }
     }
 
     fn objects(&self) -> &ObjectService {
@@ -167,6 +193,10 @@ impl AdminService {
             Route::PutGrant { bucket, access_key_id } => {
                 self.put_grant(&bucket, &access_key_id, read_json(body, max).await?).await
             }
+            Route::ClusterStatus => self.cluster_status(),
+            Route::StageChange => self.stage_change(read_json(body, max).await?),
+            Route::ClearChanges => Ok(self.clear_changes()),
+            Route::ApplyChanges => self.apply_changes(),
         }
     }
 

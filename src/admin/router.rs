@@ -19,6 +19,10 @@ pub enum Route {
     ListBuckets,
     GetBucket { bucket: String },
     PutGrant { bucket: String, access_key_id: String },
+    ClusterStatus,
+    StageChange,
+    ClearChanges,
+    ApplyChanges,
 }
 
 impl Route {
@@ -35,6 +39,10 @@ impl Route {
             Self::ListBuckets => "ListBuckets",
             Self::GetBucket { .. } => "GetBucket",
             Self::PutGrant { .. } => "PutGrant",
+            Self::ClusterStatus => "ClusterStatus",
+            Self::StageChange => "StageChange",
+            Self::ClearChanges => "ClearChanges",
+            Self::ApplyChanges => "ApplyChanges",
         }
     }
 }
@@ -62,6 +70,19 @@ pub fn route(method: &Method, path: &str) -> Result<Route, ApiError> {
         ["v1", "status"] => match m {
             Method::GET => Ok(Route::Status),
             _ => Err(refuse("GET")),
+        },
+        ["v1", "cluster"] => match m {
+            Method::GET => Ok(Route::ClusterStatus),
+            _ => Err(refuse("GET")),
+        },
+        ["v1", "cluster", "changes"] => match m {
+            Method::POST => Ok(Route::StageChange),
+            Method::DELETE => Ok(Route::ClearChanges),
+            _ => Err(refuse("DELETE, POST")),
+        },
+        ["v1", "cluster", "apply"] => match m {
+            Method::POST => Ok(Route::ApplyChanges),
+            _ => Err(refuse("POST")),
         },
         ["v1", "keys"] => match m {
             Method::GET => Ok(Route::ListKeys),

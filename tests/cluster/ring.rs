@@ -172,3 +172,84 @@ async fn a_node_down_loses_no_acknowledged_write_and_catches_up_on_return() {
         assert_eq!(get(&s3, "down", &format!("k{i}")).await, pattern(2000, i));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_node_joins_through_the_admin_api_and_the_ring_keeps_serving() {
+    use ringvault::admin::AdminClient;
+    use ringvault::admin::api::ClusterChange;
+    let mut cluster = TestCluster::start(3).await;
+    cluster.s3(0).create_bucket().bucket("grow").send().await.unwrap();
+    for i in 0..20u64 {
+        cluster
+            .s3(0)
+            .put_object()
+            .bucket("grow")
+            .key(format!("k{i}"))
+            .body(pattern(500, i).into())
+            .send()
+            .await
+            .unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let fourth = node::start(config(dir.path(), vec![cluster.seed_addr], 4)).await.unwrap();
+    let fourth_id = fourth.node_id();
+    let admin = AdminClient::new(
+        &cluster.node(0).admin_addr().to_string(),
+        cluster.node(0).admin_token().clone(),
+    )
+    .unwrap();
+    for _ in 0..200 {
+        if admin
+            .cluster_status()
+            .await
+            .unwrap()
+            .nodes
+            .iter()
+            .any(|n| n.node_id == format!("{fourth_id:016x}"))
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let status = admin.cluster_status().await.unwrap();
+    let joining = status
+        .nodes
+        .iter()
+        .find(|n| n.node_id == format!("{fourth_id:016x}"))
+        .expect("gossip reported the new node");
+    assert!(!joining.in_layout && joining.up);
+    assert_eq!((status.replication_factor, status.read_quorum, status.write_quorum), (3, 2, 2));
+
+    // Same zone as the others: a node alone in its own zone would have to hold a replica of
+    // every partition (the zone rule), which is not what this test is about.
+    let add = ClusterChange::Add {
+        node_id: format!("{fourth_id:016x}"),
+        zone: Some("z".into()),
+        capacity: None,
+    };
+    admin.stage_change(&add).await.unwrap();
+    let applied = admin.apply_changes().await.unwrap();
+    assert_eq!(applied.members, 4);
+    // Near-minimal movement: the new node's share, 256 * 3 / 4 = 192 slots.
+    assert!((192..=200).contains(&applied.moved_replicas), "{applied:?}");
+    cluster.nodes.push(Some(fourth));
+    eventually("every node to run the new layout", || {
+        cluster.live().all(|n| n.ring().layout().version == applied.layout_version)
+    })
+    .await;
+    let status = admin.cluster_status().await.unwrap();
+    assert!(status.nodes.iter().all(|n| n.in_layout && n.partitions > 0), "{status:?}");
+    // Every node, the new one included, still serves what was written before it joined.
+    for reader in 0..4 {
+        let s3 = cluster.s3(reader);
+        for i in 0..20u64 {
+            assert_eq!(
+                get(&s3, "grow", &format!("k{i}")).await,
+                pattern(500, i),
+                "node {reader} key {i}"
+            );
+        }
+        assert_eq!(s3.list_objects_v2().bucket("grow").send().await.unwrap().key_count(), Some(20));
+    }
+    cluster.stop(3).await;
+}

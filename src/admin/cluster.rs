@@ -1,0 +1,190 @@
+//! Cluster membership through the admin API: status of every node this node knows, staged
+//! changes (add, remove, set zone or capacity) and `apply`, which computes the next layout and
+//! installs it here; gossip spreads it to every node.
+
+use std::collections::BTreeSet;
+
+use super::api::{ApplyResult, ClusterChange, ClusterNode, ClusterStatus, PendingHints};
+use super::error::ApiError;
+use super::{AdminService, Reply};
+use crate::ring::{Layout, Member, NodeId, moved_replicas};
+
+fn parse_id(text: &str) -> Result<NodeId, ApiError> {
+    NodeId::from_str_radix(text.trim(), 16).map_err(|_| ApiError::InvalidArgument {
+        field: "node_id",
+        reason: format!("{text:?} is not a hex node id"),
+    })
+}
+
+fn hex(id: NodeId) -> String {
+    format!("{id:016x}")
+}
+
+impl AdminService {
+    pub(super) fn cluster_status(&self) -> Result<Reply, ApiError> {
+        let ring = &self.inner.cluster.ring;
+        let layout = ring.layout();
+        let quorum = self.inner.cluster.coordinator.quorum();
+        let view = ring.view();
+        let mut ids: BTreeSet<NodeId> = layout.members.iter().map(|m| m.id).collect();
+        ids.extend(view.states().map(|s| s.info.id));
+        ids.insert(ring.me());
+        let nodes = ids
+            .into_iter()
+            .map(|id| {
+                let member = layout.members.iter().find(|m| m.id == id);
+                let gossiped = view.get(id);
+                ClusterNode {
+                    node_id: hex(id),
+                    rpc_addr: gossiped.map(|s| s.info.rpc_addr.to_string()),
+                    s3_addr: gossiped.map(|s| s.info.s3_addr.to_string()),
+                    zone: member
+                        .map(|m| m.zone.clone())
+                        .or_else(|| gossiped.map(|s| s.info.zone.clone()))
+                        .unwrap_or_default(),
+                    capacity: member
+                        .map(|m| m.capacity)
+                        .or_else(|| gossiped.map(|s| s.info.capacity))
+                        .unwrap_or(0),
+                    in_layout: member.is_some(),
+                    up: ring.is_alive(id),
+                    partitions: u32::try_from(layout.owned_partitions(id).len())
+                        .unwrap_or(u32::MAX),
+                }
+            })
+            .collect();
+        let pending_hints = self
+            .inner
+            .cluster
+            .coordinator
+            .pending_hints()
+            .into_iter()
+            .map(|(id, count)| PendingHints { node_id: hex(id), count })
+            .collect();
+        Reply::ok(&ClusterStatus {
+            node_id: hex(ring.me()),
+            layout_version: layout.version,
+            replication_factor: quorum.replication_factor,
+            read_quorum: quorum.read_quorum,
+            write_quorum: quorum.write_quorum,
+            partitions: layout.partition_count(),
+            nodes,
+            pending_hints,
+            staged: self.staged().clone(),
+        })
+    }
+
+    fn staged(&self) -> std::sync::MutexGuard<'_, Vec<ClusterChange>> {
+        self.inner.cluster.staged.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub(super) fn stage_change(&self, change: ClusterChange) -> Result<Reply, ApiError> {
+        match &change {
+            ClusterChange::Add { node_id, capacity, .. }
+            | ClusterChange::Set { node_id, capacity, .. } => {
+                parse_id(node_id)?;
+                if *capacity == Some(0) {
+                    return Err(ApiError::InvalidArgument {
+                        field: "capacity",
+                        reason: "must be positive".into(),
+                    });
+                }
+            }
+            ClusterChange::Remove { node_id } => {
+                parse_id(node_id)?;
+            }
+        }
+        let mut staged = self.staged();
+        staged.push(change);
+        Reply::ok(&*staged)
+    }
+
+    pub(super) fn clear_changes(&self) -> Reply {
+        self.staged().clear();
+        Reply::no_content()
+    }
+
+    /// Computes the next layout from the current members and the staged changes, installs it.
+    pub(super) fn apply_changes(&self) -> Result<Reply, ApiError> {
+        let ring = &self.inner.cluster.ring;
+        let current = ring.layout();
+        let view = ring.view();
+        let mut members: Vec<Member> = current.members.clone();
+        let staged = self.staged().clone();
+        if staged.is_empty() {
+            return Err(ApiError::InvalidArgument {
+                field: "changes",
+                reason: "nothing is staged".into(),
+            });
+        }
+        for change in &staged {
+            match change {
+                ClusterChange::Add { node_id, zone, capacity } => {
+                    let id = parse_id(node_id)?;
+                    let known = view.get(id).map(|s| s.info.clone());
+                    if known.is_none() && id != ring.me() {
+                        return Err(ApiError::InvalidArgument {
+                            field: "node_id",
+                            reason: format!(
+                                "{node_id} has not been seen by gossip; start it with this cluster's seeds first"
+                            ),
+                        });
+                    }
+                    members.retain(|m| m.id != id);
+                    members.push(Member {
+                        id,
+                        zone: zone
+                            .clone()
+                            .or_else(|| known.as_ref().map(|k| k.zone.clone()))
+                            .unwrap_or_else(|| "default".into()),
+                        capacity: capacity
+                            .or_else(|| known.as_ref().map(|k| k.capacity))
+                            .unwrap_or(1),
+                    });
+                }
+                ClusterChange::Remove { node_id } => {
+                    let id = parse_id(node_id)?;
+                    members.retain(|m| m.id != id);
+                }
+                ClusterChange::Set { node_id, zone, capacity } => {
+                    let id = parse_id(node_id)?;
+                    let Some(m) = members.iter_mut().find(|m| m.id == id) else {
+                        return Err(ApiError::InvalidArgument {
+                            field: "node_id",
+                            reason: format!("{node_id} is not a member"),
+                        });
+                    };
+                    if let Some(z) = zone {
+                        m.zone.clone_from(z);
+                    }
+                    if let Some(c) = capacity {
+                        m.capacity = *c;
+                    }
+                }
+            }
+        }
+        if members.is_empty() {
+            return Err(ApiError::InvalidArgument {
+                field: "changes",
+                reason: "a layout needs at least one member".into(),
+            });
+        }
+        let layout = Layout::next(&current, members, self.inner.cluster.replication_factor)
+            .map_err(|e| ApiError::InvalidArgument { field: "changes", reason: e.to_string() })?;
+        let moved = moved_replicas(current.assignments(), layout.assignments());
+        let result = ApplyResult {
+            layout_version: layout.version,
+            members: layout.members.len(),
+            moved_replicas: moved,
+        };
+        ring.install_layout(layout);
+        self.staged().clear();
+        tracing::info!(
+            version = result.layout_version,
+            members = result.members,
+            moved = result.moved_replicas,
+            "applied a new layout"
+        );
+        Reply::ok(&result)
+    }
+}
