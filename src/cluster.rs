@@ -12,7 +12,9 @@ use tokio::task::JoinHandle;
 
 use crate::clock::SharedClock;
 use crate::config::ClusterConfig;
-use crate::coordinator::{Coordinator, HandoffWorker, Local, QuorumConfig, RepairQueue};
+use crate::coordinator::{
+    Coordinator, HandoffWorker, Local, QuorumConfig, RebalanceWorker, RepairQueue,
+};
 use crate::ring::gossip::{self, Gossiper};
 use crate::ring::{DEFAULT_PARTITION_BITS, Layout, NodeId, NodeInfo, Ring};
 use crate::rpc::{Router, RpcClient, TcpOptions, TcpTransport};
@@ -134,6 +136,7 @@ impl Cluster {
             coordinator: self.coordinator.clone(),
             interval: self.config.gossip_interval,
         };
+        let rebalance = RebalanceWorker { coordinator: self.coordinator.clone() };
         let repairs = self.repairs.take();
         let coordinator = self.coordinator.clone();
         let persist = persist_layouts(self.ring.clone(), self.store.clone(), shutdown.clone());
@@ -156,6 +159,7 @@ impl Cluster {
                 serve,
                 gossiper.run(shutdown.clone()),
                 handoff.run(shutdown.clone()),
+                rebalance.run(shutdown.clone()),
                 persist,
                 async move {
                     tokio::select! {

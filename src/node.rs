@@ -52,6 +52,7 @@ pub struct RootKeyInfo {
 pub struct RunningNode {
     rpc_addr: Option<SocketAddr>,
     ring: Ring,
+    coordinator: Coordinator,
     s3_addr: SocketAddr,
     admin_addr: SocketAddr,
     node_id: NodeId,
@@ -95,14 +96,22 @@ impl RunningNode {
         &self.ring
     }
 
+    /// This node's coordinator (and through it its store), for tests and tools.
+    pub fn coordinator(&self) -> &Coordinator {
+        &self.coordinator
+    }
+
     pub fn root_key(&self) -> &RootKeyInfo {
         &self.root_key
     }
 
     /// Stops accepting, lets in-flight requests finish, and closes the store.
-    pub async fn shutdown(mut self) {
-        let _ = self.shutdown.send(true);
-        let _ = (&mut self.task).await;
+    pub async fn shutdown(self) {
+        // Drop this handle's share of the node (ring, coordinator, store) before waiting, so
+        // that the store can close.
+        let RunningNode { shutdown, task, .. } = self;
+        let _ = shutdown.send(true);
+        let _ = task.await;
     }
 
     /// Waits until the node stops by itself (it does not, unless shut down).
@@ -232,6 +241,7 @@ pub async fn start(config: Config) -> Result<RunningNode, NodeError> {
         None => None,
     };
     let rpc_addr = cluster_task.as_ref().map(|(addr, _)| *addr);
+    let coordinator_for_task = coordinator.clone();
     let task = tokio::spawn(async move {
         tokio::join!(
             crate::s3::serve(listener, service, ServerLimits::default(), stopped(rx.clone())),
@@ -243,13 +253,14 @@ pub async fn start(config: Config) -> Result<RunningNode, NodeError> {
         if let Some(task) = start_up {
             let _ = task.await;
         }
-        drop(coordinator);
+        drop(coordinator_for_task);
         store.close().await;
     });
     tracing::info!(node_id = format_args!("{node_id:016x}"), %s3_addr, %admin_addr, rpc_addr = ?rpc_addr, "node started");
     Ok(RunningNode {
         rpc_addr,
         ring,
+        coordinator,
         s3_addr,
         admin_addr,
         node_id,

@@ -101,3 +101,30 @@ impl RpcRequest for BodyDelete {
     const TAG: u16 = 17;
     type Response = ();
 }
+
+/// Items of any table in some partitions, for a new owner pulling them after a layout change.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PartitionItems {
+    pub partitions: (u8, Vec<u32>),
+    /// Resume after this full key (`[table][key]`).
+    pub after: Option<Vec<u8>>,
+    pub limit: usize,
+}
+/// The items found, and the last full key looked at (`None`: the scan is complete).
+pub type PartitionItemsPage = (Vec<(TableId, Vec<u8>, Siblings)>, Option<Vec<u8>>);
+impl RpcRequest for PartitionItems {
+    const TAG: u16 = 18;
+    type Response = PartitionItemsPage;
+}
+
+/// Block ids in some partitions, likewise.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PartitionBlocks {
+    pub partitions: (u8, Vec<u32>),
+    pub after: Option<BlockId>,
+    pub limit: usize,
+}
+impl RpcRequest for PartitionBlocks {
+    const TAG: u16 = 19;
+    type Response = (Vec<BlockId>, Option<BlockId>);
+}

@@ -17,6 +17,7 @@
 mod handoff;
 mod messages;
 mod read_repair;
+mod rebalance;
 mod replica;
 mod round;
 mod service;
@@ -35,6 +36,7 @@ use crate::store::{BlockId, HintOp, JournalEntry, Store, TableId, WriteOp};
 
 pub use handoff::HandoffWorker;
 pub use read_repair::{Repair, RepairQueue};
+pub use rebalance::RebalanceWorker;
 pub use replica::{Local, Replica, ReplicaError, ScanRange};
 pub use round::{QuorumRound, RoundState};
 
@@ -435,10 +437,7 @@ impl Coordinator {
     }
 
     fn block_key(id: BlockId) -> [u8; 20] {
-        let mut key = [0u8; 20];
-        key[..16].copy_from_slice(&id.data_id);
-        key[16..].copy_from_slice(&id.index.to_be_bytes());
-        key
+        replica::block_placement_key(id)
     }
 
     /// Stores a block on its own preference list; returns after `write_quorum` durable copies.

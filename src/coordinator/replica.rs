@@ -10,8 +10,8 @@ use std::ops::Bound;
 use bytes::Bytes;
 
 use super::messages::{
-    BlockGet, BlockPut, BlocksDelete, BodyDelete, PartitionFilter, ReplicaCoordinate, ReplicaGet,
-    ReplicaMerge, ReplicaScan,
+    BlockGet, BlockPut, BlocksDelete, BodyDelete, PartitionBlocks, PartitionFilter, PartitionItems,
+    PartitionItemsPage, ReplicaCoordinate, ReplicaGet, ReplicaMerge, ReplicaScan,
 };
 use crate::causality::{Sibling, Siblings, VectorClock};
 use crate::ring::{NodeId, PartitionId, item_hash};
@@ -141,6 +141,70 @@ impl Local {
     }
 }
 
+/// A membership test for a set of partitions.
+fn partition_set(bits: u8, partitions: &[u32]) -> Vec<bool> {
+    let mut wanted = vec![false; 1usize << bits];
+    for p in partitions {
+        if let Some(slot) = wanted.get_mut(*p as usize) {
+            *slot = true;
+        }
+    }
+    wanted
+}
+
+/// The ring key a block is placed by.
+pub fn block_placement_key(id: BlockId) -> [u8; 20] {
+    let mut key = [0u8; 20];
+    key[..16].copy_from_slice(&id.data_id);
+    key[16..].copy_from_slice(&id.index.to_be_bytes());
+    key
+}
+
+impl Local {
+    pub async fn partition_items(
+        &self,
+        partitions: (u8, Vec<u32>),
+        after: Option<Vec<u8>>,
+        limit: usize,
+    ) -> Result<PartitionItemsPage, ReplicaError> {
+        let store = self.store.clone();
+        Self::blocking(move || {
+            let (bits, set) = partitions;
+            let wanted = partition_set(bits, &set);
+            let filter = |table: TableId, key: &[u8]| {
+                wanted
+                    .get(partition_of(item_hash(table.0, key), bits).0 as usize)
+                    .copied()
+                    .unwrap_or(false)
+            };
+            store.scan_all(after.as_deref(), limit, &filter)
+        })
+        .await
+    }
+
+    pub async fn partition_blocks(
+        &self,
+        partitions: (u8, Vec<u32>),
+        after: Option<BlockId>,
+        limit: usize,
+    ) -> Result<(Vec<BlockId>, Option<BlockId>), ReplicaError> {
+        let store = self.store.clone();
+        Self::blocking(move || {
+            let (bits, set) = partitions;
+            let wanted = partition_set(bits, &set);
+            let filter = |id: BlockId| {
+                let p = partition_of(
+                    item_hash(super::BLOCK_PLACEMENT_TABLE, &block_placement_key(id)),
+                    bits,
+                );
+                wanted.get(p.0 as usize).copied().unwrap_or(false)
+            };
+            store.block_ids_after(after, limit, &filter)
+        })
+        .await
+    }
+}
+
 /// The partition of a hash for a layout with `bits` partition bits.
 pub fn partition_of(hash: u64, bits: u8) -> PartitionId {
     if bits == 0 {
@@ -247,6 +311,34 @@ impl Replica {
         match self {
             Replica::Local(l) => l.delete_body(data_id).await,
             Replica::Remote { node, rpc } => Ok(rpc.call(*node, &BodyDelete { data_id }).await?),
+        }
+    }
+
+    pub async fn partition_items(
+        &self,
+        partitions: (u8, Vec<u32>),
+        after: Option<Vec<u8>>,
+        limit: usize,
+    ) -> Result<PartitionItemsPage, ReplicaError> {
+        match self {
+            Replica::Local(l) => l.partition_items(partitions, after, limit).await,
+            Replica::Remote { node, rpc } => {
+                Ok(rpc.call(*node, &PartitionItems { partitions, after, limit }).await?)
+            }
+        }
+    }
+
+    pub async fn partition_blocks(
+        &self,
+        partitions: (u8, Vec<u32>),
+        after: Option<BlockId>,
+        limit: usize,
+    ) -> Result<(Vec<BlockId>, Option<BlockId>), ReplicaError> {
+        match self {
+            Replica::Local(l) => l.partition_blocks(partitions, after, limit).await,
+            Replica::Remote { node, rpc } => {
+                Ok(rpc.call(*node, &PartitionBlocks { partitions, after, limit }).await?)
+            }
         }
     }
 }

@@ -2,8 +2,8 @@
 //! `Local` replica the coordinator uses for itself.
 
 use super::messages::{
-    BlockGet, BlockPut, BlocksDelete, BodyDelete, ReplicaCoordinate, ReplicaGet, ReplicaMerge,
-    ReplicaScan,
+    BlockGet, BlockPut, BlocksDelete, BodyDelete, PartitionBlocks, PartitionItems,
+    ReplicaCoordinate, ReplicaGet, ReplicaMerge, ReplicaScan,
 };
 use super::replica::{Local, ScanRange};
 use crate::rpc::Router;
@@ -56,6 +56,24 @@ pub fn register(router: &mut Router, local: &Local) {
     router.register(move |_, r: BlocksDelete| {
         let l = l.clone();
         async move { l.delete_blocks(r.ids).await.map_err(|e| e.to_string()) }
+    });
+    let l = local.clone();
+    router.register(move |_, r: PartitionItems| {
+        let l = l.clone();
+        async move {
+            l.partition_items(r.partitions, r.after, r.limit.min(SCAN_LIMIT_MAX))
+                .await
+                .map_err(|e| e.to_string())
+        }
+    });
+    let l = local.clone();
+    router.register(move |_, r: PartitionBlocks| {
+        let l = l.clone();
+        async move {
+            l.partition_blocks(r.partitions, r.after, r.limit.min(SCAN_LIMIT_MAX))
+                .await
+                .map_err(|e| e.to_string())
+        }
     });
     let l = local.clone();
     router.register(move |_, r: BodyDelete| {

@@ -333,6 +333,76 @@ impl Store {
         Ok(out)
     }
 
+    /// Items of every table after the full key `after` (`[table][key]`), in key order, at most
+    /// `limit` of those for which `filter(table, key)` holds, with the full key of the last item
+    /// looked at (to resume from). For moving partitions between nodes.
+    pub fn scan_all(
+        &self,
+        after: Option<&[u8]>,
+        limit: usize,
+        filter: &dyn Fn(TableId, &[u8]) -> bool,
+    ) -> Result<(Vec<(TableId, Vec<u8>, Siblings)>, Option<Vec<u8>>), StoreError> {
+        let txn = self.db.begin_read().map_err(redb_err)?;
+        let items = txn.open_table(tables::ITEMS).map_err(redb_err)?;
+        let lower = after.map_or(Bound::Unbounded, Bound::Excluded);
+        let mut out = Vec::new();
+        let mut last = None;
+        for (looked, entry) in
+            items.range::<&[u8]>((lower, Bound::Unbounded)).map_err(redb_err)?.enumerate()
+        {
+            if out.len() >= limit || looked >= limit * 16 {
+                break;
+            }
+            let (k, v) = entry.map_err(redb_err)?;
+            let full = k.value();
+            last = Some(full.to_vec());
+            let Some((&table, key)) = full.split_first() else { continue };
+            if filter(TableId(table), key) {
+                out.push((TableId(table), key.to_vec(), codec::decode_siblings(v.value())?));
+            }
+        }
+        Ok((out, last))
+    }
+
+    /// Block ids after `after`, at most `limit` of those `filter` accepts, and the last id
+    /// looked at (to resume from).
+    pub fn block_ids_after(
+        &self,
+        after: Option<BlockId>,
+        limit: usize,
+        filter: &dyn Fn(BlockId) -> bool,
+    ) -> Result<(Vec<BlockId>, Option<BlockId>), StoreError> {
+        let txn = self.db.begin_read().map_err(redb_err)?;
+        let blocks = txn.open_table(tables::BLOCKS).map_err(redb_err)?;
+        let after_key = after.map(BlockId::to_key);
+        let lower = after_key.as_ref().map_or(Bound::Unbounded, |k| Bound::Excluded(k.as_slice()));
+        let mut out = Vec::new();
+        let mut last = None;
+        for (looked, entry) in
+            blocks.range::<&[u8]>((lower, Bound::Unbounded)).map_err(redb_err)?.enumerate()
+        {
+            if out.len() >= limit || looked >= limit * 16 {
+                break;
+            }
+            let (k, _) = entry.map_err(redb_err)?;
+            let key = k.value();
+            if key.len() != 20 {
+                continue;
+            }
+            let mut data_id = [0u8; 16];
+            data_id.copy_from_slice(&key[..16]);
+            let id = BlockId {
+                data_id,
+                index: u32::from_be_bytes([key[16], key[17], key[18], key[19]]),
+            };
+            last = Some(id);
+            if filter(id) {
+                out.push(id);
+            }
+        }
+        Ok((out, last))
+    }
+
     /// A block's data, checksum-verified. `Ok(None)` when absent.
     pub fn get_block(&self, id: BlockId) -> Result<Option<Bytes>, StoreError> {
         let txn = self.db.begin_read().map_err(redb_err)?;

@@ -239,6 +239,25 @@ async fn a_node_joins_through_the_admin_api_and_the_ring_keeps_serving() {
     .await;
     let status = admin.cluster_status().await.unwrap();
     assert!(status.nodes.iter().all(|n| n.in_layout && n.partitions > 0), "{status:?}");
+    // Rebalancing: the new node pulls the objects of the partitions it now owns into its own
+    // store (object items live in table 2).
+    let newcomer = cluster.node(3);
+    let layout = newcomer.ring().layout();
+    let owned: Vec<_> = (0..20u64)
+        .filter(|i| {
+            let key = [b"grow\0".as_slice(), format!("k{i}").as_bytes()].concat();
+            layout
+                .preference_list(layout.partition_of(ringvault::ring::item_hash(2, &key)))
+                .contains(&fourth_id)
+        })
+        .collect();
+    assert!(!owned.is_empty(), "the new node owns some of the 20 keys");
+    eventually("the new node to pull its partitions", || {
+        let store = newcomer.coordinator().store();
+        let (items, _) = store.scan_all(None, 10_000, &|t, _| t.0 == 2).unwrap();
+        items.len() >= owned.len()
+    })
+    .await;
     // Every node, the new one included, still serves what was written before it joined.
     for reader in 0..4 {
         let s3 = cluster.s3(reader);
