@@ -44,6 +44,9 @@ fn redb_err(e: impl Into<redb::Error>) -> StoreError {
     StoreError::Redb(e.into())
 }
 
+/// Items of any table, `(table, key, siblings)`, and the last full key looked at.
+pub type ItemsPage = (Vec<(TableId, Vec<u8>, Siblings)>, Option<Vec<u8>>);
+
 /// A node-local journal entry: `(key, value)`, both owned by the caller.
 pub type JournalEntry = (Vec<u8>, Vec<u8>);
 
@@ -341,7 +344,7 @@ impl Store {
         after: Option<&[u8]>,
         limit: usize,
         filter: &dyn Fn(TableId, &[u8]) -> bool,
-    ) -> Result<(Vec<(TableId, Vec<u8>, Siblings)>, Option<Vec<u8>>), StoreError> {
+    ) -> Result<ItemsPage, StoreError> {
         let txn = self.db.begin_read().map_err(redb_err)?;
         let items = txn.open_table(tables::ITEMS).map_err(redb_err)?;
         let lower = after.map_or(Bound::Unbounded, Bound::Excluded);
