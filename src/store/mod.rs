@@ -269,6 +269,13 @@ impl Store {
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
+        let holders = Arc::strong_count(&self.db) - 1;
+        if holders > 0 {
+            tracing::warn!(
+                holders,
+                "the store is still in use after shutdown; it closes when they finish"
+            );
+        }
         drop(self);
     }
 

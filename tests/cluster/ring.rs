@@ -124,7 +124,7 @@ async fn every_node_serves_what_any_node_wrote() {
             .await
             .unwrap();
     }
-    for reader in 0..3 {
+    for reader in 0..4 {
         let s3 = cluster.s3(reader);
         for i in (0..30u64).step_by(7) {
             let size = if i % 10 == 0 { 3 << 20 } else { 100 + i as usize };
