@@ -28,10 +28,12 @@ pub struct ReplicaCoordinate {
     pub context: VectorClock,
     pub timestamp_ms: i64,
     pub value: Option<Vec<u8>>,
+    pub only_if_unchanged: bool,
 }
 impl RpcRequest for ReplicaCoordinate {
     const TAG: u16 = 11;
-    type Response = Sibling;
+    /// `None`: a compare-and-set found the item changed.
+    type Response = Option<Sibling>;
 }
 
 /// Merge siblings durably; with `hint_for`, as a stand-in for that owner.

@@ -71,6 +71,10 @@ pub enum CoordinatorError {
     NoOwner,
     #[error("local store: {0}")]
     Local(ReplicaError),
+    #[error("the item changed since it was read")]
+    Conflict,
+    #[error("conditional writes need a single owner per item until consensus lands")]
+    ConditionalUnsupported,
 }
 
 /// Where one write goes.
@@ -266,10 +270,18 @@ impl Coordinator {
             let (node, _) = targets.remove(pos);
             let Some(replica) = self.replica(node) else { continue };
             match replica
-                .coordinate(table, key.to_vec(), context.clone(), timestamp_ms, value.clone())
+                .coordinate(
+                    table,
+                    key.to_vec(),
+                    context.clone(),
+                    timestamp_ms,
+                    value.clone(),
+                    false,
+                )
                 .await
             {
-                Ok(sibling) => {
+                Ok(None) => unreachable!("a plain write never conflicts"),
+                Ok(Some(sibling)) => {
                     self.inner.ring.heard_from(node);
                     round.ack(node);
                     minted = Some((node, sibling));
@@ -333,6 +345,38 @@ impl Coordinator {
             }
         }
         Err(quorum_error(round))
+    }
+
+    /// Writes `value` only if the item is still exactly what was read (`context`): an atomic
+    /// compare-and-set. Exact on a ring where each item has one owner; with more owners it would
+    /// need consensus among them (design notes: single-decree Paxos), so it refuses there.
+    pub async fn put_if_unchanged(
+        &self,
+        table: TableId,
+        key: &[u8],
+        value: Option<Vec<u8>>,
+        context: VectorClock,
+    ) -> Result<Sibling, CoordinatorError> {
+        if self.quorum().replication_factor != 1 {
+            return Err(CoordinatorError::ConditionalUnsupported);
+        }
+        let owner = *self
+            .inner
+            .ring
+            .preference_list(table.0, key)
+            .first()
+            .ok_or(CoordinatorError::NoOwner)?;
+        let replica = self.replica(owner).ok_or(CoordinatorError::NoOwner)?;
+        let timestamp_ms = self.inner.clock.now().timestamp_millis();
+        match replica.coordinate(table, key.to_vec(), context, timestamp_ms, value, true).await {
+            Ok(Some(sibling)) => Ok(sibling),
+            Ok(None) => Err(CoordinatorError::Conflict),
+            Err(e) => Err(CoordinatorError::QuorumNotReached {
+                needed: 1,
+                acked: 0,
+                failures: vec![(owner, e)],
+            }),
+        }
     }
 
     fn send_merge(

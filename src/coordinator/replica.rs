@@ -65,10 +65,20 @@ impl Local {
         context: VectorClock,
         timestamp_ms: i64,
         value: Option<Vec<u8>>,
-    ) -> Result<Sibling, ReplicaError> {
-        let op = WriteOp::Coordinate { table, key, context, actor: self.me, timestamp_ms, value };
+        only_if_unchanged: bool,
+    ) -> Result<Option<Sibling>, ReplicaError> {
+        let op = WriteOp::Coordinate {
+            table,
+            key,
+            context,
+            actor: self.me,
+            timestamp_ms,
+            value,
+            only_if_unchanged,
+        };
         match self.store.write(op).await? {
-            WriteOutcome::Coordinated(sibling) => Ok(sibling),
+            WriteOutcome::Coordinated(sibling) => Ok(Some(sibling)),
+            WriteOutcome::Conflict => Ok(None),
             other => Err(ReplicaError::Task(format!("unexpected outcome {other:?}"))),
         }
     }
@@ -230,6 +240,7 @@ impl Replica {
         }
     }
 
+    /// Mints a version; `Ok(None)` when `only_if_unchanged` found the item changed.
     pub async fn coordinate(
         &self,
         table: TableId,
@@ -237,11 +248,24 @@ impl Replica {
         context: VectorClock,
         timestamp_ms: i64,
         value: Option<Vec<u8>>,
-    ) -> Result<Sibling, ReplicaError> {
+        only_if_unchanged: bool,
+    ) -> Result<Option<Sibling>, ReplicaError> {
         match self {
-            Replica::Local(l) => l.coordinate(table, key, context, timestamp_ms, value).await,
+            Replica::Local(l) => {
+                l.coordinate(table, key, context, timestamp_ms, value, only_if_unchanged).await
+            }
             Replica::Remote { node, rpc } => Ok(rpc
-                .call(*node, &ReplicaCoordinate { table, key, context, timestamp_ms, value })
+                .call(
+                    *node,
+                    &ReplicaCoordinate {
+                        table,
+                        key,
+                        context,
+                        timestamp_ms,
+                        value,
+                        only_if_unchanged,
+                    },
+                )
                 .await?),
         }
     }

@@ -22,7 +22,7 @@ pub fn register(router: &mut Router, local: &Local) {
     router.register(move |_, r: ReplicaCoordinate| {
         let l = l.clone();
         async move {
-            l.coordinate(r.table, r.key, r.context, r.timestamp_ms, r.value)
+            l.coordinate(r.table, r.key, r.context, r.timestamp_ms, r.value, r.only_if_unchanged)
                 .await
                 .map_err(|e| e.to_string())
         }

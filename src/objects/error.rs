@@ -32,6 +32,12 @@ pub enum Error {
     NoSuchAccessKey,
     #[error("no such upload")]
     NoSuchUpload,
+    #[error("the write's precondition does not hold")]
+    PreconditionFailed,
+    #[error("a concurrent write changed the object during this conditional write")]
+    ConditionalConflict,
+    #[error("conditional writes are not supported with more than one replica yet")]
+    ConditionalUnsupported,
     #[error("part {part_number} was not found or its ETag did not match")]
     InvalidPart { part_number: u32 },
     #[error("the parts are not in ascending order")]

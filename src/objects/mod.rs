@@ -34,7 +34,9 @@ pub use multipart::{
     CompletePart, CreateUpload, PART_NUMBER_MAX, PartInfo, PartsPage, PutPart, UploadInfo,
     UploadsPage, UploadsQuery,
 };
-pub use object::{ChecksumRequest, ExpectedChecksum, ObjectInfo, PutObject, PutOutcome};
+pub use object::{
+    ChecksumRequest, ExpectedChecksum, ObjectInfo, PutObject, PutOutcome, WriteCondition,
+};
 pub use records::{BucketGrant, ChecksumKind, ContentHeaders, StoredChecksum};
 
 /// The object store facade handed to the protocol layer.

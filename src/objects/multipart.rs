@@ -12,7 +12,9 @@ use md5::{Digest, Md5};
 use super::body::{self, BodyOptions, ByteStream};
 use super::checksum::{self, ChecksumAlgorithm, combine_crc};
 use super::listing::prefix_successor;
-use super::object::{ChecksumRequest, ExpectedChecksum, PutOutcome, verify_digests};
+use super::object::{
+    ChecksumRequest, ExpectedChecksum, PutOutcome, WriteCondition, verify_digests,
+};
 use super::records::{
     self, BodyLayout, ChecksumKind, ContentHeaders, Extent, OBJECTS, ObjectRecord, PARTS,
     PartRecord, PartSummary, StoredChecksum, UPLOADS, UploadRecord,
@@ -333,6 +335,7 @@ impl ObjectService {
         upload_id: &str,
         requested: &[CompletePart],
         part_size_min: u64,
+        condition: Option<&WriteCondition>,
     ) -> Result<PutOutcome, Error> {
         let (upload, upload_siblings) = match self.upload(bucket, key, upload_id).await {
             Ok(found) => found,
@@ -370,8 +373,12 @@ impl ObjectService {
         let record = assemble(&upload, &chosen, self.now_ms())?;
         let item_key = records::object_key(bucket, key);
         let current = self.coordinator().get(OBJECTS, &item_key).await?;
+        if let Some(condition) = condition {
+            condition.check_current(&current)?;
+        }
         let kept = record.body.data_ids();
-        let outcome = self.commit_record(bucket, key, record, &current).await?;
+        let outcome =
+            self.commit_record(bucket, key, record, &current, condition.is_some()).await?;
         // The object is committed: the upload and its parts are now only bookkeeping.
         self.coordinator()
             .put(

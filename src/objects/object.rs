@@ -33,8 +33,43 @@ pub enum ExpectedChecksum {
     Trailer { header: String, slot: TrailerSlot },
 }
 
+/// A condition a write must meet (S3 conditional writes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteCondition {
+    /// `If-None-Match: *`: only if no current version exists.
+    IfNoneMatch,
+    /// `If-Match: "etag"`: only if the current version has this ETag (unquoted).
+    IfMatch(String),
+}
+
+impl WriteCondition {
+    /// Checks the condition against the current version; the write itself then happens only
+    /// if nothing changed in between (compare-and-set).
+    pub(super) fn check_current(&self, current: &Siblings) -> Result<(), Error> {
+        self.check(current)
+    }
+
+    fn check(&self, current: &Siblings) -> Result<(), Error> {
+        let live = live_value(current).and_then(|v| records::decode::<ObjectRecord>(v).ok());
+        match (self, live) {
+            (WriteCondition::IfNoneMatch, Some(_)) => Err(Error::PreconditionFailed),
+            (WriteCondition::IfNoneMatch, None) => Ok(()),
+            (WriteCondition::IfMatch(_), None) => Err(Error::NoSuchKey),
+            (WriteCondition::IfMatch(etag), Some(record)) => {
+                if etag.trim().trim_matches('"') == record.etag || etag.trim() == "*" {
+                    Ok(())
+                } else {
+                    Err(Error::PreconditionFailed)
+                }
+            }
+        }
+    }
+}
+
 /// A PUT of a whole object (also what CopyObject writes).
 pub struct PutObject {
+    /// Only write if this holds (and still holds when the record is written).
+    pub condition: Option<WriteCondition>,
     pub owner: String,
     /// The body's size when the client declared it; `None` when unknown.
     pub size_hint: Option<u64>,
@@ -113,6 +148,9 @@ impl ObjectService {
         self.bucket(bucket).await?;
         let item_key = records::object_key(bucket, key);
         let current = self.coordinator().get(OBJECTS, &item_key).await?;
+        if let Some(condition) = &put.condition {
+            condition.check(&current)?;
+        }
         let data_id = self.random_bytes::<16>();
         let journaled =
             put.size_hint.is_none_or(|n| n > u64::from(self.inner.body.inline_max_bytes));
@@ -190,16 +228,19 @@ impl ObjectService {
             tags: put.tags,
             upload_id: None,
         };
-        self.commit_record(bucket, key, record, current).await
+        let conditional = put.condition.is_some();
+        self.commit_record(bucket, key, record, current, conditional).await
     }
 
-    /// Writes `record` as the successor of `current`; on failure its blocks are deleted.
+    /// Writes `record` as the successor of `current`; on failure its blocks are deleted. A
+    /// `conditional` write happens only if the object is still exactly `current`.
     pub(super) async fn commit_record(
         &self,
         bucket: &str,
         key: &str,
         record: ObjectRecord,
         current: &Siblings,
+        conditional: bool,
     ) -> Result<PutOutcome, Error> {
         let outcome = PutOutcome {
             etag: record.etag.clone(),
@@ -208,13 +249,21 @@ impl ObjectService {
         };
         let block_ids = body::layout_block_ids(&record.body);
         let item_key = records::object_key(bucket, key);
-        let put = self
-            .coordinator()
-            .put(OBJECTS, &item_key, Some(records::encode(&record)), current.context())
-            .await;
+        let value = Some(records::encode(&record));
+        let put = if conditional {
+            self.coordinator().put_if_unchanged(OBJECTS, &item_key, value, current.context()).await
+        } else {
+            self.coordinator().put(OBJECTS, &item_key, value, current.context()).await
+        };
         if let Err(e) = put {
             self.coordinator().delete_blocks(&block_ids).await;
-            return Err(e.into());
+            return Err(match e {
+                crate::coordinator::CoordinatorError::Conflict => Error::ConditionalConflict,
+                crate::coordinator::CoordinatorError::ConditionalUnsupported => {
+                    Error::ConditionalUnsupported
+                }
+                other => other.into(),
+            });
         }
         Ok(outcome)
     }
@@ -266,7 +315,7 @@ impl ObjectService {
         let mut record = info.record;
         record.tags = tags;
         let kept = record.body.data_ids();
-        self.commit_record(bucket, key, record, &current).await?;
+        self.commit_record(bucket, key, record, &current, false).await?;
         self.reclaim(&current, &kept).await;
         Ok(())
     }

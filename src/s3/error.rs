@@ -19,6 +19,7 @@ pub enum S3ErrorCode {
     BucketAlreadyExists,
     BucketAlreadyOwnedByYou,
     BucketNotEmpty,
+    ConditionalRequestConflict,
     EntityTooLarge,
     EntityTooSmall,
     ExpiredToken,
@@ -90,9 +91,10 @@ impl S3ErrorCode {
             | C::MissingSecurityHeader
             | C::RequestHeaderSectionTooLarge
             | C::XAmzContentSHA256Mismatch => StatusCode::BAD_REQUEST,
-            C::BucketAlreadyExists | C::BucketAlreadyOwnedByYou | C::BucketNotEmpty => {
-                StatusCode::CONFLICT
-            }
+            C::BucketAlreadyExists
+            | C::BucketAlreadyOwnedByYou
+            | C::BucketNotEmpty
+            | C::ConditionalRequestConflict => StatusCode::CONFLICT,
             C::NoSuchBucket | C::NoSuchKey | C::NoSuchTagSet | C::NoSuchUpload => {
                 StatusCode::NOT_FOUND
             }
@@ -118,6 +120,7 @@ impl S3ErrorCode {
             C::BucketAlreadyExists => "BucketAlreadyExists",
             C::BucketAlreadyOwnedByYou => "BucketAlreadyOwnedByYou",
             C::BucketNotEmpty => "BucketNotEmpty",
+            C::ConditionalRequestConflict => "ConditionalRequestConflict",
             C::EntityTooLarge => "EntityTooLarge",
             C::EntityTooSmall => "EntityTooSmall",
             C::ExpiredToken => "ExpiredToken",
@@ -242,6 +245,9 @@ fn default_message(code: S3ErrorCode) -> &'static str {
             "Your previous request to create the named bucket succeeded and you already own it."
         }
         C::BucketNotEmpty => "The bucket you tried to delete is not empty",
+        C::ConditionalRequestConflict => {
+            "A conflicting conditional operation is currently in progress against this resource. Please try again."
+        }
         C::EntityTooLarge => "Your proposed upload exceeds the maximum allowed size",
         C::IncompleteBody => {
             "You did not provide the number of bytes specified by the Content-Length HTTP header."

@@ -86,6 +86,9 @@ pub enum WriteOp {
         actor: Actor,
         timestamp_ms: i64,
         value: Option<Vec<u8>>,
+        /// Compare-and-set: write only if the stored siblings' merged clock is still exactly
+        /// `context` (nothing was written since the caller read); else `Conflict`.
+        only_if_unchanged: bool,
     },
     /// Merge siblings received from a coordinator or a repair into the local set.
     /// With `hint_for`, this node stands in for that owner: a hint to hand the item off later
@@ -137,6 +140,8 @@ pub enum WriteOp {
 pub enum WriteOutcome {
     /// The sibling a `Coordinate` created.
     Coordinated(Sibling),
+    /// A compare-and-set `Coordinate` found the item changed since it was read.
+    Conflict,
     /// Whether a `Merge` changed the stored set.
     Merged {
         changed: bool,
@@ -576,9 +581,24 @@ fn apply_batch(
         let mut hint_table = txn.open_table(tables::HINTS).map_err(redb_err)?;
         for op in ops {
             let outcome = match op {
-                WriteOp::Coordinate { table, key, context, actor, timestamp_ms, value } => {
-                    coordinate(&mut items, table, &key, context, actor, timestamp_ms, value)
-                }
+                WriteOp::Coordinate {
+                    table,
+                    key,
+                    context,
+                    actor,
+                    timestamp_ms,
+                    value,
+                    only_if_unchanged,
+                } => coordinate(
+                    &mut items,
+                    table,
+                    &key,
+                    context,
+                    actor,
+                    timestamp_ms,
+                    value,
+                    only_if_unchanged,
+                ),
                 WriteOp::Merge { table, key, siblings, hint_for } => {
                     let outcome = merge(&mut items, table, &key, &siblings);
                     match hint_for {
@@ -653,6 +673,7 @@ fn load(items: &ItemsTable<'_>, full: &[u8]) -> Result<Siblings, StoreError> {
     }
 }
 
+#[allow(clippy::too_many_arguments, reason = "the fields of WriteOp::Coordinate")]
 fn coordinate(
     items: &mut ItemsTable<'_>,
     table: TableId,
@@ -661,9 +682,13 @@ fn coordinate(
     actor: Actor,
     timestamp_ms: i64,
     value: Option<Vec<u8>>,
+    only_if_unchanged: bool,
 ) -> Result<WriteOutcome, StoreError> {
     let full = item_key(table, key);
     let mut current = load(items, &full)?;
+    if only_if_unchanged && current.context() != context {
+        return Ok(WriteOutcome::Conflict);
+    }
     let highest = current.iter().map(|s| s.clock.get(actor)).max().unwrap_or(0);
     let mut clock = context;
     clock.set(actor, clock.get(actor).max(highest) + 1);

@@ -17,6 +17,7 @@ fn coordinate(key: &[u8], context: VectorClock, value: &[u8]) -> WriteOp {
         actor: 1,
         timestamp_ms: 1,
         value: Some(value.to_vec()),
+        only_if_unchanged: false,
     }
 }
 
@@ -117,6 +118,7 @@ async fn scan_is_ordered_bounded_and_stays_in_its_table() {
             actor: 1,
             timestamp_ms: 1,
             value: None,
+            only_if_unchanged: false,
         })
         .await
         .unwrap();
@@ -177,4 +179,36 @@ async fn hints_are_stored_with_their_data_and_listed_per_owner() {
     store.write(WriteOp::DropItem { table: T, key: b"k".to_vec() }).await.unwrap();
     assert!(store.get(T, b"k").unwrap().is_none());
     assert_eq!(store.hint_counts().unwrap(), vec![(4, 1), (9, 1)]);
+}
+
+#[tokio::test]
+async fn compare_and_set_writes_only_over_what_was_read() {
+    let store = Store::in_memory(StoreOptions::default()).unwrap();
+    let cas = |context: VectorClock, value: &[u8]| WriteOp::Coordinate {
+        table: T,
+        key: b"k".to_vec(),
+        context,
+        actor: 1,
+        timestamp_ms: 1,
+        value: Some(value.to_vec()),
+        only_if_unchanged: true,
+    };
+    // Absent item: the empty context matches; a second create with it does not.
+    assert!(matches!(
+        store.write(cas(VectorClock::new(), b"a")).await.unwrap(),
+        WriteOutcome::Coordinated(_)
+    ));
+    assert_eq!(store.write(cas(VectorClock::new(), b"b")).await.unwrap(), WriteOutcome::Conflict);
+    let read = store.get(T, b"k").unwrap().unwrap().context();
+    assert!(matches!(
+        store.write(cas(read.clone(), b"c")).await.unwrap(),
+        WriteOutcome::Coordinated(_)
+    ));
+    assert_eq!(
+        store.write(cas(read, b"d")).await.unwrap(),
+        WriteOutcome::Conflict,
+        "a stale read must not win"
+    );
+    let got = store.get(T, b"k").unwrap().unwrap();
+    assert_eq!(got.winner().unwrap().value.as_deref(), Some(&b"c"[..]));
 }

@@ -422,3 +422,84 @@ async fn a_300_mib_object_round_trips_with_its_md5() {
     assert_eq!(len, 300 << 20);
     assert_eq!(hex::encode(got.finalize()), expected, "downloaded bytes differ from the upload");
 }
+
+#[tokio::test]
+async fn conditional_writes_create_once_and_replace_only_what_was_read() {
+    let node = TestNode::start().await;
+    let s3 = node.client();
+    let bucket = bucket_name("condput");
+    s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    let first = s3
+        .put_object()
+        .bucket(&bucket)
+        .key("k")
+        .if_none_match("*")
+        .body(b"one".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let err = s3
+        .put_object()
+        .bucket(&bucket)
+        .key("k")
+        .if_none_match("*")
+        .body(b"two".to_vec().into())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.raw_response().unwrap().status().as_u16(),
+        412,
+        "create-if-absent must not overwrite"
+    );
+    let err = s3
+        .put_object()
+        .bucket(&bucket)
+        .key("k")
+        .if_match("\"0123456789abcdef0123456789abcdef\"")
+        .body(b"x".to_vec().into())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.raw_response().unwrap().status().as_u16(), 412);
+    s3.put_object()
+        .bucket(&bucket)
+        .key("k")
+        .if_match(first.e_tag().unwrap())
+        .body(b"three".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(get_bytes(&s3, &bucket, "k").await, b"three");
+    let err = s3
+        .put_object()
+        .bucket(&bucket)
+        .key("absent")
+        .if_match(first.e_tag().unwrap())
+        .body(b"x".to_vec().into())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.raw_response().unwrap().status().as_u16(), 404);
+    // Racing creators: exactly one wins.
+    let racers: Vec<_> = (0..8)
+        .map(|i| {
+            let (s3, bucket) = (s3.clone(), bucket.clone());
+            tokio::spawn(async move {
+                s3.put_object()
+                    .bucket(&bucket)
+                    .key("race")
+                    .if_none_match("*")
+                    .body(format!("r{i}").into_bytes().into())
+                    .send()
+                    .await
+                    .is_ok()
+            })
+        })
+        .collect();
+    let mut winners = 0;
+    for r in racers {
+        winners += usize::from(r.await.unwrap());
+    }
+    assert_eq!(winners, 1, "exactly one conditional create may succeed");
+}

@@ -157,6 +157,7 @@ impl Handlers<'_> {
             self.objects.read_object(&info, 0, info.size() - 1)
         };
         let put = PutObject {
+            condition: super::headers::write_condition(headers)?,
             owner: ctx.access_key_id.clone(),
             size_hint: Some(info.size()),
             headers: content,

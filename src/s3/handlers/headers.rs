@@ -11,7 +11,7 @@ use http::HeaderMap;
 use crate::objects::checksum::{ChecksumAlgorithm, decode_checksum_value, encode_checksum_value};
 use crate::objects::{
     BodyError, ByteStream, ChecksumKind, ChecksumRequest, ContentHeaders, ExpectedChecksum,
-    StoredChecksum,
+    StoredChecksum, WriteCondition,
 };
 use crate::s3::auth::{PayloadMode, verified_body};
 use crate::s3::error::{S3Error, S3ErrorCode};
@@ -235,6 +235,21 @@ pub fn checksum_type(checksum: &StoredChecksum) -> &'static str {
 pub fn set_checksum_headers(response: &mut S3Response, checksum: &StoredChecksum) {
     response::set_header(response, checksum.algorithm.header_name(), &checksum_value(checksum));
     response::set_header(response, "x-amz-checksum-type", checksum_type(checksum));
+}
+
+/// The condition of a conditional write: `If-None-Match: *` or `If-Match: "etag"`.
+pub fn write_condition(headers: &HeaderMap) -> Result<Option<WriteCondition>, S3Error> {
+    if let Some(v) = header(headers, "if-none-match") {
+        if v.trim() != "*" {
+            return Err(S3Error::new(
+                S3ErrorCode::NotImplemented,
+                "If-None-Match on a write supports only '*'.",
+            )
+            .with("Header", "If-None-Match"));
+        }
+        return Ok(Some(WriteCondition::IfNoneMatch));
+    }
+    Ok(header(headers, "if-match").map(|v| WriteCondition::IfMatch(v.trim().to_owned())))
 }
 
 /// Parses a tag set in the `x-amz-tagging` form (`k1=v1&k2=v2`, URL-encoded).

@@ -243,6 +243,7 @@ impl Handlers<'_> {
                 Err(crate::objects::Error::NoSuchUpload) => None,
                 Err(e) => return Err(map_error(e)),
             };
+        let condition = super::headers::write_condition(request.headers())?;
         let body = read_small_body(request.into_body(), COMPLETE_BODY_BYTES_MAX).await?;
         let document: xml::CompleteMultipartUpload =
             xml::from_xml_with_root(&body, xml::CompleteMultipartUpload::ROOT)?;
@@ -276,6 +277,7 @@ impl Handlers<'_> {
                 upload_id(ctx),
                 &parts,
                 PART_SIZE_MIN,
+                condition.as_ref(),
             )
             .await
             .map_err(map_error)?;

@@ -6,7 +6,7 @@ use http::{HeaderMap, Request, StatusCode};
 use super::bucket::time_of;
 use super::headers::{
     checksum_request, content_headers, content_md5, header, incoming_body, set_checksum_headers,
-    tagging_header, user_metadata,
+    tagging_header, user_metadata, write_condition,
 };
 use super::{Handlers, map_error};
 use crate::objects::checksum::encode_checksum_value;
@@ -56,6 +56,7 @@ impl Handlers<'_> {
         let headers = &parts.headers;
         let incoming = incoming_body(ctx.payload.clone(), headers, body, PUT_SIZE_MAX)?;
         let put = PutObject {
+            condition: write_condition(headers)?,
             owner: ctx.access_key_id.clone(),
             size_hint: incoming.size,
             headers: content_headers(headers),
