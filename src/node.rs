@@ -109,7 +109,11 @@ impl RunningNode {
     pub async fn shutdown(self) {
         // Drop this handle's share of the node (ring, coordinator, store) before waiting, so
         // that the store can close.
-        let RunningNode { shutdown, task, .. } = self;
+        // Fields left out of a destructuring pattern would only drop at the end of this
+        // function, after the wait: name them and drop them now.
+        let RunningNode { shutdown, task, coordinator, ring, .. } = self;
+        drop(coordinator);
+        drop(ring);
         let _ = shutdown.send(true);
         let _ = task.await;
     }
