@@ -16,7 +16,7 @@ use crate::coordinator::{
     Coordinator, HandoffWorker, Local, QuorumConfig, RebalanceWorker, RepairQueue,
 };
 use crate::ring::gossip::{self, Gossiper};
-use crate::ring::{DEFAULT_PARTITION_BITS, Layout, NodeId, NodeInfo, Ring};
+use crate::ring::{Layout, NodeId, NodeInfo, Ring};
 use crate::rpc::{Router, RpcClient, TcpOptions, TcpTransport};
 use crate::store::Store;
 
@@ -71,8 +71,8 @@ impl Cluster {
         // nothing until it receives the cluster's layout.
         let layout = match load_layout(store)? {
             Some(l) => l,
-            None if config.seeds.is_empty() => Layout::single(me, DEFAULT_PARTITION_BITS),
-            None => Layout::empty(DEFAULT_PARTITION_BITS),
+            None if config.seeds.is_empty() => Layout::single(me, config.partition_bits),
+            None => Layout::empty(config.partition_bits),
         };
         let ring = Ring::new(me, layout, clock.clone(), config.gossip_interval);
         let tcp = TcpTransport::new(me, config.secret.as_bytes(), seed, TcpOptions::default());

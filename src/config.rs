@@ -91,6 +91,9 @@ pub struct Settings {
     /// Gossip period in milliseconds.
     #[arg(long, env = "RINGVAULT_GOSSIP_INTERVAL_MS")]
     pub gossip_interval_ms: Option<u64>,
+    /// Q = 2^bits partitions; fixed when the cluster is created (the first node's value wins).
+    #[arg(long, env = "RINGVAULT_PARTITION_BITS")]
+    pub partition_bits: Option<u8>,
 }
 
 impl Settings {
@@ -119,6 +122,7 @@ impl Settings {
             read_quorum: self.read_quorum.or(lower.read_quorum),
             write_quorum: self.write_quorum.or(lower.write_quorum),
             gossip_interval_ms: self.gossip_interval_ms.or(lower.gossip_interval_ms),
+            partition_bits: self.partition_bits.or(lower.partition_bits),
         }
     }
 
@@ -173,6 +177,8 @@ pub struct ClusterConfig {
     pub read_quorum: Option<usize>,
     pub write_quorum: Option<usize>,
     pub gossip_interval: std::time::Duration,
+    /// Q = 2^bits partitions, used when this node creates the cluster.
+    pub partition_bits: u8,
 }
 
 impl std::fmt::Debug for ClusterConfig {
@@ -219,6 +225,12 @@ fn cluster_config(settings: &Settings) -> Result<Option<ClusterConfig>, ConfigEr
     if capacity == 0 {
         return Err(ConfigError::Invalid("capacity must be positive".into()));
     }
+    let partition_bits = settings.partition_bits.unwrap_or(8);
+    if !(4..=16).contains(&partition_bits) {
+        return Err(ConfigError::Invalid(
+            "partition_bits must be between 4 and 16 (16 to 65536 partitions)".into(),
+        ));
+    }
     let replication_factor = settings.replication_factor.unwrap_or(3);
     if replication_factor == 0 {
         return Err(ConfigError::Invalid("replication_factor must be positive".into()));
@@ -232,6 +244,7 @@ fn cluster_config(settings: &Settings) -> Result<Option<ClusterConfig>, ConfigEr
         replication_factor,
         read_quorum: settings.read_quorum,
         write_quorum: settings.write_quorum,
+        partition_bits,
         gossip_interval: std::time::Duration::from_millis(
             settings.gossip_interval_ms.unwrap_or(1000).max(10),
         ),
@@ -351,6 +364,27 @@ mod tests {
         assert!(Config::resolve(with("short")).is_err());
         assert!(Config::resolve(with("has a space in the middle")).is_err());
         assert!(Config::resolve(with("a-long-enough-admin-token")).is_ok());
+    }
+
+    #[test]
+    fn a_cluster_node_needs_a_secret_and_sane_partition_bits() {
+        let cluster = |secret: Option<&str>, bits: Option<u8>| Settings {
+            rpc_addr: Some("127.0.0.1:3901".parse().unwrap()),
+            cluster_secret: secret.map(str::to_owned),
+            partition_bits: bits,
+            ..Settings::default()
+        };
+        assert!(Config::resolve(cluster(None, None)).is_err(), "no built-in secret");
+        assert!(Config::resolve(cluster(Some("short"), None)).is_err());
+        let ok = Config::resolve(cluster(Some("a-long-enough-cluster-secret"), None)).unwrap();
+        let c = ok.cluster.unwrap();
+        assert_eq!((c.partition_bits, c.replication_factor, c.zone.as_str()), (8, 3, "default"));
+        assert!(!format!("{c:?}").contains("a-long-enough"), "Debug withholds the secret");
+        assert!(Config::resolve(cluster(Some("a-long-enough-cluster-secret"), Some(20))).is_err());
+        assert!(
+            Config::resolve(Settings::default()).unwrap().cluster.is_none(),
+            "a ring of one by default"
+        );
     }
 
     #[test]
