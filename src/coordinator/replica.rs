@@ -44,9 +44,15 @@ pub struct Local {
 }
 
 impl Local {
+    /// Runs a synchronous store read off the async threads (or on this one, for a store that
+    /// runs inline: the deterministic simulation).
     async fn blocking<T: Send + 'static>(
+        &self,
         f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, ReplicaError> {
+        if self.store.runs_inline() {
+            return f().map_err(ReplicaError::from);
+        }
         tokio::task::spawn_blocking(f)
             .await
             .map_err(|e| ReplicaError::Task(e.to_string()))?
@@ -55,7 +61,7 @@ impl Local {
 
     pub async fn get(&self, table: TableId, key: Vec<u8>) -> Result<Siblings, ReplicaError> {
         let store = self.store.clone();
-        Self::blocking(move || store.get(table, &key).map(Option::unwrap_or_default)).await
+        self.blocking(move || store.get(table, &key).map(Option::unwrap_or_default)).await
     }
 
     pub async fn coordinate(
@@ -92,7 +98,7 @@ impl Local {
         partitions: PartitionFilter,
     ) -> Result<Vec<(Vec<u8>, Siblings)>, ReplicaError> {
         let store = self.store.clone();
-        Self::blocking(move || {
+        self.blocking(move || {
             let start = range.start.as_ref().map(Vec::as_slice);
             let end = range.end.as_ref().map(Vec::as_slice);
             match partitions {
@@ -127,7 +133,7 @@ impl Local {
 
     pub async fn get_block(&self, id: BlockId) -> Result<Option<Bytes>, ReplicaError> {
         let store = self.store.clone();
-        Self::blocking(move || store.get_block(id)).await
+        self.blocking(move || store.get_block(id)).await
     }
 
     pub async fn delete_blocks(&self, ids: Vec<BlockId>) -> Result<(), ReplicaError> {
