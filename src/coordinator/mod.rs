@@ -21,7 +21,7 @@ mod replica;
 mod round;
 mod service;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -383,7 +383,7 @@ impl Coordinator {
                 .map_err(CoordinatorError::Local);
         }
         let q = self.quorum();
-        let mut per_node: HashMap<NodeId, Vec<u32>> = HashMap::new();
+        let mut per_node: BTreeMap<NodeId, Vec<u32>> = BTreeMap::new();
         for p in 0..layout.partition_count() {
             let owners = layout.preference_list(crate::ring::PartitionId(p));
             let alive: Vec<NodeId> = owners.iter().copied().filter(|id| self.alive(*id)).collect();
@@ -515,7 +515,7 @@ impl Coordinator {
 
     /// Deletes blocks from every owner; owners that are down get a hint kept on this node.
     pub async fn delete_blocks(&self, ids: &[BlockId]) {
-        let mut per_node: HashMap<NodeId, Vec<BlockId>> = HashMap::new();
+        let mut per_node: BTreeMap<NodeId, Vec<BlockId>> = BTreeMap::new();
         let n = self.quorum().replication_factor;
         for id in ids {
             let owners = self
