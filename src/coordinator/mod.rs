@@ -71,6 +71,10 @@ pub enum CoordinatorError {
     Local(ReplicaError),
 }
 
+/// One copy of a write in flight: `(node, hint_for, result)`.
+type CopyFuture =
+    futures_util::future::BoxFuture<'static, (NodeId, Option<NodeId>, Result<(), ReplicaError>)>;
+
 /// Where one write goes.
 struct WritePlan {
     /// `(node, hint_for)`: live owners, and stand-ins for owners that are down.
@@ -176,7 +180,9 @@ impl Coordinator {
         plan
     }
 
-    /// Leaves hints for `owners` with `holder`, a replica that already has the item.
+    /// Leaves hints for `owners` with `holder`, a replica that already has the item. If the
+    /// holder is another node and does not confirm, this node keeps the copy and the hints
+    /// itself (a local write, which no network fault can lose), as a stand-in would.
     fn hint_through(
         &self,
         holder: NodeId,
@@ -188,11 +194,18 @@ impl Coordinator {
         if owners.is_empty() {
             return;
         }
-        let pending: FuturesUnordered<_> = owners
-            .into_iter()
-            .map(|owner| self.send_merge(holder, Some(owner), table, key, set))
-            .collect();
-        self.finish_in_background(pending);
+        let (this, key, set) = (self.clone(), key.to_vec(), set.clone());
+        tokio::spawn(async move {
+            for owner in owners {
+                let (_, _, result) = this.send_merge(holder, Some(owner), table, &key, &set).await;
+                if result.is_err() && holder != this.node_id() {
+                    let kept = this.inner.local.merge(table, key.clone(), set.clone(), Some(owner));
+                    if let Err(e) = kept.await {
+                        tracing::warn!(owner = format_args!("{owner:x}"), error = %e, "cannot keep a hint for an owner that missed a write");
+                    }
+                }
+            }
+        });
     }
 
     /// Reads an item: merges the sibling sets of `read_quorum` replicas.
@@ -276,7 +289,10 @@ impl Coordinator {
                 Err(e) => {
                     tracing::debug!(node = format_args!("{node:x}"), error = %e, "minting owner failed");
                     match spare.pop() {
-                        Some(standin) => targets.push((standin, Some(node))),
+                        Some(standin) => {
+                            targets.push((standin, Some(node)));
+                            round.contact();
+                        }
                         None => unplaced.push(node),
                     }
                     round.fail(node, e);
@@ -293,29 +309,28 @@ impl Coordinator {
         let mut set = Siblings::new();
         set.apply(sibling.clone());
         self.hint_through(minter, unplaced, table, key, &set);
-        if round.state() == RoundState::Reached && targets.is_empty() {
-            return Ok(sibling);
-        }
-        let mut pending = FuturesUnordered::new();
+        let mut pending: FuturesUnordered<CopyFuture> = FuturesUnordered::new();
         for (node, hint_for) in targets {
             pending.push(self.send_merge(node, hint_for, table, key, &set));
         }
         if round.state() == RoundState::Reached {
-            self.finish_in_background(pending);
+            self.finish_copies_in_background(pending, spare, minter, table, key, set);
             return Ok(sibling);
         }
         while let Some((node, hint_for, result)) = pending.next().await {
             let state = match result {
                 Ok(()) => round.ack(node),
                 Err(e) => {
-                    // Sloppy quorum: the next live stand-in takes this copy; with none left,
-                    // the minting replica keeps a hint for the owner.
-                    let owner = hint_for.unwrap_or(node);
-                    match spare.pop() {
-                        Some(standin) => {
-                            pending.push(self.send_merge(standin, Some(owner), table, key, &set))
-                        }
-                        None => self.hint_through(minter, vec![owner], table, key, &set),
+                    if self.reroute(
+                        &mut pending,
+                        &mut spare,
+                        minter,
+                        (node, hint_for),
+                        table,
+                        key,
+                        &set,
+                    ) {
+                        round.contact();
                     }
                     round.fail(node, e)
                 }
@@ -323,7 +338,7 @@ impl Coordinator {
             match state {
                 RoundState::Pending => {}
                 RoundState::Reached => {
-                    self.finish_in_background(pending);
+                    self.finish_copies_in_background(pending, spare, minter, table, key, set);
                     return Ok(sibling);
                 }
                 RoundState::Failed if pending.is_empty() => break,
@@ -333,6 +348,66 @@ impl Coordinator {
         Err(quorum_error(round))
     }
 
+    /// Sloppy quorum for a copy that failed on `node` (standing in for `hint_for`, if any):
+    /// the next live stand-in takes it; with none left, the minter keeps a hint for the owner.
+    /// Returns whether a stand-in was sent the copy.
+    #[allow(clippy::too_many_arguments)]
+    fn reroute(
+        &self,
+        pending: &mut FuturesUnordered<CopyFuture>,
+        spare: &mut Vec<NodeId>,
+        minter: NodeId,
+        (node, hint_for): (NodeId, Option<NodeId>),
+        table: TableId,
+        key: &[u8],
+        set: &Siblings,
+    ) -> bool {
+        let owner = hint_for.unwrap_or(node);
+        match spare.pop() {
+            Some(standin) => {
+                pending.push(self.send_merge(standin, Some(owner), table, key, set));
+                true
+            }
+            None => {
+                self.hint_through(minter, vec![owner], table, key, set);
+                false
+            }
+        }
+    }
+
+    /// Lets the copies beyond the write quorum complete after the caller got its answer. A
+    /// copy that fails is rerouted as in the foreground (stand-in, else hint), so that every
+    /// owner still gets an acknowledged write once it is back.
+    fn finish_copies_in_background(
+        &self,
+        mut pending: FuturesUnordered<CopyFuture>,
+        mut spare: Vec<NodeId>,
+        minter: NodeId,
+        table: TableId,
+        key: &[u8],
+        set: Siblings,
+    ) {
+        if pending.is_empty() {
+            return;
+        }
+        let (this, key) = (self.clone(), key.to_vec());
+        tokio::spawn(async move {
+            while let Some((node, hint_for, result)) = pending.next().await {
+                if result.is_err() {
+                    this.reroute(
+                        &mut pending,
+                        &mut spare,
+                        minter,
+                        (node, hint_for),
+                        table,
+                        &key,
+                        &set,
+                    );
+                }
+            }
+        });
+    }
+
     fn send_merge(
         &self,
         node: NodeId,
@@ -340,8 +415,7 @@ impl Coordinator {
         table: TableId,
         key: &[u8],
         set: &Siblings,
-    ) -> futures_util::future::BoxFuture<'static, (NodeId, Option<NodeId>, Result<(), ReplicaError>)>
-    {
+    ) -> CopyFuture {
         let replica = self.replica(node);
         let (key, set) = (key.to_vec(), set.clone());
         Box::pin(async move {
