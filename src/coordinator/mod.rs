@@ -427,17 +427,6 @@ impl Coordinator {
         })
     }
 
-    /// Lets copies beyond the quorum complete after the caller got its answer.
-    fn finish_in_background<F: futures_util::Future + Send + 'static>(
-        &self,
-        mut pending: FuturesUnordered<F>,
-    ) {
-        if pending.is_empty() {
-            return;
-        }
-        tokio::spawn(async move { while pending.next().await.is_some() {} });
-    }
-
     /// Items of `table` in `range`, in key order, at most `limit`, each merged from
     /// `read_quorum` replicas of its partition: a coverage query over the layout.
     #[tracing::instrument(skip_all, fields(table = table.0, limit))]
@@ -521,19 +510,8 @@ impl Coordinator {
         let WritePlan { targets, mut spare, mut unplaced } =
             self.write_targets(BLOCK_PLACEMENT_TABLE, &Self::block_key(id));
         let mut round = QuorumRound::new(q.write_quorum, targets.len());
-        let send = |node: NodeId, hint_for: Option<NodeId>| {
-            let replica = self.replica(node);
-            let data = data.clone();
-            async move {
-                let result = match replica {
-                    Some(r) => r.put_block(id, data, hint_for).await,
-                    None => Err(ReplicaError::Task("no transport to peers".into())),
-                };
-                (node, hint_for, result)
-            }
-        };
-        let mut pending: FuturesUnordered<_> =
-            targets.into_iter().map(|(n, h)| send(n, h)).collect();
+        let mut pending: FuturesUnordered<CopyFuture> =
+            targets.into_iter().map(|(n, h)| self.send_block(n, h, id, &data)).collect();
         let mut holder = None;
         while let Some((node, hint_for, result)) = pending.next().await {
             let state = match result {
@@ -543,7 +521,15 @@ impl Coordinator {
                 }
                 Err(e) => {
                     match spare.pop() {
-                        Some(standin) => pending.push(send(standin, hint_for.or(Some(node)))),
+                        Some(standin) => {
+                            pending.push(self.send_block(
+                                standin,
+                                hint_for.or(Some(node)),
+                                id,
+                                &data,
+                            ));
+                            round.contact();
+                        }
                         None => unplaced.push(hint_for.unwrap_or(node)),
                     }
                     round.fail(node, e)
@@ -555,10 +541,10 @@ impl Coordinator {
                     // Owners with no stand-in get a hint kept by a replica that has the block.
                     if let Some(holder) = holder {
                         for owner in unplaced.drain(..) {
-                            pending.push(send(holder, Some(owner)));
+                            pending.push(self.send_block(holder, Some(owner), id, &data));
                         }
                     }
-                    self.finish_in_background(pending);
+                    self.finish_block_copies_in_background(pending, spare, id, data);
                     return Ok(());
                 }
                 RoundState::Failed if pending.is_empty() => break,
@@ -566,6 +552,61 @@ impl Coordinator {
             }
         }
         Err(quorum_error(round))
+    }
+
+    fn send_block(
+        &self,
+        node: NodeId,
+        hint_for: Option<NodeId>,
+        id: BlockId,
+        data: &Bytes,
+    ) -> CopyFuture {
+        let replica = self.replica(node);
+        let data = data.clone();
+        Box::pin(async move {
+            let result = match replica {
+                Some(r) => r.put_block(id, data, hint_for).await,
+                None => Err(ReplicaError::Task("no transport to peers".into())),
+            };
+            (node, hint_for, result)
+        })
+    }
+
+    /// Lets the block copies beyond the write quorum complete after the caller got its answer.
+    /// A copy that fails goes to the next spare stand-in; with none left, this node keeps the
+    /// block and a hint for the owner (a local write, which no network fault can lose).
+    fn finish_block_copies_in_background(
+        &self,
+        mut pending: FuturesUnordered<CopyFuture>,
+        mut spare: Vec<NodeId>,
+        id: BlockId,
+        data: Bytes,
+    ) {
+        if pending.is_empty() {
+            return;
+        }
+        let this = self.clone();
+        tokio::spawn(async move {
+            let me = this.node_id();
+            while let Some((node, hint_for, result)) = pending.next().await {
+                if result.is_ok() {
+                    continue;
+                }
+                let owner = hint_for.unwrap_or(node);
+                match spare.pop() {
+                    Some(standin) => {
+                        pending.push(this.send_block(standin, Some(owner), id, &data));
+                    }
+                    None if node != me && owner != me => {
+                        let kept = this.inner.local.put_block(id, data.clone(), Some(owner));
+                        if let Err(e) = kept.await {
+                            tracing::warn!(owner = format_args!("{owner:x}"), error = %e, "cannot keep a hint for an owner that missed a block");
+                        }
+                    }
+                    None => {}
+                }
+            }
+        });
     }
 
     /// Reads a block from the first replica that has an intact copy: live owners first, then
