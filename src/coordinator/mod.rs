@@ -22,7 +22,7 @@ mod replica;
 mod round;
 mod service;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -76,6 +76,10 @@ pub enum CoordinatorError {
     #[error("conditional writes need a single owner per item until consensus lands")]
     ConditionalUnsupported,
 }
+
+/// One copy of a write in flight: `(node, hint_for, result)`.
+type CopyFuture =
+    futures_util::future::BoxFuture<'static, (NodeId, Option<NodeId>, Result<(), ReplicaError>)>;
 
 /// Where one write goes.
 struct WritePlan {
@@ -182,7 +186,9 @@ impl Coordinator {
         plan
     }
 
-    /// Leaves hints for `owners` with `holder`, a replica that already has the item.
+    /// Leaves hints for `owners` with `holder`, a replica that already has the item. If the
+    /// holder is another node and does not confirm, this node keeps the copy and the hints
+    /// itself (a local write, which no network fault can lose), as a stand-in would.
     fn hint_through(
         &self,
         holder: NodeId,
@@ -194,11 +200,18 @@ impl Coordinator {
         if owners.is_empty() {
             return;
         }
-        let pending: FuturesUnordered<_> = owners
-            .into_iter()
-            .map(|owner| self.send_merge(holder, Some(owner), table, key, set))
-            .collect();
-        self.finish_in_background(pending);
+        let (this, key, set) = (self.clone(), key.to_vec(), set.clone());
+        tokio::spawn(async move {
+            for owner in owners {
+                let (_, _, result) = this.send_merge(holder, Some(owner), table, &key, &set).await;
+                if result.is_err() && holder != this.node_id() {
+                    let kept = this.inner.local.merge(table, key.clone(), set.clone(), Some(owner));
+                    if let Err(e) = kept.await {
+                        tracing::warn!(owner = format_args!("{owner:x}"), error = %e, "cannot keep a hint for an owner that missed a write");
+                    }
+                }
+            }
+        });
     }
 
     /// Reads an item: merges the sibling sets of `read_quorum` replicas.
@@ -290,7 +303,10 @@ impl Coordinator {
                 Err(e) => {
                     tracing::debug!(node = format_args!("{node:x}"), error = %e, "minting owner failed");
                     match spare.pop() {
-                        Some(standin) => targets.push((standin, Some(node))),
+                        Some(standin) => {
+                            targets.push((standin, Some(node)));
+                            round.contact();
+                        }
                         None => unplaced.push(node),
                     }
                     round.fail(node, e);
@@ -307,29 +323,28 @@ impl Coordinator {
         let mut set = Siblings::new();
         set.apply(sibling.clone());
         self.hint_through(minter, unplaced, table, key, &set);
-        if round.state() == RoundState::Reached && targets.is_empty() {
-            return Ok(sibling);
-        }
-        let mut pending = FuturesUnordered::new();
+        let mut pending: FuturesUnordered<CopyFuture> = FuturesUnordered::new();
         for (node, hint_for) in targets {
             pending.push(self.send_merge(node, hint_for, table, key, &set));
         }
         if round.state() == RoundState::Reached {
-            self.finish_in_background(pending);
+            self.finish_copies_in_background(pending, spare, minter, table, key, set);
             return Ok(sibling);
         }
         while let Some((node, hint_for, result)) = pending.next().await {
             let state = match result {
                 Ok(()) => round.ack(node),
                 Err(e) => {
-                    // Sloppy quorum: the next live stand-in takes this copy; with none left,
-                    // the minting replica keeps a hint for the owner.
-                    let owner = hint_for.unwrap_or(node);
-                    match spare.pop() {
-                        Some(standin) => {
-                            pending.push(self.send_merge(standin, Some(owner), table, key, &set))
-                        }
-                        None => self.hint_through(minter, vec![owner], table, key, &set),
+                    if self.reroute(
+                        &mut pending,
+                        &mut spare,
+                        minter,
+                        (node, hint_for),
+                        table,
+                        key,
+                        &set,
+                    ) {
+                        round.contact();
                     }
                     round.fail(node, e)
                 }
@@ -337,7 +352,7 @@ impl Coordinator {
             match state {
                 RoundState::Pending => {}
                 RoundState::Reached => {
-                    self.finish_in_background(pending);
+                    self.finish_copies_in_background(pending, spare, minter, table, key, set);
                     return Ok(sibling);
                 }
                 RoundState::Failed if pending.is_empty() => break,
@@ -379,6 +394,66 @@ impl Coordinator {
         }
     }
 
+    /// Sloppy quorum for a copy that failed on `node` (standing in for `hint_for`, if any):
+    /// the next live stand-in takes it; with none left, the minter keeps a hint for the owner.
+    /// Returns whether a stand-in was sent the copy.
+    #[allow(clippy::too_many_arguments)]
+    fn reroute(
+        &self,
+        pending: &mut FuturesUnordered<CopyFuture>,
+        spare: &mut Vec<NodeId>,
+        minter: NodeId,
+        (node, hint_for): (NodeId, Option<NodeId>),
+        table: TableId,
+        key: &[u8],
+        set: &Siblings,
+    ) -> bool {
+        let owner = hint_for.unwrap_or(node);
+        match spare.pop() {
+            Some(standin) => {
+                pending.push(self.send_merge(standin, Some(owner), table, key, set));
+                true
+            }
+            None => {
+                self.hint_through(minter, vec![owner], table, key, set);
+                false
+            }
+        }
+    }
+
+    /// Lets the copies beyond the write quorum complete after the caller got its answer. A
+    /// copy that fails is rerouted as in the foreground (stand-in, else hint), so that every
+    /// owner still gets an acknowledged write once it is back.
+    fn finish_copies_in_background(
+        &self,
+        mut pending: FuturesUnordered<CopyFuture>,
+        mut spare: Vec<NodeId>,
+        minter: NodeId,
+        table: TableId,
+        key: &[u8],
+        set: Siblings,
+    ) {
+        if pending.is_empty() {
+            return;
+        }
+        let (this, key) = (self.clone(), key.to_vec());
+        tokio::spawn(async move {
+            while let Some((node, hint_for, result)) = pending.next().await {
+                if result.is_err() {
+                    this.reroute(
+                        &mut pending,
+                        &mut spare,
+                        minter,
+                        (node, hint_for),
+                        table,
+                        &key,
+                        &set,
+                    );
+                }
+            }
+        });
+    }
+
     fn send_merge(
         &self,
         node: NodeId,
@@ -386,8 +461,7 @@ impl Coordinator {
         table: TableId,
         key: &[u8],
         set: &Siblings,
-    ) -> futures_util::future::BoxFuture<'static, (NodeId, Option<NodeId>, Result<(), ReplicaError>)>
-    {
+    ) -> CopyFuture {
         let replica = self.replica(node);
         let (key, set) = (key.to_vec(), set.clone());
         Box::pin(async move {
@@ -397,17 +471,6 @@ impl Coordinator {
             };
             (node, hint_for, result)
         })
-    }
-
-    /// Lets copies beyond the quorum complete after the caller got its answer.
-    fn finish_in_background<F: futures_util::Future + Send + 'static>(
-        &self,
-        mut pending: FuturesUnordered<F>,
-    ) {
-        if pending.is_empty() {
-            return;
-        }
-        tokio::spawn(async move { while pending.next().await.is_some() {} });
     }
 
     /// Items of `table` in `range`, in key order, at most `limit`, each merged from
@@ -429,7 +492,7 @@ impl Coordinator {
                 .map_err(CoordinatorError::Local);
         }
         let q = self.quorum();
-        let mut per_node: HashMap<NodeId, Vec<u32>> = HashMap::new();
+        let mut per_node: BTreeMap<NodeId, Vec<u32>> = BTreeMap::new();
         for p in 0..layout.partition_count() {
             let owners = layout.preference_list(crate::ring::PartitionId(p));
             let alive: Vec<NodeId> = owners.iter().copied().filter(|id| self.alive(*id)).collect();
@@ -490,19 +553,8 @@ impl Coordinator {
         let WritePlan { targets, mut spare, mut unplaced } =
             self.write_targets(BLOCK_PLACEMENT_TABLE, &Self::block_key(id));
         let mut round = QuorumRound::new(q.write_quorum, targets.len());
-        let send = |node: NodeId, hint_for: Option<NodeId>| {
-            let replica = self.replica(node);
-            let data = data.clone();
-            async move {
-                let result = match replica {
-                    Some(r) => r.put_block(id, data, hint_for).await,
-                    None => Err(ReplicaError::Task("no transport to peers".into())),
-                };
-                (node, hint_for, result)
-            }
-        };
-        let mut pending: FuturesUnordered<_> =
-            targets.into_iter().map(|(n, h)| send(n, h)).collect();
+        let mut pending: FuturesUnordered<CopyFuture> =
+            targets.into_iter().map(|(n, h)| self.send_block(n, h, id, &data)).collect();
         let mut holder = None;
         while let Some((node, hint_for, result)) = pending.next().await {
             let state = match result {
@@ -512,7 +564,15 @@ impl Coordinator {
                 }
                 Err(e) => {
                     match spare.pop() {
-                        Some(standin) => pending.push(send(standin, hint_for.or(Some(node)))),
+                        Some(standin) => {
+                            pending.push(self.send_block(
+                                standin,
+                                hint_for.or(Some(node)),
+                                id,
+                                &data,
+                            ));
+                            round.contact();
+                        }
                         None => unplaced.push(hint_for.unwrap_or(node)),
                     }
                     round.fail(node, e)
@@ -524,10 +584,10 @@ impl Coordinator {
                     // Owners with no stand-in get a hint kept by a replica that has the block.
                     if let Some(holder) = holder {
                         for owner in unplaced.drain(..) {
-                            pending.push(send(holder, Some(owner)));
+                            pending.push(self.send_block(holder, Some(owner), id, &data));
                         }
                     }
-                    self.finish_in_background(pending);
+                    self.finish_block_copies_in_background(pending, spare, id, data);
                     return Ok(());
                 }
                 RoundState::Failed if pending.is_empty() => break,
@@ -535,6 +595,61 @@ impl Coordinator {
             }
         }
         Err(quorum_error(round))
+    }
+
+    fn send_block(
+        &self,
+        node: NodeId,
+        hint_for: Option<NodeId>,
+        id: BlockId,
+        data: &Bytes,
+    ) -> CopyFuture {
+        let replica = self.replica(node);
+        let data = data.clone();
+        Box::pin(async move {
+            let result = match replica {
+                Some(r) => r.put_block(id, data, hint_for).await,
+                None => Err(ReplicaError::Task("no transport to peers".into())),
+            };
+            (node, hint_for, result)
+        })
+    }
+
+    /// Lets the block copies beyond the write quorum complete after the caller got its answer.
+    /// A copy that fails goes to the next spare stand-in; with none left, this node keeps the
+    /// block and a hint for the owner (a local write, which no network fault can lose).
+    fn finish_block_copies_in_background(
+        &self,
+        mut pending: FuturesUnordered<CopyFuture>,
+        mut spare: Vec<NodeId>,
+        id: BlockId,
+        data: Bytes,
+    ) {
+        if pending.is_empty() {
+            return;
+        }
+        let this = self.clone();
+        tokio::spawn(async move {
+            let me = this.node_id();
+            while let Some((node, hint_for, result)) = pending.next().await {
+                if result.is_ok() {
+                    continue;
+                }
+                let owner = hint_for.unwrap_or(node);
+                match spare.pop() {
+                    Some(standin) => {
+                        pending.push(this.send_block(standin, Some(owner), id, &data));
+                    }
+                    None if node != me && owner != me => {
+                        let kept = this.inner.local.put_block(id, data.clone(), Some(owner));
+                        if let Err(e) = kept.await {
+                            tracing::warn!(owner = format_args!("{owner:x}"), error = %e, "cannot keep a hint for an owner that missed a block");
+                        }
+                    }
+                    None => {}
+                }
+            }
+        });
     }
 
     /// Reads a block from the first replica that has an intact copy: live owners first, then
@@ -558,7 +673,7 @@ impl Coordinator {
 
     /// Deletes blocks from every owner; owners that are down get a hint kept on this node.
     pub async fn delete_blocks(&self, ids: &[BlockId]) {
-        let mut per_node: HashMap<NodeId, Vec<BlockId>> = HashMap::new();
+        let mut per_node: BTreeMap<NodeId, Vec<BlockId>> = BTreeMap::new();
         let n = self.quorum().replication_factor;
         for id in ids {
             let owners = self

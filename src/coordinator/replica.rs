@@ -44,9 +44,15 @@ pub struct Local {
 }
 
 impl Local {
+    /// Runs a synchronous store read off the async threads (or on this one, for a store that
+    /// runs inline: the deterministic simulation).
     async fn blocking<T: Send + 'static>(
+        &self,
         f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, ReplicaError> {
+        if self.store.runs_inline() {
+            return f().map_err(ReplicaError::from);
+        }
         tokio::task::spawn_blocking(f)
             .await
             .map_err(|e| ReplicaError::Task(e.to_string()))?
@@ -55,7 +61,7 @@ impl Local {
 
     pub async fn get(&self, table: TableId, key: Vec<u8>) -> Result<Siblings, ReplicaError> {
         let store = self.store.clone();
-        Self::blocking(move || store.get(table, &key).map(Option::unwrap_or_default)).await
+        self.blocking(move || store.get(table, &key).map(Option::unwrap_or_default)).await
     }
 
     pub async fn coordinate(
@@ -102,7 +108,7 @@ impl Local {
         partitions: PartitionFilter,
     ) -> Result<Vec<(Vec<u8>, Siblings)>, ReplicaError> {
         let store = self.store.clone();
-        Self::blocking(move || {
+        self.blocking(move || {
             let start = range.start.as_ref().map(Vec::as_slice);
             let end = range.end.as_ref().map(Vec::as_slice);
             match partitions {
@@ -137,7 +143,7 @@ impl Local {
 
     pub async fn get_block(&self, id: BlockId) -> Result<Option<Bytes>, ReplicaError> {
         let store = self.store.clone();
-        Self::blocking(move || store.get_block(id)).await
+        self.blocking(move || store.get_block(id)).await
     }
 
     pub async fn delete_blocks(&self, ids: Vec<BlockId>) -> Result<(), ReplicaError> {
@@ -178,7 +184,7 @@ impl Local {
         limit: usize,
     ) -> Result<PartitionItemsPage, ReplicaError> {
         let store = self.store.clone();
-        Self::blocking(move || {
+        self.blocking(move || {
             let (bits, set) = partitions;
             let wanted = partition_set(bits, &set);
             let filter = |table: TableId, key: &[u8]| {
@@ -199,7 +205,7 @@ impl Local {
         limit: usize,
     ) -> Result<(Vec<BlockId>, Option<BlockId>), ReplicaError> {
         let store = self.store.clone();
-        Self::blocking(move || {
+        self.blocking(move || {
             let (bits, set) = partitions;
             let wanted = partition_set(bits, &set);
             let filter = |id: BlockId| {

@@ -34,6 +34,12 @@ impl<E> QuorumRound<E> {
         self.state()
     }
 
+    /// Counts one more replica contacted: a stand-in sent the request in place of a replica
+    /// that failed. Without it, failures could outnumber the replicas contacted.
+    pub fn contact(&mut self) {
+        self.contacted += 1;
+    }
+
     pub fn fail(&mut self, node: NodeId, error: E) -> RoundState {
         self.failures.push((node, error));
         self.state()
@@ -42,7 +48,7 @@ impl<E> QuorumRound<E> {
     pub fn state(&self) -> RoundState {
         if self.acked.len() >= self.needed {
             RoundState::Reached
-        } else if self.contacted - self.failures.len() < self.needed {
+        } else if self.contacted.saturating_sub(self.failures.len()) < self.needed {
             RoundState::Failed
         } else {
             RoundState::Pending
@@ -86,6 +92,25 @@ mod tests {
         assert_eq!(round.ack(7), RoundState::Reached);
         let mut round = QuorumRound::<&str>::new(1, 1);
         assert_eq!(round.fail(7, "disk"), RoundState::Failed);
+    }
+
+    /// Regression: a write round was created with its first targets, but each failed target
+    /// was replaced by a stand-in and failed again, so failures outnumbered `contacted` and
+    /// `contacted - failures` underflowed (a panic in debug builds, a wrapped count in
+    /// release). Found by the simulation (SIM_SEED=13 before the fix).
+    #[test]
+    fn regression_replacements_count_as_contacted() {
+        let mut round = QuorumRound::<&str>::new(2, 3);
+        assert_eq!(round.ack(1), RoundState::Pending);
+        assert_eq!(round.fail(2, "timeout"), RoundState::Pending);
+        round.contact();
+        assert_eq!(round.fail(4, "timeout"), RoundState::Pending);
+        assert_eq!(round.fail(3, "timeout"), RoundState::Failed);
+        // Even failures beyond the replicas counted as contacted never underflow.
+        assert_eq!(round.fail(5, "timeout"), RoundState::Failed);
+        assert_eq!(round.fail(7, "timeout"), RoundState::Failed);
+        round.contact();
+        assert_eq!(round.ack(6), RoundState::Reached);
     }
 
     #[test]

@@ -7,6 +7,11 @@
 //!
 //! Coordinated writes (`WriteOp::Coordinate`) compute the new vector clock inside the writer
 //! thread, so two concurrent writes through one coordinator can never mint the same clock.
+//!
+//! [`Store::in_memory_inline`] is the deterministic variant for the seeded simulation: no
+//! writer thread, every write is its own transaction applied on the caller's thread, and reads
+//! run there too (`runs_inline`). Real threads finish in an order the OS picks; a simulation
+//! that must replay from a seed cannot have any.
 
 mod codec;
 mod hints;
@@ -176,11 +181,20 @@ impl Default for StoreOptions {
     }
 }
 
+/// Where writes are applied.
+#[derive(Clone)]
+enum Writer {
+    /// The group-commit writer thread.
+    Thread(mpsc::Sender<Msg>),
+    /// The caller's thread, one transaction per write (deterministic simulation).
+    Inline,
+}
+
 /// The node-local store. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
     db: Arc<Database>,
-    writer: mpsc::Sender<Msg>,
+    writer: Writer,
     commits: Arc<AtomicU64>,
     /// Resolves when the writer thread has stopped and released the database.
     writer_stopped: Arc<std::sync::Mutex<Option<oneshot::Receiver<()>>>>,
@@ -213,30 +227,29 @@ impl Store {
         Self::start(db, options)
     }
 
+    /// A store in memory that uses no thread of its own: writes apply on the caller's thread,
+    /// one transaction each (no group commit), and [`Store::runs_inline`] tells callers to read
+    /// on their own thread too. For the deterministic simulation only.
+    pub fn in_memory_inline() -> Result<Self, StoreError> {
+        let db = redb::Builder::new()
+            .create_with_backend(redb::backends::InMemoryBackend::new())
+            .map_err(redb_err)?;
+        init_tables(&db)?;
+        Ok(Self {
+            db: Arc::new(db),
+            writer: Writer::Inline,
+            commits: Arc::new(AtomicU64::new(0)),
+            writer_stopped: Arc::new(std::sync::Mutex::new(None)),
+        })
+    }
+
+    /// Whether reads and writes run on the caller's thread (see [`Store::in_memory_inline`]).
+    pub fn runs_inline(&self) -> bool {
+        matches!(self.writer, Writer::Inline)
+    }
+
     fn start(db: Database, options: StoreOptions) -> Result<Self, StoreError> {
-        let txn = db.begin_write().map_err(redb_err)?;
-        {
-            txn.open_table(tables::ITEMS).map_err(redb_err)?;
-            txn.open_table(tables::BLOCKS).map_err(redb_err)?;
-            txn.open_table(tables::JOURNAL).map_err(redb_err)?;
-            txn.open_table(tables::HINTS).map_err(redb_err)?;
-            let mut meta = txn.open_table(tables::META).map_err(redb_err)?;
-            let stored = meta.get("format_version").map_err(redb_err)?.map(|v| v.value().to_vec());
-            match stored.as_deref() {
-                None => {
-                    meta.insert("format_version", &[FORMAT_VERSION][..]).map_err(redb_err)?;
-                }
-                Some([FORMAT_VERSION]) => {}
-                Some(other) => {
-                    return Err(StoreError::Corrupt {
-                        what: format!(
-                            "data was written in format {other:?}, this build reads {FORMAT_VERSION}"
-                        ),
-                    });
-                }
-            }
-        }
-        txn.commit().map_err(redb_err)?;
+        init_tables(&db)?;
         let db = Arc::new(db);
         let (tx, rx) = mpsc::channel(options.group_commit_jobs_max.max(1) * 4);
         let writer_db = db.clone();
@@ -249,7 +262,7 @@ impl Store {
         })?;
         Ok(Self {
             db,
-            writer: tx,
+            writer: Writer::Thread(tx),
             commits,
             writer_stopped: Arc::new(std::sync::Mutex::new(Some(stopped_rx))),
         })
@@ -259,9 +272,10 @@ impl Store {
     /// clone of this store is dropped too, the database file is closed (a reopen in the same
     /// process then succeeds). Acknowledged writes are durable whether or not this is called.
     pub async fn close(self) {
+        let Writer::Thread(writer) = &self.writer else { return };
         let stopped =
             self.writer_stopped.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
-        let _ = self.writer.send(Msg::Stop).await;
+        let _ = writer.send(Msg::Stop).await;
         if let Some(stopped) = stopped {
             let _ = stopped.await;
         }
@@ -286,15 +300,23 @@ impl Store {
 
     /// Queues a write; the returned receiver resolves once it is durable.
     pub async fn write(&self, op: WriteOp) -> Result<WriteOutcome, StoreError> {
+        let Writer::Thread(writer) = &self.writer else { return self.write_inline(op) };
         let (reply, rx) = oneshot::channel();
-        self.writer.send(Msg::Job(Job { op, reply })).await.map_err(|_| StoreError::Closed)?;
+        writer.send(Msg::Job(Job { op, reply })).await.map_err(|_| StoreError::Closed)?;
         rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    fn write_inline(&self, op: WriteOp) -> Result<WriteOutcome, StoreError> {
+        let outcome = apply_batch(&self.db, vec![op])?.pop().ok_or(StoreError::Closed)?;
+        self.commits.fetch_add(1, Ordering::Relaxed);
+        outcome
     }
 
     /// Blocking form of [`Store::write`], for synchronous callers outside the async runtime.
     pub fn write_blocking(&self, op: WriteOp) -> Result<WriteOutcome, StoreError> {
+        let Writer::Thread(writer) = &self.writer else { return self.write_inline(op) };
         let (reply, rx) = oneshot::channel();
-        self.writer.blocking_send(Msg::Job(Job { op, reply })).map_err(|_| StoreError::Closed)?;
+        writer.blocking_send(Msg::Job(Job { op, reply })).map_err(|_| StoreError::Closed)?;
         rx.blocking_recv().map_err(|_| StoreError::Closed)?
     }
 
@@ -497,6 +519,34 @@ impl Store {
         txn.open_table(tables::META).map_err(redb_err)?.insert(name, value).map_err(redb_err)?;
         txn.commit().map_err(redb_err)
     }
+}
+
+/// Creates the tables and checks (or records) the on-disk format version.
+fn init_tables(db: &Database) -> Result<(), StoreError> {
+    let txn = db.begin_write().map_err(redb_err)?;
+    {
+        txn.open_table(tables::ITEMS).map_err(redb_err)?;
+        txn.open_table(tables::BLOCKS).map_err(redb_err)?;
+        txn.open_table(tables::JOURNAL).map_err(redb_err)?;
+        txn.open_table(tables::HINTS).map_err(redb_err)?;
+        let mut meta = txn.open_table(tables::META).map_err(redb_err)?;
+        let stored = meta.get("format_version").map_err(redb_err)?.map(|v| v.value().to_vec());
+        match stored.as_deref() {
+            None => {
+                meta.insert("format_version", &[FORMAT_VERSION][..]).map_err(redb_err)?;
+            }
+            Some([FORMAT_VERSION]) => {}
+            Some(other) => {
+                return Err(StoreError::Corrupt {
+                    what: format!(
+                        "data was written in format {other:?}, this build reads {FORMAT_VERSION}"
+                    ),
+                });
+            }
+        }
+    }
+    txn.commit().map_err(redb_err)?;
+    Ok(())
 }
 
 fn item_key(table: TableId, key: &[u8]) -> Vec<u8> {

@@ -212,3 +212,21 @@ async fn compare_and_set_writes_only_over_what_was_read() {
     let got = store.get(T, b"k").unwrap().unwrap();
     assert_eq!(got.winner().unwrap().value.as_deref(), Some(&b"c"[..]));
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_inline_store_writes_and_reads_on_the_callers_thread() {
+    let store = Store::in_memory_inline().unwrap();
+    assert!(store.runs_inline());
+    let WriteOutcome::Coordinated(first) =
+        store.write(coordinate(b"k", VectorClock::new(), b"v1")).await.unwrap()
+    else {
+        panic!("expected a coordinated outcome");
+    };
+    store.write(coordinate(b"k", first.clock.clone(), b"v2")).await.unwrap();
+    let got = store.get(T, b"k").unwrap().unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got.winner().unwrap().value.as_deref(), Some(&b"v2"[..]));
+    assert_eq!(store.commit_count(), 2);
+    // Nothing to stop: close returns at once.
+    store.close().await;
+}

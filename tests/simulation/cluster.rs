@@ -1,0 +1,213 @@
+//! Simulated nodes: each is a `Coordinator` over its own in-memory store, with its own `Ring`
+//! (shared layout, own failure detector) and its replica handlers attached to one
+//! `MemoryNetwork`.
+//!
+//! - **Crash**: the node's router is detached, it is marked down in the fault plan (nothing
+//!   reaches it, nothing leaves it), and its coordinator, ring and repair queue are dropped.
+//!   Its `Store` is kept: an in-memory redb lives as long as a clone does, which models a
+//!   durable disk. Queued read repairs are lost, as they would be in a real process. Copies its
+//!   coordinator already spawned in the background may still land in its own store, which is
+//!   the same as the crash happening a moment later.
+//! - **Restart**: a new ring (empty failure detector), coordinator and repair queue over the
+//!   same store, re-attached.
+//! - **Liveness**: driven by the harness, not by gossip. Every step each running node is told
+//!   it `heard_from` every running peer it is not partitioned from; a crashed or cut-off peer
+//!   falls silent and the phi-accrual detector declares it down after its usual delay (about
+//!   18 heartbeat intervals), during which requests to it time out. This keeps the detector's
+//!   real logic while avoiding gossip's random peer choice and transitive heartbeats, which
+//!   would make "who believes whom alive" hard to reason about in a failing seed.
+//! - **Repairs and hints** run when the harness says so (`drain_repairs`, `handoff`), so their
+//!   timing is part of the seeded schedule.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ringvault::causality::Siblings;
+use ringvault::clock::SharedClock;
+use ringvault::coordinator::{
+    Coordinator, HandoffWorker, Local, QuorumConfig, Repair, RepairQueue,
+};
+use ringvault::ring::{Layout, Member, NodeId, Ring, item_hash};
+use ringvault::rpc::{MemoryNetwork, Router, RpcClient};
+use ringvault::store::{Store, TableId};
+use tokio::sync::mpsc;
+
+use crate::net::{LinkFaults, SimClock, SimTransport};
+
+/// The table the workload writes.
+pub const TABLE: TableId = TableId(2);
+/// Timeout of every internode call.
+pub const RPC_TIMEOUT: Duration = Duration::from_millis(500);
+/// Heartbeat period, also the failure detector's expected interval.
+pub const HEARTBEAT: Duration = Duration::from_millis(100);
+const PARTITION_BITS: u8 = 4;
+const REPLICATION_FACTOR: usize = 3;
+const REPAIR_QUEUE: usize = 64;
+
+/// A node that is running.
+struct Running {
+    coordinator: Coordinator,
+    repairs: mpsc::Receiver<Repair>,
+}
+
+pub struct SimNode {
+    pub id: NodeId,
+    /// Survives crashes: the node's disk.
+    pub store: Store,
+    running: Option<Running>,
+}
+
+pub struct SimCluster {
+    pub net: MemoryNetwork,
+    pub links: Arc<Mutex<LinkFaults>>,
+    clock: SharedClock,
+    quorum: QuorumConfig,
+    pub layout: Layout,
+    pub nodes: Vec<SimNode>,
+}
+
+impl SimCluster {
+    /// `count` nodes (ids 1..=count, one zone each) in one layout with N=3 and majority
+    /// quorums; all running and all believing each other alive.
+    pub fn new(seed: u64, count: u64) -> Self {
+        Self::with_quorum(seed, count, QuorumConfig::default())
+    }
+
+    pub fn with_quorum(seed: u64, count: u64, quorum: QuorumConfig) -> Self {
+        let ids: Vec<NodeId> = (1..=count).collect();
+        let members =
+            ids.iter().map(|id| Member { id: *id, zone: format!("z{id}"), capacity: 1 }).collect();
+        let layout =
+            Layout::next(&Layout::single(ids[0], PARTITION_BITS), members, REPLICATION_FACTOR)
+                .unwrap();
+        let mut cluster = Self {
+            // Distinct streams for the network's request losses and our links.
+            net: MemoryNetwork::new(seed ^ 0x6e65_7477_6f72_6b00),
+            links: Arc::new(Mutex::new(LinkFaults::new(seed ^ 0x6c69_6e6b_7300))),
+            clock: Arc::new(SimClock::new()),
+            quorum,
+            layout,
+            nodes: ids
+                .iter()
+                .map(|id| SimNode {
+                    id: *id,
+                    store: Store::in_memory_inline().unwrap(),
+                    running: None,
+                })
+                .collect(),
+        };
+        for i in 0..cluster.nodes.len() {
+            cluster.start(i);
+        }
+        cluster.heartbeat();
+        cluster
+    }
+
+    fn start(&mut self, i: usize) {
+        let node = &mut self.nodes[i];
+        let id = node.id;
+        let ring = Ring::new(id, self.layout.clone(), self.clock.clone(), HEARTBEAT);
+        let transport = SimTransport { inner: self.net.transport(id), links: self.links.clone() };
+        let rpc = RpcClient::new(Arc::new(transport), RPC_TIMEOUT);
+        let (repairs, rx) = RepairQueue::new(REPAIR_QUEUE);
+        let coordinator = Coordinator::new(
+            Local { me: id, store: node.store.clone() },
+            ring,
+            Some(rpc),
+            self.clock.clone(),
+            self.quorum,
+            repairs,
+        );
+        let mut router = Router::new();
+        coordinator.register(&mut router);
+        self.net.attach(id, router);
+        self.net.with_faults(|f| f.down.remove(&id));
+        node.running = Some(Running { coordinator, repairs: rx });
+    }
+
+    pub fn crash(&mut self, i: usize) {
+        let id = self.nodes[i].id;
+        self.net.detach(id);
+        self.net.with_faults(|f| f.down.insert(id));
+        self.nodes[i].running = None;
+    }
+
+    pub fn restart(&mut self, i: usize) {
+        assert!(self.nodes[i].running.is_none(), "restart of a running node");
+        self.start(i);
+    }
+
+    pub fn is_running(&self, i: usize) -> bool {
+        self.nodes[i].running.is_some()
+    }
+
+    pub fn running(&self) -> Vec<usize> {
+        (0..self.nodes.len()).filter(|i| self.is_running(*i)).collect()
+    }
+
+    pub fn coordinator(&self, i: usize) -> Coordinator {
+        self.nodes[i].running.as_ref().expect("node is running").coordinator.clone()
+    }
+
+    fn partitioned(&self, a: NodeId, b: NodeId) -> bool {
+        self.net.with_faults(|f| f.partitions.contains(&(a.min(b), a.max(b))))
+    }
+
+    /// One round of liveness evidence: every running node hears from every running peer it
+    /// can reach.
+    pub fn heartbeat(&self) {
+        for a in self.nodes.iter().filter(|n| n.running.is_some()) {
+            let ring = a.running.as_ref().unwrap().coordinator.ring();
+            for b in self.nodes.iter().filter(|n| n.running.is_some() && n.id != a.id) {
+                if !self.partitioned(a.id, b.id) {
+                    ring.heard_from(b.id);
+                }
+            }
+        }
+    }
+
+    /// Sends every read repair queued on node `i`; returns how many there were.
+    pub async fn drain_repairs(&mut self, i: usize) -> usize {
+        let Some(running) = self.nodes[i].running.as_mut() else { return 0 };
+        let mut queued = Vec::new();
+        while let Ok(repair) = running.repairs.try_recv() {
+            queued.push(repair);
+        }
+        let count = queued.len();
+        if count > 0 {
+            let (tx, rx) = mpsc::channel(count);
+            for repair in queued {
+                tx.try_send(repair).unwrap();
+            }
+            drop(tx);
+            running.coordinator.serve_repairs(rx).await;
+        }
+        count
+    }
+
+    /// One hinted-handoff pass on node `i`; returns how many hints it handed off.
+    pub async fn handoff(&self, i: usize) -> usize {
+        let Some(running) = self.nodes[i].running.as_ref() else { return 0 };
+        HandoffWorker { coordinator: running.coordinator.clone(), interval: HEARTBEAT }.pass().await
+    }
+
+    /// Hints stored on node `i` (running or not: they are on its disk).
+    pub fn hints_held(&self, i: usize) -> u64 {
+        self.nodes[i].store.hint_counts().unwrap().iter().map(|(_, n)| n).sum()
+    }
+
+    /// The N owners of a key in the layout.
+    pub fn owners(&self, key: &[u8]) -> Vec<usize> {
+        let p = self.layout.partition_of(item_hash(TABLE.0, key));
+        self.layout
+            .preference_list(p)
+            .iter()
+            .map(|id| self.nodes.iter().position(|n| n.id == *id).unwrap())
+            .collect()
+    }
+
+    /// What node `i`'s own store holds for a key, read directly.
+    pub fn local(&self, i: usize, key: &[u8]) -> Siblings {
+        self.nodes[i].store.get(TABLE, key).unwrap().unwrap_or_default()
+    }
+}

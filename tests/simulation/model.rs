@@ -1,0 +1,175 @@
+//! What the clients were told, and the properties the cluster must keep about it.
+//!
+//! The model records, per key, every acknowledged write (the version the coordinator returned:
+//! its vector clock and value, `None` for a delete) and the last mutation attempted, whether or
+//! not it was acknowledged. "Covers" is causal: a sibling set covers a version when one of its
+//! siblings descends from that version's clock (it is the version or a causal successor).
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use ringvault::causality::{Sibling, Siblings, VectorClock};
+
+/// A property the run broke, with where.
+#[derive(Debug)]
+pub struct Violation {
+    pub step: u64,
+    pub property: &'static str,
+    pub detail: String,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "step {}: {}: {}", self.step, self.property, self.detail)
+    }
+}
+
+/// One acknowledged write.
+#[derive(Debug, Clone)]
+pub struct Acked {
+    pub step: u64,
+    pub clock: VectorClock,
+    pub value: Option<Vec<u8>>,
+}
+
+/// The last mutation attempted on a key.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    pub step: u64,
+    pub delete: bool,
+    pub acked: bool,
+    /// Issued at the same time as another mutation of the same key.
+    pub contended: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct KeyHistory {
+    pub acked: Vec<Acked>,
+    pub last: Option<Attempt>,
+}
+
+#[derive(Debug, Default)]
+pub struct Model {
+    pub keys: BTreeMap<Vec<u8>, KeyHistory>,
+}
+
+fn covers(set: &Siblings, clock: &VectorClock) -> bool {
+    set.iter().any(|s| s.clock.descends(clock))
+}
+
+fn describe(set: &Siblings) -> String {
+    let parts: Vec<String> = set
+        .iter()
+        .map(|s| match &s.value {
+            Some(v) => format!("{}@{:?}", String::from_utf8_lossy(v), s.clock),
+            None => format!("tombstone@{:?}", s.clock),
+        })
+        .collect();
+    format!("[{}]", parts.join(", "))
+}
+
+impl Model {
+    /// Records the outcome of one mutation; `result` is `None` when it was not acknowledged.
+    pub fn record(
+        &mut self,
+        key: &[u8],
+        step: u64,
+        delete: bool,
+        result: Option<&Sibling>,
+        contended: bool,
+    ) {
+        let history = self.keys.entry(key.to_vec()).or_default();
+        if let Some(sibling) = result {
+            history.acked.push(Acked {
+                step,
+                clock: sibling.clock.clone(),
+                value: sibling.value.clone(),
+            });
+        }
+        history.last = Some(Attempt { step, delete, acked: result.is_some(), contended });
+    }
+
+    /// `seen` (a read's answer for `key`) must cover every acknowledged write of `key`.
+    pub fn check_read(
+        &self,
+        step: u64,
+        property: &'static str,
+        key: &[u8],
+        seen: Option<&Siblings>,
+    ) -> Result<(), Violation> {
+        let Some(history) = self.keys.get(key) else { return Ok(()) };
+        let empty = Siblings::new();
+        let seen = seen.unwrap_or(&empty);
+        for acked in &history.acked {
+            if !covers(seen, &acked.clock) {
+                return Err(Violation {
+                    step,
+                    property,
+                    detail: format!(
+                        "key {} acknowledged at step {} as {:?} ({}) but the read saw {}",
+                        String::from_utf8_lossy(key),
+                        acked.step,
+                        acked.clock,
+                        acked.value.as_deref().map_or("delete".into(), String::from_utf8_lossy),
+                        describe(seen)
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// After faults healed and hints drained: `local(owner)` is what an owner's store holds.
+    /// Every owner covers every acknowledged write, and a key whose last mutation was an
+    /// acknowledged delete (issued alone) reads as deleted on every owner.
+    ///
+    /// The second property leans on last-writer-wins: each mutation's timestamp is later than
+    /// every earlier one (the harness lets time pass between them), so a sibling concurrent
+    /// with the delete (a write it did not see, acknowledged or not) is older and loses.
+    pub fn check_converged(
+        &self,
+        step: u64,
+        owners: impl Fn(&[u8]) -> Vec<usize>,
+        local: impl Fn(usize, &[u8]) -> Siblings,
+    ) -> Result<(), Violation> {
+        for (key, history) in &self.keys {
+            let name = String::from_utf8_lossy(key);
+            for owner in owners(key) {
+                let held = local(owner, key);
+                for acked in &history.acked {
+                    if !covers(&held, &acked.clock) {
+                        return Err(Violation {
+                            step,
+                            property: "an acknowledged write is on all its owners after healing",
+                            detail: format!(
+                                "key {name}: owner #{owner} holds {} which does not cover the \
+                                 write acknowledged at step {} as {:?}",
+                                describe(&held),
+                                acked.step,
+                                acked.clock
+                            ),
+                        });
+                    }
+                }
+                if let Some(last) = &history.last
+                    && last.delete
+                    && last.acked
+                    && !last.contended
+                    && held.winner().is_some_and(|w| !w.is_tombstone())
+                {
+                    return Err(Violation {
+                        step,
+                        property: "no deleted object comes back",
+                        detail: format!(
+                            "key {name}: last mutation was a delete acknowledged at step {}, but \
+                             owner #{owner} holds {} whose winner is a value",
+                            last.step,
+                            describe(&held)
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,173 @@
+//! Bugs the simulation found, each pinned by a small scenario on the simulated cluster.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use ringvault::causality::VectorClock;
+use ringvault::coordinator::CoordinatorError;
+use ringvault::store::BlockId;
+
+use crate::cluster::{RPC_TIMEOUT, SimCluster, TABLE};
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().unwrap()
+}
+
+/// Lets in-flight calls and background copies finish, then runs handoff everywhere until
+/// nothing moves.
+async fn settle_and_hand_off(cluster: &SimCluster) {
+    tokio::time::sleep(RPC_TIMEOUT * 4).await;
+    cluster.heartbeat();
+    for _ in 0..10 {
+        let mut handed = 0;
+        for i in 0..cluster.nodes.len() {
+            handed += cluster.handoff(i).await;
+        }
+        if handed == 0 {
+            break;
+        }
+    }
+    assert_eq!((0..cluster.nodes.len()).map(|i| cluster.hints_held(i)).sum::<u64>(), 0);
+}
+
+/// Regression: once `write_quorum` copies were acknowledged, `put` let the remaining copies
+/// finish in the background and ignored their failures: a copy lost to a partition (an owner
+/// still believed alive) left neither a stand-in copy nor a hint, so that owner never got the
+/// acknowledged write, even after the partition healed. Failed background copies now take
+/// the same path as failures before the quorum: the next stand-in, else a hint.
+#[test]
+fn regression_a_copy_lost_after_the_quorum_leaves_a_hint() {
+    runtime().block_on(async {
+        let cluster = SimCluster::new(1, 5);
+        let key = b"lost-copy";
+        let owners = cluster.owners(key);
+        let (a, c) = (owners[0], owners[2]);
+        let (id_a, id_c) = (cluster.nodes[a].id, cluster.nodes[c].id);
+        cluster.net.with_faults(|f| f.partition(id_a, id_c));
+        let written = cluster
+            .coordinator(a)
+            .put(TABLE, key, Some(b"v".to_vec()), VectorClock::new())
+            .await
+            .expect("two of three owners acknowledge");
+        // The copy to c times out in the background, after the answer.
+        tokio::time::sleep(RPC_TIMEOUT * 2).await;
+        cluster.net.with_faults(|f| f.partitions.clear());
+        settle_and_hand_off(&cluster).await;
+        for owner in owners {
+            let held = cluster.local(owner, key);
+            assert!(
+                held.iter().any(|s| s.clock.descends(&written.clock)),
+                "owner #{owner} misses the acknowledged write: {held:?}"
+            );
+        }
+    });
+}
+
+/// Regression: a write round counted only its first targets as contacted, but every failed
+/// copy sent to a stand-in added one more failure, so with enough failures `contacted -
+/// failures` underflowed and the coordinator panicked (debug builds; release wrapped the
+/// count). Here the coordinator is cut off from every peer it believes alive: both owners and
+/// both stand-ins fail. The write must fail cleanly, and the copy it minted must still reach
+/// the owners through the hints it left.
+#[test]
+fn regression_stand_in_failures_overflow_the_round() {
+    runtime().block_on(async {
+        let cluster = SimCluster::new(2, 5);
+        let key = b"isolated";
+        let owners = cluster.owners(key);
+        let a = owners[0];
+        let id_a = cluster.nodes[a].id;
+        let others: Vec<u64> =
+            cluster.nodes.iter().map(|n| n.id).filter(|id| *id != id_a).collect();
+        cluster.net.with_faults(|f| others.iter().for_each(|id| f.partition(id_a, *id)));
+        let result =
+            cluster.coordinator(a).put(TABLE, key, Some(b"v".to_vec()), VectorClock::new()).await;
+        assert!(
+            matches!(result, Err(CoordinatorError::QuorumNotReached { acked: 1, .. })),
+            "{result:?}"
+        );
+        cluster.net.with_faults(|f| f.partitions.clear());
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        settle_and_hand_off(&cluster).await;
+        let minted = cluster.local(a, key);
+        assert_eq!(minted.len(), 1);
+        for owner in owners {
+            assert_eq!(cluster.local(owner, key), minted, "owner #{owner}");
+        }
+    });
+}
+
+/// Regression: when an owner's copy failed and no stand-in was left, the coordinator asked
+/// the minting owner, over the network, to keep a hint for it, and ignored the answer. With
+/// that request lost, nobody held a hint and the owner never got the acknowledged write. The
+/// coordinator now keeps the copy and the hint itself when the minter does not confirm.
+///
+/// Here the coordinator `x` is not an owner. It reaches the minting owner `a` but is cut off
+/// from the other owners and from the other non-owner `y`; its own store takes one stand-in
+/// copy (the quorum), `y` fails the other, and by the time the hint is asked of `a`, `x` is
+/// cut off from `a` too.
+#[test]
+fn regression_a_hint_the_minter_never_confirmed_is_kept_by_the_coordinator() {
+    runtime().block_on(async {
+        let cluster = SimCluster::new(3, 5);
+        let key = b"unconfirmed-hint";
+        let owners = cluster.owners(key);
+        let outsiders: Vec<usize> = (0..5).filter(|i| !owners.contains(i)).collect();
+        let (x, y) = (outsiders[0], outsiders[1]);
+        let id = |i: usize| cluster.nodes[i].id;
+        cluster.net.with_faults(|f| {
+            for cut in [owners[1], owners[2], y] {
+                f.partition(id(x), id(cut));
+            }
+        });
+        let written = cluster
+            .coordinator(x)
+            .put(TABLE, key, Some(b"v".to_vec()), VectorClock::new())
+            .await
+            .expect("the minting owner and the coordinator's own stand-in copy acknowledge");
+        cluster.net.with_faults(|f| f.partition(id(x), id(owners[0])));
+        tokio::time::sleep(RPC_TIMEOUT * 4).await;
+        cluster.net.with_faults(|f| f.partitions.clear());
+        settle_and_hand_off(&cluster).await;
+        for owner in owners {
+            let held = cluster.local(owner, key);
+            assert!(
+                held.iter().any(|s| s.clock.descends(&written.clock)),
+                "owner #{owner} misses the acknowledged write: {held:?}"
+            );
+        }
+    });
+}
+
+/// Regression: `put_block` had both write-path bugs of `put`. Its round did not count the
+/// stand-ins that replaced failed copies (so enough failures underflowed it), and once the
+/// quorum was reached it let the remaining copies finish in the background, ignoring their
+/// failures: an owner cut off at that moment never received the block.
+#[test]
+fn regression_a_block_copy_lost_after_the_quorum_leaves_a_hint() {
+    runtime().block_on(async {
+        let cluster = SimCluster::new(4, 5);
+        let id = BlockId { data_id: [7; 16], index: 0 };
+        let mut placement = id.data_id.to_vec();
+        placement.extend_from_slice(&id.index.to_be_bytes());
+        let owners: Vec<usize> = cluster
+            .coordinator(0)
+            .ring()
+            .preference_list(0xff, &placement)
+            .iter()
+            .map(|node| cluster.nodes.iter().position(|n| n.id == *node).unwrap())
+            .collect();
+        let (a, c) = (owners[0], owners[2]);
+        let (id_a, id_c) = (cluster.nodes[a].id, cluster.nodes[c].id);
+        cluster.net.with_faults(|f| f.partition(id_a, id_c));
+        let data = Bytes::from_static(b"block body");
+        cluster.coordinator(a).put_block(id, data.clone()).await.expect("two owners acknowledge");
+        tokio::time::sleep(RPC_TIMEOUT * 2).await;
+        cluster.net.with_faults(|f| f.partitions.clear());
+        settle_and_hand_off(&cluster).await;
+        for owner in owners {
+            let held = cluster.nodes[owner].store.get_block(id).unwrap();
+            assert_eq!(held, Some(data.clone()), "owner #{owner}");
+        }
+    });
+}

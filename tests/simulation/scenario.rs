@@ -1,0 +1,408 @@
+//! The scenario one seed runs, and the checks it makes along the way.
+//!
+//! 1. **Calm**: mutations with no fault at all. After each acknowledged one, a read through a
+//!    random node must see every acknowledged write of that key, and a scan through a random
+//!    node must list every key with every acknowledged write (R + W > N, no failures).
+//! 2. **Storm**: each step may crash or restart a node (at most two down of five), cut or
+//!    heal a link, or change the loss of requests, replies and the latency; then runs a
+//!    mutation, a read, or two racing mutations of one key through different nodes. Now and
+//!    then a node runs a hinted-handoff pass; read repairs are sent every step.
+//! 3. **Heal**: every fault cleared, crashed nodes restarted, time passes so detectors see all
+//!    nodes and in-flight copies land, then handoff and repair run until nothing is left.
+//!    Every owner must cover every acknowledged write; acknowledged deletes stay deleted.
+//! 4. **Calm again**, with the reads and scans checked against the whole history.
+//!
+//! Storm, heal and calm repeat. Every mutation first reads the key for its causal context, as
+//! the objects layer does, and lets a millisecond pass so that timestamps follow issue order.
+
+use std::ops::Bound;
+use std::time::Duration;
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use ringvault::causality::Sibling;
+use ringvault::coordinator::{Coordinator, CoordinatorError, QuorumConfig, ScanRange};
+use ringvault::rpc::FaultPlan;
+
+use crate::cluster::{HEARTBEAT, SimCluster, TABLE};
+use crate::model::{Model, Violation};
+
+const NODES: u64 = 5;
+const MAX_DOWN: usize = 2;
+const KEYS: u32 = 12;
+const CALM_OPS: usize = 30;
+const STORMS: usize = 3;
+const STORM_STEPS: usize = 100;
+const CALM_AFTER_OPS: usize = 15;
+/// Steps after healing before handoff starts: longer than any in-flight call.
+const SETTLE_STEPS: usize = 30;
+/// `(R, W)` choices for N = 3, one per seed; all overlap (R + W > N).
+const QUORUMS: [(usize, usize); 3] = [(2, 2), (1, 3), (3, 1)];
+/// Handoff and repair rounds allowed to reach quiescence.
+const DRAIN_ROUNDS_MAX: usize = 50;
+
+/// How one mutation ended.
+enum Outcome {
+    /// The read for the causal context failed: nothing was written.
+    NoContext(CoordinatorError),
+    Acked(Sibling),
+    Failed(CoordinatorError),
+}
+
+/// A read of the key for its context, then the write, as the objects layer does it.
+async fn mutation(c: Coordinator, key: Vec<u8>, value: Option<Vec<u8>>) -> Outcome {
+    let context = match c.get(TABLE, &key).await {
+        Ok(siblings) => siblings.context(),
+        Err(e) => return Outcome::NoContext(e),
+    };
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    match c.put(TABLE, &key, value, context).await {
+        Ok(sibling) => Outcome::Acked(sibling),
+        Err(e) => Outcome::Failed(e),
+    }
+}
+
+/// What a run exercised, for the summary line.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Stats {
+    pub acked: u64,
+    pub failed: u64,
+    pub no_context: u64,
+    pub faults: u64,
+    pub handed_off: u64,
+    pub repairs: u64,
+    /// Owner stores checked after healing, and keys among them checked as deleted.
+    pub owner_checks: u64,
+    pub delete_checks: u64,
+}
+
+impl Stats {
+    pub fn add(&mut self, o: &Stats) {
+        self.acked += o.acked;
+        self.failed += o.failed;
+        self.no_context += o.no_context;
+        self.faults += o.faults;
+        self.handed_off += o.handed_off;
+        self.repairs += o.repairs;
+        self.owner_checks += o.owner_checks;
+        self.delete_checks += o.delete_checks;
+    }
+}
+
+pub struct Scenario {
+    seed: u64,
+    pub stats: Stats,
+    rng: StdRng,
+    cluster: SimCluster,
+    model: Model,
+    pub step: u64,
+    ops: u64,
+    /// Every event and outcome, in order: two runs of one seed must produce the same trace.
+    pub trace: Vec<String>,
+}
+
+impl Scenario {
+    /// Must be called inside the simulation's runtime.
+    pub fn new(seed: u64) -> Self {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let (r, w) = QUORUMS[rng.random_range(0..QUORUMS.len())];
+        let quorum = QuorumConfig { read_quorum: Some(r), write_quorum: Some(w) };
+        let mut scenario = Self {
+            seed,
+            stats: Stats::default(),
+            rng,
+            cluster: SimCluster::with_quorum(seed, NODES, quorum),
+            model: Model::default(),
+            step: 0,
+            ops: 0,
+            trace: Vec::new(),
+        };
+        scenario.log(format!("{NODES} nodes, N=3 R={r} W={w}"));
+        scenario
+    }
+
+    pub async fn run(&mut self) -> Result<(), Violation> {
+        self.log("calm".into());
+        self.calm(CALM_OPS).await?;
+        for round in 0..STORMS {
+            self.log(format!("storm {round}"));
+            self.storm(STORM_STEPS).await;
+            self.log("heal".into());
+            self.heal().await?;
+            self.log_digests();
+            let (cluster, step) = (&self.cluster, self.step);
+            self.model.check_converged(step, |k| cluster.owners(k), |i, k| cluster.local(i, k))?;
+            self.count_converged_checks();
+            self.log("calm".into());
+            self.calm(CALM_AFTER_OPS).await?;
+        }
+        Ok(())
+    }
+
+    /// One line per node with a digest of every key it holds: two runs of a seed that agree
+    /// on their traces then also agree on what each store holds.
+    fn log_digests(&mut self) {
+        use std::hash::{DefaultHasher, Hash, Hasher};
+        for i in 0..self.cluster.nodes.len() {
+            let mut hasher = DefaultHasher::new();
+            for key in self.model.keys.keys() {
+                format!("{:?}", self.cluster.local(i, key)).hash(&mut hasher);
+            }
+            self.log(format!("store #{i} digest {:016x}", hasher.finish()));
+        }
+    }
+
+    fn count_converged_checks(&mut self) {
+        for (key, history) in &self.model.keys {
+            let owners = self.cluster.owners(key).len() as u64;
+            self.stats.owner_checks += owners;
+            if history.last.as_ref().is_some_and(|l| l.delete && l.acked && !l.contended) {
+                self.stats.delete_checks += owners;
+            }
+        }
+    }
+
+    fn log(&mut self, line: String) {
+        self.trace.push(format!("{:4} {line}", self.step));
+    }
+
+    fn violation(&self, property: &'static str, detail: String) -> Violation {
+        Violation { step: self.step, property, detail }
+    }
+
+    async fn tick(&mut self) {
+        self.step += 1;
+        tokio::time::sleep(HEARTBEAT).await;
+        self.cluster.heartbeat();
+    }
+
+    fn key(&mut self) -> Vec<u8> {
+        format!("k{:02}", self.rng.random_range(0..KEYS)).into_bytes()
+    }
+
+    fn pick(&mut self, among: &[usize]) -> usize {
+        among[self.rng.random_range(0..among.len())]
+    }
+
+    fn value(&mut self, delete: bool) -> Option<Vec<u8>> {
+        self.ops += 1;
+        (!delete).then(|| format!("s{}o{}", self.seed, self.ops).into_bytes())
+    }
+
+    /// Records a mutation's outcome in the model and the trace; true if acknowledged.
+    fn record(
+        &mut self,
+        node: usize,
+        key: &[u8],
+        delete: bool,
+        outcome: &Outcome,
+        contended: bool,
+    ) -> bool {
+        let verb = if delete { "delete" } else { "put" };
+        let owners: Vec<String> =
+            self.cluster.owners(key).iter().map(|o| format!("#{o}")).collect();
+        let key_name = format!("{} (owners {})", String::from_utf8_lossy(key), owners.join(" "));
+        let (acked, text) = match outcome {
+            Outcome::NoContext(e) => {
+                self.stats.no_context += 1;
+                self.log(format!("{verb} {key_name} via #{node}: no context: {e}"));
+                return false;
+            }
+            Outcome::Acked(s) => (Some(s), format!("acked {:?}", s.clock)),
+            Outcome::Failed(e) => (None, format!("failed: {e}")),
+        };
+        self.model.record(key, self.step, delete, acked, contended);
+        match acked {
+            Some(_) => self.stats.acked += 1,
+            None => self.stats.failed += 1,
+        }
+        self.log(format!("{verb} {key_name} via #{node}: {text}"));
+        acked.is_some()
+    }
+
+    async fn calm(&mut self, ops: usize) -> Result<(), Violation> {
+        let all = self.cluster.running();
+        assert_eq!(all.len(), self.cluster.nodes.len(), "calm phases run with every node up");
+        for _ in 0..ops {
+            self.tick().await;
+            let (node, key, delete) = (self.pick(&all), self.key(), self.rng.random_bool(0.3));
+            let value = self.value(delete);
+            let outcome = mutation(self.cluster.coordinator(node), key.clone(), value).await;
+            if !self.record(node, &key, delete, &outcome, false) {
+                return Err(self.violation(
+                    "with no faults, every write is acknowledged",
+                    self.trace.last().cloned().unwrap_or_default(),
+                ));
+            }
+            let reader = self.pick(&all);
+            let read = self.cluster.coordinator(reader).get(TABLE, &key).await;
+            let read = read.map_err(|e| {
+                self.violation("with no faults, every read succeeds", format!("get: {e}"))
+            })?;
+            self.model.check_read(
+                self.step,
+                "with no faults, a read after an acknowledged write sees it",
+                &key,
+                Some(&read),
+            )?;
+            let lister = self.pick(&all);
+            let range = ScanRange { start: Bound::Unbounded, end: Bound::Unbounded };
+            let listed = self.cluster.coordinator(lister).scan(TABLE, range, 1000).await;
+            let listed = listed.map_err(|e| {
+                self.violation("with no faults, every scan succeeds", format!("scan: {e}"))
+            })?;
+            let listed: std::collections::BTreeMap<_, _> = listed.into_iter().collect();
+            for key in self.model.keys.keys() {
+                self.model.check_read(
+                    self.step,
+                    "with no faults, a scan after an acknowledged write lists it",
+                    key,
+                    listed.get(key),
+                )?;
+            }
+            self.drain_repairs().await;
+        }
+        Ok(())
+    }
+
+    async fn drain_repairs(&mut self) -> usize {
+        let mut sent = 0;
+        for i in self.cluster.running() {
+            sent += self.cluster.drain_repairs(i).await;
+        }
+        self.stats.repairs += sent as u64;
+        sent
+    }
+
+    async fn storm(&mut self, steps: usize) {
+        for _ in 0..steps {
+            self.tick().await;
+            if self.rng.random_bool(0.25) {
+                self.fault();
+            }
+            let running = self.cluster.running();
+            let roll = self.rng.random_range(0..100);
+            if roll < 10 && running.len() >= 2 {
+                // Two clients race on one key through different nodes.
+                let a = self.pick(&running);
+                let others: Vec<usize> = running.iter().copied().filter(|i| *i != a).collect();
+                let b = self.pick(&others);
+                let key = self.key();
+                let (da, db) = (self.rng.random_bool(0.3), self.rng.random_bool(0.3));
+                let (va, vb) = (self.value(da), self.value(db));
+                let (oa, ob) = tokio::join!(
+                    mutation(self.cluster.coordinator(a), key.clone(), va),
+                    mutation(self.cluster.coordinator(b), key.clone(), vb),
+                );
+                self.record(a, &key, da, &oa, true);
+                self.record(b, &key, db, &ob, true);
+            } else if roll < 25 {
+                let (node, key) = (self.pick(&running), self.key());
+                let read = self.cluster.coordinator(node).get(TABLE, &key).await;
+                let text = match read {
+                    Ok(s) => format!("{} siblings", s.len()),
+                    Err(e) => format!("failed: {e}"),
+                };
+                self.log(format!("get {} via #{node}: {text}", String::from_utf8_lossy(&key)));
+            } else {
+                let (node, key, delete) =
+                    (self.pick(&running), self.key(), self.rng.random_bool(0.3));
+                let value = self.value(delete);
+                let outcome = mutation(self.cluster.coordinator(node), key.clone(), value).await;
+                self.record(node, &key, delete, &outcome, false);
+            }
+            if self.rng.random_bool(0.2) {
+                let running = self.cluster.running();
+                let node = self.pick(&running);
+                let handed = self.cluster.handoff(node).await;
+                self.stats.handed_off += handed as u64;
+                self.log(format!("handoff on #{node}: {handed}"));
+            }
+            let repaired = self.drain_repairs().await;
+            if repaired > 0 {
+                self.log(format!("repairs sent: {repaired}"));
+            }
+        }
+    }
+
+    fn fault(&mut self) {
+        let running = self.cluster.running();
+        let crashed: Vec<usize> =
+            (0..self.cluster.nodes.len()).filter(|i| !self.cluster.is_running(*i)).collect();
+        let ids: Vec<u64> = self.cluster.nodes.iter().map(|n| n.id).collect();
+        let text = match self.rng.random_range(0..7) {
+            0 if crashed.len() < MAX_DOWN => {
+                let node = self.pick(&running);
+                self.cluster.crash(node);
+                format!("crash #{node}")
+            }
+            1 if !crashed.is_empty() => {
+                let node = self.pick(&crashed);
+                self.cluster.restart(node);
+                format!("restart #{node}")
+            }
+            2 => {
+                let a = self.rng.random_range(0..ids.len());
+                let b = (a + self.rng.random_range(1..ids.len())) % ids.len();
+                self.cluster.net.with_faults(|f| f.partition(ids[a], ids[b]));
+                format!("partition #{a} #{b}")
+            }
+            3 => {
+                self.cluster.net.with_faults(|f| f.partitions.clear());
+                "partitions healed".into()
+            }
+            4 => {
+                let p = [0.0, 0.05, 0.2][self.rng.random_range(0..3)];
+                self.cluster.net.with_faults(|f| f.drop_probability = p);
+                format!("request loss {p}")
+            }
+            5 => {
+                let p = [0.0, 0.05, 0.2][self.rng.random_range(0..3)];
+                self.cluster.links.lock().unwrap().reply_drop_probability = p;
+                format!("reply loss {p}")
+            }
+            6 => {
+                let ms = [0, 2, 20][self.rng.random_range(0..3)];
+                self.cluster.links.lock().unwrap().latency_max = Duration::from_millis(ms);
+                format!("latency up to {ms} ms")
+            }
+            _ => return,
+        };
+        self.stats.faults += 1;
+        self.log(text);
+    }
+
+    async fn heal(&mut self) -> Result<(), Violation> {
+        self.cluster.net.with_faults(FaultPlan::heal);
+        self.cluster.links.lock().unwrap().reply_drop_probability = 0.0;
+        for i in 0..self.cluster.nodes.len() {
+            if !self.cluster.is_running(i) {
+                self.cluster.restart(i);
+                self.log(format!("restart #{i}"));
+            }
+        }
+        for _ in 0..SETTLE_STEPS {
+            self.tick().await;
+        }
+        for _ in 0..DRAIN_ROUNDS_MAX {
+            let mut handed = 0;
+            for i in 0..self.cluster.nodes.len() {
+                handed += self.cluster.handoff(i).await;
+            }
+            self.stats.handed_off += handed as u64;
+            let repaired = self.drain_repairs().await;
+            let held: u64 = (0..self.cluster.nodes.len()).map(|i| self.cluster.hints_held(i)).sum();
+            self.log(format!("drain: {handed} handed off, {repaired} repaired, {held} held"));
+            if handed == 0 && repaired == 0 && held == 0 {
+                return Ok(());
+            }
+            self.tick().await;
+        }
+        let held: Vec<u64> =
+            (0..self.cluster.nodes.len()).map(|i| self.cluster.hints_held(i)).collect();
+        Err(self.violation(
+            "hints drain once faults heal",
+            format!("hints still held per node: {held:?}"),
+        ))
+    }
+}
