@@ -380,25 +380,7 @@ impl ObjectService {
         let outcome =
             self.commit_record(bucket, key, record, &current, condition.is_some()).await?;
         // The object is committed: the upload and its parts are now only bookkeeping.
-        self.coordinator()
-            .put(
-                UPLOADS,
-                &records::upload_key(bucket, key, upload_id),
-                None,
-                upload_siblings.context(),
-            )
-            .await?;
-        for (part, siblings) in &stored {
-            self.coordinator()
-                .put(
-                    PARTS,
-                    &records::part_key(upload_id, part.part_number),
-                    None,
-                    siblings.context(),
-                )
-                .await?;
-            self.reclaim_parts(siblings, &kept).await;
-        }
+        self.drop_upload(bucket, key, upload_id, &upload_siblings, &stored, &kept).await?;
         self.reclaim(&current, &kept).await;
         Ok(outcome)
     }
@@ -433,24 +415,27 @@ impl ObjectService {
         upload_id: &str,
     ) -> Result<(), Error> {
         let (_, upload_siblings) = self.upload(bucket, key, upload_id).await?;
-        self.coordinator()
-            .put(
-                UPLOADS,
-                &records::upload_key(bucket, key, upload_id),
-                None,
-                upload_siblings.context(),
-            )
-            .await?;
-        for (part, siblings) in self.all_parts(upload_id).await? {
-            self.coordinator()
-                .put(
-                    PARTS,
-                    &records::part_key(upload_id, part.part_number),
-                    None,
-                    siblings.context(),
-                )
-                .await?;
-            self.reclaim_parts(&siblings, &[]).await;
+        let parts = self.all_parts(upload_id).await?;
+        self.drop_upload(bucket, key, upload_id, &upload_siblings, &parts, &[]).await
+    }
+
+    /// Deletes an upload's record and every part record, and reclaims the parts' blocks except
+    /// bodies in `keep` (those a completed object now uses).
+    async fn drop_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        upload_siblings: &Siblings,
+        parts: &[(PartRecord, Siblings)],
+        keep: &[[u8; 16]],
+    ) -> Result<(), Error> {
+        let upload_key = records::upload_key(bucket, key, upload_id);
+        self.coordinator().put(UPLOADS, &upload_key, None, upload_siblings.context()).await?;
+        for (part, siblings) in parts {
+            let part_key = records::part_key(upload_id, part.part_number);
+            self.coordinator().put(PARTS, &part_key, None, siblings.context()).await?;
+            self.reclaim_parts(siblings, keep).await;
         }
         Ok(())
     }
