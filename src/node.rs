@@ -16,7 +16,7 @@ use crate::admin::{AdminOptions, AdminServerLimits, AdminService, AdminToken, Cl
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{ADMIN_TOKEN_FILE, Config, ROOT_SECRET_FILE};
 use crate::coordinator::{Coordinator, Local, QuorumConfig, RepairQueue};
-use crate::objects::{BodyOptions, ObjectService};
+use crate::objects::{BodyOptions, InterruptedPuts, ObjectService};
 use crate::ring::{DEFAULT_PARTITION_BITS, Layout, NodeId, Ring};
 use crate::s3::{S3Options, S3Service, ServerLimits};
 use crate::store::{Store, StoreOptions};
@@ -192,9 +192,12 @@ pub async fn start(config: Config) -> Result<RunningNode, NodeError> {
     };
     let objects = ObjectService::new(coordinator.clone(), clock.clone(), rng.next_u64(), body);
     let mut start_up = None;
+    // Taken before serving: a journal entry written after this point is a PUT of this run.
+    let mut interrupted =
+        objects.interrupted_puts().await.map_err(|e| NodeError::Recovery(e.to_string()))?;
     let root_key = if alone {
         let recovered = objects
-            .recover_interrupted_puts()
+            .recover_interrupted_puts(&mut interrupted)
             .await
             .map_err(|e| NodeError::Recovery(e.to_string()))?;
         if recovered > 0 {
@@ -217,6 +220,7 @@ pub async fn start(config: Config) -> Result<RunningNode, NodeError> {
         start_up = Some(tokio::spawn(start_up_in_cluster(
             config.clone(),
             objects.clone(),
+            interrupted,
             store.clone(),
             rx.clone(),
         )));
@@ -281,6 +285,7 @@ pub async fn start(config: Config) -> Result<RunningNode, NodeError> {
 async fn start_up_in_cluster(
     config: Config,
     objects: ObjectService,
+    mut interrupted: InterruptedPuts,
     store: Store,
     shutdown: watch::Receiver<bool>,
 ) {
@@ -288,7 +293,7 @@ async fn start_up_in_cluster(
         if *shutdown.borrow() {
             return;
         }
-        let recovered = objects.recover_interrupted_puts().await;
+        let recovered = objects.recover_interrupted_puts(&mut interrupted).await;
         let key = match (&recovered, &config.root_key) {
             (Ok(_), Some(_)) => bootstrap_root_key(&config, &objects, &store).await.map(drop),
             (Ok(_), None) => Ok(()),

@@ -35,7 +35,8 @@ pub use multipart::{
     UploadsPage, UploadsQuery,
 };
 pub use object::{
-    ChecksumRequest, ExpectedChecksum, ObjectInfo, PutObject, PutOutcome, WriteCondition,
+    ChecksumRequest, ExpectedChecksum, InterruptedPuts, ObjectInfo, PutObject, PutOutcome,
+    WriteCondition,
 };
 pub use records::{BucketGrant, ChecksumKind, ContentHeaders, StoredChecksum};
 
@@ -90,3 +91,6 @@ impl ObjectService {
 fn live_value(siblings: &Siblings) -> Option<&[u8]> {
     siblings.winner().and_then(|s| s.value.as_deref())
 }
+
+#[cfg(test)]
+mod tests;

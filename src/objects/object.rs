@@ -358,20 +358,31 @@ impl ObjectService {
         Ok(())
     }
 
+    /// The writes the previous run of this node left unfinished: its journal as it is now.
+    /// Read it before serving, so that the PUTs of this run are never mistaken for crashed ones.
+    pub async fn interrupted_puts(&self) -> Result<InterruptedPuts, Error> {
+        let entries = self.coordinator().journal_entries().await?;
+        Ok(InterruptedPuts {
+            entries: entries.into_iter().filter(|(k, _)| k.starts_with(b"body/")).collect(),
+        })
+    }
+
     /// Undoes the writes a crash of this node interrupted: the blocks of every journaled body
-    /// that no record references are deleted. Run at start-up, before serving.
-    pub async fn recover_interrupted_puts(&self) -> Result<usize, Error> {
+    /// that no record references are deleted. Entries are removed from `puts` as they are
+    /// settled, so a call that fails part-way (peers not answering yet) can be retried.
+    pub async fn recover_interrupted_puts(
+        &self,
+        puts: &mut InterruptedPuts,
+    ) -> Result<usize, Error> {
         let mut recovered = 0;
-        for (journal_key, value) in self.coordinator().journal_entries().await? {
-            if !journal_key.starts_with(b"body/") {
-                continue;
-            }
-            let pending: PendingBody = records::decode(&value)?;
+        while let Some((journal_key, value)) = puts.entries.last() {
+            let pending: PendingBody = records::decode(value)?;
             if !self.body_is_referenced(&pending).await? {
                 self.coordinator().delete_body(pending.data_id).await;
                 recovered += 1;
             }
-            self.coordinator().journal_delete(journal_key).await?;
+            self.coordinator().journal_delete(journal_key.clone()).await?;
+            puts.entries.pop();
         }
         Ok(recovered)
     }
@@ -442,6 +453,22 @@ pub(super) fn verify_digests(
         }
     };
     if &expected == computed { Ok(()) } else { Err(Error::BadDigest { what: "checksum" }) }
+}
+
+/// Journal entries of bodies a previous run of this node was writing when it stopped.
+#[derive(Debug, Default)]
+pub struct InterruptedPuts {
+    entries: Vec<crate::store::JournalEntry>,
+}
+
+impl InterruptedPuts {
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
 }
 
 impl std::fmt::Debug for PutObject {
