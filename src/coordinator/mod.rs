@@ -20,6 +20,7 @@ mod read_repair;
 mod rebalance;
 mod replica;
 mod round;
+mod scan;
 mod service;
 
 use std::collections::BTreeMap;
@@ -222,21 +223,27 @@ impl Coordinator {
         let n = q.replication_factor.min(extended.len());
         let mut contacted: Vec<NodeId> =
             extended[..n].iter().copied().filter(|id| self.alive(*id)).collect();
-        // Too few owners up: stand-ins may hold hinted copies (sloppy reads).
-        for standin in extended[n..].iter().filter(|id| self.alive(**id)) {
-            if contacted.len() >= q.read_quorum {
-                break;
-            }
-            contacted.push(*standin);
+        // Live stand-ins, most preferred last: they may hold hinted copies (sloppy reads).
+        let mut spare: Vec<NodeId> =
+            extended[n..].iter().copied().filter(|id| self.alive(*id)).rev().collect();
+        // Too few owners up: ask stand-ins from the start.
+        while contacted.len() < q.read_quorum
+            && let Some(standin) = spare.pop()
+        {
+            contacted.push(standin);
         }
-        let mut pending: FuturesUnordered<_> = contacted
-            .iter()
-            .filter_map(|node| self.replica(*node).map(|r| (*node, r)))
-            .map(|(node, replica)| {
-                let key = key.to_vec();
-                async move { (node, replica.get(table, key).await) }
-            })
-            .collect();
+        let read = |node: NodeId| {
+            let replica = self.replica(node);
+            let key = key.to_vec();
+            async move {
+                let result = match replica {
+                    Some(r) => r.get(table, key).await,
+                    None => Err(ReplicaError::Task("no transport to peers".into())),
+                };
+                (node, result)
+            }
+        };
+        let mut pending: FuturesUnordered<_> = contacted.iter().map(|node| read(*node)).collect();
         let mut round = QuorumRound::new(q.read_quorum, contacted.len());
         let mut merged = Siblings::new();
         let mut answers = Vec::new();
@@ -247,7 +254,15 @@ impl Coordinator {
                     answers.push((node, siblings));
                     round.ack(node)
                 }
-                Err(e) => round.fail(node, e),
+                Err(e) => {
+                    // An owner the failure detector still believes alive did not answer: the
+                    // next live stand-in answers in its place, as it would take its writes.
+                    if let Some(standin) = spare.pop() {
+                        pending.push(read(standin));
+                        round.contact();
+                    }
+                    round.fail(node, e)
+                }
             };
             match state {
                 RoundState::Pending => {}
@@ -471,76 +486,6 @@ impl Coordinator {
             };
             (node, hint_for, result)
         })
-    }
-
-    /// Items of `table` in `range`, in key order, at most `limit`, each merged from
-    /// `read_quorum` replicas of its partition: a coverage query over the layout.
-    #[tracing::instrument(skip_all, fields(table = table.0, limit))]
-    pub async fn scan(
-        &self,
-        table: TableId,
-        range: ScanRange,
-        limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Siblings)>, CoordinatorError> {
-        let layout = self.inner.ring.layout();
-        if layout.members.len() <= 1 {
-            return self
-                .inner
-                .local
-                .scan(table, range, limit, None)
-                .await
-                .map_err(CoordinatorError::Local);
-        }
-        let q = self.quorum();
-        let mut per_node: BTreeMap<NodeId, Vec<u32>> = BTreeMap::new();
-        for p in 0..layout.partition_count() {
-            let owners = layout.preference_list(crate::ring::PartitionId(p));
-            let alive: Vec<NodeId> = owners.iter().copied().filter(|id| self.alive(*id)).collect();
-            if alive.is_empty() {
-                return Err(CoordinatorError::QuorumNotReached {
-                    needed: q.read_quorum,
-                    acked: 0,
-                    failures: Vec::new(),
-                });
-            }
-            // Rotate the starting owner by partition so that scans spread over the nodes.
-            for i in 0..q.read_quorum.min(alive.len()) {
-                let node = alive[(p as usize + i) % alive.len()];
-                per_node.entry(node).or_default().push(p);
-            }
-        }
-        let mut pending: FuturesUnordered<_> = per_node
-            .into_iter()
-            .filter_map(|(node, partitions)| self.replica(node).map(|r| (node, r, partitions)))
-            .map(|(node, replica, partitions)| {
-                let range = range.clone();
-                let filter = Some((layout.partition_bits, partitions));
-                async move { (node, replica.scan(table, range, limit, filter).await) }
-            })
-            .collect();
-        let mut merged: BTreeMap<Vec<u8>, Siblings> = BTreeMap::new();
-        let mut bound: Option<Vec<u8>> = None;
-        while let Some((node, result)) = pending.next().await {
-            let items = result.map_err(|e| CoordinatorError::QuorumNotReached {
-                needed: 1,
-                acked: 0,
-                failures: vec![(node, e)],
-            })?;
-            if items.len() >= limit
-                && let Some((last, _)) = items.last()
-                && bound.as_ref().is_none_or(|b| last < b)
-            {
-                bound = Some(last.clone());
-            }
-            for (k, siblings) in items {
-                merged.entry(k).or_default().merge(&siblings);
-            }
-        }
-        Ok(merged
-            .into_iter()
-            .take_while(|(k, _)| bound.as_ref().is_none_or(|b| k <= b))
-            .take(limit)
-            .collect())
     }
 
     fn block_key(id: BlockId) -> [u8; 20] {

@@ -1,10 +1,11 @@
 //! Bugs the simulation found, each pinned by a small scenario on the simulated cluster.
 
+use std::ops::Bound;
 use std::time::Duration;
 
 use bytes::Bytes;
 use ringvault::causality::VectorClock;
-use ringvault::coordinator::CoordinatorError;
+use ringvault::coordinator::{CoordinatorError, ScanRange};
 use ringvault::store::BlockId;
 
 use crate::cluster::{RPC_TIMEOUT, SimCluster, TABLE};
@@ -169,5 +170,53 @@ fn regression_a_block_copy_lost_after_the_quorum_leaves_a_hint() {
             let held = cluster.nodes[owner].store.get_block(id).unwrap();
             assert_eq!(held, Some(data.clone()), "owner #{owner}");
         }
+    });
+}
+
+/// Regression: a read asked only the owners it believed alive. Right after two of three owners
+/// died, before the failure detector noticed, both timed out and the read failed although a
+/// live owner held the value and live stand-ins could answer in place of the dead ones (as
+/// they take their writes). A failed owner's read now goes to the next live stand-in.
+#[test]
+fn regression_reads_ask_stand_ins_for_owners_that_just_died() {
+    runtime().block_on(async {
+        let mut cluster = SimCluster::new(5, 5);
+        let key = b"owners-die";
+        let owners = cluster.owners(key);
+        let written = cluster
+            .coordinator(owners[0])
+            .put(TABLE, key, Some(b"v".to_vec()), VectorClock::new())
+            .await
+            .unwrap();
+        tokio::time::sleep(RPC_TIMEOUT).await;
+        // No heartbeat after the crashes: every node still believes them alive.
+        cluster.crash(owners[0]);
+        cluster.crash(owners[1]);
+        let read = cluster.coordinator(owners[2]).get(TABLE, key).await.expect("read succeeds");
+        assert!(read.iter().any(|s| s.clock == written.clock), "{read:?}");
+    });
+}
+
+/// Regression: listing failed outright when one node it asked did not answer, although every
+/// partition of that node had other live owners. Its partitions now go to owners not asked yet.
+#[test]
+fn regression_listing_asks_other_owners_when_one_just_died() {
+    runtime().block_on(async {
+        let mut cluster = SimCluster::new(6, 5);
+        let keys: Vec<Vec<u8>> = (0..40).map(|i| format!("key{i:02}").into_bytes()).collect();
+        for key in &keys {
+            cluster
+                .coordinator(0)
+                .put(TABLE, key, Some(b"v".to_vec()), VectorClock::new())
+                .await
+                .unwrap();
+        }
+        tokio::time::sleep(RPC_TIMEOUT).await;
+        cluster.crash(1);
+        let range = ScanRange { start: Bound::Unbounded, end: Bound::Unbounded };
+        let listed =
+            cluster.coordinator(0).scan(TABLE, range, 1000).await.expect("listing succeeds");
+        let listed: Vec<Vec<u8>> = listed.into_iter().map(|(k, _)| k).collect();
+        assert_eq!(listed, keys);
     });
 }

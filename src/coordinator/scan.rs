@@ -1,0 +1,126 @@
+//! Listing as a coverage query: every partition of the layout answered by `read_quorum` of its
+//! live owners, the sorted answers merged, and the result cut where the shortest truncated
+//! answer ended (beyond it some partition may hold keys not seen yet).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use futures_util::stream::{FuturesUnordered, StreamExt};
+
+use super::{Coordinator, CoordinatorError, ReplicaError, ScanRange};
+use crate::causality::Siblings;
+use crate::ring::NodeId;
+use crate::store::TableId;
+
+impl Coordinator {
+    /// Items of `table` in `range`, in key order, at most `limit`, each merged from
+    /// `read_quorum` replicas of its partition: a coverage query over the layout.
+    #[tracing::instrument(skip_all, fields(table = table.0, limit))]
+    pub async fn scan(
+        &self,
+        table: TableId,
+        range: ScanRange,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Siblings)>, CoordinatorError> {
+        let layout = self.inner.ring.layout();
+        if layout.members.len() <= 1 {
+            return self
+                .inner
+                .local
+                .scan(table, range, limit, None)
+                .await
+                .map_err(CoordinatorError::Local);
+        }
+        let q = self.quorum();
+        let mut per_node: BTreeMap<NodeId, Vec<u32>> = BTreeMap::new();
+        // Who was asked for each partition (a failed node stays listed so it is not asked again).
+        let mut asked: Vec<Vec<NodeId>> = Vec::with_capacity(layout.partition_count() as usize);
+        for p in 0..layout.partition_count() {
+            let owners = layout.preference_list(crate::ring::PartitionId(p));
+            let alive: Vec<NodeId> = owners.iter().copied().filter(|id| self.alive(*id)).collect();
+            if alive.is_empty() {
+                return Err(CoordinatorError::QuorumNotReached {
+                    needed: q.read_quorum,
+                    acked: 0,
+                    failures: Vec::new(),
+                });
+            }
+            // Rotate the starting owner by partition so that scans spread over the nodes.
+            let chosen: Vec<NodeId> = (0..q.read_quorum.min(alive.len()))
+                .map(|i| alive[(p as usize + i) % alive.len()])
+                .collect();
+            for node in &chosen {
+                per_node.entry(*node).or_default().push(p);
+            }
+            asked.push(chosen);
+        }
+        let scan_on = |node: NodeId, partitions: Vec<u32>| {
+            let replica = self.replica(node);
+            let range = range.clone();
+            let filter = Some((layout.partition_bits, partitions.clone()));
+            async move {
+                let result = match replica {
+                    Some(r) => r.scan(table, range, limit, filter).await,
+                    None => Err(ReplicaError::Task("no transport to peers".into())),
+                };
+                (node, partitions, result)
+            }
+        };
+        let mut pending: FuturesUnordered<_> =
+            per_node.into_iter().map(|(node, partitions)| scan_on(node, partitions)).collect();
+        let mut failed = BTreeSet::new();
+        let mut merged: BTreeMap<Vec<u8>, Siblings> = BTreeMap::new();
+        let mut bound: Option<Vec<u8>> = None;
+        while let Some((node, partitions, result)) = pending.next().await {
+            let items = match result {
+                Ok(items) => items,
+                Err(e) => {
+                    // A node the failure detector still believed alive did not answer: each of
+                    // its partitions is asked of another owner that was not asked yet. With
+                    // none left, the partition needs one answer from the owners still asked.
+                    failed.insert(node);
+                    let mut retry: BTreeMap<NodeId, Vec<u32>> = BTreeMap::new();
+                    for p in partitions {
+                        let owners = layout.preference_list(crate::ring::PartitionId(p));
+                        let asked = &mut asked[p as usize];
+                        match owners
+                            .iter()
+                            .copied()
+                            .find(|id| !asked.contains(id) && self.alive(*id))
+                        {
+                            Some(next) => {
+                                asked.push(next);
+                                retry.entry(next).or_default().push(p);
+                            }
+                            None if asked.iter().any(|id| !failed.contains(id)) => {}
+                            None => {
+                                return Err(CoordinatorError::QuorumNotReached {
+                                    needed: 1,
+                                    acked: 0,
+                                    failures: vec![(node, e)],
+                                });
+                            }
+                        }
+                    }
+                    for (next, partitions) in retry {
+                        pending.push(scan_on(next, partitions));
+                    }
+                    continue;
+                }
+            };
+            if items.len() >= limit
+                && let Some((last, _)) = items.last()
+                && bound.as_ref().is_none_or(|b| last < b)
+            {
+                bound = Some(last.clone());
+            }
+            for (k, siblings) in items {
+                merged.entry(k).or_default().merge(&siblings);
+            }
+        }
+        Ok(merged
+            .into_iter()
+            .take_while(|(k, _)| bound.as_ref().is_none_or(|b| k <= b))
+            .take(limit)
+            .collect())
+    }
+}
