@@ -110,7 +110,7 @@ async fn get(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_node_serves_what_any_node_wrote() {
-    let cluster = TestCluster::start(3).await;
+    let mut cluster = TestCluster::start(3).await;
     cluster.s3(0).create_bucket().bucket("ring").send().await.unwrap();
     for i in 0..30u64 {
         let size = if i % 10 == 0 { 3 << 20 } else { 100 + i as usize };
@@ -148,6 +148,15 @@ async fn every_node_serves_what_any_node_wrote() {
         .await
         .unwrap_err();
     assert_eq!(err.raw_response().unwrap().status().as_u16(), 501);
+
+    // Two of three nodes down: no quorum. Every request, its authentication included, gets a
+    // 503 the SDKs retry, never a 500.
+    cluster.stop(1).await;
+    cluster.stop(2).await;
+    let err = cluster.s3(0).get_object().bucket("ring").key("k01").send().await.unwrap_err();
+    let raw = err.raw_response().expect("an HTTP answer");
+    assert_eq!(raw.status().as_u16(), 503);
+    assert_eq!(err.into_service_error().meta().code(), Some("ServiceUnavailable"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

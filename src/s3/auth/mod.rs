@@ -141,7 +141,8 @@ async fn key_for(objects: &ObjectService, access_key_id: &str) -> Result<AccessK
             Err(S3Error::from(S3ErrorCode::InvalidAccessKeyId)
                 .with("AWSAccessKeyId", access_key_id))
         }
-        Err(e) => Err(S3Error::internal(&e)),
+        // A quorum failure is a 503 the client retries, as for any other request.
+        Err(e) => Err(super::handlers::map_error(e)),
     }
 }
 
