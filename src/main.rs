@@ -237,23 +237,26 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let data_dir = config.data_dir.clone();
     let node = node::start(config).await.context("starting the node")?;
     print_banner(&node, &data_dir);
-    let shutdown = async {
-        let ctrl_c = tokio::signal::ctrl_c();
-        #[cfg(unix)]
-        {
-            let mut term =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-            tokio::select! {
-                r = ctrl_c => r,
-                _ = term.recv() => Ok(()),
-            }
-        }
-        #[cfg(not(unix))]
-        ctrl_c.await
-    };
-    shutdown.await.context("waiting for a shutdown signal")?;
+    shutdown_signal().await?;
     eprintln!("shutting down");
     node.shutdown().await;
+    Ok(())
+}
+
+/// Resolves on ctrl-c or SIGTERM (what `kill`, systemd and container runtimes send).
+pub(crate) async fn shutdown_signal() -> anyhow::Result<()> {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .context("installing the SIGTERM handler")?;
+        tokio::select! {
+            r = ctrl_c => r.context("waiting for ctrl-c")?,
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    ctrl_c.await.context("waiting for ctrl-c")?;
     Ok(())
 }
 
@@ -269,6 +272,9 @@ fn print_banner(node: &node::RunningNode, data_dir: &Path) {
         None => println!("Root secret:           from RINGVAULT_SECRET_ACCESS_KEY"),
     }
     println!("Admin API:             http://{}", node.admin_addr());
+    if let Some(rpc) = node.rpc_addr() {
+        println!("Cluster RPC:           {rpc} (node id {:016x})", node.node_id());
+    }
     match node.admin_token_file() {
         Some(file) => println!("Admin token:           in {} (mode 0600)", file.display()),
         None => println!("Admin token:           from the configuration (RINGVAULT_ADMIN_TOKEN)"),

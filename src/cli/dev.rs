@@ -113,7 +113,7 @@ pub fn run(args: &DevArgs) -> anyhow::Result<()> {
             if from_env { "$RINGVAULT_SECRET_ACCESS_KEY" } else { &secret },
             nodes[0].s3_addr()
         );
-        tokio::signal::ctrl_c().await.context("waiting for ctrl-c")?;
+        crate::shutdown_signal().await?;
         eprintln!("shutting down");
         for n in nodes {
             n.shutdown().await;
