@@ -1,0 +1,307 @@
+//! Real `ringvault` processes on loopback forming one ring. Goal: an acknowledged write survives
+//! `kill -9` of a node while a client uploads; the survivors serve it byte-identical; the
+//! killed node, restarted, receives its hints until none are left and then holds every object
+//! itself; with five nodes and two down, writes keep succeeding (sloppy quorum) and every
+//! acknowledged object reads back. Method: nodes on fixed loopback ports chosen outside the
+//! ephemeral range (a restarted node comes back on the same addresses), layout applied through
+//! the admin API, `SIGKILL` to crash, aws-sdk-s3 as the client.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use ringvault::admin::api::ClusterChange;
+use ringvault::admin::{AdminClient, AdminToken};
+use ringvault::clock::{Clock, SystemClock};
+
+use crate::common::{ACCESS_KEY_ID, SECRET_ACCESS_KEY, client, pattern};
+
+const CLUSTER_SECRET: &str = "process-cluster-secret-0123456789";
+const ADMIN_TOKEN: &str = "process-cluster-admin-token";
+const BUCKET: &str = "uploads";
+
+/// Where one node listens; the same across restarts.
+#[derive(Debug, Clone, Copy)]
+struct Ports {
+    s3: SocketAddr,
+    admin: SocketAddr,
+    rpc: SocketAddr,
+}
+
+/// `count` nodes' ports, three consecutive free ports each, from a base in 10000..20000: below
+/// the ephemeral range, so the kernel never hands one out to an outgoing connection while its
+/// node is down.
+fn free_ports(count: usize) -> Vec<Ports> {
+    use rand::{Rng, SeedableRng};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    // Tests in this binary run concurrently (and other test binaries may too): each call
+    // draws from its own stream.
+    static CALLS: AtomicU64 = AtomicU64::new(0);
+    let call = CALLS.fetch_add(1, Ordering::Relaxed);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(u64::from(std::process::id()) << 16 | call);
+    'search: loop {
+        let base: u16 = rng.random_range(10_000..20_000 - 3 * count as u16);
+        let addrs: Vec<SocketAddr> =
+            (0..3 * count as u16).map(|i| SocketAddr::from(([127, 0, 0, 1], base + i))).collect();
+        for addr in &addrs {
+            if TcpListener::bind(addr).is_err() {
+                continue 'search;
+            }
+        }
+        return addrs.chunks(3).map(|c| Ports { s3: c[0], admin: c[1], rpc: c[2] }).collect();
+    }
+}
+
+/// One `ringvault` child process.
+struct Node {
+    child: Child,
+    ports: Ports,
+    id: String,
+}
+
+impl Node {
+    fn start(dir: &Path, ports: Ports, seed: Option<SocketAddr>, extra: &[(&str, &str)]) -> Node {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_ringvault"));
+        command
+            .env("RINGVAULT_DATA_DIR", dir)
+            .env("RINGVAULT_S3_ADDR", ports.s3.to_string())
+            .env("RINGVAULT_ADMIN_ADDR", ports.admin.to_string())
+            .env("RINGVAULT_RPC_ADDR", ports.rpc.to_string())
+            .env("RINGVAULT_CLUSTER_SECRET", CLUSTER_SECRET)
+            .env("RINGVAULT_ADMIN_TOKEN", ADMIN_TOKEN)
+            .env("RINGVAULT_ACCESS_KEY_ID", ACCESS_KEY_ID)
+            .env("RINGVAULT_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY)
+            .env("RINGVAULT_GOSSIP_INTERVAL_MS", "100")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        match seed {
+            Some(seed) => command.env("RINGVAULT_SEEDS", seed.to_string()),
+            None => command.env_remove("RINGVAULT_SEEDS"),
+        };
+        for (name, value) in extra {
+            command.env(name, value);
+        }
+        let mut child = command.spawn().expect("the ringvault binary starts");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut id = None;
+        loop {
+            let line = lines.next().expect("the node prints its banner").unwrap();
+            if let Some(rest) = line.strip_prefix("Cluster RPC:") {
+                let hex = rest.split("node id ").nth(1).expect("the banner names the node id");
+                id = Some(hex.trim_end_matches(')').to_owned());
+            }
+            if line.contains("aws --endpoint-url") {
+                break;
+            }
+        }
+        // Keep draining stdout so that the child never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Node { child, ports, id: id.expect("a cluster node prints its RPC line") }
+    }
+
+    fn s3(&self) -> aws_sdk_s3::Client {
+        client(&format!("http://{}", self.ports.s3), ACCESS_KEY_ID, SECRET_ACCESS_KEY)
+    }
+
+    fn admin(&self) -> AdminClient {
+        AdminClient::new(&self.ports.admin.to_string(), AdminToken::new(ADMIN_TOKEN.into()))
+            .unwrap()
+    }
+
+    fn kill_9(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn eventually<F, Fut>(what: &str, limit: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let clock = SystemClock;
+    let start = clock.monotonic();
+    while clock.monotonic().duration_since(start) < limit {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out after {limit:?} waiting for {what}");
+}
+
+/// Starts `count` nodes, joins them through the first, applies a layout with all of them (one
+/// zone each) and waits until every node runs it.
+async fn start_ring(dirs: &[tempfile::TempDir], ports: &[Ports]) -> Vec<Option<Node>> {
+    let seed = ports[0].rpc;
+    let nodes: Vec<Node> = dirs
+        .iter()
+        .zip(ports)
+        .enumerate()
+        .map(|(i, (dir, p))| Node::start(dir.path(), *p, (i > 0).then_some(seed), &[]))
+        .collect();
+    let admin = nodes[0].admin();
+    let ids: Vec<String> = nodes.iter().map(|n| n.id.clone()).collect();
+    eventually("every node to be gossiped", Duration::from_secs(30), || async {
+        let status = admin.cluster_status().await.unwrap();
+        ids.iter().all(|id| status.nodes.iter().any(|n| &n.node_id == id && n.up))
+    })
+    .await;
+    for (i, id) in ids.iter().enumerate() {
+        let add =
+            ClusterChange::Add { node_id: id.clone(), zone: Some(format!("z{i}")), capacity: None };
+        admin.stage_change(&add).await.unwrap();
+    }
+    let applied = admin.apply_changes().await.unwrap();
+    assert_eq!(applied.members, nodes.len());
+    for node in &nodes {
+        let admin = node.admin();
+        eventually("every node to run the layout", Duration::from_secs(30), || async {
+            admin.cluster_status().await.is_ok_and(|s| s.layout_version >= applied.layout_version)
+        })
+        .await;
+    }
+    nodes.into_iter().map(Some).collect()
+}
+
+/// Object `i` of an upload run: mostly small, every fifth spans several 1 MiB blocks.
+fn body(i: u64) -> Vec<u8> {
+    pattern(if i.is_multiple_of(5) { 2_300_000 } else { 3000 + i as usize }, i + 17)
+}
+
+/// Uploads `count` objects starting at `first`, round robin through `through`; returns the
+/// keys acknowledged. A failed PUT is not acknowledged and not counted.
+async fn upload(through: &[aws_sdk_s3::Client], first: u64, count: u64) -> BTreeMap<String, u64> {
+    let mut acked = BTreeMap::new();
+    for i in first..first + count {
+        let key = format!("obj-{i:04}");
+        let s3 = &through[i as usize % through.len()];
+        let put = s3.put_object().bucket(BUCKET).key(&key).body(body(i).into()).send().await;
+        if put.is_ok() {
+            acked.insert(key, i);
+        }
+    }
+    acked
+}
+
+async fn assert_serves(s3: &aws_sdk_s3::Client, acked: &BTreeMap<String, u64>, who: &str) {
+    for (key, i) in acked {
+        let out = s3
+            .get_object()
+            .bucket(BUCKET)
+            .key(key)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{who} cannot read acknowledged {key}: {e:?}"));
+        let got = out.body.collect().await.unwrap().into_bytes();
+        assert!(got == body(*i), "{who} serves {key} with different bytes");
+    }
+}
+
+async fn hints_held(nodes: &[Option<Node>]) -> u64 {
+    let mut total = 0;
+    for node in nodes.iter().flatten() {
+        let status = node.admin().cluster_status().await.unwrap();
+        total += status.pending_hints.iter().map(|h| h.count).sum::<u64>();
+    }
+    total
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_kill_9_during_uploads_then_hints_drain_and_the_node_serves_alone() {
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let ports = free_ports(3);
+    let mut nodes = start_ring(&dirs, &ports).await;
+    let survivors: Vec<aws_sdk_s3::Client> = nodes[..2].iter().flatten().map(Node::s3).collect();
+    survivors[0].create_bucket().bucket(BUCKET).send().await.unwrap();
+
+    let mut acked = upload(&survivors, 0, 20).await;
+    assert_eq!(acked.len(), 20, "every write succeeds with all nodes up");
+
+    // Upload on through the two nodes that stay; kill the third while the uploads run.
+    let uploader = tokio::spawn({
+        let through = survivors.clone();
+        async move { upload(&through, 20, 40).await }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    nodes[2].take().unwrap().kill_9();
+    let during = uploader.await.unwrap();
+    assert!(during.len() >= 36, "the ring kept taking writes: {} of 40", during.len());
+    acked.extend(during);
+
+    // Every acknowledged object reads back byte-identical from both survivors.
+    for (i, s3) in survivors.iter().enumerate() {
+        assert_serves(s3, &acked, &format!("survivor {i}")).await;
+    }
+    assert!(hints_held(&nodes).await > 0, "the survivors hold hints for the dead node");
+
+    // Restart it with R=1, so that once its hints are in, reading through it alone shows what
+    // it holds itself. Its hints drain to zero.
+    let clock = SystemClock;
+    let restarted_at = clock.monotonic();
+    nodes[2] = Some(Node::start(
+        dirs[2].path(),
+        ports[2],
+        Some(ports[0].rpc),
+        &[("RINGVAULT_READ_QUORUM", "1")],
+    ));
+    eventually("the hints to drain", Duration::from_secs(60), || async {
+        hints_held(&nodes).await == 0
+    })
+    .await;
+    eprintln!(
+        "hint hand-off: every hint delivered {:?} after the restart",
+        clock.monotonic().duration_since(restarted_at)
+    );
+
+    // With both other nodes gone, the restarted node serves every acknowledged object alone.
+    nodes[0].take().unwrap().kill_9();
+    nodes[1].take().unwrap().kill_9();
+    assert_serves(&nodes[2].as_ref().unwrap().s3(), &acked, "the restarted node alone").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_nodes_two_down_keep_taking_writes_and_hand_off_on_return() {
+    let dirs: Vec<_> = (0..5).map(|_| tempfile::tempdir().unwrap()).collect();
+    let ports = free_ports(5);
+    let mut nodes = start_ring(&dirs, &ports).await;
+    let survivors: Vec<aws_sdk_s3::Client> = nodes[..3].iter().flatten().map(Node::s3).collect();
+    survivors[0].create_bucket().bucket(BUCKET).send().await.unwrap();
+    let mut acked = upload(&survivors, 0, 20).await;
+    assert_eq!(acked.len(), 20, "every write succeeds with all nodes up");
+
+    nodes[3].take().unwrap().kill_9();
+    nodes[4].take().unwrap().kill_9();
+    // Some partitions lost two of their three owners: each write still gets W=2 copies, on
+    // the owner left and on stand-ins, without waiting for the failure detector.
+    let during = upload(&survivors, 20, 40).await;
+    assert_eq!(during.len(), 40, "sloppy quorum keeps every write available");
+    acked.extend(during);
+    for (i, s3) in survivors.iter().enumerate() {
+        assert_serves(s3, &acked, &format!("survivor {i}")).await;
+    }
+    assert!(hints_held(&nodes).await > 0, "stand-ins hold hints for the dead owners");
+
+    for i in [3, 4] {
+        nodes[i] = Some(Node::start(dirs[i].path(), ports[i], Some(ports[0].rpc), &[]));
+    }
+    eventually("the hints to drain", Duration::from_secs(60), || async {
+        hints_held(&nodes).await == 0
+    })
+    .await;
+    for i in [3, 4] {
+        assert_serves(&nodes[i].as_ref().unwrap().s3(), &acked, &format!("returned node {i}"))
+            .await;
+    }
+}
