@@ -6,7 +6,13 @@
 //! bytes from `BENCH_CONCURRENCY` tasks, then as many GETs, and print ops/s and latency
 //! percentiles for each phase.
 //!
-//! Run: `cargo bench --bench s3_load` (env: BENCH_OPS=20000 BENCH_SIZE=4096 BENCH_CONCURRENCY=32).
+//! With `BENCH_NODES=3` the same load runs against an in-process ring of that many nodes
+//! talking TCP on loopback (N=3, R=W=2; clients spread over the nodes), and a third phase
+//! measures hinted hand-off: one node stops, `BENCH_HANDOFF_OPS` objects are written without
+//! it, it restarts, and the time until no node holds a hint any more is printed.
+//!
+//! Run: `cargo bench --bench s3_load` (env: BENCH_OPS=20000 BENCH_SIZE=4096 BENCH_CONCURRENCY=32
+//! BENCH_NODES=1 BENCH_HANDOFF_OPS=2000).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,9 +21,12 @@ use aws_credential_types::Credentials;
 use aws_sdk_s3::config::{BehaviorVersion, Region};
 use ringvault::clock::{Clock, SystemClock};
 use ringvault::config::{Config, Settings};
+use ringvault::node::RunningNode;
+use ringvault::ring::{Layout, Member};
 
 const ACCESS_KEY_ID: &str = "RVBENCHKEY0000000001";
 const SECRET: &str = "ringvault-bench-secret";
+const CLUSTER_SECRET: &str = "ringvault-bench-cluster-secret";
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -111,29 +120,114 @@ async fn run_phase(
     Phase { name, ops, elapsed: clock.monotonic() - start, latencies }
 }
 
+fn settings(dir: &std::path::Path, cluster: Option<Vec<std::net::SocketAddr>>) -> Config {
+    let mut settings = Settings {
+        data_dir: Some(dir.to_owned()),
+        s3_addr: Some("127.0.0.1:0".parse().expect("addr")),
+        admin_addr: Some("127.0.0.1:0".parse().expect("addr")),
+        access_key_id: Some(ACCESS_KEY_ID.into()),
+        secret_access_key: Some(SECRET.into()),
+        ..Settings::default()
+    };
+    if let Some(seeds) = cluster {
+        settings.rpc_addr = Some("127.0.0.1:0".parse().expect("addr"));
+        settings.seeds = Some(seeds);
+        settings.cluster_secret = Some(CLUSTER_SECRET.into());
+        settings.gossip_interval_ms = Some(100);
+    }
+    Config::resolve(settings).expect("config")
+}
+
+async fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
+    for _ in 0..600 {
+        if check() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// `count` in-process nodes joined through the first, with a layout of all of them applied.
+async fn start_ring(dirs: &[tempfile::TempDir]) -> Vec<RunningNode> {
+    let first =
+        ringvault::node::start(settings(dirs[0].path(), Some(Vec::new()))).await.expect("node");
+    let seed = first.rpc_addr().expect("rpc address");
+    let mut nodes = vec![first];
+    for dir in &dirs[1..] {
+        nodes.push(
+            ringvault::node::start(settings(dir.path(), Some(vec![seed]))).await.expect("node"),
+        );
+    }
+    let ids: Vec<u64> = nodes.iter().map(RunningNode::node_id).collect();
+    wait_for("gossip", || ids.iter().all(|id| nodes[0].ring().view().get(*id).is_some())).await;
+    let members = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| Member { id: *id, zone: format!("z{i}"), capacity: 1 })
+        .collect();
+    let layout = Layout::next(&nodes[0].ring().layout(), members, 3).expect("layout");
+    let version = layout.version;
+    nodes[0].ring().install_layout(layout);
+    wait_for("the layout", || nodes.iter().all(|n| n.ring().layout().version == version)).await;
+    nodes
+}
+
+fn hints(nodes: &[RunningNode]) -> u64 {
+    nodes.iter().flat_map(|n| n.coordinator().pending_hints()).map(|(_, n)| n).sum()
+}
+
 fn main() {
     let ops = env_usize("BENCH_OPS", 20_000);
     let size = env_usize("BENCH_SIZE", 4096);
     let concurrency = env_usize("BENCH_CONCURRENCY", 32);
+    let node_count = env_usize("BENCH_NODES", 1).max(1);
+    let handoff_ops = env_usize("BENCH_HANDOFF_OPS", 2000);
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     runtime.block_on(async {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let settings = Settings {
-            data_dir: Some(dir.path().to_owned()),
-            s3_addr: Some("127.0.0.1:0".parse().expect("addr")),
-            access_key_id: Some(ACCESS_KEY_ID.into()),
-            secret_access_key: Some(SECRET.into()),
-            ..Settings::default()
+        let dirs: Vec<_> =
+            (0..node_count).map(|_| tempfile::tempdir().expect("temp dir")).collect();
+        let mut nodes = if node_count == 1 {
+            vec![ringvault::node::start(settings(dirs[0].path(), None)).await.expect("node")]
+        } else {
+            start_ring(&dirs).await
         };
-        let node =
-            ringvault::node::start(Config::resolve(settings).expect("config")).await.expect("node");
-        let clients = vec![client(&format!("http://{}", node.s3_addr()))];
+        let clients: Vec<_> =
+            nodes.iter().map(|n| client(&format!("http://{}", n.s3_addr()))).collect();
         clients[0].create_bucket().bucket("bench").send().await.expect("bucket");
-        println!("single node, {ops} objects of {size} bytes, {concurrency} concurrent clients");
+        let what = if node_count == 1 {
+            "single node".to_owned()
+        } else {
+            format!("{node_count}-node ring on loopback (N=3, R=W=2)")
+        };
+        println!("{what}, {ops} objects of {size} bytes, {concurrency} concurrent clients");
         let body = Arc::new(vec![0x5a; size]);
         run_phase("PUT", &clients, "bench", ops, concurrency, body.clone()).await.report();
-        run_phase("GET", &clients, "bench", ops, concurrency, body).await.report();
-        node.shutdown().await;
+        run_phase("GET", &clients, "bench", ops, concurrency, body.clone()).await.report();
+        if node_count > 1 {
+            // Hinted hand-off: the last node stops, the others take writes for it.
+            let last = nodes.pop().expect("a node");
+            last.shutdown().await;
+            let survivors = &clients[..clients.len() - 1];
+            clients[0].create_bucket().bucket("handoff").send().await.expect("bucket");
+            run_phase("PUT", survivors, "handoff", handoff_ops, concurrency, body).await.report();
+            let held = hints(&nodes);
+            let clock = SystemClock;
+            let restarted_at = clock.monotonic();
+            let seed = nodes[0].rpc_addr().expect("rpc address");
+            let dir = dirs.last().expect("a directory").path();
+            nodes.push(
+                ringvault::node::start(settings(dir, Some(vec![seed]))).await.expect("restart"),
+            );
+            wait_for("the hints to drain", || hints(&nodes) == 0).await;
+            println!(
+                "hand-off: {held} hints delivered {:.0} ms after the node restarted",
+                clock.monotonic().duration_since(restarted_at).as_secs_f64() * 1e3
+            );
+        }
+        for node in nodes {
+            node.shutdown().await;
+        }
     });
 }

@@ -6,6 +6,10 @@
 # `RV_`. It never touches the caller's AWS or RingVault configuration: every variable that
 # could change what is tested is unset before the node or a client starts.
 #
+# With RINGVAULT_CLUSTER_NODES=N (N > 1), rv_start_node starts a local N-node ring instead
+# (`ringvault dev --nodes N`, N=3 replicas, majority quorums) and RV_ENDPOINT is its second
+# node, so every request is coordinated by a node that is not the seed; RV_ENDPOINTS lists all.
+#
 # After rv_start_node the caller has:
 #   RV_ENDPOINT       http://127.0.0.1:<port>
 #   RV_REGION         us-east-1
@@ -80,6 +84,32 @@ rv_free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
+# rv_free_dev_base N: a base port P for `ringvault dev --nodes N` such that P+i, P+100+i and
+# P+200+i are free for every node i; drawn below the ephemeral port range.
+rv_free_dev_base() {
+    python3 - "$1" <<'PY'
+import random, socket, sys
+n = int(sys.argv[1])
+for _ in range(200):
+    base = random.randrange(10000, 19000)
+    ports = [base + off + i for off in (0, 100, 200) for i in range(n)]
+    socks = []
+    try:
+        for p in ports:
+            s = socket.socket()
+            s.bind(("127.0.0.1", p))
+            socks.append(s)
+    except OSError:
+        continue
+    finally:
+        for s in socks:
+            s.close()
+    print(base)
+    sys.exit(0)
+sys.exit("no free port range found")
+PY
+}
+
 # rv_isolate_aws: nothing from the caller's AWS setup leaks in; a private config under RV_WORK.
 rv_isolate_aws() {
     unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY \
@@ -104,25 +134,44 @@ aws_secret_access_key = $RV_SECRET_ACCESS_KEY
 EOF
 }
 
-# rv_start_node BIN: a fresh node with its own data dir, S3 and admin ports; waits until ready.
+# rv_start_node BIN: a fresh node (or ring, see RINGVAULT_CLUSTER_NODES) with its own data
+# dir, S3 and admin ports; waits until ready.
 rv_start_node() {
-    local bin="$1" port admin_port
+    local bin="$1" port admin_port nodes="${RINGVAULT_CLUSTER_NODES:-1}"
     [[ -n "$RV_WORK" ]] || RV_WORK="$(mktemp -d "${TMPDIR:-/tmp}/ringvault-s3tests.XXXXXX")"
-    port="$(rv_free_port)"
-    admin_port="$(rv_free_port)"
-    RV_ENDPOINT="http://127.0.0.1:$port"
-    RV_ADMIN_ADDR="127.0.0.1:$admin_port"
-    RV_ADMIN_TOKEN="$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
     RV_NODE_LOG="$RV_WORK/node.log"
     RV_NODE_BIN="$bin"
     # Settings the caller may have exported must not change what is tested.
     unset RINGVAULT_CONFIG RINGVAULT_ROOT_DOMAIN RINGVAULT_DATA_DIR RINGVAULT_S3_ADDR
-    RINGVAULT_ACCESS_KEY_ID="$RV_ACCESS_KEY_ID" RINGVAULT_SECRET_ACCESS_KEY="$RV_SECRET_ACCESS_KEY" \
-        RINGVAULT_ADMIN_ADDR="$RV_ADMIN_ADDR" RINGVAULT_ADMIN_TOKEN="$RV_ADMIN_TOKEN" \
-        "$bin" server --data-dir "$RV_WORK/data" --s3-addr "127.0.0.1:$port" --region "$RV_REGION" \
-        >"$RV_NODE_LOG" 2>&1 </dev/null &
-    RV_NODE_PID=$!
-    rv_log "node pid $RV_NODE_PID on $RV_ENDPOINT (admin $RV_ADMIN_ADDR), data in $RV_WORK/data"
+    if ((nodes > 1)); then
+        local base i ready_line="Try it:"
+        base="$(rv_free_dev_base "$nodes")"
+        RV_ENDPOINTS=()
+        for ((i = 0; i < nodes; i++)); do
+            RV_ENDPOINTS+=("http://127.0.0.1:$((base + i))")
+        done
+        RV_ENDPOINT="${RV_ENDPOINTS[1]}"
+        RV_ADMIN_ADDR="127.0.0.1:$((base + 100))"
+        RINGVAULT_ACCESS_KEY_ID="$RV_ACCESS_KEY_ID" RINGVAULT_SECRET_ACCESS_KEY="$RV_SECRET_ACCESS_KEY" \
+            "$bin" dev --nodes "$nodes" --data-dir "$RV_WORK/data" --base-port "$base" \
+            >"$RV_NODE_LOG" 2>&1 </dev/null &
+        RV_NODE_PID=$!
+        rv_log "$nodes-node ring pid $RV_NODE_PID on ${RV_ENDPOINTS[*]} (admin $RV_ADMIN_ADDR), data in $RV_WORK/data"
+    else
+        local ready_line="RingVault S3 endpoint:"
+        port="$(rv_free_port)"
+        admin_port="$(rv_free_port)"
+        RV_ENDPOINT="http://127.0.0.1:$port"
+        RV_ENDPOINTS=("$RV_ENDPOINT")
+        RV_ADMIN_ADDR="127.0.0.1:$admin_port"
+        RV_ADMIN_TOKEN="$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+        RINGVAULT_ACCESS_KEY_ID="$RV_ACCESS_KEY_ID" RINGVAULT_SECRET_ACCESS_KEY="$RV_SECRET_ACCESS_KEY" \
+            RINGVAULT_ADMIN_ADDR="$RV_ADMIN_ADDR" RINGVAULT_ADMIN_TOKEN="$RV_ADMIN_TOKEN" \
+            "$bin" server --data-dir "$RV_WORK/data" --s3-addr "127.0.0.1:$port" --region "$RV_REGION" \
+            >"$RV_NODE_LOG" 2>&1 </dev/null &
+        RV_NODE_PID=$!
+        rv_log "node pid $RV_NODE_PID on $RV_ENDPOINT (admin $RV_ADMIN_ADDR), data in $RV_WORK/data"
+    fi
     local deadline=$((SECONDS + RV_READY_TIMEOUT_SECS)) code
     while ((SECONDS < deadline)); do
         if ! kill -0 "$RV_NODE_PID" 2>/dev/null; then
@@ -132,7 +181,11 @@ rv_start_node() {
         fi
         # Any HTTP answer (an anonymous request gets 403) means the listener is up.
         code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$RV_ENDPOINT/" || true)"
-        if [[ "$code" != "000" ]] && grep -q "RingVault S3 endpoint:" "$RV_NODE_LOG"; then
+        if [[ "$code" != "000" ]] && grep -q "$ready_line" "$RV_NODE_LOG"; then
+            # The dev ring writes its admin token into the first node's data directory.
+            if ((nodes > 1)); then
+                RV_ADMIN_TOKEN="$(cat "$RV_WORK/data/node0/admin_token")"
+            fi
             return 0
         fi
         sleep 0.2
