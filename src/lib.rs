@@ -18,6 +18,7 @@ pub mod clock;
 pub mod cluster;
 pub mod config;
 pub mod coordinator;
+pub mod metrics;
 pub mod node;
 pub mod objects;
 pub mod ring;

@@ -15,9 +15,10 @@ use tokio::task::JoinHandle;
 use crate::admin::{AdminOptions, AdminServerLimits, AdminService, AdminToken, ClusterHandle};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{ADMIN_TOKEN_FILE, Config, ROOT_SECRET_FILE};
-use crate::coordinator::{Coordinator, Local, QuorumConfig, RepairQueue};
+use crate::coordinator::Coordinator;
+use crate::metrics::Metrics;
 use crate::objects::{BodyOptions, InterruptedPuts, ObjectService};
-use crate::ring::{DEFAULT_PARTITION_BITS, Layout, NodeId, Ring};
+use crate::ring::{NodeId, Ring};
 use crate::s3::{S3Options, S3Service, ServerLimits};
 use crate::store::{Store, StoreOptions};
 
@@ -163,21 +164,8 @@ pub async fn start(config: Config) -> Result<RunningNode, NodeError> {
     let (coordinator, ring) = match &cluster {
         Some(c) => (c.coordinator.clone(), c.ring.clone()),
         None => {
-            let ring = Ring::new(
-                node_id,
-                Layout::single(node_id, DEFAULT_PARTITION_BITS),
-                clock.clone(),
-                std::time::Duration::from_secs(1),
-            );
-            let local = Local { me: node_id, store: store.clone() };
-            let coordinator = Coordinator::new(
-                local,
-                ring.clone(),
-                None,
-                clock.clone(),
-                QuorumConfig::default(),
-                RepairQueue::disabled(),
-            );
+            let coordinator = Coordinator::standalone(node_id, store.clone(), clock.clone());
+            let ring = coordinator.ring().clone();
             (coordinator, ring)
         }
     };
@@ -233,7 +221,8 @@ pub async fn start(config: Config) -> Result<RunningNode, NodeError> {
         ..S3Options::default()
     };
     let prefix = u32::try_from(rng.next_u64() >> 32).unwrap_or_default();
-    let service = S3Service::new(objects.clone(), clock, s3_options, prefix);
+    let metrics = Metrics::new();
+    let service = S3Service::new(objects.clone(), clock, s3_options, prefix, metrics.clone());
     let (listener, s3_addr) = bind(config.s3_addr).await?;
     let (admin_listener, admin_addr) = bind(config.admin_addr).await?;
     let replication_factor = config.cluster.as_ref().map_or(1, |c| c.replication_factor);
@@ -243,6 +232,7 @@ pub async fn start(config: Config) -> Result<RunningNode, NodeError> {
         admin_token.clone(),
         AdminOptions::new(node_id, s3_addr),
         cluster_handle,
+        metrics,
     );
     let cluster_task = match cluster {
         Some(c) => Some(c.start(s3_addr, rx.clone()).await?),

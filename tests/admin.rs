@@ -78,7 +78,7 @@ async fn new_key(node: &TestNode, allow_create_bucket: bool) -> (String, aws_sdk
 async fn every_request_needs_the_token() {
     let node = TestNode::start().await;
     let token = node.admin_token();
-    for path in ["/v1/status", "/v1/keys", "/v1/buckets", "/v1/nowhere"] {
+    for path in ["/v1/status", "/v1/keys", "/v1/buckets", "/metrics", "/v1/nowhere"] {
         let none = admin_raw(&node, "GET", path, None, "").await;
         assert_json_error(&none, 401, "Unauthorized");
         assert!(none.header("www-authenticate").is_some_and(|v| v.starts_with("Bearer")));
@@ -99,6 +99,47 @@ async fn every_request_needs_the_token() {
     assert_eq!(status["version"], env!("CARGO_PKG_VERSION"));
     let node_id = node.node.as_ref().unwrap().node_id();
     assert_eq!(status["node_id"], format!("{node_id:016x}"));
+}
+
+#[tokio::test]
+async fn metrics_count_s3_requests_and_show_the_ring() {
+    let node = TestNode::start().await;
+    let s3 = node.client();
+    let bucket = bucket_name("metrics");
+    s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    for i in 0..3 {
+        s3.put_object()
+            .bucket(&bucket)
+            .key(format!("k{i}"))
+            .body(b"x".to_vec().into())
+            .send()
+            .await
+            .unwrap();
+    }
+    let _ = s3.get_object().bucket(&bucket).key("missing").send().await.unwrap_err();
+
+    let response = admin_raw(&node, "GET", "/metrics", Some(&node.admin_token()), "").await;
+    assert_eq!(response.status, 200);
+    assert!(
+        response
+            .header("content-type")
+            .is_some_and(|t| t.starts_with("application/openmetrics-text"))
+    );
+    let text = response.text();
+    let has = |line: &str| text.lines().any(|l| l == line);
+    assert!(has(r#"ringvault_s3_requests_total{operation="PutObject",status="200"} 3"#), "{text}");
+    assert!(has(r#"ringvault_s3_requests_total{operation="GetObject",status="404"} 1"#), "{text}");
+    assert!(
+        has(r#"ringvault_s3_request_duration_seconds_count{operation="PutObject"} 3"#),
+        "{text}"
+    );
+    // A ring of one: no hints, one member up, every partition owned here.
+    assert!(has("ringvault_hints_pending_all 0"), "{text}");
+    assert!(has(r#"ringvault_layout_members{state="up"} 1"#), "{text}");
+    assert!(has("ringvault_partitions_owned 256"), "{text}");
+    assert!(text.ends_with("# EOF\n"), "{text}");
+    // The client reads the same document.
+    assert!(node.admin().metrics().await.unwrap().contains("ringvault_layout_version"));
 }
 
 #[tokio::test]

@@ -10,13 +10,14 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("clock", &[]),
     ("config", &[]),
     ("telemetry", &[]),
+    ("metrics", &[]),
     ("store", &["causality"]),
     ("rpc", &["clock"]),
     ("ring", &["rpc", "store", "clock"]),
     ("coordinator", &["ring", "rpc", "store", "causality", "clock"]),
     ("objects", &["coordinator", "causality", "clock", "store"]),
-    ("s3", &["objects", "clock", "config"]),
-    ("admin", &["objects", "clock", "config", "ring", "coordinator"]),
+    ("s3", &["objects", "clock", "config", "metrics"]),
+    ("admin", &["objects", "clock", "config", "ring", "coordinator", "metrics"]),
     ("cluster", &["causality", "clock", "config", "coordinator", "ring", "rpc", "store"]),
     (
         "node",
@@ -27,6 +28,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "clock",
             "config",
             "coordinator",
+            "metrics",
             "objects",
             "ring",
             "rpc",
@@ -44,6 +46,7 @@ const EXCLUSIVE_CRATES: &[(&str, &[&str])] = &[
     ("hyper_util", &["s3", "admin"]),
     ("quick_xml", &["s3"]),
     ("aws_sigv4", &["s3"]),
+    ("prometheus_client", &["metrics"]),
 ];
 
 const LINES_MAX: usize = 800;

@@ -123,6 +123,12 @@ impl AdminClient {
         self.json(Method::GET, "/v1/cluster", None::<&()>).await
     }
 
+    /// `GET /metrics`: the node's metrics in the OpenMetrics text format.
+    pub async fn metrics(&self) -> Result<String, ClientError> {
+        let (_, bytes) = self.call(Method::GET, "/metrics", None).await?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
+
     pub async fn stage_change(
         &self,
         change: &ClusterChange,

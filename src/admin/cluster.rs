@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use super::api::{ApplyResult, ClusterChange, ClusterNode, ClusterStatus, PendingHints};
 use super::error::ApiError;
 use super::{AdminService, Reply};
+use crate::metrics::ClusterSnapshot;
 use crate::ring::{Layout, Member, NodeId, moved_replicas};
 
 fn parse_id(text: &str) -> Result<NodeId, ApiError> {
@@ -72,6 +73,39 @@ impl AdminService {
             pending_hints,
             staged: self.staged().clone(),
         })
+    }
+
+    /// `GET /metrics`: request counters and the cluster gauges, read now.
+    pub(super) fn metrics(&self) -> Reply {
+        let ring = &self.inner.cluster.ring;
+        let coordinator = &self.inner.cluster.coordinator;
+        let layout = ring.layout();
+        let quorum = coordinator.quorum();
+        let (read_repairs_queued, read_repairs_dropped) = coordinator.repair_counters();
+        let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+        let snapshot = ClusterSnapshot {
+            hints: coordinator
+                .pending_hints()
+                .into_iter()
+                .map(|(id, count)| (hex(id), count))
+                .collect(),
+            layout_version: layout.version,
+            layout_members: count(layout.members.len()),
+            members_up: count(
+                layout.members.iter().filter(|m| m.id == ring.me() || ring.is_alive(m.id)).count(),
+            ),
+            partitions_owned: count(layout.owned_partitions(ring.me()).len()),
+            replication_factor: count(quorum.replication_factor),
+            read_quorum: count(quorum.read_quorum),
+            write_quorum: count(quorum.write_quorum),
+            read_repairs_queued,
+            read_repairs_dropped,
+        };
+        Reply {
+            status: http::StatusCode::OK,
+            body: Some(self.inner.metrics.render(&snapshot).into()),
+            content_type: crate::metrics::CONTENT_TYPE,
+        }
     }
 
     fn staged(&self) -> std::sync::MutexGuard<'_, Vec<ClusterChange>> {

@@ -33,6 +33,7 @@ use serde::de::DeserializeOwned;
 use tracing::Instrument;
 
 use crate::coordinator::Coordinator;
+use crate::metrics::Metrics;
 use crate::objects::ObjectService;
 use crate::ring::Ring;
 
@@ -72,6 +73,7 @@ struct Inner {
     token: AdminToken,
     options: AdminOptions,
     cluster: ClusterHandle,
+    metrics: Metrics,
 }
 
 /// What the cluster endpoints work on.
@@ -96,6 +98,7 @@ pub type AdminResponse = Response<Full<Bytes>>;
 struct Reply {
     status: StatusCode,
     body: Option<Bytes>,
+    content_type: &'static str,
 }
 
 impl Reply {
@@ -104,7 +107,7 @@ impl Reply {
             tracing::error!(error = %e, "cannot encode an admin answer");
             ApiError::Internal
         })?;
-        Ok(Reply { status, body: Some(Bytes::from(body)) })
+        Ok(Reply { status, body: Some(Bytes::from(body)), content_type: "application/json" })
     }
 
     fn ok(value: &impl Serialize) -> Result<Reply, ApiError> {
@@ -112,7 +115,7 @@ impl Reply {
     }
 
     fn no_content() -> Reply {
-        Reply { status: StatusCode::NO_CONTENT, body: None }
+        Reply { status: StatusCode::NO_CONTENT, body: None, content_type: "application/json" }
     }
 }
 
@@ -122,8 +125,9 @@ impl AdminService {
         token: AdminToken,
         options: AdminOptions,
         cluster: ClusterHandle,
+        metrics: Metrics,
     ) -> Self {
-        Self { inner: Arc::new(Inner { objects, token, options, cluster }) }
+        Self { inner: Arc::new(Inner { objects, token, options, cluster, metrics }) }
     }
 
     fn objects(&self) -> &ObjectService {
@@ -152,7 +156,7 @@ impl AdminService {
                 Ok(reply) => {
                     let mut builder = Response::builder().status(reply.status);
                     if reply.body.is_some() {
-                        builder = builder.header(header::CONTENT_TYPE, "application/json");
+                        builder = builder.header(header::CONTENT_TYPE, reply.content_type);
                     }
                     builder.body(Full::new(reply.body.unwrap_or_default())).unwrap_or_default()
                 }
@@ -197,6 +201,7 @@ impl AdminService {
             Route::StageChange => self.stage_change(read_json(body, max).await?),
             Route::ClearChanges => Ok(self.clear_changes()),
             Route::ApplyChanges => self.apply_changes(),
+            Route::Metrics => Ok(self.metrics()),
         }
     }
 

@@ -23,6 +23,7 @@ pub enum Route {
     StageChange,
     ClearChanges,
     ApplyChanges,
+    Metrics,
 }
 
 impl Route {
@@ -43,6 +44,7 @@ impl Route {
             Self::StageChange => "StageChange",
             Self::ClearChanges => "ClearChanges",
             Self::ApplyChanges => "ApplyChanges",
+            Self::Metrics => "Metrics",
         }
     }
 }
@@ -67,6 +69,10 @@ pub fn route(method: &Method, path: &str) -> Result<Route, ApiError> {
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
     let m = method.clone();
     match segments.as_slice() {
+        ["metrics"] => match m {
+            Method::GET => Ok(Route::Metrics),
+            _ => Err(refuse("GET")),
+        },
         ["v1", "status"] => match m {
             Method::GET => Ok(Route::Status),
             _ => Err(refuse("GET")),

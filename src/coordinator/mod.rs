@@ -125,6 +125,24 @@ impl Coordinator {
         Self { inner: Arc::new(Inner { local, ring, rpc, clock, quorum, repairs }) }
     }
 
+    /// The coordinator of a ring of one: node `me` owns every partition, N=R=W=1, no transport.
+    pub fn standalone(me: NodeId, store: Store, clock: SharedClock) -> Self {
+        let ring = Ring::new(
+            me,
+            crate::ring::Layout::single(me, crate::ring::DEFAULT_PARTITION_BITS),
+            clock.clone(),
+            std::time::Duration::from_secs(1),
+        );
+        Self::new(
+            Local { me, store },
+            ring,
+            None,
+            clock,
+            QuorumConfig::default(),
+            RepairQueue::disabled(),
+        )
+    }
+
     /// Registers the handlers that let peers use this node as a replica.
     pub fn register(&self, router: &mut Router) {
         service::register(router, &self.inner.local);
@@ -693,6 +711,11 @@ impl Coordinator {
     pub async fn serve_repairs(&self, rx: tokio::sync::mpsc::Receiver<Repair>) {
         let this = self.clone();
         read_repair::run(rx, move |node| this.replica(node)).await;
+    }
+
+    /// Read repairs `(queued, dropped because the queue was full)` since start.
+    pub fn repair_counters(&self) -> (u64, u64) {
+        self.inner.repairs.counters()
     }
 
     /// Hints this node holds, per owner.

@@ -9,27 +9,11 @@ use futures_util::StreamExt;
 
 use super::*;
 use crate::clock::SystemClock;
-use crate::coordinator::{Local, QuorumConfig, RepairQueue};
-use crate::ring::{DEFAULT_PARTITION_BITS, Layout, Ring};
 use crate::store::Store;
 
 fn service() -> ObjectService {
     let clock: SharedClock = Arc::new(SystemClock);
-    let ring = Ring::new(
-        7,
-        Layout::single(7, DEFAULT_PARTITION_BITS),
-        clock.clone(),
-        Duration::from_secs(1),
-    );
-    let local = Local { me: 7, store: Store::in_memory_inline().unwrap() };
-    let coordinator = Coordinator::new(
-        local,
-        ring,
-        None,
-        clock.clone(),
-        QuorumConfig::default(),
-        RepairQueue::disabled(),
-    );
+    let coordinator = Coordinator::standalone(7, Store::in_memory_inline().unwrap(), clock.clone());
     let body = BodyOptions { block_size: 4096, inline_max_bytes: 1024, ..BodyOptions::default() };
     ObjectService::new(coordinator, clock, 1, body)
 }

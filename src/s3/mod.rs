@@ -24,6 +24,7 @@ use http::Request;
 use tracing::Instrument;
 
 use crate::clock::SharedClock;
+use crate::metrics::Metrics;
 use crate::objects::ObjectService;
 
 pub use error::{S3Error, S3ErrorCode};
@@ -69,6 +70,7 @@ struct Inner {
     options: S3Options,
     request_id_prefix: u32,
     request_counter: AtomicU64,
+    metrics: Metrics,
 }
 
 /// What a handler knows about the request beyond its HTTP parts.
@@ -105,6 +107,7 @@ impl S3Service {
         clock: SharedClock,
         options: S3Options,
         request_id_prefix: u32,
+        metrics: Metrics,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -113,6 +116,7 @@ impl S3Service {
                 options,
                 request_id_prefix,
                 request_counter: AtomicU64::new(0),
+                metrics,
             }),
         }
     }
@@ -139,10 +143,15 @@ impl S3Service {
             status = tracing::field::Empty,
         );
         let is_head = request.method() == http::Method::HEAD;
+        let started = self.inner.clock.monotonic();
+        // Set by `dispatch` once routed; requests refused before that count as "Unknown".
+        let operation = std::sync::OnceLock::new();
         async {
             // A panic in a handler is a bug; the client still gets a 500 with the request id
             // and the connection stays usable.
-            let outcome = std::panic::AssertUnwindSafe(self.dispatch(request)).catch_unwind().await;
+            let outcome = std::panic::AssertUnwindSafe(self.dispatch(request, &operation))
+                .catch_unwind()
+                .await;
             let outcome =
                 outcome.unwrap_or_else(|_| Err(S3Error::internal(&"a request handler panicked")));
             let mut response = match outcome {
@@ -157,6 +166,11 @@ impl S3Service {
                 }
             };
             tracing::Span::current().record("status", response.status().as_u16());
+            self.inner.metrics.observe_s3_request(
+                operation.get().copied().unwrap_or("Unknown"),
+                response.status().as_u16(),
+                self.inner.clock.monotonic().saturating_duration_since(started).as_secs_f64(),
+            );
             response::set_header(&mut response, "x-amz-request-id", &request_id);
             response::set_header(&mut response, "x-amz-id-2", &request_id);
             response::set_header(&mut response, "server", "RingVault");
@@ -167,7 +181,11 @@ impl S3Service {
         .await
     }
 
-    async fn dispatch<B>(&self, request: Request<B>) -> Result<S3Response, S3Error>
+    async fn dispatch<B>(
+        &self,
+        request: Request<B>,
+        operation_name: &std::sync::OnceLock<&'static str>,
+    ) -> Result<S3Response, S3Error>
     where
         B: http_body::Body<Data = bytes::Bytes> + Send + Unpin + 'static,
         B::Error: std::fmt::Display,
@@ -190,6 +208,7 @@ impl S3Service {
         let operation = router::route(request.method(), &target, &query, request.headers());
         let span = tracing::Span::current();
         span.record("operation", operation.name());
+        let _ = operation_name.set(operation.name());
         if let Some(b) = &target.bucket {
             span.record("bucket", b.as_str());
         }

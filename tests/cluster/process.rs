@@ -209,6 +209,15 @@ async fn assert_serves(s3: &aws_sdk_s3::Client, acked: &BTreeMap<String, u64>, w
     }
 }
 
+/// The `ringvault_hints_pending_all` gauge of a node's metrics.
+async fn hints_in_metrics(node: &Node) -> u64 {
+    let text = node.admin().metrics().await.unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("ringvault_hints_pending_all "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no hint gauge in the metrics:\n{text}"))
+}
+
 async fn hints_held(nodes: &[Option<Node>]) -> u64 {
     let mut total = 0;
     for node in nodes.iter().flatten() {
@@ -244,7 +253,14 @@ async fn three_nodes_kill_9_during_uploads_then_hints_drain_and_the_node_serves_
     for (i, s3) in survivors.iter().enumerate() {
         assert_serves(s3, &acked, &format!("survivor {i}")).await;
     }
-    assert!(hints_held(&nodes).await > 0, "the survivors hold hints for the dead node");
+    let held = hints_held(&nodes).await;
+    assert!(held > 0, "the survivors hold hints for the dead node");
+    let mut in_metrics = 0;
+    for node in nodes.iter().flatten() {
+        in_metrics += hints_in_metrics(node).await;
+    }
+    // Read after the status: with the owner dead, hints can only have grown since.
+    assert!(in_metrics >= held, "metrics show the hint queue: {in_metrics} < {held}");
 
     // Restart it with R=1, so that once its hints are in, reading through it alone shows what
     // it holds itself. Its hints drain to zero.
@@ -261,9 +277,12 @@ async fn three_nodes_kill_9_during_uploads_then_hints_drain_and_the_node_serves_
     })
     .await;
     eprintln!(
-        "hint hand-off: every hint delivered {:?} after the restart",
+        "hint hand-off: {held} hints delivered {:?} after the restart",
         clock.monotonic().duration_since(restarted_at)
     );
+    for node in nodes.iter().flatten() {
+        assert_eq!(hints_in_metrics(node).await, 0);
+    }
 
     // With both other nodes gone, the restarted node serves every acknowledged object alone.
     nodes[0].take().unwrap().kill_9();

@@ -1,0 +1,264 @@
+//! Prometheus metrics of one node, in the OpenMetrics text format (`GET /metrics` on the admin
+//! listener). The S3 front end counts requests and their latency as they finish; the cluster
+//! gauges (hints held, layout, nodes up, partitions owned) are read from the node's state at
+//! each scrape, so they are never stale. This module depends on nothing else in the crate:
+//! callers hand it plain numbers.
+
+use std::sync::{Arc, Mutex};
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::{Registry, Unit};
+
+/// The content type of `Metrics::render`'s output.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    operation: &'static str,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OperationLabels {
+    operation: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OwnerLabels {
+    owner: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabels {
+    state: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabels {
+    kind: &'static str,
+}
+
+/// What the cluster looks like from this node at scrape time.
+#[derive(Debug, Clone, Default)]
+pub struct ClusterSnapshot {
+    /// Hints this node holds, per owner (node id in hex).
+    pub hints: Vec<(String, u64)>,
+    pub layout_version: u64,
+    pub layout_members: u64,
+    /// Layout members this node believes reachable (itself included).
+    pub members_up: u64,
+    /// Partitions whose preference list includes this node.
+    pub partitions_owned: u64,
+    pub replication_factor: u64,
+    pub read_quorum: u64,
+    pub write_quorum: u64,
+    /// Read repairs queued since start, and those dropped because the queue was full.
+    pub read_repairs_queued: u64,
+    pub read_repairs_dropped: u64,
+}
+
+/// The node's metrics; cheap to clone, shared by the S3 front end and the admin API.
+#[derive(Clone)]
+pub struct Metrics {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    registry: Registry,
+    s3_requests: Family<RequestLabels, Counter>,
+    s3_duration: Family<OperationLabels, Histogram>,
+    hints: Family<OwnerLabels, Gauge>,
+    hints_total: Gauge,
+    layout_version: Gauge,
+    members: Family<StateLabels, Gauge>,
+    partitions_owned: Gauge,
+    quorum: Family<KindLabels, Gauge>,
+    read_repairs: Family<KindLabels, Gauge>,
+    /// Scrapes fill the gauges and encode them as one step.
+    scrape: Mutex<()>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn latency_histogram() -> Histogram {
+    // 0.5 ms .. about 16 s.
+    Histogram::new(exponential_buckets(0.0005, 2.0, 16))
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("ringvault");
+        let s3_requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "s3_requests",
+            "S3 requests answered, by operation and HTTP status",
+            s3_requests.clone(),
+        );
+        let s3_duration = Family::<OperationLabels, Histogram>::new_with_constructor(
+            latency_histogram as fn() -> Histogram,
+        );
+        registry.register_with_unit(
+            "s3_request_duration",
+            "Time from a request's arrival to its response head, by operation",
+            Unit::Seconds,
+            s3_duration.clone(),
+        );
+        let hints = Family::<OwnerLabels, Gauge>::default();
+        registry.register(
+            "hints_pending",
+            "Hinted writes this node holds for an owner that missed them (hand-off queue depth)",
+            hints.clone(),
+        );
+        let hints_total = Gauge::default();
+        registry.register(
+            "hints_pending_all",
+            "Hinted writes this node holds for all owners",
+            hints_total.clone(),
+        );
+        let layout_version = Gauge::default();
+        registry.register(
+            "layout_version",
+            "Version of the layout this node runs",
+            layout_version.clone(),
+        );
+        let members = Family::<StateLabels, Gauge>::default();
+        registry.register(
+            "layout_members",
+            "Members of the layout by state as this node sees them (up, down)",
+            members.clone(),
+        );
+        let partitions_owned = Gauge::default();
+        registry.register(
+            "partitions_owned",
+            "Partitions whose preference list includes this node",
+            partitions_owned.clone(),
+        );
+        let quorum = Family::<KindLabels, Gauge>::default();
+        registry.register("quorum", "N, R and W in force (kind = n, r, w)", quorum.clone());
+        let read_repairs = Family::<KindLabels, Gauge>::default();
+        registry.register(
+            "read_repairs",
+            "Read repairs since start: queued, and dropped because the queue was full",
+            read_repairs.clone(),
+        );
+        Self {
+            inner: Arc::new(Inner {
+                registry,
+                s3_requests,
+                s3_duration,
+                hints,
+                hints_total,
+                layout_version,
+                members,
+                partitions_owned,
+                quorum,
+                read_repairs,
+                scrape: Mutex::new(()),
+            }),
+        }
+    }
+
+    /// Counts one S3 request answered with `status` after `seconds`.
+    pub fn observe_s3_request(&self, operation: &'static str, status: u16, seconds: f64) {
+        self.inner.s3_requests.get_or_create(&RequestLabels { operation, status }).inc();
+        self.inner.s3_duration.get_or_create(&OperationLabels { operation }).observe(seconds);
+    }
+
+    /// Every metric, with the cluster gauges set from `cluster`, in the OpenMetrics text format.
+    pub fn render(&self, cluster: &ClusterSnapshot) -> String {
+        let inner = &self.inner;
+        let _scrape = inner.scrape.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Owners whose hints were all handed off disappear instead of staying at zero.
+        inner.hints.clear();
+        for (owner, count) in &cluster.hints {
+            inner.hints.get_or_create(&OwnerLabels { owner: owner.clone() }).set(gauge(*count));
+        }
+        inner.hints_total.set(gauge(cluster.hints.iter().map(|(_, n)| n).sum()));
+        inner.layout_version.set(gauge(cluster.layout_version));
+        let down = cluster.layout_members.saturating_sub(cluster.members_up);
+        for (state, value) in [("up", cluster.members_up), ("down", down)] {
+            inner.members.get_or_create(&StateLabels { state }).set(gauge(value));
+        }
+        inner.partitions_owned.set(gauge(cluster.partitions_owned));
+        for (kind, value) in [
+            ("n", cluster.replication_factor),
+            ("r", cluster.read_quorum),
+            ("w", cluster.write_quorum),
+        ] {
+            inner.quorum.get_or_create(&KindLabels { kind }).set(gauge(value));
+        }
+        for (kind, value) in
+            [("queued", cluster.read_repairs_queued), ("dropped", cluster.read_repairs_dropped)]
+        {
+            inner.read_repairs.get_or_create(&KindLabels { kind }).set(gauge(value));
+        }
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &inner.registry);
+        out
+    }
+}
+
+fn gauge(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_requests_latency_and_cluster_gauges() {
+        let metrics = Metrics::new();
+        metrics.observe_s3_request("PutObject", 200, 0.003);
+        metrics.observe_s3_request("PutObject", 200, 0.004);
+        metrics.observe_s3_request("GetObject", 404, 0.001);
+        let snapshot = ClusterSnapshot {
+            hints: vec![("00000000000000aa".into(), 7), ("00000000000000bb".into(), 2)],
+            layout_version: 3,
+            layout_members: 3,
+            members_up: 2,
+            partitions_owned: 256,
+            replication_factor: 3,
+            read_quorum: 2,
+            write_quorum: 2,
+            read_repairs_queued: 5,
+            read_repairs_dropped: 1,
+        };
+        let text = metrics.render(&snapshot);
+        for line in [
+            r#"ringvault_s3_requests_total{operation="PutObject",status="200"} 2"#,
+            r#"ringvault_s3_requests_total{operation="GetObject",status="404"} 1"#,
+            r#"ringvault_s3_request_duration_seconds_count{operation="PutObject"} 2"#,
+            r#"ringvault_hints_pending{owner="00000000000000aa"} 7"#,
+            "ringvault_hints_pending_all 9",
+            "ringvault_layout_version 3",
+            r#"ringvault_layout_members{state="down"} 1"#,
+            "ringvault_partitions_owned 256",
+            r#"ringvault_quorum{kind="w"} 2"#,
+            r#"ringvault_read_repairs{kind="dropped"} 1"#,
+            "# EOF",
+        ] {
+            assert!(text.lines().any(|l| l == line), "missing {line:?} in:\n{text}");
+        }
+        // Once the hints are handed off, the owner's series goes away.
+        let drained = ClusterSnapshot { hints: Vec::new(), ..snapshot };
+        let text = metrics.render(&drained);
+        assert!(!text.contains("00000000000000aa"), "{text}");
+        assert!(text.lines().any(|l| l == "ringvault_hints_pending_all 0"), "{text}");
+    }
+}
