@@ -22,6 +22,8 @@ use crate::store::Store;
 
 /// Meta key of the persisted layout.
 const LAYOUT_META: &str = "layout";
+/// Meta key of the count of this node's starts (u32, big-endian).
+const INCARNATION_KEY: &str = "incarnation";
 /// Timeout of every internode call.
 const RPC_TIMEOUT: Duration = Duration::from_secs(5);
 /// Read repairs waiting to be sent, at most.
@@ -59,6 +61,17 @@ fn load_layout(store: &Store) -> Result<Option<Layout>, ClusterError> {
     }
 }
 
+/// Counts this node's starts, durably: each run's gossip heartbeats rank above the last run's.
+fn next_incarnation(store: &Store) -> Result<u32, ClusterError> {
+    let previous = store
+        .get_meta(INCARNATION_KEY)?
+        .and_then(|b| <[u8; 4]>::try_from(b.as_slice()).ok())
+        .map_or(0, u32::from_be_bytes);
+    let next = previous.wrapping_add(1);
+    store.put_meta(INCARNATION_KEY, &next.to_be_bytes())?;
+    Ok(next)
+}
+
 impl Cluster {
     pub async fn prepare(
         me: NodeId,
@@ -75,6 +88,7 @@ impl Cluster {
             None => Layout::empty(config.partition_bits),
         };
         let ring = Ring::new(me, layout, clock.clone(), config.gossip_interval);
+        ring.begin_incarnation(next_incarnation(store)?);
         let tcp = TcpTransport::new(me, config.secret.as_bytes(), seed, TcpOptions::default());
         let rpc = RpcClient::new(Arc::new(tcp.clone()), RPC_TIMEOUT);
         let (repairs, repair_rx) = RepairQueue::new(REPAIR_QUEUE);

@@ -149,6 +149,14 @@ impl Ring {
         *lock(&self.inner.local) = Some(info);
     }
 
+    /// Starts this run's heartbeats above every heartbeat of earlier runs: `incarnation` counts
+    /// the node's starts (persisted), and is the heartbeat's upper 32 bits. Without it a
+    /// restarted node counted from 0 again, and peers ignored its entries (new address, zone,
+    /// liveness) as stale until it caught up with the count of its previous run.
+    pub fn begin_incarnation(&self, incarnation: u32) {
+        *lock(&self.inner.heartbeat) = u64::from(incarnation) << 32;
+    }
+
     /// This node's gossip entry, with a fresh heartbeat.
     pub fn local_state(&self) -> Option<PeerState> {
         let info = lock(&self.inner.local).clone()?;
@@ -167,13 +175,16 @@ impl Ring {
 
     /// Merges gossiped entries; peers whose heartbeat advanced are heard from.
     pub fn merge_view(&self, states: Vec<PeerState>) -> Vec<NodeId> {
+        let states: Vec<PeerState> =
+            states.into_iter().filter(|s| s.info.id != self.inner.me).collect();
+        let news = lock(&self.inner.view).merge(states.iter().cloned());
+        // Only fresh entries move a peer's address: a stale one relayed by a third node may
+        // still carry the address of the peer's previous run.
         if let Some(sink) = lock(&self.inner.addresses).clone() {
-            for s in states.iter().filter(|s| s.info.id != self.inner.me) {
+            for s in states.iter().filter(|s| news.contains(&s.info.id)) {
                 sink(s.info.id, s.info.rpc_addr);
             }
         }
-        let news =
-            lock(&self.inner.view).merge(states.into_iter().filter(|s| s.info.id != self.inner.me));
         for id in &news {
             self.heard_from(*id);
         }
@@ -197,6 +208,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 #[cfg(test)]
 mod tests {
+    use std::net::SocketAddr;
+
     use super::*;
 
     #[test]
@@ -223,5 +236,52 @@ mod tests {
             counts[layout.partition_of(item_hash(2, &i.to_be_bytes())).0 as usize] += 1;
         }
         assert!(counts.iter().all(|&c| (800..1200).contains(&c)), "{counts:?}");
+    }
+
+    fn info(id: NodeId, rpc_port: u16) -> NodeInfo {
+        NodeInfo {
+            id,
+            rpc_addr: SocketAddr::from(([127, 0, 0, 1], rpc_port)),
+            s3_addr: SocketAddr::from(([127, 0, 0, 1], 1)),
+            zone: "z".into(),
+            capacity: 1,
+        }
+    }
+
+    fn ring(me: NodeId) -> Ring {
+        let clock: SharedClock =
+            Arc::new(crate::clock::ManualClock::new(chrono::DateTime::UNIX_EPOCH));
+        Ring::new(me, Layout::single(me, 4), clock, Duration::from_secs(1))
+    }
+
+    /// A node that restarts (on another port) must be news to peers that heard many heartbeats
+    /// of its previous run, and only fresh entries may move its address.
+    #[test]
+    fn a_restarted_node_outranks_its_previous_run() {
+        let observer = ring(1);
+        let addresses = Arc::new(Mutex::new(Vec::new()));
+        let sink = addresses.clone();
+        observer.set_address_sink(Arc::new(move |id, addr| lock(&sink).push((id, addr))));
+
+        let first_run = ring(2);
+        first_run.begin_incarnation(1);
+        first_run.set_local_info(info(2, 7001));
+        let mut old = first_run.local_state().unwrap();
+        for _ in 0..1000 {
+            old = first_run.local_state().unwrap();
+        }
+        assert_eq!(observer.merge_view(vec![old.clone()]), vec![2]);
+
+        let second_run = ring(2);
+        second_run.begin_incarnation(2);
+        second_run.set_local_info(info(2, 7002));
+        let new = second_run.local_state().unwrap();
+        assert!(new.heartbeat > old.heartbeat);
+        assert_eq!(observer.merge_view(vec![new]), vec![2], "the new run is news");
+        // The old run's entry, relayed late by a third node, changes nothing.
+        assert!(observer.merge_view(vec![old]).is_empty());
+        assert_eq!(observer.view().get(2).unwrap().info.rpc_addr.port(), 7002);
+        let seen: Vec<u16> = lock(&addresses).iter().map(|(_, a)| a.port()).collect();
+        assert_eq!(seen, vec![7001, 7002]);
     }
 }
