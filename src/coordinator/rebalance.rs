@@ -1,11 +1,21 @@
 //! Rebalancing: when a new layout gives this node partitions it did not own, it pulls their
-//! items and blocks from the previous owners and merges them into its store, in bounded pages,
-//! reporting progress. Until it has caught up, reads still find the data on the owners that
-//! kept it (a layout change moves at most a few owners of a partition), and read repair fills
-//! in what a read touches first.
+//! items and blocks from the nodes that owned them before and merges them into its store, in
+//! bounded pages, reporting progress. Until it has caught up, reads still find the data on the
+//! owners that kept it (a layout change moves at most a few owners of a partition), and read
+//! repair fills in what a read touches first.
+//!
+//! What is left to pull is durable (the store's meta table, with the layout version it was
+//! computed against) and retried until every partition came in whole: a pull that fails, a
+//! source that is down, or a restart in the middle never leaves a partition half-filled for
+//! good. A layout change that went unrecorded (a crash between installing a layout and
+//! recording what it gained) makes the node pull every partition it owns, from every other
+//! member: slower, never wrong.
 
-use std::collections::HashSet;
+use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
 
 use super::Coordinator;
 use crate::ring::{Layout, NodeId, PartitionId};
@@ -13,6 +23,10 @@ use crate::store::WriteOp;
 
 /// Items or block ids asked for per page.
 const PAGE: usize = 500;
+/// Meta key of the rebalance state.
+const STATE_META: &str = "rebalance";
+/// Pause before pulling again the partitions a pass could not finish.
+const RETRY: Duration = Duration::from_secs(2);
 
 /// The rebalance loop of one node.
 #[derive(Debug, Clone)]
@@ -32,122 +46,252 @@ pub fn gained(old: &Layout, new: &Layout, me: NodeId) -> Vec<(PartitionId, Vec<N
         .collect()
 }
 
+/// What this node still has to pull, durable across restarts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RebalanceState {
+    /// The layout version `pending` accounts for.
+    pub synced_through: u64,
+    /// Partition -> nodes that may hold its data, most likely first.
+    pub pending: BTreeMap<u32, Vec<NodeId>>,
+}
+
+fn add_sources(sources: &mut Vec<NodeId>, more: impl IntoIterator<Item = NodeId>, me: NodeId) {
+    for node in more {
+        if node != me && !sources.contains(&node) {
+            sources.push(node);
+        }
+    }
+}
+
+impl RebalanceState {
+    /// Accounts for the change from `old` to `new`: partitions gained are added with their
+    /// previous owners as sources; pending ones no longer owned are dropped; pending ones still
+    /// owned also learn `old`'s owners as sources.
+    pub fn advance(&mut self, old: &Layout, new: &Layout, me: NodeId) {
+        if old.partition_bits != new.partition_bits {
+            self.pending.clear();
+        }
+        self.pending.retain(|p, _| new.preference_list(PartitionId(*p)).contains(&me));
+        for (p, sources) in self.pending.iter_mut() {
+            add_sources(sources, old.preference_list(PartitionId(*p)).iter().copied(), me);
+        }
+        for (p, before) in gained(old, new, me) {
+            add_sources(self.pending.entry(p.0).or_default(), before, me);
+        }
+        self.synced_through = new.version;
+    }
+
+    /// The state to resume from, given what was stored and the layout the node runs. A stored
+    /// state behind `current` means a change went unrecorded: every partition this node owns is
+    /// pulled again, from its other owners first, then from every other member.
+    pub fn resume(stored: Option<RebalanceState>, current: &Layout, me: NodeId) -> Self {
+        let fresh = || RebalanceState { synced_through: current.version, pending: BTreeMap::new() };
+        let mut state = match stored {
+            Some(s) if s.synced_through >= current.version => return s,
+            Some(s) => s,
+            // A node's first start: an empty or single-node layout has nothing to pull from.
+            None if current.members.len() <= 1 => return fresh(),
+            None => fresh(),
+        };
+        let members: Vec<NodeId> = current.members.iter().map(|m| m.id).collect();
+        for p in current.owned_partitions(me) {
+            let sources = state.pending.entry(p.0).or_default();
+            add_sources(sources, current.preference_list(p).iter().copied(), me);
+            add_sources(sources, members.iter().copied(), me);
+        }
+        state.synced_through = current.version;
+        state
+    }
+}
+
 impl RebalanceWorker {
-    /// Runs until `shutdown` fires, pulling after every layout change.
+    /// Runs until `shutdown` fires: pulls what is pending, retries what failed, and accounts
+    /// for every layout change.
     pub async fn run(self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
         let ring = self.coordinator.ring().clone();
+        let me = ring.me();
         let mut layouts = ring.subscribe();
         let mut current: Arc<Layout> = layouts.borrow_and_update().clone();
+        let stored = self.load().await;
+        let mut state = RebalanceState::resume(stored.clone(), &current, me);
+        if stored.as_ref() != Some(&state) {
+            self.save(&state).await;
+        }
         loop {
-            tokio::select! {
-                changed = layouts.changed() => if changed.is_err() { return },
-                _ = shutdown.wait_for(|s| *s) => return,
-            }
-            let next = layouts.borrow_and_update().clone();
-            let work = gained(&current, &next, ring.me());
-            current = next;
-            if !work.is_empty() {
-                tokio::select! {
-                    () = self.pull(work) => {}
+            if !state.pending.is_empty() {
+                let done = tokio::select! {
+                    done = self.pull(&state.pending) => done,
                     _ = shutdown.wait_for(|s| *s) => return,
+                };
+                for p in done {
+                    state.pending.remove(&p);
                 }
+                self.save(&state).await;
+                if state.pending.is_empty() {
+                    tracing::info!(worker = "rebalance", "every gained partition is in");
+                } else {
+                    tracing::info!(
+                        worker = "rebalance",
+                        partitions_left = state.pending.len(),
+                        "will retry the partitions not pulled whole"
+                    );
+                }
+            }
+            let retry = !state.pending.is_empty();
+            // The select yields plain values: a `watch::Ref` held across the awaits below
+            // would make this future `!Send`.
+            let layout_changed = tokio::select! {
+                changed = layouts.changed() => {
+                    if changed.is_err() {
+                        return; // the ring is gone
+                    }
+                    true
+                }
+                () = tokio::time::sleep(RETRY), if retry => false,
+                _ = shutdown.wait_for(|s| *s) => return,
+            };
+            if layout_changed {
+                let next = layouts.borrow_and_update().clone();
+                state.advance(&current, &next, me);
+                current = next;
+                self.save(&state).await;
             }
         }
     }
 
-    /// Pulls every gained partition from one live previous owner.
-    pub async fn pull(&self, work: Vec<(PartitionId, Vec<NodeId>)>) {
+    async fn load(&self) -> Option<RebalanceState> {
+        let store = self.coordinator.store().clone();
+        let bytes = tokio::task::spawn_blocking(move || store.get_meta(STATE_META)).await;
+        match bytes {
+            Ok(Ok(Some(bytes))) => postcard::from_bytes(&bytes)
+                .inspect_err(|e| tracing::warn!(worker = "rebalance", error = %e, "unreadable rebalance state; pulling every owned partition"))
+                .ok(),
+            Ok(Ok(None)) => None,
+            Ok(Err(e)) => {
+                tracing::warn!(worker = "rebalance", error = %e, "cannot read the rebalance state");
+                None
+            }
+            Err(_) => None,
+        }
+    }
+
+    async fn save(&self, state: &RebalanceState) {
+        let Ok(bytes) = postcard::to_stdvec(state) else { return };
+        let store = self.coordinator.store().clone();
+        let saved = tokio::task::spawn_blocking(move || store.put_meta(STATE_META, &bytes)).await;
+        if !matches!(saved, Ok(Ok(()))) {
+            tracing::warn!(worker = "rebalance", "cannot record the rebalance state");
+        }
+    }
+
+    /// One pass over `pending`: each partition from its first live source. Returns the
+    /// partitions whose items and blocks all came in.
+    pub async fn pull(&self, pending: &BTreeMap<u32, Vec<NodeId>>) -> Vec<u32> {
         let c = &self.coordinator;
         let bits = c.ring().layout().partition_bits;
-        let total = work.len();
         // Group partitions by the source chosen for them, so each source is scanned once.
-        let mut by_source: Vec<(NodeId, Vec<u32>)> = Vec::new();
-        let mut unreachable = HashSet::new();
-        for (p, owners) in work {
-            let Some(source) =
-                owners.iter().copied().find(|n| *n != c.node_id() && c.ring().is_alive(*n))
-            else {
-                unreachable.insert(p.0);
-                continue;
-            };
-            match by_source.iter_mut().find(|(s, _)| *s == source) {
-                Some((_, ps)) => ps.push(p.0),
-                None => by_source.push((source, vec![p.0])),
+        let mut by_source: BTreeMap<NodeId, Vec<u32>> = BTreeMap::new();
+        let mut unreachable = 0usize;
+        for (p, sources) in pending {
+            match sources.iter().copied().find(|n| *n != c.node_id() && c.ring().is_alive(*n)) {
+                Some(source) => by_source.entry(source).or_default().push(*p),
+                None => unreachable += 1,
             }
         }
         tracing::info!(
             worker = "rebalance",
-            partitions = total,
+            partitions = pending.len(),
             sources = by_source.len(),
+            unreachable,
             "pulling newly owned partitions"
         );
         let (mut items, mut blocks) = (0usize, 0usize);
+        let mut done = Vec::new();
         for (source, partitions) in by_source {
-            let Some(replica) = c.replica(source) else { continue };
-            let mut after = None;
-            loop {
-                let Ok((page, last)) =
-                    replica.partition_items((bits, partitions.clone()), after.clone(), PAGE).await
-                else {
+            match self.pull_from(source, bits, &partitions).await {
+                Ok((i, b)) => {
+                    items += i;
+                    blocks += b;
+                    done.extend(partitions);
+                    tracing::info!(
+                        worker = "rebalance",
+                        source = format_args!("{source:x}"),
+                        items,
+                        blocks,
+                        "pulled from a previous owner"
+                    );
+                }
+                Err(reason) => {
                     tracing::warn!(
                         worker = "rebalance",
                         source = format_args!("{source:x}"),
-                        "item pull failed; read repair will fill in"
+                        reason,
+                        "pull failed; will retry"
                     );
-                    break;
-                };
-                for (table, key, siblings) in page {
-                    if c.store()
-                        .write(WriteOp::Merge { table, key, siblings, hint_for: None })
-                        .await
-                        .is_ok()
-                    {
-                        items += 1;
-                    }
                 }
-                if last.is_none() || last == after {
-                    break;
-                }
-                after = last;
             }
-            let mut after = None;
-            loop {
-                let Ok((ids, last)) =
-                    replica.partition_blocks((bits, partitions.clone()), after, PAGE).await
-                else {
-                    break;
-                };
-                for id in ids {
-                    if let Ok(Some(data)) = replica.get_block(id).await
-                        && c.store()
-                            .write(WriteOp::PutBlock { id, data, hint_for: None })
-                            .await
-                            .is_ok()
-                    {
-                        blocks += 1;
-                    }
-                }
-                if last.is_none() || last == after {
-                    break;
-                }
-                after = last;
+        }
+        tracing::info!(
+            worker = "rebalance",
+            items,
+            blocks,
+            partitions_done = done.len(),
+            "rebalance pass done"
+        );
+        done
+    }
+
+    /// Pulls every item and block of `partitions` from `source`; `(items, blocks)` merged.
+    async fn pull_from(
+        &self,
+        source: NodeId,
+        bits: u8,
+        partitions: &[u32],
+    ) -> Result<(usize, usize), &'static str> {
+        let c = &self.coordinator;
+        let replica = c.replica(source).ok_or("no transport to the source")?;
+        let (mut items, mut blocks) = (0usize, 0usize);
+        let mut after = None;
+        loop {
+            let (page, last) = replica
+                .partition_items((bits, partitions.to_vec()), after.clone(), PAGE)
+                .await
+                .map_err(|_| "item page")?;
+            for (table, key, siblings) in page {
+                c.store()
+                    .write(WriteOp::Merge { table, key, siblings, hint_for: None })
+                    .await
+                    .map_err(|_| "local item write")?;
+                items += 1;
             }
-            tracing::info!(
-                worker = "rebalance",
-                source = format_args!("{source:x}"),
-                items,
-                blocks,
-                "pulled from a previous owner"
-            );
+            if last.is_none() || last == after {
+                break;
+            }
+            after = last;
         }
-        if !unreachable.is_empty() {
-            tracing::warn!(
-                worker = "rebalance",
-                partitions = unreachable.len(),
-                "no previous owner reachable for some partitions"
-            );
+        let mut after = None;
+        loop {
+            let (ids, last) = replica
+                .partition_blocks((bits, partitions.to_vec()), after, PAGE)
+                .await
+                .map_err(|_| "block page")?;
+            for id in ids {
+                // A block gone meanwhile was deleted: nothing to copy.
+                let Some(data) = replica.get_block(id).await.map_err(|_| "block read")? else {
+                    continue;
+                };
+                c.store()
+                    .write(WriteOp::PutBlock { id, data, hint_for: None })
+                    .await
+                    .map_err(|_| "local block write")?;
+                blocks += 1;
+            }
+            if last.is_none() || last == after {
+                break;
+            }
+            after = last;
         }
-        tracing::info!(worker = "rebalance", items, blocks, "rebalance done");
+        Ok((items, blocks))
     }
 }
 
@@ -173,5 +317,60 @@ mod tests {
         }
         // A joining node's empty layout gains nothing to pull.
         assert!(gained(&Layout::empty(6), &three, 2).is_empty());
+    }
+
+    #[test]
+    fn the_state_follows_layout_changes() {
+        let one = Layout::single(1, 6);
+        let three = Layout::next(&one, members(&[1, 2, 3]), 3).unwrap();
+        let four = Layout::next(&three, members(&[1, 2, 3, 4]), 3).unwrap();
+        let five = Layout::next(&four, members(&[1, 2, 3, 4, 5]), 3).unwrap();
+        let mut state = RebalanceState { synced_through: three.version, ..Default::default() };
+        state.advance(&three, &four, 4);
+        assert_eq!(state.synced_through, four.version);
+        assert_eq!(state.pending.len(), four.owned_partitions(4).len());
+        // Nothing pulled yet when node 5 joins: partitions node 4 lost to it are dropped, the
+        // rest keep their sources and learn the owners of the layout in between.
+        state.advance(&four, &five, 4);
+        let owned: Vec<u32> = five.owned_partitions(4).iter().map(|p| p.0).collect();
+        assert!(state.pending.keys().all(|p| owned.contains(p)));
+        assert!(state.pending.len() < four.owned_partitions(4).len(), "node 5 took some");
+        for (p, sources) in &state.pending {
+            assert!(!sources.contains(&4));
+            for owner in three.preference_list(PartitionId(*p)) {
+                assert!(sources.contains(owner), "partition {p}: {sources:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn resuming_behind_the_layout_pulls_every_owned_partition() {
+        let one = Layout::single(1, 6);
+        let three = Layout::next(&one, members(&[1, 2, 3]), 3).unwrap();
+        // A first start with nothing to pull from.
+        assert!(RebalanceState::resume(None, &one, 1).pending.is_empty());
+        assert!(RebalanceState::resume(None, &Layout::empty(6), 2).pending.is_empty());
+        // Up to date: resumed as stored.
+        let stored = RebalanceState { synced_through: three.version, pending: BTreeMap::new() };
+        assert_eq!(RebalanceState::resume(Some(stored.clone()), &three, 2), stored);
+        // Behind (a change went unrecorded), or no state with a multi-node layout: everything
+        // owned is pulled, from the other owners first.
+        let behind = RebalanceState { synced_through: one.version, pending: BTreeMap::new() };
+        for resumed in [
+            RebalanceState::resume(Some(behind), &three, 2),
+            RebalanceState::resume(None, &three, 2),
+        ] {
+            assert_eq!(resumed.synced_through, three.version);
+            assert_eq!(resumed.pending.len(), three.owned_partitions(2).len());
+            for (p, sources) in &resumed.pending {
+                let others: Vec<u64> = three
+                    .preference_list(PartitionId(*p))
+                    .iter()
+                    .copied()
+                    .filter(|n| *n != 2)
+                    .collect();
+                assert_eq!(sources[..others.len()], others[..]);
+            }
+        }
     }
 }

@@ -220,3 +220,64 @@ fn regression_listing_asks_other_owners_when_one_just_died() {
         assert_eq!(listed, keys);
     });
 }
+
+/// Regression: a rebalance pull that failed (the sources cut off, or down) was never tried
+/// again, so the new owner stayed without the data of the partitions it gained, for good. What
+/// is left to pull is now kept and retried until every partition came in.
+#[test]
+fn regression_a_failed_rebalance_pull_is_retried() {
+    use ringvault::coordinator::RebalanceWorker;
+    use ringvault::ring::{Layout, Member};
+    runtime().block_on(async {
+        let cluster = SimCluster::new(7, 5);
+        let keys: Vec<Vec<u8>> = (0..60).map(|i| format!("pull{i:02}").into_bytes()).collect();
+        for key in &keys {
+            cluster
+                .coordinator(0)
+                .put(TABLE, key, Some(b"v".to_vec()), VectorClock::new())
+                .await
+                .unwrap();
+        }
+        tokio::time::sleep(RPC_TIMEOUT).await;
+        // Node #4 leaves the layout; node #0 gains some of its partitions.
+        let members = cluster.nodes[..4]
+            .iter()
+            .map(|n| Member { id: n.id, zone: format!("z{}", n.id), capacity: 1 })
+            .collect();
+        let next = Layout::next(&cluster.layout, members, 3).unwrap();
+        let g = 0;
+        let me = cluster.nodes[g].id;
+        let gained: Vec<&Vec<u8>> = keys
+            .iter()
+            .filter(|k| {
+                let p = next.partition_of(ringvault::ring::item_hash(TABLE.0, k));
+                next.preference_list(p).contains(&me) && cluster.local(g, k).is_empty()
+            })
+            .collect();
+        assert!(!gained.is_empty(), "node #0 gains keys it did not hold");
+        let others: Vec<u64> = cluster.nodes[1..].iter().map(|n| n.id).collect();
+        cluster.net.with_faults(|f| others.iter().for_each(|id| f.partition(me, *id)));
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let worker =
+            tokio::spawn(RebalanceWorker { coordinator: cluster.coordinator(g) }.run(stopped));
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        assert!(cluster.coordinator(g).ring().install_layout(next));
+        tokio::time::sleep(RPC_TIMEOUT * 4).await;
+        assert!(gained.iter().all(|k| cluster.local(g, k).is_empty()), "cut off: nothing came in");
+
+        cluster.net.with_faults(|f| f.partitions.clear());
+        for _ in 0..100 {
+            cluster.heartbeat();
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        for key in gained {
+            assert!(
+                !cluster.local(g, key).is_empty(),
+                "{:?} was pulled on retry",
+                String::from_utf8_lossy(key)
+            );
+        }
+        stop.send(true).unwrap();
+        worker.await.unwrap();
+    });
+}
