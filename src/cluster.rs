@@ -22,6 +22,8 @@ use crate::store::Store;
 
 /// Meta key of the persisted layout.
 const LAYOUT_META: &str = "layout";
+/// Meta key of the layout before it, kept while a rebalance may still be moving data.
+const PREVIOUS_LAYOUT_META: &str = "layout_previous";
 /// Meta key of the count of this node's starts (u32, big-endian).
 const INCARNATION_KEY: &str = "incarnation";
 /// Timeout of every internode call.
@@ -52,8 +54,8 @@ pub struct Cluster {
     seed: u64,
 }
 
-fn load_layout(store: &Store) -> Result<Option<Layout>, ClusterError> {
-    match store.get_meta(LAYOUT_META)? {
+fn load_layout(store: &Store, name: &str) -> Result<Option<Layout>, ClusterError> {
+    match store.get_meta(name)? {
         Some(bytes) => postcard::from_bytes(&bytes)
             .map(Some)
             .map_err(|e| ClusterError::Layout { reason: e.to_string() }),
@@ -82,13 +84,16 @@ impl Cluster {
     ) -> Result<Cluster, ClusterError> {
         // The first node of a cluster (no seeds) starts as a ring of one; a joining node owns
         // nothing until it receives the cluster's layout.
-        let layout = match load_layout(store)? {
+        let layout = match load_layout(store, LAYOUT_META)? {
             Some(l) => l,
             None if config.seeds.is_empty() => Layout::single(me, config.partition_bits),
             None => Layout::empty(config.partition_bits),
         };
         let ring = Ring::new(me, layout, clock.clone(), config.gossip_interval);
         ring.begin_incarnation(next_incarnation(store)?);
+        if let Some(previous) = load_layout(store, PREVIOUS_LAYOUT_META)? {
+            ring.set_previous_layout(previous);
+        }
         let tcp = TcpTransport::new(me, config.secret.as_bytes(), seed, TcpOptions::default());
         let rpc = RpcClient::new(Arc::new(tcp.clone()), RPC_TIMEOUT);
         let (repairs, repair_rx) = RepairQueue::new(REPAIR_QUEUE);
@@ -196,16 +201,24 @@ async fn persist_layouts(ring: Ring, store: Store, mut shutdown: watch::Receiver
             _ = shutdown.wait_for(|s| *s) => return,
         }
         let layout = layouts.borrow_and_update().clone();
-        match postcard::to_allocvec(&*layout) {
-            Ok(bytes) => {
-                let store = store.clone();
-                let saved =
-                    tokio::task::spawn_blocking(move || store.put_meta(LAYOUT_META, &bytes)).await;
-                if !matches!(saved, Ok(Ok(()))) {
-                    tracing::error!(version = layout.version, "cannot persist the layout");
+        let mut records = vec![(LAYOUT_META, layout)];
+        records.extend(ring.previous_layout().map(|p| (PREVIOUS_LAYOUT_META, p)));
+        for (name, layout) in records {
+            match postcard::to_allocvec(&*layout) {
+                Ok(bytes) => {
+                    let store = store.clone();
+                    let saved =
+                        tokio::task::spawn_blocking(move || store.put_meta(name, &bytes)).await;
+                    if !matches!(saved, Ok(Ok(()))) {
+                        tracing::error!(
+                            version = layout.version,
+                            name,
+                            "cannot persist the layout"
+                        );
+                    }
                 }
+                Err(e) => tracing::error!(error = %e, "cannot encode the layout"),
             }
-            Err(e) => tracing::error!(error = %e, "cannot encode the layout"),
         }
     }
 }

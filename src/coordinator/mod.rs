@@ -286,12 +286,55 @@ impl Coordinator {
                 RoundState::Pending => {}
                 RoundState::Reached => {
                     self.inner.repairs.offer(table, key, &merged, &answers, extended[..n].to_vec());
+                    if let Some(previous) = self.inner.ring.read_transition() {
+                        self.read_previous_owners(&previous, table, key, &answers, &mut merged)
+                            .await;
+                    }
                     return Ok(merged);
                 }
                 RoundState::Failed => break,
             }
         }
         Err(quorum_error(round))
+    }
+
+    /// During a rebalance, new owners may not hold a partition's data yet: the owners of the
+    /// previous layout are read too, `read_quorum` of them (those already answered count), and
+    /// their answers merged. Writes need no such step: they reach W new owners, which every
+    /// read asks. If too few previous owners answer, the read keeps what it has.
+    async fn read_previous_owners(
+        &self,
+        previous: &crate::ring::Layout,
+        table: TableId,
+        key: &[u8],
+        answers: &[(NodeId, Siblings)],
+        merged: &mut Siblings,
+    ) {
+        let partition = previous.partition_of(crate::ring::item_hash(table.0, key));
+        let owners = previous.preference_list(partition);
+        let needed = self.quorum().read_quorum.min(owners.len());
+        let mut have = owners.iter().filter(|o| answers.iter().any(|(n, _)| n == *o)).count();
+        let mut pending: FuturesUnordered<_> = owners
+            .iter()
+            .copied()
+            .filter(|o| self.alive(*o) && !answers.iter().any(|(n, _)| *n == *o))
+            .filter_map(|o| self.replica(o))
+            .map(|replica| {
+                let key = key.to_vec();
+                async move { replica.get(table, key).await }
+            })
+            .collect();
+        while have < needed
+            && let Some(result) = pending.next().await
+        {
+            if let Ok(siblings) = result {
+                merged.merge(&siblings);
+                have += 1;
+            }
+        }
+        if have < needed {
+            tracing::debug!(have, needed, "too few owners of the previous layout answered");
+        }
     }
 
     /// Writes `value` (`None` deletes) as a successor of `context`; returns the new version once

@@ -118,6 +118,11 @@ impl RebalanceWorker {
             self.save(&state).await;
         }
         loop {
+            if state.pending.is_empty() {
+                // Gossip tells the others, so that reads stop asking the previous owners once
+                // every member holds its partitions.
+                ring.set_synced(state.synced_through);
+            }
             if !state.pending.is_empty() {
                 let done = tokio::select! {
                     done = self.pull(&state.pending) => done,
@@ -128,6 +133,7 @@ impl RebalanceWorker {
                 }
                 self.save(&state).await;
                 if state.pending.is_empty() {
+                    ring.set_synced(state.synced_through);
                     tracing::info!(worker = "rebalance", "every gained partition is in");
                 } else {
                     tracing::info!(

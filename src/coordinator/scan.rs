@@ -31,6 +31,8 @@ impl Coordinator {
                 .map_err(CoordinatorError::Local);
         }
         let q = self.quorum();
+        let previous =
+            self.ring().read_transition().filter(|l| l.partition_bits == layout.partition_bits);
         let mut per_node: BTreeMap<NodeId, Vec<u32>> = BTreeMap::new();
         // Who was asked for each partition (a failed node stays listed so it is not asked again).
         let mut asked: Vec<Vec<NodeId>> = Vec::with_capacity(layout.partition_count() as usize);
@@ -48,6 +50,21 @@ impl Coordinator {
             let chosen: Vec<NodeId> = (0..q.read_quorum.min(alive.len()))
                 .map(|i| alive[(p as usize + i) % alive.len()])
                 .collect();
+            let mut chosen = chosen;
+            // During a rebalance the previous owners still hold what new owners may not have
+            // pulled yet: ask R of them too where the owners changed.
+            if let Some(previous) = &previous {
+                let before = previous.preference_list(crate::ring::PartitionId(p));
+                if before != owners {
+                    let extra: Vec<NodeId> = before
+                        .iter()
+                        .copied()
+                        .filter(|id| !chosen.contains(id) && self.alive(*id))
+                        .take(q.read_quorum)
+                        .collect();
+                    chosen.extend(extra);
+                }
+            }
             for node in &chosen {
                 per_node.entry(*node).or_default().push(p);
             }

@@ -28,6 +28,11 @@ pub struct PeerState {
     pub heartbeat: u64,
     /// The layout version the node runs.
     pub layout_version: u64,
+    /// The highest layout version whose partitions this node holds in full (its rebalance pulls
+    /// are done); until every member reaches the current version, reads also ask the owners
+    /// of the previous layout.
+    #[serde(default)]
+    pub synced_version: u64,
 }
 
 /// Every node this node has heard of.
@@ -97,6 +102,7 @@ mod tests {
             },
             heartbeat,
             layout_version: heartbeat % 3,
+            synced_version: 0,
         }
     }
 

@@ -59,6 +59,10 @@ struct RingInner {
     view: Mutex<MembershipView>,
     detector: Mutex<FailureDetector>,
     heartbeat: Mutex<u64>,
+    /// The layout before the current one, while a rebalance may still be moving its data.
+    previous: Mutex<Option<Arc<Layout>>>,
+    /// This node's synced layout version (see `PeerState::synced_version`).
+    synced: Mutex<u64>,
     local: Mutex<Option<NodeInfo>>,
     addresses: Mutex<Option<gossip::AddressSink>>,
 }
@@ -83,6 +87,8 @@ impl Ring {
                 view: Mutex::new(MembershipView::new()),
                 detector: Mutex::new(FailureDetector::new(PHI_THRESHOLD, gossip_interval)),
                 heartbeat: Mutex::new(0),
+                previous: Mutex::new(None),
+                synced: Mutex::new(0),
                 local: Mutex::new(None),
                 addresses: Mutex::new(None),
             }),
@@ -100,14 +106,54 @@ impl Ring {
     /// Adopts `layout` if it is newer than the current one; returns whether it did.
     pub fn install_layout(&self, layout: Layout) -> bool {
         let mut installed = false;
+        let mut replaced = None;
         self.inner.layout.send_if_modified(|current| {
             if layout.version > current.version {
-                *current = Arc::new(layout);
+                replaced = Some(std::mem::replace(current, Arc::new(layout)));
                 installed = true;
             }
             installed
         });
+        if let Some(old) = replaced.filter(|l| !l.members.is_empty()) {
+            *lock(&self.inner.previous) = Some(old);
+        }
         installed
+    }
+
+    /// The layout before the current one, if any (persisted with it by the cluster).
+    pub fn previous_layout(&self) -> Option<Arc<Layout>> {
+        lock(&self.inner.previous).clone()
+    }
+
+    /// Restores the previous layout at start-up.
+    pub fn set_previous_layout(&self, layout: Layout) {
+        if layout.version < self.layout().version && !layout.members.is_empty() {
+            *lock(&self.inner.previous) = Some(Arc::new(layout));
+        }
+    }
+
+    /// Records that this node holds every partition of layout `version` in full.
+    pub fn set_synced(&self, version: u64) {
+        let mut synced = lock(&self.inner.synced);
+        *synced = (*synced).max(version);
+    }
+
+    /// While some member of the current layout has not reported (by gossip) that it holds its
+    /// partitions in full, the previous layout, whose owners still have the data: reads ask
+    /// them too. `None` once every member caught up.
+    pub fn read_transition(&self) -> Option<Arc<Layout>> {
+        let previous = self.previous_layout()?;
+        let current = self.layout();
+        let me = self.inner.me;
+        let synced = *lock(&self.inner.synced);
+        let view = lock(&self.inner.view);
+        let caught_up = current.members.iter().all(|m| {
+            let version =
+                if m.id == me { synced } else { view.get(m.id).map_or(0, |s| s.synced_version) };
+            version >= current.version
+        });
+        drop(view);
+        (!caught_up).then_some(previous)
     }
 
     /// Notified on every new layout.
@@ -162,8 +208,12 @@ impl Ring {
         let info = lock(&self.inner.local).clone()?;
         let mut heartbeat = lock(&self.inner.heartbeat);
         *heartbeat += 1;
-        let state =
-            PeerState { info, heartbeat: *heartbeat, layout_version: self.layout().version };
+        let state = PeerState {
+            info,
+            heartbeat: *heartbeat,
+            layout_version: self.layout().version,
+            synced_version: *lock(&self.inner.synced),
+        };
         lock(&self.inner.view).merge_one(state.clone());
         Some(state)
     }
@@ -283,5 +333,31 @@ mod tests {
         assert_eq!(observer.view().get(2).unwrap().info.rpc_addr.port(), 7002);
         let seen: Vec<u16> = lock(&addresses).iter().map(|(_, a)| a.port()).collect();
         assert_eq!(seen, vec![7001, 7002]);
+    }
+
+    /// Reads ask the previous layout's owners from a layout change until every member of the
+    /// new layout has said, by gossip, that it holds its partitions.
+    #[test]
+    fn the_read_transition_lasts_until_every_member_is_synced() {
+        let node = ring(1);
+        assert!(node.read_transition().is_none(), "a ring of one never moved data");
+        let members = |ids: &[NodeId]| {
+            ids.iter().map(|id| Member { id: *id, zone: "z".into(), capacity: 1 }).collect()
+        };
+        let next = Layout::next(&node.layout(), members(&[1, 2, 3]), 3).unwrap();
+        let version = next.version;
+        assert!(node.install_layout(next));
+        assert_eq!(node.read_transition().map(|l| l.members.len()), Some(1));
+        node.set_synced(version);
+        let peer = |id: NodeId, synced_version: u64| PeerState {
+            info: info(id, 7000),
+            heartbeat: synced_version + 1,
+            layout_version: version,
+            synced_version,
+        };
+        node.merge_view(vec![peer(2, version), peer(3, version - 1)]);
+        assert!(node.read_transition().is_some(), "node 3 is still pulling");
+        node.merge_view(vec![peer(3, version)]);
+        assert!(node.read_transition().is_none());
     }
 }

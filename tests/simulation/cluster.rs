@@ -74,9 +74,20 @@ impl SimCluster {
     }
 
     pub fn with_quorum(seed: u64, count: u64, quorum: QuorumConfig) -> Self {
+        Self::build(seed, count, count, quorum)
+    }
+
+    /// `count` nodes running, only the first `members` of them in the layout.
+    pub fn with_members(seed: u64, count: u64, members: u64) -> Self {
+        Self::build(seed, count, members, QuorumConfig::default())
+    }
+
+    fn build(seed: u64, count: u64, members: u64, quorum: QuorumConfig) -> Self {
         let ids: Vec<NodeId> = (1..=count).collect();
-        let members =
-            ids.iter().map(|id| Member { id: *id, zone: format!("z{id}"), capacity: 1 }).collect();
+        let members = ids[..members as usize]
+            .iter()
+            .map(|id| Member { id: *id, zone: format!("z{id}"), capacity: 1 })
+            .collect();
         let layout =
             Layout::next(&Layout::single(ids[0], PARTITION_BITS), members, REPLICATION_FACTOR)
                 .unwrap();
