@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 use crate::clock::SharedClock;
 use crate::config::ClusterConfig;
 use crate::coordinator::{
-    Coordinator, HandoffWorker, Local, QuorumConfig, RebalanceWorker, RepairQueue,
+    CleanupWorker, Coordinator, HandoffWorker, Local, QuorumConfig, RebalanceWorker, RepairQueue,
 };
 use crate::ring::gossip::{self, Gossiper};
 use crate::ring::{Layout, NodeId, NodeInfo, Ring};
@@ -26,6 +26,8 @@ const LAYOUT_META: &str = "layout";
 const PREVIOUS_LAYOUT_META: &str = "layout_previous";
 /// Meta key of the count of this node's starts (u32, big-endian).
 const INCARNATION_KEY: &str = "incarnation";
+/// How often a node drops data it no longer owns.
+const CLEANUP_INTERVAL: Duration = Duration::from_secs(30);
 /// Timeout of every internode call.
 const RPC_TIMEOUT: Duration = Duration::from_secs(5);
 /// Read repairs waiting to be sent, at most.
@@ -156,6 +158,8 @@ impl Cluster {
             interval: self.config.gossip_interval,
         };
         let rebalance = RebalanceWorker { coordinator: self.coordinator.clone() };
+        let cleanup =
+            CleanupWorker { coordinator: self.coordinator.clone(), interval: CLEANUP_INTERVAL };
         let repairs = self.repairs.take();
         let coordinator = self.coordinator.clone();
         let persist = persist_layouts(self.ring.clone(), self.store.clone(), shutdown.clone());
@@ -179,6 +183,7 @@ impl Cluster {
                 gossiper.run(shutdown.clone()),
                 handoff.run(shutdown.clone()),
                 rebalance.run(shutdown.clone()),
+                cleanup.run(shutdown.clone()),
                 persist,
                 async move {
                     tokio::select! {

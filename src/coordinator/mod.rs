@@ -14,6 +14,7 @@
 //! - Reads merge `read_quorum` answers; replicas found stale are repaired in the background
 //!   through a bounded queue (`read_repair`).
 
+mod cleanup;
 mod handoff;
 mod messages;
 mod read_repair;
@@ -35,6 +36,7 @@ use crate::ring::{NodeId, Ring};
 use crate::rpc::{Router, RpcClient};
 use crate::store::{BlockId, HintOp, JournalEntry, Store, TableId, WriteOp};
 
+pub use cleanup::CleanupWorker;
 pub use handoff::HandoffWorker;
 pub use read_repair::{Repair, RepairQueue};
 pub use rebalance::RebalanceWorker;
@@ -261,11 +263,19 @@ impl Coordinator {
                 (node, result)
             }
         };
+        let owners = &extended[..n];
+        // Owners asked that have not answered yet. A stand-in rarely holds the item (only a
+        // hinted copy), so its answers complete the quorum only once no owner is left to
+        // answer: two empty stand-ins must never outvote a live owner that has the item.
+        let mut owners_pending = contacted.iter().filter(|id| owners.contains(id)).count();
         let mut pending: FuturesUnordered<_> = contacted.iter().map(|node| read(*node)).collect();
         let mut round = QuorumRound::new(q.read_quorum, contacted.len());
         let mut merged = Siblings::new();
         let mut answers = Vec::new();
         while let Some((node, result)) = pending.next().await {
+            if owners.contains(&node) {
+                owners_pending -= 1;
+            }
             let state = match result {
                 Ok(siblings) => {
                     merged.merge(&siblings);
@@ -282,10 +292,12 @@ impl Coordinator {
                     round.fail(node, e)
                 }
             };
+            let owner_answers = answers.iter().filter(|(id, _)| owners.contains(id)).count();
             match state {
                 RoundState::Pending => {}
+                RoundState::Reached if owner_answers < q.read_quorum && owners_pending > 0 => {}
                 RoundState::Reached => {
-                    self.inner.repairs.offer(table, key, &merged, &answers, extended[..n].to_vec());
+                    self.inner.repairs.offer(table, key, &merged, &answers, owners.to_vec());
                     if let Some(previous) = self.inner.ring.read_transition() {
                         self.read_previous_owners(&previous, table, key, &answers, &mut merged)
                             .await;

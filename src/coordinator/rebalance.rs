@@ -78,7 +78,21 @@ impl RebalanceState {
         for (p, before) in gained(old, new, me) {
             add_sources(self.pending.entry(p.0).or_default(), before, me);
         }
+        if old.members.is_empty() {
+            // A joining node never saw the layout before this one: whatever it now owns may be
+            // anywhere, so it asks the other owners, then every member.
+            self.pull_all_owned(new, me);
+        }
         self.synced_through = new.version;
+    }
+
+    fn pull_all_owned(&mut self, layout: &Layout, me: NodeId) {
+        let members: Vec<NodeId> = layout.members.iter().map(|m| m.id).collect();
+        for p in layout.owned_partitions(me) {
+            let sources = self.pending.entry(p.0).or_default();
+            add_sources(sources, layout.preference_list(p).iter().copied(), me);
+            add_sources(sources, members.iter().copied(), me);
+        }
     }
 
     /// The state to resume from, given what was stored and the layout the node runs. A stored
@@ -93,12 +107,7 @@ impl RebalanceState {
             None if current.members.len() <= 1 => return fresh(),
             None => fresh(),
         };
-        let members: Vec<NodeId> = current.members.iter().map(|m| m.id).collect();
-        for p in current.owned_partitions(me) {
-            let sources = state.pending.entry(p.0).or_default();
-            add_sources(sources, current.preference_list(p).iter().copied(), me);
-            add_sources(sources, members.iter().copied(), me);
-        }
+        state.pull_all_owned(current, me);
         state.synced_through = current.version;
         state
     }
@@ -321,8 +330,13 @@ mod tests {
         for old in [1, 2, 3] {
             assert!(gained(&three, &four, old).is_empty(), "node {old} only lost partitions");
         }
-        // A joining node's empty layout gains nothing to pull.
+        // A joining node's empty layout names no previous owner...
         assert!(gained(&Layout::empty(6), &three, 2).is_empty());
+        // ...so it pulls everything it now owns, from every other member.
+        let mut joining = RebalanceState::default();
+        joining.advance(&Layout::empty(6), &three, 2);
+        assert_eq!(joining.pending.len(), three.owned_partitions(2).len());
+        assert!(joining.pending.values().all(|s| s.contains(&1) && s.contains(&3)));
     }
 
     #[test]

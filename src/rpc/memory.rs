@@ -15,8 +15,11 @@ use super::{BoxFuture, PeerId, Router, RpcError, Transport};
 /// Faults to inject.
 #[derive(Debug, Clone, Default)]
 pub struct FaultPlan {
-    /// Nodes that answer nothing (crashed).
+    /// Nodes that answer nothing (crashed, or a host gone: callers wait for their timeout).
     pub down: HashSet<PeerId>,
+    /// Nodes whose process is gone while the host answers: a call fails at once, as a
+    /// connection to a closed port is refused.
+    pub refused: HashSet<PeerId>,
     /// Unordered pairs that cannot reach each other.
     pub partitions: HashSet<(PeerId, PeerId)>,
     /// Probability in [0, 1] that a request is lost.
@@ -37,6 +40,7 @@ impl FaultPlan {
     pub fn heal(&mut self) {
         self.partitions.clear();
         self.down.clear();
+        self.refused.clear();
         self.drop_probability = 0.0;
     }
 }
@@ -113,6 +117,12 @@ impl Transport for MemoryTransport {
         Box::pin(async move {
             let router = {
                 let mut shared = network.lock();
+                if shared.faults.refused.contains(&to) {
+                    return Err(RpcError::Unreachable {
+                        peer: to,
+                        reason: "connection refused".into(),
+                    });
+                }
                 let drop_probability = shared.faults.drop_probability;
                 let dropped =
                     drop_probability > 0.0 && shared.rng.random_bool(drop_probability.min(1.0));

@@ -2,6 +2,8 @@
 //! they are handed off. A hint names the data (an item key, a block id) rather than copying it:
 //! the data itself sits in the stand-in's ordinary tables, written in the same transaction.
 
+use std::collections::HashSet;
+
 use redb::{ReadableTable, Table};
 use serde::{Deserialize, Serialize};
 
@@ -39,6 +41,27 @@ fn split(k: &[u8]) -> Option<(u64, u64)> {
     let owner = u64::from_be_bytes(k.get(..8)?.try_into().ok()?);
     let seq = u64::from_be_bytes(k.get(8..16)?.try_into().ok()?);
     Some((owner, seq))
+}
+
+/// Items `(table, key)` and blocks some hint still refers to.
+pub type Referenced = (HashSet<(u8, Vec<u8>)>, HashSet<BlockId>);
+
+pub fn referenced(
+    table: &impl ReadableTable<&'static [u8], &'static [u8]>,
+) -> Result<Referenced, StoreError> {
+    let (mut items, mut blocks) = (HashSet::new(), HashSet::new());
+    for hint in list(table, None, usize::MAX)? {
+        match hint.op {
+            HintOp::Item { table, key } => {
+                items.insert((table, key));
+            }
+            HintOp::Block { id } => {
+                blocks.insert(id);
+            }
+            HintOp::DeleteBlocks { .. } | HintOp::DeleteBody { .. } => {}
+        }
+    }
+    Ok((items, blocks))
 }
 
 pub fn add(

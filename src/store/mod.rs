@@ -119,10 +119,12 @@ pub enum WriteOp {
         owner: u64,
         seq: u64,
     },
-    /// Removes an item outright (no tombstone): data a stand-in no longer needs.
-    DropItem {
-        table: TableId,
-        key: Vec<u8>,
+    /// Removes items and blocks outright (no tombstone), except those a hint still refers to
+    /// (checked in the same transaction, so a hinted write racing the drop survives): data
+    /// this node no longer owns.
+    DropUnhinted {
+        items: Vec<(TableId, Vec<u8>)>,
+        blocks: Vec<BlockId>,
     },
     DeleteBlocks {
         ids: Vec<BlockId>,
@@ -680,10 +682,19 @@ fn apply_batch(
                     .remove(hints::key(owner, seq).as_slice())
                     .map(|_| WriteOutcome::Done)
                     .map_err(redb_err),
-                WriteOp::DropItem { table, key } => items
-                    .remove(item_key(table, &key).as_slice())
-                    .map(|_| WriteOutcome::Done)
-                    .map_err(redb_err),
+                WriteOp::DropUnhinted { items: drop_items, blocks: drop_blocks } => {
+                    hints::referenced(&hint_table).and_then(|(hinted_items, hinted_blocks)| {
+                        for (table, key) in drop_items {
+                            if !hinted_items.contains(&(table.0, key.clone())) {
+                                items.remove(item_key(table, &key).as_slice()).map_err(redb_err)?;
+                            }
+                        }
+                        for id in drop_blocks.iter().filter(|id| !hinted_blocks.contains(id)) {
+                            blocks.remove(id.to_key().as_slice()).map_err(redb_err)?;
+                        }
+                        Ok(WriteOutcome::Done)
+                    })
+                }
                 WriteOp::DeleteBlocks { ids } => ids
                     .iter()
                     .try_for_each(|id| blocks.remove(id.to_key().as_slice()).map(drop))

@@ -175,9 +175,14 @@ async fn hints_are_stored_with_their_data_and_listed_per_owner() {
     assert_eq!(hints.len(), 2);
     assert_eq!(hints[0].op, HintOp::Item { table: T.0, key: b"k".to_vec() });
     assert_eq!(hints[1].op, HintOp::Block { id });
+    // Dropping what this node does not own spares what a hint still refers to.
+    let drop_all = || WriteOp::DropUnhinted { items: vec![(T, b"k".to_vec())], blocks: vec![id] };
+    store.write(drop_all()).await.unwrap();
+    assert!(store.get(T, b"k").unwrap().is_some() && store.get_block(id).unwrap().is_some());
     store.write(WriteOp::DeleteHint { owner: 9, seq: hints[0].seq }).await.unwrap();
-    store.write(WriteOp::DropItem { table: T, key: b"k".to_vec() }).await.unwrap();
-    assert!(store.get(T, b"k").unwrap().is_none());
+    store.write(drop_all()).await.unwrap();
+    assert!(store.get(T, b"k").unwrap().is_none(), "handed off: dropped");
+    assert!(store.get_block(id).unwrap().is_some(), "the block's hint is still there");
     assert_eq!(store.hint_counts().unwrap(), vec![(4, 1), (9, 1)]);
 }
 

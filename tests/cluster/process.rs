@@ -188,8 +188,12 @@ async fn upload(through: &[aws_sdk_s3::Client], first: u64, count: u64) -> BTree
         let key = format!("obj-{i:04}");
         let s3 = &through[i as usize % through.len()];
         let put = s3.put_object().bucket(BUCKET).key(&key).body(body(i).into()).send().await;
-        if put.is_ok() {
-            acked.insert(key, i);
+        match put {
+            Ok(_) => {
+                acked.insert(key, i);
+            }
+            // Shown when an availability assertion below fails.
+            Err(e) => eprintln!("PUT {key} failed: {:?}", e.into_service_error()),
         }
     }
     acked

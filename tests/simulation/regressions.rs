@@ -327,3 +327,146 @@ fn regression_reads_during_a_rebalance_find_what_the_previous_owners_hold() {
         assert_eq!(listed.len(), keys.len(), "every key is listed during the rebalance");
     });
 }
+
+/// A node drops the items and blocks it no longer owns once every member of the new layout
+/// reports that it holds its partitions, and keeps what a hint still refers to; reads go on
+/// finding everything on the new owners.
+#[test]
+fn data_no_longer_owned_is_dropped_once_the_new_owners_hold_it() {
+    use ringvault::coordinator::{CleanupWorker, RebalanceWorker};
+    use ringvault::ring::{Layout, Member, NodeInfo, PeerState};
+    use ringvault::store::{HintOp, WriteOp};
+    runtime().block_on(async {
+        let cluster = SimCluster::with_members(9, 5, 3);
+        let keys: Vec<Vec<u8>> = (0..30).map(|i| format!("gc{i:02}").into_bytes()).collect();
+        for key in &keys {
+            cluster
+                .coordinator(0)
+                .put(TABLE, key, Some(b"v".to_vec()), VectorClock::new())
+                .await
+                .unwrap();
+        }
+        let block = BlockId { data_id: [9; 16], index: 0 };
+        cluster.coordinator(0).put_block(block, Bytes::from_static(b"body")).await.unwrap();
+        tokio::time::sleep(RPC_TIMEOUT).await;
+        let leaving = &cluster.nodes[0];
+        // A write node #0 still owes node #4 (a hint not handed off yet).
+        let hinted = keys[0].clone();
+        leaving
+            .store
+            .write(WriteOp::AddHint {
+                owner: cluster.nodes[3].id,
+                op: HintOp::Item { table: TABLE.0, key: hinted.clone() },
+            })
+            .await
+            .unwrap();
+
+        // The layout moves from nodes 1, 2, 3 to nodes 3, 4, 5; the newcomers pull.
+        let members = cluster.nodes[2..]
+            .iter()
+            .map(|n| Member { id: n.id, zone: format!("z{}", n.id), capacity: 1 })
+            .collect();
+        let next = Layout::next(&cluster.layout, members, 3).unwrap();
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let workers: Vec<_> = (2..5)
+            .map(|i| {
+                tokio::spawn(
+                    RebalanceWorker { coordinator: cluster.coordinator(i) }.run(stopped.clone()),
+                )
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        for i in 0..5 {
+            assert!(cluster.coordinator(i).ring().install_layout(next.clone()));
+        }
+        for _ in 0..50 {
+            cluster.heartbeat();
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        for i in 3..5 {
+            assert!(keys.iter().all(|k| !cluster.local(i, k).is_empty()), "node #{i} pulled");
+            assert!(cluster.nodes[i].store.get_block(block).unwrap().is_some(), "node #{i} block");
+        }
+        let cleanup = CleanupWorker { coordinator: cluster.coordinator(0), interval: RPC_TIMEOUT };
+        // Node #0 has not heard that the new owners caught up: it keeps everything.
+        assert_eq!(cleanup.pass().await, (0, 0));
+        assert!(keys.iter().all(|k| !cluster.local(0, k).is_empty()));
+
+        let synced = |n: &crate::cluster::SimNode| PeerState {
+            info: NodeInfo {
+                id: n.id,
+                rpc_addr: "127.0.0.1:1".parse().unwrap(),
+                s3_addr: "127.0.0.1:2".parse().unwrap(),
+                zone: format!("z{}", n.id),
+                capacity: 1,
+            },
+            heartbeat: 1 << 40,
+            layout_version: next.version,
+            synced_version: next.version,
+        };
+        cluster.coordinator(0).ring().merge_view(cluster.nodes[2..].iter().map(synced).collect());
+        let (items, blocks) = cleanup.pass().await;
+        assert!(items >= keys.len() && blocks >= 1, "{items} items, {blocks} blocks examined");
+        for key in &keys {
+            assert_eq!(
+                cluster.local(0, key).is_empty(),
+                *key != hinted,
+                "{}",
+                String::from_utf8_lossy(key)
+            );
+        }
+        assert_eq!(leaving.store.get_block(block).unwrap(), None);
+        for key in &keys {
+            let read = cluster.coordinator(2).get(TABLE, key).await.unwrap();
+            assert!(read.iter().any(|s| s.value.is_some()));
+        }
+        stop.send(true).unwrap();
+        for w in workers {
+            w.await.unwrap();
+        }
+    });
+}
+
+/// Regression: once owners failed, stand-ins asked in their place counted toward R like
+/// owners. A stand-in rarely holds the item, so two empty stand-ins answering before the one
+/// live owner (slow link) made a quorum that said "no such item". Stand-in answers now complete
+/// a quorum only when no owner is left to answer.
+#[test]
+fn regression_empty_stand_ins_never_outvote_a_slow_live_owner() {
+    runtime().block_on(async {
+        let cluster = SimCluster::new(10, 5);
+        let keys: Vec<Vec<u8>> = (0..30).map(|i| format!("slow{i:02}").into_bytes()).collect();
+        for key in &keys {
+            cluster
+                .coordinator(0)
+                .put(TABLE, key, Some(b"v".to_vec()), VectorClock::new())
+                .await
+                .unwrap();
+        }
+        tokio::time::sleep(RPC_TIMEOUT * 2).await;
+        // Slow links: a live owner's answer may come after the stand-ins asked in place of the
+        // dead ones.
+        cluster.links.lock().unwrap().latency_max = RPC_TIMEOUT / 2;
+        let mut checked = 0;
+        for key in &keys {
+            let owners = cluster.owners(key);
+            // The two owners other than the reader's pick die; nobody has noticed yet.
+            let alive_owner = owners[2];
+            let reader = (0..5).find(|i| !owners.contains(i)).unwrap();
+            cluster.heartbeat();
+            // Killed processes on hosts that stay up: calls to them are refused at once.
+            let dead = [cluster.nodes[owners[0]].id, cluster.nodes[owners[1]].id];
+            cluster.net.with_faults(|f| f.refused.extend(dead));
+            if let Ok(read) = cluster.coordinator(reader).get(TABLE, key).await {
+                assert!(
+                    read.iter().any(|s| s.value.is_some()),
+                    "{} read as missing with owner #{alive_owner} alive",
+                    String::from_utf8_lossy(key)
+                );
+                checked += 1;
+            }
+            cluster.net.with_faults(|f| f.refused.clear());
+        }
+        assert_eq!(checked, keys.len(), "every read answered");
+    });
+}
