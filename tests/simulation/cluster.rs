@@ -132,14 +132,26 @@ impl SimCluster {
         let mut router = Router::new();
         coordinator.register(&mut router);
         self.net.attach(id, router);
-        self.net.with_faults(|f| f.down.remove(&id));
+        self.net.with_faults(|f| {
+            f.down.remove(&id);
+            f.refused.remove(&id);
+        });
         node.running = Some(Running { coordinator, repairs: rx });
     }
 
+    /// The node's host goes silent: calls to it wait for their timeout.
     pub fn crash(&mut self, i: usize) {
         let id = self.nodes[i].id;
         self.net.detach(id);
         self.net.with_faults(|f| f.down.insert(id));
+        self.nodes[i].running = None;
+    }
+
+    /// The node's process dies on a host that stays up: calls to it are refused at once.
+    pub fn kill(&mut self, i: usize) {
+        let id = self.nodes[i].id;
+        self.net.detach(id);
+        self.net.with_faults(|f| f.refused.insert(id));
         self.nodes[i].running = None;
     }
 

@@ -3,8 +3,9 @@
 //! 1. **Calm**: mutations with no fault at all. After each acknowledged one, a read through a
 //!    random node must see every acknowledged write of that key, and a scan through a random
 //!    node must list every key with every acknowledged write (R + W > N, no failures).
-//! 2. **Storm**: each step may crash or restart a node (at most two down of five), cut or
-//!    heal a link, or change the loss of requests, replies and the latency; then runs a
+//! 2. **Storm**: each step may crash a node (its host silent: calls time out), kill one (calls
+//!    refused at once) or restart one (at most two down of five), cut or heal a link, or
+//!    change the loss of requests, replies and the latency; then runs a
 //!    mutation, a read, or two racing mutations of one key through different nodes. Now and
 //!    then a node runs a hinted-handoff pass; read repairs are sent every step.
 //! 3. **Heal**: every fault cleared, crashed nodes restarted, time passes so detectors see all
@@ -333,8 +334,13 @@ impl Scenario {
         let text = match self.rng.random_range(0..7) {
             0 if crashed.len() < MAX_DOWN => {
                 let node = self.pick(&running);
-                self.cluster.crash(node);
-                format!("crash #{node}")
+                if self.rng.random_bool(0.5) {
+                    self.cluster.crash(node);
+                    format!("crash #{node} (silent)")
+                } else {
+                    self.cluster.kill(node);
+                    format!("kill #{node} (refused)")
+                }
             }
             1 if !crashed.is_empty() => {
                 let node = self.pick(&crashed);
