@@ -1,14 +1,18 @@
 //! Dropping what this node no longer owns: items and blocks of partitions outside its
 //! preference lists, left by a rebalance (it was an owner before) or by sloppy writes it took
 //! as a stand-in and has handed off. Only once no read needs previous owners any more (every
-//! member of the layout holds its partitions, `Ring::read_transition`), and never data a hint
-//! still refers to (checked by the store in the same transaction as the drop).
+//! member of the layout holds its partitions, `Ring::read_transition`); only what every
+//! current owner confirms it holds (an owner that lacks it is sent this copy, and the copy
+//! stays until the next pass); and never data a hint still refers to (checked by the store in
+//! the same transaction as the drop). Confirming per item and block costs reads, but a copy is
+//! never the last one when it goes, whatever happened to the rebalance before.
 
 use std::time::Duration;
 
 use super::Coordinator;
-use crate::ring::PartitionId;
-use crate::store::{TableId, WriteOp};
+use crate::causality::Siblings;
+use crate::ring::{Layout, PartitionId, item_hash};
+use crate::store::{BlockId, TableId, WriteOp};
 
 /// Items or block ids examined per page (and dropped per transaction).
 const PAGE: usize = 500;
@@ -42,8 +46,9 @@ impl CleanupWorker {
         }
     }
 
-    /// One pass; returns `(items, blocks)` examined for dropping (hinted ones are kept by the
-    /// store). Does nothing while a rebalance may still need this node's copies.
+    /// One pass; returns `(items, blocks)` confirmed on every owner and dropped (except those
+    /// a hint still refers to, which the store keeps). Does nothing while a rebalance may still
+    /// need this node's copies.
     pub async fn pass(&self) -> (usize, usize) {
         let c = &self.coordinator;
         let ring = c.ring();
@@ -67,7 +72,12 @@ impl CleanupWorker {
             else {
                 break;
             };
-            let drop: Vec<(TableId, Vec<u8>)> = page.into_iter().map(|(t, k, _)| (t, k)).collect();
+            let mut drop = Vec::new();
+            for (table, key, siblings) in page {
+                if self.owners_hold_item(&layout, table, &key, &siblings).await {
+                    drop.push((table, key));
+                }
+            }
             items += drop.len();
             if !drop.is_empty()
                 && c.store()
@@ -87,10 +97,16 @@ impl CleanupWorker {
             let Ok((ids, last)) = local.partition_blocks(filter.clone(), after, PAGE).await else {
                 break;
             };
-            blocks += ids.len();
-            if !ids.is_empty()
+            let mut drop = Vec::new();
+            for id in ids {
+                if self.owners_hold_block(&layout, id).await {
+                    drop.push(id);
+                }
+            }
+            blocks += drop.len();
+            if !drop.is_empty()
                 && c.store()
-                    .write(WriteOp::DropUnhinted { items: Vec::new(), blocks: ids })
+                    .write(WriteOp::DropUnhinted { items: Vec::new(), blocks: drop })
                     .await
                     .is_err()
             {
@@ -102,5 +118,54 @@ impl CleanupWorker {
             after = last;
         }
         (items, blocks)
+    }
+
+    /// Whether every owner of the item holds a version covering `siblings`. An owner that does
+    /// not is sent them (as read repair would); the caller keeps its copy for now.
+    async fn owners_hold_item(
+        &self,
+        layout: &Layout,
+        table: TableId,
+        key: &[u8],
+        siblings: &Siblings,
+    ) -> bool {
+        let c = &self.coordinator;
+        let owners = layout.preference_list(layout.partition_of(item_hash(table.0, key)));
+        let mut all = !owners.is_empty();
+        for owner in owners.iter().copied().filter(|o| *o != c.node_id()) {
+            let Some(replica) = c.replica(owner) else { return false };
+            match replica.get(table, key.to_vec()).await {
+                Ok(held) if held.covers(siblings) => {}
+                Ok(_) => {
+                    let _ = replica.merge(table, key.to_vec(), siblings.clone(), None).await;
+                    all = false;
+                }
+                Err(_) => all = false,
+            }
+        }
+        all
+    }
+
+    /// Whether every owner of the block holds it; one that does not is sent this copy.
+    async fn owners_hold_block(&self, layout: &Layout, id: BlockId) -> bool {
+        let c = &self.coordinator;
+        let placement = super::replica::block_placement_key(id);
+        let partition = layout.partition_of(item_hash(super::BLOCK_PLACEMENT_TABLE, &placement));
+        let owners = layout.preference_list(partition);
+        let mut all = !owners.is_empty();
+        for owner in owners.iter().copied().filter(|o| *o != c.node_id()) {
+            let Some(replica) = c.replica(owner) else { return false };
+            match replica.get_block(id).await {
+                Ok(Some(_)) => {}
+                Ok(None) => {
+                    if let Ok(Some(data)) = c.inner.local.get_block(id).await {
+                        let _ = replica.put_block(id, data, None).await;
+                    }
+                    all = false;
+                }
+                Err(_) => all = false,
+            }
+        }
+        all
     }
 }

@@ -470,3 +470,69 @@ fn regression_empty_stand_ins_never_outvote_a_slow_live_owner() {
         assert_eq!(checked, keys.len(), "every read answered");
     });
 }
+
+/// Clean-up trusts no report: even when every new owner claims (by gossip) to hold its
+/// partitions, a node drops an item or block only once each owner confirms it, and sends its
+/// copy to an owner that lacks it. Here nobody pulled at all (say the new owners pulled from
+/// nodes that were themselves still empty): the first pass hands the data over and drops
+/// nothing, the next one drops it.
+#[test]
+fn clean_up_never_drops_a_copy_the_owners_do_not_confirm() {
+    use ringvault::coordinator::CleanupWorker;
+    use ringvault::ring::{Layout, Member, NodeInfo, PeerState};
+    runtime().block_on(async {
+        let cluster = SimCluster::with_members(11, 5, 3);
+        let keys: Vec<Vec<u8>> = (0..20).map(|i| format!("keep{i:02}").into_bytes()).collect();
+        for key in &keys {
+            cluster
+                .coordinator(0)
+                .put(TABLE, key, Some(b"v".to_vec()), VectorClock::new())
+                .await
+                .unwrap();
+        }
+        let block = BlockId { data_id: [4; 16], index: 0 };
+        cluster.coordinator(0).put_block(block, Bytes::from_static(b"body")).await.unwrap();
+        tokio::time::sleep(RPC_TIMEOUT).await;
+        let members = cluster.nodes[2..]
+            .iter()
+            .map(|n| Member { id: n.id, zone: format!("z{}", n.id), capacity: 1 })
+            .collect();
+        let next = Layout::next(&cluster.layout, members, 3).unwrap();
+        for i in 0..5 {
+            assert!(cluster.coordinator(i).ring().install_layout(next.clone()));
+        }
+        // Every new owner says it is synced, though nodes #3 and #4 pulled nothing.
+        let claims = cluster.nodes[2..]
+            .iter()
+            .map(|n| PeerState {
+                info: NodeInfo {
+                    id: n.id,
+                    rpc_addr: "127.0.0.1:1".parse().unwrap(),
+                    s3_addr: "127.0.0.1:2".parse().unwrap(),
+                    zone: format!("z{}", n.id),
+                    capacity: 1,
+                },
+                heartbeat: 1 << 40,
+                layout_version: next.version,
+                synced_version: next.version,
+            })
+            .collect();
+        cluster.coordinator(0).ring().merge_view(claims);
+        cluster.heartbeat();
+        let cleanup = CleanupWorker { coordinator: cluster.coordinator(0), interval: RPC_TIMEOUT };
+        assert_eq!(cleanup.pass().await, (0, 0), "nothing confirmed, nothing dropped");
+        for key in &keys {
+            assert!(!cluster.local(0, key).is_empty());
+            for i in 2..5 {
+                assert!(!cluster.local(i, key).is_empty(), "node #{i} was sent its copy");
+            }
+        }
+        for i in 2..5 {
+            assert!(cluster.nodes[i].store.get_block(block).unwrap().is_some(), "node #{i} block");
+        }
+        cluster.heartbeat();
+        assert_eq!(cleanup.pass().await, (keys.len(), 1), "confirmed now: dropped");
+        assert!(keys.iter().all(|k| cluster.local(0, k).is_empty()));
+        assert_eq!(cluster.nodes[0].store.get_block(block).unwrap(), None);
+    });
+}
