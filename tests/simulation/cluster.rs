@@ -27,7 +27,7 @@ use ringvault::clock::SharedClock;
 use ringvault::coordinator::{
     Coordinator, HandoffWorker, Local, QuorumConfig, Repair, RepairQueue,
 };
-use ringvault::ring::{Layout, Member, NodeId, Ring, item_hash};
+use ringvault::ring::{Layout, Member, NodeId, NodeInfo, PeerState, Ring, item_hash};
 use ringvault::rpc::{MemoryNetwork, Router, RpcClient};
 use ringvault::store::{Store, TableId};
 use tokio::sync::mpsc;
@@ -43,6 +43,11 @@ pub const HEARTBEAT: Duration = Duration::from_millis(100);
 const PARTITION_BITS: u8 = 4;
 const REPLICATION_FACTOR: usize = 3;
 const REPAIR_QUEUE: usize = 64;
+
+/// A layout member: one zone per node, as the simulated cluster is built.
+fn member(id: NodeId) -> Member {
+    Member { id, zone: format!("z{id}"), capacity: 1 }
+}
 
 /// A node that is running.
 struct Running {
@@ -84,10 +89,7 @@ impl SimCluster {
 
     fn build(seed: u64, count: u64, members: u64, quorum: QuorumConfig) -> Self {
         let ids: Vec<NodeId> = (1..=count).collect();
-        let members = ids[..members as usize]
-            .iter()
-            .map(|id| Member { id: *id, zone: format!("z{id}"), capacity: 1 })
-            .collect();
+        let members = ids[..members as usize].iter().map(|id| member(*id)).collect();
         let layout =
             Layout::next(&Layout::single(ids[0], PARTITION_BITS), members, REPLICATION_FACTOR)
                 .unwrap();
@@ -227,6 +229,33 @@ impl SimCluster {
             .iter()
             .map(|id| self.nodes.iter().position(|n| n.id == *id).unwrap())
             .collect()
+    }
+
+    /// The layout after this cluster's first one, with nodes `members` (by index).
+    pub fn next_layout(&self, members: std::ops::Range<usize>) -> Layout {
+        let members = self.nodes[members].iter().map(|n| member(n.id)).collect();
+        Layout::next(&self.layout, members, REPLICATION_FACTOR).unwrap()
+    }
+
+    /// Tells node `to`, as gossip would, that nodes `from` (by index) hold every partition of
+    /// layout `version`.
+    pub fn report_synced(&self, to: usize, from: std::ops::Range<usize>, version: u64) {
+        let claims = self.nodes[from]
+            .iter()
+            .map(|n| PeerState {
+                info: NodeInfo {
+                    id: n.id,
+                    rpc_addr: "127.0.0.1:1".parse().unwrap(),
+                    s3_addr: "127.0.0.1:2".parse().unwrap(),
+                    zone: format!("z{}", n.id),
+                    capacity: 1,
+                },
+                heartbeat: 1 << 40,
+                layout_version: version,
+                synced_version: version,
+            })
+            .collect();
+        self.coordinator(to).ring().merge_view(claims);
     }
 
     /// What node `i`'s own store holds for a key, read directly.

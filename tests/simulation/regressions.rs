@@ -227,7 +227,6 @@ fn regression_listing_asks_other_owners_when_one_just_died() {
 #[test]
 fn regression_a_failed_rebalance_pull_is_retried() {
     use ringvault::coordinator::RebalanceWorker;
-    use ringvault::ring::{Layout, Member};
     runtime().block_on(async {
         let cluster = SimCluster::new(7, 5);
         let keys: Vec<Vec<u8>> = (0..60).map(|i| format!("pull{i:02}").into_bytes()).collect();
@@ -240,11 +239,7 @@ fn regression_a_failed_rebalance_pull_is_retried() {
         }
         tokio::time::sleep(RPC_TIMEOUT).await;
         // Node #4 leaves the layout; node #0 gains some of its partitions.
-        let members = cluster.nodes[..4]
-            .iter()
-            .map(|n| Member { id: n.id, zone: format!("z{}", n.id), capacity: 1 })
-            .collect();
-        let next = Layout::next(&cluster.layout, members, 3).unwrap();
+        let next = cluster.next_layout(0..4);
         let g = 0;
         let me = cluster.nodes[g].id;
         let gained: Vec<&Vec<u8>> = keys
@@ -288,7 +283,6 @@ fn regression_a_failed_rebalance_pull_is_retried() {
 /// its partitions, reads and listings also ask the owners of the previous layout.
 #[test]
 fn regression_reads_during_a_rebalance_find_what_the_previous_owners_hold() {
-    use ringvault::ring::{Layout, Member};
     runtime().block_on(async {
         // Nodes 1, 2, 3 own everything; then the layout moves to 3, 4, 5.
         let cluster = SimCluster::with_members(8, 5, 3);
@@ -301,11 +295,7 @@ fn regression_reads_during_a_rebalance_find_what_the_previous_owners_hold() {
                 .unwrap();
         }
         tokio::time::sleep(RPC_TIMEOUT).await;
-        let members = cluster.nodes[2..]
-            .iter()
-            .map(|n| Member { id: n.id, zone: format!("z{}", n.id), capacity: 1 })
-            .collect();
-        let next = Layout::next(&cluster.layout, members, 3).unwrap();
+        let next = cluster.next_layout(2..5);
         for i in 0..5 {
             assert!(cluster.coordinator(i).ring().install_layout(next.clone()));
         }
@@ -334,7 +324,6 @@ fn regression_reads_during_a_rebalance_find_what_the_previous_owners_hold() {
 #[test]
 fn data_no_longer_owned_is_dropped_once_the_new_owners_hold_it() {
     use ringvault::coordinator::{CleanupWorker, RebalanceWorker};
-    use ringvault::ring::{Layout, Member, NodeInfo, PeerState};
     use ringvault::store::{HintOp, WriteOp};
     runtime().block_on(async {
         let cluster = SimCluster::with_members(9, 5, 3);
@@ -362,11 +351,7 @@ fn data_no_longer_owned_is_dropped_once_the_new_owners_hold_it() {
             .unwrap();
 
         // The layout moves from nodes 1, 2, 3 to nodes 3, 4, 5; the newcomers pull.
-        let members = cluster.nodes[2..]
-            .iter()
-            .map(|n| Member { id: n.id, zone: format!("z{}", n.id), capacity: 1 })
-            .collect();
-        let next = Layout::next(&cluster.layout, members, 3).unwrap();
+        let next = cluster.next_layout(2..5);
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let workers: Vec<_> = (2..5)
             .map(|i| {
@@ -392,19 +377,7 @@ fn data_no_longer_owned_is_dropped_once_the_new_owners_hold_it() {
         assert_eq!(cleanup.pass().await, (0, 0));
         assert!(keys.iter().all(|k| !cluster.local(0, k).is_empty()));
 
-        let synced = |n: &crate::cluster::SimNode| PeerState {
-            info: NodeInfo {
-                id: n.id,
-                rpc_addr: "127.0.0.1:1".parse().unwrap(),
-                s3_addr: "127.0.0.1:2".parse().unwrap(),
-                zone: format!("z{}", n.id),
-                capacity: 1,
-            },
-            heartbeat: 1 << 40,
-            layout_version: next.version,
-            synced_version: next.version,
-        };
-        cluster.coordinator(0).ring().merge_view(cluster.nodes[2..].iter().map(synced).collect());
+        cluster.report_synced(0, 2..5, next.version);
         let (items, blocks) = cleanup.pass().await;
         assert!(items >= keys.len() && blocks >= 1, "{items} items, {blocks} blocks examined");
         for key in &keys {
@@ -479,7 +452,6 @@ fn regression_empty_stand_ins_never_outvote_a_slow_live_owner() {
 #[test]
 fn clean_up_never_drops_a_copy_the_owners_do_not_confirm() {
     use ringvault::coordinator::CleanupWorker;
-    use ringvault::ring::{Layout, Member, NodeInfo, PeerState};
     runtime().block_on(async {
         let cluster = SimCluster::with_members(11, 5, 3);
         let keys: Vec<Vec<u8>> = (0..20).map(|i| format!("keep{i:02}").into_bytes()).collect();
@@ -493,31 +465,12 @@ fn clean_up_never_drops_a_copy_the_owners_do_not_confirm() {
         let block = BlockId { data_id: [4; 16], index: 0 };
         cluster.coordinator(0).put_block(block, Bytes::from_static(b"body")).await.unwrap();
         tokio::time::sleep(RPC_TIMEOUT).await;
-        let members = cluster.nodes[2..]
-            .iter()
-            .map(|n| Member { id: n.id, zone: format!("z{}", n.id), capacity: 1 })
-            .collect();
-        let next = Layout::next(&cluster.layout, members, 3).unwrap();
+        let next = cluster.next_layout(2..5);
         for i in 0..5 {
             assert!(cluster.coordinator(i).ring().install_layout(next.clone()));
         }
         // Every new owner says it is synced, though nodes #3 and #4 pulled nothing.
-        let claims = cluster.nodes[2..]
-            .iter()
-            .map(|n| PeerState {
-                info: NodeInfo {
-                    id: n.id,
-                    rpc_addr: "127.0.0.1:1".parse().unwrap(),
-                    s3_addr: "127.0.0.1:2".parse().unwrap(),
-                    zone: format!("z{}", n.id),
-                    capacity: 1,
-                },
-                heartbeat: 1 << 40,
-                layout_version: next.version,
-                synced_version: next.version,
-            })
-            .collect();
-        cluster.coordinator(0).ring().merge_view(claims);
+        cluster.report_synced(0, 2..5, next.version);
         cluster.heartbeat();
         let cleanup = CleanupWorker { coordinator: cluster.coordinator(0), interval: RPC_TIMEOUT };
         assert_eq!(cleanup.pass().await, (0, 0), "nothing confirmed, nothing dropped");
