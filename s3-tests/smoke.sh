@@ -151,17 +151,12 @@ node_log="$tmp/node.log"
 # Settings the caller may have exported must not change what is tested.
 unset RINGVAULT_CONFIG RINGVAULT_ROOT_DOMAIN RINGVAULT_ADMIN_TOKEN
 if ((cluster_nodes > 1)); then
-    base="$(rv_free_dev_base "$cluster_nodes")"
-    endpoints=()
-    for ((i = 0; i < cluster_nodes; i++)); do
-        endpoints+=("http://127.0.0.1:$((base + i))")
-    done
+    rv_launch_dev_ring "$bin" "$cluster_nodes" "$tmp/data" "$node_log" \
+        "$access_key_id" "$secret_access_key"
+    endpoints=("${RV_ENDPOINTS[@]}")
     endpoint="${endpoints[1]}"
     ready_line="Try it:"
-    RINGVAULT_ACCESS_KEY_ID="$access_key_id" RINGVAULT_SECRET_ACCESS_KEY="$secret_access_key" \
-        "$bin" dev --nodes "$cluster_nodes" --data-dir "$tmp/data" --base-port "$base" \
-        >"$node_log" 2>&1 </dev/null &
-    node_pid=$!
+    node_pid="$RV_NODE_PID"
     log "$cluster_nodes-node ring pid $node_pid on ${endpoints[*]}, data in $tmp/data"
 else
     port="$(rv_free_port)"

@@ -134,6 +134,23 @@ aws_secret_access_key = $RV_SECRET_ACCESS_KEY
 EOF
 }
 
+# rv_launch_dev_ring BIN NODES DATA_DIR LOG KEY_ID SECRET: starts `ringvault dev --nodes NODES`
+# in the background on free loopback ports with that root key; sets RV_DEV_BASE (S3 port of
+# node 0; admin ports are +100, RPC +200), RV_ENDPOINTS (one per node) and RV_NODE_PID. The
+# caller waits for readiness (the log's "Try it:" line).
+rv_launch_dev_ring() {
+    local bin="$1" nodes="$2" data="$3" log="$4" key_id="$5" secret="$6" i
+    RV_DEV_BASE="$(rv_free_dev_base "$nodes")"
+    RV_ENDPOINTS=()
+    for ((i = 0; i < nodes; i++)); do
+        RV_ENDPOINTS+=("http://127.0.0.1:$((RV_DEV_BASE + i))")
+    done
+    RINGVAULT_ACCESS_KEY_ID="$key_id" RINGVAULT_SECRET_ACCESS_KEY="$secret" \
+        "$bin" dev --nodes "$nodes" --data-dir "$data" --base-port "$RV_DEV_BASE" \
+        >"$log" 2>&1 </dev/null &
+    RV_NODE_PID=$!
+}
+
 # rv_start_node BIN: a fresh node (or ring, see RINGVAULT_CLUSTER_NODES) with its own data
 # dir, S3 and admin ports; waits until ready.
 rv_start_node() {
@@ -144,18 +161,11 @@ rv_start_node() {
     # Settings the caller may have exported must not change what is tested.
     unset RINGVAULT_CONFIG RINGVAULT_ROOT_DOMAIN RINGVAULT_DATA_DIR RINGVAULT_S3_ADDR
     if ((nodes > 1)); then
-        local base i ready_line="Try it:"
-        base="$(rv_free_dev_base "$nodes")"
-        RV_ENDPOINTS=()
-        for ((i = 0; i < nodes; i++)); do
-            RV_ENDPOINTS+=("http://127.0.0.1:$((base + i))")
-        done
+        local ready_line="Try it:"
+        rv_launch_dev_ring "$bin" "$nodes" "$RV_WORK/data" "$RV_NODE_LOG" \
+            "$RV_ACCESS_KEY_ID" "$RV_SECRET_ACCESS_KEY"
         RV_ENDPOINT="${RV_ENDPOINTS[1]}"
-        RV_ADMIN_ADDR="127.0.0.1:$((base + 100))"
-        RINGVAULT_ACCESS_KEY_ID="$RV_ACCESS_KEY_ID" RINGVAULT_SECRET_ACCESS_KEY="$RV_SECRET_ACCESS_KEY" \
-            "$bin" dev --nodes "$nodes" --data-dir "$RV_WORK/data" --base-port "$base" \
-            >"$RV_NODE_LOG" 2>&1 </dev/null &
-        RV_NODE_PID=$!
+        RV_ADMIN_ADDR="127.0.0.1:$((RV_DEV_BASE + 100))"
         rv_log "$nodes-node ring pid $RV_NODE_PID on ${RV_ENDPOINTS[*]} (admin $RV_ADMIN_ADDR), data in $RV_WORK/data"
     else
         local ready_line="RingVault S3 endpoint:"
