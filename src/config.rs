@@ -61,6 +61,13 @@ pub struct Settings {
     /// redb page cache size.
     #[arg(long, env = "RINGVAULT_CACHE_BYTES")]
     pub cache_bytes: Option<usize>,
+    /// How long a body that may have become garbage waits before it is checked and deleted
+    /// (default 600000: ten minutes, longer than any read of it still streaming).
+    #[arg(long, env = "RINGVAULT_RECLAIM_GRACE_MS")]
+    pub reclaim_grace_ms: Option<u64>,
+    /// Mutating requests running at once, detached from their connections (default 1024).
+    #[arg(long, env = "RINGVAULT_REQUESTS_MAX")]
+    pub requests_max: Option<usize>,
     /// Internode RPC address; setting it (or seeds) makes this node part of a cluster.
     #[arg(long, env = "RINGVAULT_RPC_ADDR")]
     pub rpc_addr: Option<SocketAddr>,
@@ -112,6 +119,8 @@ impl Settings {
             block_size_bytes: self.block_size_bytes.or(lower.block_size_bytes),
             inline_max_bytes: self.inline_max_bytes.or(lower.inline_max_bytes),
             cache_bytes: self.cache_bytes.or(lower.cache_bytes),
+            reclaim_grace_ms: self.reclaim_grace_ms.or(lower.reclaim_grace_ms),
+            requests_max: self.requests_max.or(lower.requests_max),
             rpc_addr: self.rpc_addr.or(lower.rpc_addr),
             seeds: self.seeds.or(lower.seeds),
             cluster_secret: self.cluster_secret.or(lower.cluster_secret),
@@ -159,6 +168,10 @@ pub struct Config {
     pub block_size_bytes: u32,
     pub inline_max_bytes: u32,
     pub cache_bytes: usize,
+    /// See `Settings::reclaim_grace_ms`.
+    pub reclaim_grace: std::time::Duration,
+    /// See `Settings::requests_max`.
+    pub requests_max: usize,
     /// Seed for the node's random identifiers; `None` draws one from the OS.
     pub seed: Option<u64>,
     /// Cluster membership, when this node is part of a multi-node ring.
@@ -311,6 +324,10 @@ impl Config {
         if let Some(token) = &settings.admin_token {
             check_admin_token(token)?;
         }
+        let requests_max = settings.requests_max.unwrap_or(1024);
+        if requests_max == 0 {
+            return Err(ConfigError::Invalid("requests_max must be positive".into()));
+        }
         Ok(Config {
             data_dir: settings.data_dir.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
             s3_addr,
@@ -322,6 +339,10 @@ impl Config {
             block_size_bytes,
             inline_max_bytes,
             cache_bytes: settings.cache_bytes.unwrap_or(32 << 20),
+            reclaim_grace: std::time::Duration::from_millis(
+                settings.reclaim_grace_ms.unwrap_or(600_000),
+            ),
+            requests_max,
             seed: None,
             cluster,
         })

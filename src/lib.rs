@@ -25,4 +25,5 @@ pub mod ring;
 pub mod rpc;
 pub mod s3;
 pub mod store;
+pub mod tasks;
 pub mod telemetry;

@@ -21,8 +21,14 @@ use crate::objects::{BodyOptions, InterruptedPuts, ObjectService};
 use crate::ring::{NodeId, Ring};
 use crate::s3::{S3Options, S3Service, ServerLimits};
 use crate::store::{Store, StoreOptions};
+use crate::tasks::TaskSet;
 
 const DB_FILE: &str = "ringvault.redb";
+/// How long shutdown waits for detached requests to finish.
+const REQUESTS_SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
+/// Bounds of the reclaim pass interval (a quarter of the grace period in between).
+const RECLAIM_INTERVAL_MIN: std::time::Duration = std::time::Duration::from_millis(100);
+const RECLAIM_INTERVAL_MAX: std::time::Duration = std::time::Duration::from_secs(60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
@@ -54,6 +60,7 @@ pub struct RunningNode {
     rpc_addr: Option<SocketAddr>,
     ring: Ring,
     coordinator: Coordinator,
+    objects: ObjectService,
     s3_addr: SocketAddr,
     admin_addr: SocketAddr,
     node_id: NodeId,
@@ -102,6 +109,11 @@ impl RunningNode {
         &self.coordinator
     }
 
+    /// This node's object service (its reclaim queue, for tests and tools).
+    pub fn objects(&self) -> &ObjectService {
+        &self.objects
+    }
+
     pub fn root_key(&self) -> &RootKeyInfo {
         &self.root_key
     }
@@ -112,7 +124,8 @@ impl RunningNode {
         // that the store can close.
         // Fields left out of a destructuring pattern would only drop at the end of this
         // function, after the wait: name them and drop them now.
-        let RunningNode { shutdown, task, coordinator, ring, .. } = self;
+        let RunningNode { shutdown, task, coordinator, ring, objects, .. } = self;
+        drop(objects);
         drop(coordinator);
         drop(ring);
         let _ = shutdown.send(true);
@@ -176,6 +189,7 @@ pub async fn start(config: Config) -> Result<RunningNode, NodeError> {
     let body = BodyOptions {
         block_size: config.block_size_bytes,
         inline_max_bytes: config.inline_max_bytes,
+        reclaim_grace: config.reclaim_grace,
         ..BodyOptions::default()
     };
     let objects = ObjectService::new(coordinator.clone(), clock.clone(), rng.next_u64(), body);
@@ -222,17 +236,32 @@ pub async fn start(config: Config) -> Result<RunningNode, NodeError> {
     };
     let prefix = u32::try_from(rng.next_u64() >> 32).unwrap_or_default();
     let metrics = Metrics::new();
-    let service = S3Service::new(objects.clone(), clock, s3_options, prefix, metrics.clone());
+    // Mutating requests of both front ends run here, detached from their connections.
+    let requests = TaskSet::new("requests", config.requests_max);
+    let service = S3Service::new(
+        objects.clone(),
+        clock,
+        s3_options,
+        prefix,
+        metrics.clone(),
+        requests.clone(),
+    );
     let (listener, s3_addr) = bind(config.s3_addr).await?;
     let (admin_listener, admin_addr) = bind(config.admin_addr).await?;
     let replication_factor = config.cluster.as_ref().map_or(1, |c| c.replication_factor);
     let cluster_handle = ClusterHandle::new(ring.clone(), coordinator.clone(), replication_factor);
+    let reclaimer = {
+        let (objects, stop) = (objects.clone(), rx.clone());
+        let interval = (config.reclaim_grace / 4).clamp(RECLAIM_INTERVAL_MIN, RECLAIM_INTERVAL_MAX);
+        tokio::spawn(async move { objects.run_reclaimer(interval, stop).await })
+    };
     let admin = AdminService::new(
-        objects,
+        objects.clone(),
         admin_token.clone(),
         AdminOptions::new(node_id, s3_addr),
         cluster_handle,
         metrics,
+        requests.clone(),
     );
     let cluster_task = match cluster {
         Some(c) => Some(c.start(s3_addr, rx.clone()).await?),
@@ -245,6 +274,10 @@ pub async fn start(config: Config) -> Result<RunningNode, NodeError> {
             crate::s3::serve(listener, service, ServerLimits::default(), stopped(rx.clone())),
             crate::admin::serve(admin_listener, admin, AdminServerLimits::default(), stopped(rx)),
         );
+        // Requests whose clients gave up may still be running: they finish before the store
+        // closes (bounded; what is cut short here is a crash, which recovery handles).
+        requests.close(REQUESTS_SHUTDOWN_GRACE).await;
+        let _ = reclaimer.await;
         if let Some((_, task)) = cluster_task {
             let _ = task.await;
         }
@@ -259,6 +292,7 @@ pub async fn start(config: Config) -> Result<RunningNode, NodeError> {
         rpc_addr,
         ring,
         coordinator,
+        objects,
         s3_addr,
         admin_addr,
         node_id,

@@ -86,6 +86,10 @@ impl ApiError {
                 tracing::warn!(error = %c, "replication failed");
                 Self::Unavailable
             }
+            (E::Unavailable { what }, _) => {
+                tracing::warn!(what, "request refused for now");
+                Self::Unavailable
+            }
             (other, _) => {
                 tracing::error!(error = %other, "admin request failed");
                 Self::Internal

@@ -10,6 +10,10 @@
 //!
 //! Cluster membership (status, staged changes, apply) lives in `cluster`. It does not serve
 //! metrics.
+//!
+//! Requests that may change state (every method but GET and HEAD) run detached from their
+//! connection in the node's request set, as S3 requests do: a caller that gives up stops
+//! waiting, never the work.
 
 pub mod api;
 mod buckets;
@@ -36,6 +40,7 @@ use crate::coordinator::Coordinator;
 use crate::metrics::Metrics;
 use crate::objects::ObjectService;
 use crate::ring::Ring;
+use crate::tasks::TaskSet;
 
 pub use client::{AdminClient, ClientError, token_from_file};
 pub use error::ApiError;
@@ -74,6 +79,7 @@ struct Inner {
     options: AdminOptions,
     cluster: ClusterHandle,
     metrics: Metrics,
+    detached: TaskSet,
 }
 
 /// What the cluster endpoints work on.
@@ -126,16 +132,33 @@ impl AdminService {
         options: AdminOptions,
         cluster: ClusterHandle,
         metrics: Metrics,
+        detached: TaskSet,
     ) -> Self {
-        Self { inner: Arc::new(Inner { objects, token, options, cluster, metrics }) }
+        Self { inner: Arc::new(Inner { objects, token, options, cluster, metrics, detached }) }
     }
 
     fn objects(&self) -> &ObjectService {
         &self.inner.objects
     }
 
-    /// Handles one request; never fails: every error becomes a JSON error answer.
+    /// Handles one request; never fails: every error becomes a JSON error answer. A request
+    /// that may change state runs to its end even if this future is dropped.
     pub async fn handle<B>(&self, request: Request<B>) -> AdminResponse
+    where
+        B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
+        B::Error: std::fmt::Display,
+    {
+        if matches!(*request.method(), http::Method::GET | http::Method::HEAD) {
+            return self.handle_here(request).await;
+        }
+        let this = self.clone();
+        match self.inner.detached.run(async move { this.handle_here(request).await }).await {
+            Ok(response) => response,
+            Err(_) => error_response(&ApiError::Unavailable),
+        }
+    }
+
+    async fn handle_here<B>(&self, request: Request<B>) -> AdminResponse
     where
         B: http_body::Body<Data = Bytes> + Send + Unpin,
         B::Error: std::fmt::Display,

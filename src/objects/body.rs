@@ -30,6 +30,9 @@ pub struct BodyOptions {
     pub window_blocks: usize,
     /// Largest body a single PUT accepts.
     pub object_size_max_bytes: u64,
+    /// How long a body that may have become garbage is kept before it is checked and deleted
+    /// (see `reclaim`): longer than any read streaming it or request about to reference it.
+    pub reclaim_grace: std::time::Duration,
 }
 
 impl Default for BodyOptions {
@@ -39,6 +42,7 @@ impl Default for BodyOptions {
             inline_max_bytes: 64 << 10,
             window_blocks: 4,
             object_size_max_bytes: 5 << 30,
+            reclaim_grace: std::time::Duration::from_secs(600),
         }
     }
 }
@@ -94,7 +98,7 @@ pub async fn write_body(
 
     let result: Result<(), Error> = async {
         while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(Error::Body)?;
+            let chunk = chunk.map_err(Error::from_body)?;
             size += chunk.len() as u64;
             if size > options.object_size_max_bytes {
                 return Err(Error::EntityTooLarge { max_bytes: options.object_size_max_bytes });

@@ -54,8 +54,29 @@ pub enum Error {
     Body(BodyError),
     #[error("replication: {0}")]
     Coordinator(#[from] CoordinatorError),
+    /// Something this node needs is not available now; a retry may succeed.
+    #[error("unavailable: {what}")]
+    Unavailable { what: &'static str },
     #[error("corrupt record: {what}")]
     Corrupt { what: String },
     #[error("internal: {what}")]
     Internal { what: String },
+}
+
+impl Error {
+    /// The error of a failed body stream. A body read from this store (a copy's source) fails
+    /// with the coordinator's error, which keeps its meaning: lost (500) or unreachable (503),
+    /// not a client's incomplete body.
+    pub(super) fn from_body(e: BodyError) -> Error {
+        match e.0.downcast::<CoordinatorError>() {
+            Ok(cause) => match *cause {
+                missing @ CoordinatorError::BlockMissing { .. } => {
+                    tracing::error!(error = %missing, "a block of the source body is lost");
+                    Error::Corrupt { what: missing.to_string() }
+                }
+                other => Error::Coordinator(other),
+            },
+            Err(other) => Error::Body(BodyError(other)),
+        }
+    }
 }

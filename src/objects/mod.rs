@@ -14,6 +14,7 @@ mod keys;
 mod listing;
 mod multipart;
 mod object;
+mod reclaim;
 mod records;
 
 use std::sync::{Arc, Mutex};
@@ -38,6 +39,7 @@ pub use object::{
     ChecksumRequest, ExpectedChecksum, InterruptedPuts, ObjectInfo, PutObject, PutOutcome,
     WriteCondition,
 };
+pub use reclaim::ReclaimPass;
 pub use records::{BucketGrant, ChecksumKind, ContentHeaders, StoredChecksum};
 
 /// The object store facade handed to the protocol layer.

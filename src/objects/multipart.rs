@@ -15,6 +15,7 @@ use super::listing::prefix_successor;
 use super::object::{
     ChecksumRequest, ExpectedChecksum, PutOutcome, WriteCondition, verify_digests,
 };
+use super::reclaim::Reference;
 use super::records::{
     self, BodyLayout, ChecksumKind, ContentHeaders, Extent, OBJECTS, ObjectRecord, PARTS,
     PartRecord, PartSummary, StoredChecksum, UPLOADS, UploadRecord,
@@ -252,32 +253,43 @@ impl ObjectService {
         };
         let part_key = records::part_key(&upload.upload_id, part_number);
         let previous = self.coordinator().get(PARTS, &part_key).await?;
+        let references = vec![Reference::upload_part(
+            &upload.bucket,
+            &upload.key,
+            &upload.upload_id,
+            part_number,
+        )];
         if let Err(e) = self
             .coordinator()
             .put(PARTS, &part_key, Some(records::encode(&record)), previous.context())
             .await
         {
-            self.coordinator().delete_blocks(&written.block_ids()).await;
+            // The record may have landed on an owner that then spreads it: let the reclaim
+            // queue decide once every owner answers.
+            self.defer_reclaim(&[data_id], references).await;
             return Err(e.into());
         }
-        self.reclaim_parts(&previous, &[data_id]).await;
+        self.reclaim_parts(&previous, &[data_id], references).await;
         Ok(record.into())
     }
 
-    /// Deletes the blocks of superseded part versions, except bodies in `keep`.
-    async fn reclaim_parts(&self, superseded: &Siblings, keep: &[[u8; 16]]) {
-        let mut ids = Vec::new();
-        for value in superseded.iter().filter_map(|s| s.value.as_deref()) {
-            if let Ok(part) = records::decode::<PartRecord>(value)
-                && !keep.contains(&part.extent.data_id)
-            {
-                ids.extend(body::layout_block_ids(&BodyLayout::Blocks {
-                    extents: vec![part.extent],
-                }));
-            }
-        }
+    /// Queues the bodies of superseded part versions for reclamation, except bodies in `keep`;
+    /// `references` are the items that may still refer to them.
+    async fn reclaim_parts(
+        &self,
+        superseded: &Siblings,
+        keep: &[[u8; 16]],
+        references: Vec<Reference>,
+    ) {
+        let ids: Vec<[u8; 16]> = superseded
+            .iter()
+            .filter_map(|s| s.value.as_deref())
+            .filter_map(|v| records::decode::<PartRecord>(v).ok())
+            .map(|part| part.extent.data_id)
+            .filter(|id| !keep.contains(id))
+            .collect();
         if !ids.is_empty() {
-            self.coordinator().delete_blocks(&ids).await;
+            self.defer_reclaim(&ids, references).await;
         }
     }
 
@@ -337,6 +349,7 @@ impl ObjectService {
         part_size_min: u64,
         condition: Option<&WriteCondition>,
     ) -> Result<PutOutcome, Error> {
+        let started = self.inner.clock.monotonic();
         let (upload, upload_siblings) = match self.upload(bucket, key, upload_id).await {
             Ok(found) => found,
             Err(Error::NoSuchUpload) => return self.completed_by(bucket, key, upload_id).await,
@@ -376,12 +389,19 @@ impl ObjectService {
         if let Some(condition) = condition {
             condition.check_current(&current)?;
         }
+        // An abort that raced this completion queued the parts for reclamation; the queue's
+        // check comes a whole grace period later and must find this record.
+        if !self.within_commit_deadline(started) {
+            return Err(Error::Unavailable { what: "the completion took too long" });
+        }
         let kept = record.body.data_ids();
         let outcome =
             self.commit_record(bucket, key, record, &current, condition.is_some()).await?;
-        // The object is committed: the upload and its parts are now only bookkeeping.
+        // The object is committed: the upload and its parts are now only bookkeeping. Should
+        // this stop here (a crash), the upload stays open: a retried completion commits the
+        // same parts again, and an abort finds them referenced by the object.
         self.drop_upload(bucket, key, upload_id, &upload_siblings, &stored, &kept).await?;
-        self.reclaim(&current, &kept).await;
+        self.reclaim(bucket, key, &current, &kept).await;
         Ok(outcome)
     }
 
@@ -407,20 +427,31 @@ impl ObjectService {
         })
     }
 
-    /// Abandons an upload and deletes its parts.
+    /// Abandons an upload and reclaims its parts. Aborting an upload that was already aborted
+    /// or completed succeeds (S3 answers a retried abort with 204, too); the parts of a
+    /// completed upload are never reclaimed while the object uses them.
     pub async fn abort_multipart_upload(
         &self,
         bucket: &str,
         key: &str,
         upload_id: &str,
     ) -> Result<(), Error> {
-        let (_, upload_siblings) = self.upload(bucket, key, upload_id).await?;
+        let current =
+            self.coordinator().get(UPLOADS, &records::upload_key(bucket, key, upload_id)).await?;
+        if live_value(&current).is_none() {
+            self.bucket(bucket).await?;
+            // A tombstone: the upload existed and was closed.
+            return if current.is_empty() { Err(Error::NoSuchUpload) } else { Ok(()) };
+        }
         let parts = self.all_parts(upload_id).await?;
-        self.drop_upload(bucket, key, upload_id, &upload_siblings, &parts, &[]).await
+        self.drop_upload(bucket, key, upload_id, &current, &parts, &[]).await
     }
 
-    /// Deletes an upload's record and every part record, and reclaims the parts' blocks except
-    /// bodies in `keep` (those a completed object now uses).
+    /// Closes an upload: queues the parts' bodies for reclamation (except those in `keep`, which
+    /// a completed object now uses), then tombstones the upload record, then every part
+    /// record. Each prefix of these steps is safe: while the upload is open, the reclaim
+    /// queue counts its parts as references (a retry finishes the job), and once it is closed
+    /// only an object that uses a body keeps it.
     async fn drop_upload(
         &self,
         bucket: &str,
@@ -430,12 +461,18 @@ impl ObjectService {
         parts: &[(PartRecord, Siblings)],
         keep: &[[u8; 16]],
     ) -> Result<(), Error> {
+        for (part, siblings) in parts {
+            let references = vec![
+                Reference::upload_part(bucket, key, upload_id, part.part_number),
+                Reference::object(bucket, key),
+            ];
+            self.reclaim_parts(siblings, keep, references).await;
+        }
         let upload_key = records::upload_key(bucket, key, upload_id);
         self.coordinator().put(UPLOADS, &upload_key, None, upload_siblings.context()).await?;
         for (part, siblings) in parts {
             let part_key = records::part_key(upload_id, part.part_number);
             self.coordinator().put(PARTS, &part_key, None, siblings.context()).await?;
-            self.reclaim_parts(siblings, keep).await;
         }
         Ok(())
     }

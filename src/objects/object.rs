@@ -3,14 +3,15 @@
 //! A PUT reads the current version first: its causal context makes the new version supersede
 //! every sibling it saw, and its block list tells what to reclaim once the new version is
 //! acknowledged. Blocks are durable before the record that points at them is written, so a
-//! reader never finds a record whose blocks are missing. Reclaiming never deletes a body the
-//! new version still uses (a tag rewrite keeps the body).
+//! reader never finds a record whose blocks are missing. Superseded bodies go to the reclaim
+//! queue (`reclaim`), which deletes a body only once no owner holds a version using it.
 
 use super::body::{self, ByteStream, TrailerSlot};
 use super::checksum::{ChecksumAlgorithm, decode_checksum_value};
+use super::reclaim::Reference;
 use super::records::{
-    self, ChecksumKind, ContentHeaders, OBJECTS, ObjectRecord, PARTS, PartRecord, PendingBody,
-    StoredChecksum, pending_body_key,
+    self, ChecksumKind, ContentHeaders, OBJECTS, ObjectRecord, PendingBody, StoredChecksum,
+    pending_body_key,
 };
 use super::{Error, ObjectService, live_value};
 use crate::causality::Siblings;
@@ -162,7 +163,7 @@ impl ObjectService {
             self.clear_journal(data_id).await;
         }
         let outcome = result?;
-        self.reclaim(&current, &[data_id]).await;
+        self.reclaim(bucket, key, &current, &[data_id]).await;
         Ok(outcome)
     }
 
@@ -232,8 +233,10 @@ impl ObjectService {
         self.commit_record(bucket, key, record, current, conditional).await
     }
 
-    /// Writes `record` as the successor of `current`; on failure its blocks are deleted. A
-    /// `conditional` write happens only if the object is still exactly `current`.
+    /// Writes `record` as the successor of `current`. On failure its body goes to the reclaim
+    /// queue, not straight to deletion: a write that missed its quorum may still have landed on
+    /// an owner, and would spread from there. A `conditional` write happens only if the object
+    /// is still exactly `current`.
     pub(super) async fn commit_record(
         &self,
         bucket: &str,
@@ -247,7 +250,7 @@ impl ObjectService {
             checksum: record.checksum.clone(),
             last_modified_ms: record.last_modified_ms,
         };
-        let block_ids = body::layout_block_ids(&record.body);
+        let data_ids = record.body.data_ids();
         let item_key = records::object_key(bucket, key);
         let value = Some(records::encode(&record));
         let put = if conditional {
@@ -256,7 +259,7 @@ impl ObjectService {
             self.coordinator().put(OBJECTS, &item_key, value, current.context()).await
         };
         if let Err(e) = put {
-            self.coordinator().delete_blocks(&block_ids).await;
+            self.defer_reclaim(&data_ids, vec![Reference::object(bucket, key)]).await;
             return Err(match e {
                 crate::coordinator::CoordinatorError::Conflict => Error::ConditionalConflict,
                 crate::coordinator::CoordinatorError::ConditionalUnsupported => {
@@ -293,6 +296,31 @@ impl ObjectService {
         }
     }
 
+    /// Streams bytes `start..=end` of a version found by `head_object`, once its first piece is
+    /// in hand: a body whose blocks cannot be read fails here, before any answer went out,
+    /// never as a success cut short. A block that fails later ends the stream with an error
+    /// (the front end then breaks the connection rather than finish the body); both are
+    /// logged at ERROR with the key and the block.
+    pub async fn open_object(
+        &self,
+        info: &ObjectInfo,
+        start: u64,
+        end: u64,
+    ) -> Result<ByteStream, Error> {
+        use futures_util::{StreamExt, TryStreamExt};
+        let mut stream = self.read_object(info, start, end);
+        let first = match stream.next().await {
+            None => return Ok(Box::pin(futures_util::stream::empty())),
+            Some(Ok(chunk)) => chunk,
+            Some(Err(e)) => return Err(unreadable_body(&info.bucket, &info.key, e)),
+        };
+        let (bucket, key) = (info.bucket.clone(), info.key.clone());
+        let rest = stream.inspect_err(move |e| {
+            tracing::error!(%bucket, %key, error = %e, "a block of the object cannot be read; the response is cut short");
+        });
+        Ok(Box::pin(futures_util::stream::once(async move { Ok(first) }).chain(rest)))
+    }
+
     /// Streams bytes `start..=end` of a version found by `head_object`.
     pub fn read_object(&self, info: &ObjectInfo, start: u64, end: u64) -> ByteStream {
         body::read_body(
@@ -316,7 +344,7 @@ impl ObjectService {
         record.tags = tags;
         let kept = record.body.data_ids();
         self.commit_record(bucket, key, record, &current, false).await?;
-        self.reclaim(&current, &kept).await;
+        self.reclaim(bucket, key, &current, &kept).await;
         Ok(())
     }
 
@@ -354,7 +382,7 @@ impl ObjectService {
             return Ok(());
         }
         self.coordinator().put(OBJECTS, &item_key, None, current.context()).await?;
-        self.reclaim(&current, &[]).await;
+        self.reclaim(bucket, key, &current, &[]).await;
         Ok(())
     }
 
@@ -367,9 +395,10 @@ impl ObjectService {
         })
     }
 
-    /// Undoes the writes a crash of this node interrupted: the blocks of every journaled body
-    /// that no record references are deleted. Entries are removed from `puts` as they are
-    /// settled, so a call that fails part-way (peers not answering yet) can be retried.
+    /// Undoes the writes a crash of this node interrupted: every journaled body goes to the
+    /// reclaim queue, which deletes it once no version refers to it (a PUT that crashed after
+    /// its record landed keeps its body). Entries are removed from `puts` as they are settled,
+    /// so a call that fails part-way can be retried. Returns how many bodies were queued.
     pub async fn recover_interrupted_puts(
         &self,
         puts: &mut InterruptedPuts,
@@ -377,50 +406,65 @@ impl ObjectService {
         let mut recovered = 0;
         while let Some((journal_key, value)) = puts.entries.last() {
             let pending: PendingBody = records::decode(value)?;
-            if !self.body_is_referenced(&pending).await? {
-                self.coordinator().delete_body(pending.data_id).await;
-                recovered += 1;
+            let mut references = Vec::new();
+            if let Some((upload_id, part_number)) = &pending.part {
+                references.push(Reference::upload_part(
+                    &pending.bucket,
+                    &pending.key,
+                    upload_id,
+                    *part_number,
+                ));
             }
+            references.push(Reference::object(&pending.bucket, &pending.key));
+            self.defer_reclaim(&[pending.data_id], references).await;
+            recovered += 1;
             self.coordinator().journal_delete(journal_key.clone()).await?;
             puts.entries.pop();
         }
         Ok(recovered)
     }
 
-    async fn body_is_referenced(&self, pending: &PendingBody) -> Result<bool, Error> {
-        if let Some((upload_id, part_number)) = &pending.part {
-            let part =
-                self.coordinator().get(PARTS, &records::part_key(upload_id, *part_number)).await?;
-            return Ok(part.iter().filter_map(|s| s.value.as_deref()).any(|v| {
-                records::decode::<PartRecord>(v).is_ok_and(|p| p.extent.data_id == pending.data_id)
-            }));
-        }
-        let item_key = records::object_key(&pending.bucket, &pending.key);
-        let current = self.coordinator().get(OBJECTS, &item_key).await?;
-        Ok(current.iter().filter_map(|s| s.value.as_deref()).any(|v| {
-            records::decode::<ObjectRecord>(v)
-                .is_ok_and(|r| r.body.data_ids().contains(&pending.data_id))
-        }))
-    }
-
-    /// Deletes the blocks of versions that a successful write superseded, except bodies in
-    /// `keep` (still used by the new version).
-    pub(super) async fn reclaim(&self, superseded: &Siblings, keep: &[[u8; 16]]) {
+    /// Queues for reclamation the bodies of versions of `bucket/key` that a successful write
+    /// superseded, except bodies in `keep` (still used by the new version).
+    pub(super) async fn reclaim(
+        &self,
+        bucket: &str,
+        key: &str,
+        superseded: &Siblings,
+        keep: &[[u8; 16]],
+    ) {
         let mut ids = Vec::new();
         for sibling in superseded.iter() {
             if let Some(value) = &sibling.value {
                 match records::decode::<ObjectRecord>(value) {
-                    Ok(record) => ids.extend(
-                        body::layout_block_ids(&record.body)
-                            .into_iter()
-                            .filter(|b| !keep.contains(&b.data_id)),
-                    ),
+                    Ok(record) => ids
+                        .extend(record.body.data_ids().into_iter().filter(|id| !keep.contains(id))),
                     Err(e) => tracing::warn!(error = %e, "cannot read superseded version"),
                 }
             }
         }
         if !ids.is_empty() {
-            self.coordinator().delete_blocks(&ids).await;
+            self.defer_reclaim(&ids, vec![Reference::object(bucket, key)]).await;
+        }
+    }
+}
+
+/// The error of a body whose first block cannot be read: lost on every replica (500) or out of
+/// reach for now (503).
+fn unreadable_body(bucket: &str, key: &str, e: super::BodyError) -> Error {
+    match e.0.downcast::<crate::coordinator::CoordinatorError>() {
+        Ok(cause) => {
+            tracing::error!(%bucket, %key, error = %cause, "the body of the object cannot be read");
+            match *cause {
+                missing @ crate::coordinator::CoordinatorError::BlockMissing { .. } => {
+                    Error::Corrupt { what: format!("{bucket}/{key}: {missing}") }
+                }
+                other => Error::Coordinator(other),
+            }
+        }
+        Err(other) => {
+            tracing::error!(%bucket, %key, error = %other, "the body of the object cannot be read");
+            Error::Internal { what: other.to_string() }
         }
     }
 }

@@ -4,6 +4,10 @@
 //!
 //! Each request runs in a tracing span carrying its request id, which is also the
 //! `x-amz-request-id` header and the `<RequestId>` of any error.
+//!
+//! Every request that may change state (PUT, POST, DELETE) runs detached from its connection,
+//! as a task of the node's bounded request set: a client that gives up mid-request stops
+//! waiting for the answer, never the work (ARCHITECTURE.md, invariant 11).
 
 mod auth;
 mod conditional;
@@ -26,6 +30,7 @@ use tracing::Instrument;
 use crate::clock::SharedClock;
 use crate::metrics::Metrics;
 use crate::objects::ObjectService;
+use crate::tasks::TaskSet;
 
 pub use error::{S3Error, S3ErrorCode};
 pub use response::{ResponseBody, S3Response};
@@ -71,6 +76,8 @@ struct Inner {
     request_id_prefix: u32,
     request_counter: AtomicU64,
     metrics: Metrics,
+    /// Where mutating requests run, detached from their connections.
+    detached: TaskSet,
 }
 
 /// What a handler knows about the request beyond its HTTP parts.
@@ -100,6 +107,11 @@ impl Context {
     }
 }
 
+/// Whether a request of this method may change state (S3 changes nothing on GET or HEAD).
+fn mutating(method: &http::Method) -> bool {
+    !matches!(*method, http::Method::GET | http::Method::HEAD | http::Method::OPTIONS)
+}
+
 impl S3Service {
     /// `request_id_prefix` makes request ids unique across nodes and restarts; pass a random value.
     pub fn new(
@@ -108,6 +120,7 @@ impl S3Service {
         options: S3Options,
         request_id_prefix: u32,
         metrics: Metrics,
+        detached: TaskSet,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -117,6 +130,7 @@ impl S3Service {
                 request_id_prefix,
                 request_counter: AtomicU64::new(0),
                 metrics,
+                detached,
             }),
         }
     }
@@ -126,8 +140,31 @@ impl S3Service {
         format!("{:08X}{:012X}", self.inner.request_id_prefix, n & 0xffff_ffff_ffff)
     }
 
-    /// Handles one request; never fails: every error becomes an S3 error response.
+    /// Handles one request; never fails: every error becomes an S3 error response. A request
+    /// that may change state runs to its end even if this future is dropped (see the module
+    /// documentation); dropping it only stops the wait for the answer.
     pub async fn handle<B>(&self, request: Request<B>) -> S3Response
+    where
+        B: http_body::Body<Data = bytes::Bytes> + Send + Unpin + 'static,
+        B::Error: std::fmt::Display,
+    {
+        if !mutating(request.method()) {
+            return self.handle_here(request).await;
+        }
+        let this = self.clone();
+        match self.inner.detached.run(async move { this.handle_here(request).await }).await {
+            Ok(response) => response,
+            Err(_) => {
+                let err = S3Error::new(
+                    S3ErrorCode::ServiceUnavailable,
+                    "The node is shutting down; please retry.",
+                );
+                response::error_response(&err, &self.next_request_id(), true)
+            }
+        }
+    }
+
+    async fn handle_here<B>(&self, request: Request<B>) -> S3Response
     where
         B: http_body::Body<Data = bytes::Bytes> + Send + Unpin + 'static,
         B::Error: std::fmt::Display,

@@ -15,6 +15,7 @@
 
 mod codec;
 mod hints;
+mod journal;
 mod tables;
 
 use std::ops::Bound;
@@ -494,18 +495,6 @@ impl Store {
         let txn = self.db.begin_read().map_err(redb_err)?;
         let table = txn.open_table(tables::HINTS).map_err(redb_err)?;
         hints::counts(&table)
-    }
-
-    /// Every journal entry, in key order.
-    pub fn journal(&self) -> Result<Vec<JournalEntry>, StoreError> {
-        let txn = self.db.begin_read().map_err(redb_err)?;
-        let journal = txn.open_table(tables::JOURNAL).map_err(redb_err)?;
-        let mut out = Vec::new();
-        for entry in journal.iter().map_err(redb_err)? {
-            let (k, v) = entry.map_err(redb_err)?;
-            out.push((k.value().to_vec(), v.value().to_vec()));
-        }
-        Ok(out)
     }
 
     pub fn get_meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {

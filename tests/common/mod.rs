@@ -82,6 +82,12 @@ impl TestNode {
         }
     }
 
+    /// Runs the node's reclaim queue once (start the node with `reclaim_grace` zero for
+    /// everything queued to be due) and returns what it did.
+    pub async fn reclaim_now(&self) -> ringvault::objects::ReclaimPass {
+        self.node.as_ref().unwrap().objects().reclaim_due().await.unwrap()
+    }
+
     /// Blocks in the stopped node's store, read by opening its database directly.
     pub async fn block_count(&self) -> u64 {
         assert!(self.node.is_none(), "stop the node first");

@@ -7,6 +7,7 @@ mod common;
 mod addressing;
 mod auth;
 mod buckets;
+mod cancellation;
 mod copy;
 mod list;
 mod malformed;

@@ -178,7 +178,7 @@ async fn completion_errors_are_the_ones_s3_defines() {
 
 #[tokio::test]
 async fn abort_removes_the_upload_and_reclaims_its_blocks() {
-    let mut node = TestNode::start().await;
+    let mut node = TestNode::start_with(|c| c.reclaim_grace = std::time::Duration::ZERO).await;
     let s3 = node.client();
     let bucket = bucket_name("abort");
     s3.create_bucket().bucket(&bucket).send().await.unwrap();
@@ -198,16 +198,20 @@ async fn abort_removes_the_upload_and_reclaims_its_blocks() {
     s3.abort_multipart_upload().bucket(&bucket).key("k").upload_id(&id).send().await.unwrap();
     let err = s3.list_parts().bucket(&bucket).key("k").upload_id(&id).send().await.unwrap_err();
     assert_eq!(err.into_service_error().meta().code(), Some("NoSuchUpload"));
+    // A retried abort (the client timed out waiting for the first) gets the first's answer.
+    s3.abort_multipart_upload().bucket(&bucket).key("k").upload_id(&id).send().await.unwrap();
     let err = s3
         .abort_multipart_upload()
         .bucket(&bucket)
         .key("k")
-        .upload_id(&id)
+        .upload_id("never-created")
         .send()
         .await
         .unwrap_err();
     assert_eq!(err.into_service_error().meta().code(), Some("NoSuchUpload"));
     drop(s3);
+    // The replaced part 1 and the aborted parts 1 and 2.
+    assert_eq!(node.reclaim_now().await.deleted, 3);
     node.stop().await;
     assert_eq!(node.block_count().await, 0, "aborted and replaced parts must leave no blocks");
 }

@@ -315,6 +315,7 @@ async fn overwrite_and_delete_reclaim_blocks() {
     let node = TestNode::start_with(|c| {
         c.block_size_bytes = 4096;
         c.inline_max_bytes = 1024;
+        c.reclaim_grace = std::time::Duration::ZERO;
     })
     .await;
     let s3 = node.client();
@@ -337,6 +338,8 @@ async fn overwrite_and_delete_reclaim_blocks() {
         .await
         .unwrap();
     drop(s3);
+    // The overwritten and the deleted body.
+    assert_eq!(node.reclaim_now().await.deleted, 2);
     let mut node = node;
     node.stop().await;
     // 9 000 bytes in 4 KiB blocks: exactly the 3 blocks of "kept" remain.

@@ -154,7 +154,7 @@ impl Handlers<'_> {
         let body: ByteStream = if info.size() == 0 {
             Box::pin(futures_util::stream::empty())
         } else {
-            self.objects.read_object(&info, 0, info.size() - 1)
+            self.objects.open_object(&info, 0, info.size() - 1).await.map_err(map_error)?
         };
         let put = PutObject {
             condition: super::headers::write_condition(headers)?,

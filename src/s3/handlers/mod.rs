@@ -61,6 +61,10 @@ pub(crate) fn map_error(e: objects::Error) -> S3Error {
             Ok(s3) => *s3,
             Err(other) => S3Error::new(S3ErrorCode::IncompleteBody, other.to_string()),
         },
+        E::Unavailable { what } => {
+            tracing::warn!(what, "request refused for now");
+            S3Error::new(S3ErrorCode::ServiceUnavailable, "Please retry.")
+        }
         E::Coordinator(c) => {
             tracing::warn!(error = %c, "replication failed");
             S3Error::new(

@@ -192,7 +192,7 @@ impl Handlers<'_> {
         let body = if length == 0 {
             Box::pin(futures_util::stream::empty()) as crate::objects::ByteStream
         } else {
-            self.objects.read_object(&info, start, end)
+            self.objects.open_object(&info, start, end).await.map_err(map_error)?
         };
         let part = PutPart { body, size_hint: Some(length), content_md5: None, checksum: None };
         let part = self

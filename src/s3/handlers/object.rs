@@ -140,7 +140,9 @@ impl Handlers<'_> {
         let body = if head_only || length == 0 {
             response::empty()
         } else {
-            response::streaming(self.objects.read_object(&info, start, end))
+            response::streaming(
+                self.objects.open_object(&info, start, end).await.map_err(map_error)?,
+            )
         };
         let mut response = http::Response::new(body);
         *response.status_mut() = status;

@@ -1,0 +1,176 @@
+//! The read path: quorum reads of one item, the extra reads a rebalance needs, and reads from
+//! every owner for decisions that must not miss a version.
+
+use futures_util::stream::{FuturesUnordered, StreamExt};
+
+use super::{Coordinator, CoordinatorError, QuorumRound, ReplicaError, RoundState, quorum_error};
+use crate::causality::Siblings;
+use crate::ring::NodeId;
+use crate::store::TableId;
+
+impl Coordinator {
+    /// Reads an item: merges the sibling sets of `read_quorum` replicas.
+    #[tracing::instrument(skip_all, fields(table = table.0))]
+    pub async fn get(&self, table: TableId, key: &[u8]) -> Result<Siblings, CoordinatorError> {
+        let q = self.quorum();
+        let extended = self.inner.ring.extended_preference_list(table.0, key);
+        let n = q.replication_factor.min(extended.len());
+        let mut contacted: Vec<NodeId> =
+            extended[..n].iter().copied().filter(|id| self.alive(*id)).collect();
+        // Live stand-ins, most preferred last: they may hold hinted copies (sloppy reads).
+        let mut spare: Vec<NodeId> =
+            extended[n..].iter().copied().filter(|id| self.alive(*id)).rev().collect();
+        // Too few owners up: ask stand-ins from the start.
+        while contacted.len() < q.read_quorum
+            && let Some(standin) = spare.pop()
+        {
+            contacted.push(standin);
+        }
+        let read = |node: NodeId| {
+            let replica = self.replica(node);
+            let key = key.to_vec();
+            async move {
+                let result = match replica {
+                    Some(r) => r.get(table, key).await,
+                    None => Err(ReplicaError::Task("no transport to peers".into())),
+                };
+                (node, result)
+            }
+        };
+        let owners = &extended[..n];
+        // Owners asked that have not answered yet. A stand-in rarely holds the item (only a
+        // hinted copy), so its answers complete the quorum only once no owner is left to
+        // answer: two empty stand-ins must never outvote a live owner that has the item.
+        let mut owners_pending = contacted.iter().filter(|id| owners.contains(id)).count();
+        let mut pending: FuturesUnordered<_> = contacted.iter().map(|node| read(*node)).collect();
+        let mut round = QuorumRound::new(q.read_quorum, contacted.len());
+        let mut merged = Siblings::new();
+        let mut answers = Vec::new();
+        while let Some((node, result)) = pending.next().await {
+            if owners.contains(&node) {
+                owners_pending -= 1;
+            }
+            let state = match result {
+                Ok(siblings) => {
+                    merged.merge(&siblings);
+                    answers.push((node, siblings));
+                    round.ack(node)
+                }
+                Err(e) => {
+                    // An owner the failure detector still believes alive did not answer: the
+                    // next live stand-in answers in its place, as it would take its writes.
+                    if let Some(standin) = spare.pop() {
+                        pending.push(read(standin));
+                        round.contact();
+                    }
+                    round.fail(node, e)
+                }
+            };
+            let owner_answers = answers.iter().filter(|(id, _)| owners.contains(id)).count();
+            match state {
+                RoundState::Pending => {}
+                RoundState::Reached if owner_answers < q.read_quorum && owners_pending > 0 => {}
+                RoundState::Reached => {
+                    self.inner.repairs.offer(table, key, &merged, &answers, owners.to_vec());
+                    if let Some(previous) = self.inner.ring.read_transition() {
+                        self.read_previous_owners(&previous, table, key, &answers, &mut merged)
+                            .await;
+                    }
+                    return Ok(merged);
+                }
+                RoundState::Failed => break,
+            }
+        }
+        Err(quorum_error(round))
+    }
+
+    /// During a rebalance, new owners may not hold a partition's data yet: the owners of the
+    /// previous layout are read too, `read_quorum` of them (those already answered count), and
+    /// their answers merged. Writes need no such step: they reach W new owners, which every
+    /// read asks. If too few previous owners answer, the read keeps what it has.
+    async fn read_previous_owners(
+        &self,
+        previous: &crate::ring::Layout,
+        table: TableId,
+        key: &[u8],
+        answers: &[(NodeId, Siblings)],
+        merged: &mut Siblings,
+    ) {
+        let partition = previous.partition_of(crate::ring::item_hash(table.0, key));
+        let owners = previous.preference_list(partition);
+        let needed = self.quorum().read_quorum.min(owners.len());
+        let mut have = owners.iter().filter(|o| answers.iter().any(|(n, _)| n == *o)).count();
+        let mut pending: FuturesUnordered<_> = owners
+            .iter()
+            .copied()
+            .filter(|o| self.alive(*o) && !answers.iter().any(|(n, _)| *n == *o))
+            .filter_map(|o| self.replica(o))
+            .map(|replica| {
+                let key = key.to_vec();
+                async move { replica.get(table, key).await }
+            })
+            .collect();
+        while have < needed
+            && let Some(result) = pending.next().await
+        {
+            if let Ok(siblings) = result {
+                merged.merge(&siblings);
+                have += 1;
+            }
+        }
+        if have < needed {
+            tracing::debug!(have, needed, "too few owners of the previous layout answered");
+        }
+    }
+
+    /// Reads an item from every owner (of the current layout, and of the previous one while a
+    /// rebalance may still be moving it) and merges what they hold; fails unless all answer.
+    /// For decisions that must not miss a version any owner holds, such as whether a body is
+    /// still referenced before it is deleted.
+    pub async fn get_from_every_owner(
+        &self,
+        table: TableId,
+        key: &[u8],
+    ) -> Result<Siblings, CoordinatorError> {
+        let mut owners = self.inner.ring.preference_list(table.0, key);
+        if let Some(previous) = self.inner.ring.read_transition() {
+            let partition = previous.partition_of(crate::ring::item_hash(table.0, key));
+            for node in previous.preference_list(partition) {
+                if !owners.contains(node) {
+                    owners.push(*node);
+                }
+            }
+        }
+        let mut round = QuorumRound::new(owners.len(), owners.len());
+        let reads: FuturesUnordered<_> = owners
+            .iter()
+            .map(|node| {
+                let (node, replica, key) = (*node, self.replica(*node), key.to_vec());
+                async move {
+                    let result = match replica {
+                        Some(r) => r.get(table, key).await,
+                        None => Err(ReplicaError::Task("no transport to peers".into())),
+                    };
+                    (node, result)
+                }
+            })
+            .collect();
+        let answers: Vec<_> = reads.collect().await;
+        let mut merged = Siblings::new();
+        for (node, result) in answers {
+            match result {
+                Ok(siblings) => {
+                    merged.merge(&siblings);
+                    round.ack(node);
+                }
+                Err(e) => {
+                    round.fail(node, e);
+                }
+            }
+        }
+        match round.state() {
+            RoundState::Reached => Ok(merged),
+            _ => Err(quorum_error(round)),
+        }
+    }
+}
