@@ -91,7 +91,11 @@ impl Cluster {
             None if config.seeds.is_empty() => Layout::single(me, config.partition_bits),
             None => Layout::empty(config.partition_bits),
         };
-        let ring = Ring::new(me, layout, clock.clone(), config.gossip_interval);
+        let ring = Ring::new(me, layout, clock.clone(), config.probe_interval);
+        ring.set_hedge_bounds(crate::ring::HedgeBounds {
+            floor: config.hedge_floor,
+            ceiling: config.hedge_ceiling,
+        });
         ring.begin_incarnation(next_incarnation(store)?);
         if let Some(previous) = load_layout(store, PREVIOUS_LAYOUT_META)? {
             ring.set_previous_layout(previous);
@@ -141,6 +145,7 @@ impl Cluster {
         });
         let mut router = Router::new();
         gossip::register(&mut router, &self.ring);
+        crate::ring::probe::register(&mut router, &self.ring);
         self.coordinator.register(&mut router);
         let tcp = self.tcp.clone();
         let addresses: gossip::AddressSink = Arc::new(move |id, addr| tcp.set_address(id, addr));
@@ -152,6 +157,11 @@ impl Cluster {
             seeds: self.config.seeds.clone(),
             interval: self.config.gossip_interval,
             seed: self.seed,
+        };
+        let prober = crate::ring::probe::Prober {
+            ring: self.ring.clone(),
+            rpc: self.rpc.clone(),
+            interval: self.config.probe_interval,
         };
         let handoff = HandoffWorker {
             coordinator: self.coordinator.clone(),
@@ -181,6 +191,7 @@ impl Cluster {
             tokio::join!(
                 serve,
                 gossiper.run(shutdown.clone()),
+                prober.run(shutdown.clone()),
                 handoff.run(shutdown.clone()),
                 rebalance.run(shutdown.clone()),
                 cleanup.run(shutdown.clone()),

@@ -98,6 +98,17 @@ pub struct Settings {
     /// Gossip period in milliseconds.
     #[arg(long, env = "RINGVAULT_GOSSIP_INTERVAL_MS")]
     pub gossip_interval_ms: Option<u64>,
+    /// Liveness probe period in milliseconds (default 500): a silent peer is routed around
+    /// about 5.6 periods after its last answer.
+    #[arg(long, env = "RINGVAULT_PROBE_INTERVAL_MS")]
+    pub probe_interval_ms: Option<u64>,
+    /// Shortest wait before a call that has not answered is hedged to another replica
+    /// (default 50 ms; the wait follows each peer's measured round trips above it).
+    #[arg(long, env = "RINGVAULT_HEDGE_FLOOR_MS")]
+    pub hedge_floor_ms: Option<u64>,
+    /// Longest wait before hedging (default 1000 ms).
+    #[arg(long, env = "RINGVAULT_HEDGE_CEILING_MS")]
+    pub hedge_ceiling_ms: Option<u64>,
     /// Q = 2^bits partitions; fixed when the cluster is created (the first node's value wins).
     #[arg(long, env = "RINGVAULT_PARTITION_BITS")]
     pub partition_bits: Option<u8>,
@@ -131,6 +142,9 @@ impl Settings {
             read_quorum: self.read_quorum.or(lower.read_quorum),
             write_quorum: self.write_quorum.or(lower.write_quorum),
             gossip_interval_ms: self.gossip_interval_ms.or(lower.gossip_interval_ms),
+            probe_interval_ms: self.probe_interval_ms.or(lower.probe_interval_ms),
+            hedge_floor_ms: self.hedge_floor_ms.or(lower.hedge_floor_ms),
+            hedge_ceiling_ms: self.hedge_ceiling_ms.or(lower.hedge_ceiling_ms),
             partition_bits: self.partition_bits.or(lower.partition_bits),
         }
     }
@@ -190,6 +204,11 @@ pub struct ClusterConfig {
     pub read_quorum: Option<usize>,
     pub write_quorum: Option<usize>,
     pub gossip_interval: std::time::Duration,
+    /// Period of direct liveness probes (the failure detector's heartbeat interval).
+    pub probe_interval: std::time::Duration,
+    /// Bounds of the wait before a call is hedged.
+    pub hedge_floor: std::time::Duration,
+    pub hedge_ceiling: std::time::Duration,
     /// Q = 2^bits partitions, used when this node creates the cluster.
     pub partition_bits: u8,
 }
@@ -244,6 +263,18 @@ fn cluster_config(settings: &Settings) -> Result<Option<ClusterConfig>, ConfigEr
             "partition_bits must be between 4 and 16 (16 to 65536 partitions)".into(),
         ));
     }
+    let ms = std::time::Duration::from_millis;
+    let probe_interval = ms(settings.probe_interval_ms.unwrap_or(500));
+    if !(ms(10)..=ms(60_000)).contains(&probe_interval) {
+        return Err(ConfigError::Invalid("probe_interval_ms must be between 10 and 60000".into()));
+    }
+    let hedge_floor = ms(settings.hedge_floor_ms.unwrap_or(50));
+    let hedge_ceiling = ms(settings.hedge_ceiling_ms.unwrap_or(1000));
+    if hedge_floor.is_zero() || hedge_floor > hedge_ceiling {
+        return Err(ConfigError::Invalid(
+            "hedge_floor_ms must be positive and at most hedge_ceiling_ms".into(),
+        ));
+    }
     let replication_factor = settings.replication_factor.unwrap_or(3);
     if replication_factor == 0 {
         return Err(ConfigError::Invalid("replication_factor must be positive".into()));
@@ -261,6 +292,9 @@ fn cluster_config(settings: &Settings) -> Result<Option<ClusterConfig>, ConfigEr
         gossip_interval: std::time::Duration::from_millis(
             settings.gossip_interval_ms.unwrap_or(1000).max(10),
         ),
+        probe_interval,
+        hedge_floor,
+        hedge_ceiling,
     }))
 }
 

@@ -26,6 +26,8 @@ use crate::tasks::TaskSet;
 const DB_FILE: &str = "ringvault.redb";
 /// How long shutdown waits for detached requests to finish.
 const REQUESTS_SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
+/// How long shutdown waits for background copies to leave their hints.
+const COPIES_SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 /// Bounds of the reclaim pass interval (a quarter of the grace period in between).
 const RECLAIM_INTERVAL_MIN: std::time::Duration = std::time::Duration::from_millis(100);
 const RECLAIM_INTERVAL_MAX: std::time::Duration = std::time::Duration::from_secs(60);
@@ -284,6 +286,9 @@ pub async fn start(config: Config) -> Result<RunningNode, NodeError> {
         if let Some(task) = start_up {
             let _ = task.await;
         }
+        // Copies still running past their write quorum leave hints for the owners they had
+        // not reached, then stop: nothing waits on a silent peer, nothing is lost.
+        coordinator_for_task.shutdown(COPIES_SHUTDOWN_GRACE).await;
         drop(coordinator_for_task);
         store.close().await;
     });

@@ -1,10 +1,13 @@
-//! The replica protocol: one request type per operation a coordinator asks of a replica.
+//! The replica protocol: one request type per operation a coordinator asks of a replica. Every
+//! answer is an `Answer<T>`: the result, or the replica's typed failure, so that what went
+//! wrong crosses the wire with its meaning (not as a string).
 
 use std::ops::Bound;
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
+use super::replica::Answer;
 use crate::causality::{Sibling, Siblings, VectorClock};
 use crate::rpc::RpcRequest;
 use crate::store::{BlockId, TableId};
@@ -17,7 +20,7 @@ pub struct ReplicaGet {
 }
 impl RpcRequest for ReplicaGet {
     const TAG: u16 = 10;
-    type Response = Siblings;
+    type Response = Answer<Siblings>;
 }
 
 /// Mint a new version on the receiving owner (its clock entry) and store it durably.
@@ -33,7 +36,7 @@ pub struct ReplicaCoordinate {
 impl RpcRequest for ReplicaCoordinate {
     const TAG: u16 = 11;
     /// `None`: a compare-and-set found the item changed.
-    type Response = Option<Sibling>;
+    type Response = Answer<Option<Sibling>>;
 }
 
 /// Merge siblings durably; with `hint_for`, as a stand-in for that owner.
@@ -46,7 +49,7 @@ pub struct ReplicaMerge {
 }
 impl RpcRequest for ReplicaMerge {
     const TAG: u16 = 12;
-    type Response = ();
+    type Response = Answer<()>;
 }
 
 /// Which partitions a scan answers for: `(partition bits, partitions)`.
@@ -63,7 +66,7 @@ pub struct ReplicaScan {
 }
 impl RpcRequest for ReplicaScan {
     const TAG: u16 = 13;
-    type Response = Vec<(Vec<u8>, Siblings)>;
+    type Response = Answer<Vec<(Vec<u8>, Siblings)>>;
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -74,7 +77,7 @@ pub struct BlockPut {
 }
 impl RpcRequest for BlockPut {
     const TAG: u16 = 14;
-    type Response = ();
+    type Response = Answer<()>;
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -83,7 +86,7 @@ pub struct BlockGet {
 }
 impl RpcRequest for BlockGet {
     const TAG: u16 = 15;
-    type Response = Option<Bytes>;
+    type Response = Answer<Option<Bytes>>;
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -92,7 +95,7 @@ pub struct BlocksDelete {
 }
 impl RpcRequest for BlocksDelete {
     const TAG: u16 = 16;
-    type Response = ();
+    type Response = Answer<()>;
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -101,7 +104,7 @@ pub struct BodyDelete {
 }
 impl RpcRequest for BodyDelete {
     const TAG: u16 = 17;
-    type Response = ();
+    type Response = Answer<()>;
 }
 
 /// Items of any table in some partitions, for a new owner pulling them after a layout change.
@@ -116,7 +119,7 @@ pub struct PartitionItems {
 pub type PartitionItemsPage = (Vec<(TableId, Vec<u8>, Siblings)>, Option<Vec<u8>>);
 impl RpcRequest for PartitionItems {
     const TAG: u16 = 18;
-    type Response = PartitionItemsPage;
+    type Response = Answer<PartitionItemsPage>;
 }
 
 /// Block ids in some partitions, likewise.
@@ -128,5 +131,5 @@ pub struct PartitionBlocks {
 }
 impl RpcRequest for PartitionBlocks {
     const TAG: u16 = 19;
-    type Response = (Vec<BlockId>, Option<BlockId>);
+    type Response = Answer<(Vec<BlockId>, Option<BlockId>)>;
 }

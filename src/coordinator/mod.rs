@@ -25,18 +25,23 @@ mod replica;
 mod round;
 mod scan;
 mod service;
+mod write;
+mod writer;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use futures_util::stream::{FuturesUnordered, StreamExt};
 
-use crate::causality::{Sibling, Siblings, VectorClock};
+use crate::causality::{Sibling, VectorClock};
 use crate::clock::SharedClock;
 use crate::ring::{NodeId, Ring};
 use crate::rpc::{Router, RpcClient};
 use crate::store::{BlockId, HintOp, Store, TableId, WriteOp};
+use crate::tasks::TaskSet;
+use tokio_util::sync::CancellationToken;
+use write::WriteRound;
+use writer::{Payload, WriteJob};
 
 pub use cleanup::CleanupWorker;
 pub use handoff::HandoffWorker;
@@ -70,8 +75,12 @@ pub struct Quorum {
 pub enum CoordinatorError {
     #[error("quorum not reached: {acked} of {needed} replicas answered ({failures:?})")]
     QuorumNotReached { needed: usize, acked: usize, failures: Vec<(NodeId, ReplicaError)> },
+    /// Every replica answered, and none has an intact copy: the block is lost.
     #[error("no replica holds block {id:?}")]
     BlockMissing { id: BlockId },
+    /// No replica that answered has the block, and some did not answer: it may come back.
+    #[error("block {id:?} is out of reach: {failures:?}")]
+    BlockUnavailable { id: BlockId, failures: Vec<(NodeId, ReplicaError)> },
     #[error("no owner of this item is reachable")]
     NoOwner,
     #[error("local store: {0}")]
@@ -80,20 +89,6 @@ pub enum CoordinatorError {
     Conflict,
     #[error("conditional writes need a single owner per item until consensus lands")]
     ConditionalUnsupported,
-}
-
-/// One copy of a write in flight: `(node, hint_for, result)`.
-type CopyFuture =
-    futures_util::future::BoxFuture<'static, (NodeId, Option<NodeId>, Result<(), ReplicaError>)>;
-
-/// Where one write goes.
-struct WritePlan {
-    /// `(node, hint_for)`: live owners, and stand-ins for owners that are down.
-    targets: Vec<(NodeId, Option<NodeId>)>,
-    /// Live stand-ins not used yet; `pop` gives the most preferred.
-    spare: Vec<NodeId>,
-    /// Owners down with no stand-in left.
-    unplaced: Vec<NodeId>,
 }
 
 /// Replicated reads and writes through this node.
@@ -110,7 +105,15 @@ struct Inner {
     clock: SharedClock,
     quorum: QuorumConfig,
     repairs: RepairQueue,
+    /// Copies past the write quorum, bounded; joined on shutdown.
+    copies: TaskSet,
+    /// Fired on shutdown: background copies leave hints and stop.
+    stop: CancellationToken,
 }
+
+/// Write rounds finishing in the background at once, at most; beyond, the copies still in
+/// flight become local hints at once (bounded memory under a slow replica).
+pub const BACKGROUND_COPIES_MAX: usize = 256;
 
 fn majority(n: usize) -> usize {
     n / 2 + 1
@@ -126,7 +129,9 @@ impl Coordinator {
         quorum: QuorumConfig,
         repairs: RepairQueue,
     ) -> Self {
-        Self { inner: Arc::new(Inner { local, ring, rpc, clock, quorum, repairs }) }
+        let copies = TaskSet::new("copies", BACKGROUND_COPIES_MAX);
+        let stop = CancellationToken::new();
+        Self { inner: Arc::new(Inner { local, ring, rpc, clock, quorum, repairs, copies, stop }) }
     }
 
     /// The coordinator of a ring of one: node `me` owns every partition, N=R=W=1, no transport.
@@ -185,56 +190,14 @@ impl Coordinator {
         self.inner.ring.is_alive(node)
     }
 
-    /// Where a write of `(table, key)` goes: `(node, hint_for)` for each owner, a live stand-in
-    /// taking the place of each owner believed down. Also returns the unused stand-ins (`pop`
-    /// gives the most preferred) and the owners that are down with no stand-in left: those get
-    /// a hint kept by a replica that has the data, so they catch up when they return.
-    fn write_targets(&self, table: u8, key: &[u8]) -> WritePlan {
-        let n = self.quorum().replication_factor;
+    /// A write round for `(table, key)` (see `write`): the first N of the extended preference
+    /// list are the owners, the live nodes after them the stand-ins.
+    fn write_round(&self, table: u8, key: &[u8], mint: bool) -> WriteRound<ReplicaError> {
+        let q = self.quorum();
         let extended = self.inner.ring.extended_preference_list(table, key);
-        let (owners, rest) = extended.split_at(n.min(extended.len()));
-        let mut spare: Vec<NodeId> = rest.iter().copied().filter(|id| self.alive(*id)).collect();
-        spare.reverse();
-        let mut plan =
-            WritePlan { targets: Vec::with_capacity(owners.len()), spare, unplaced: Vec::new() };
-        for owner in owners {
-            if self.alive(*owner) {
-                plan.targets.push((*owner, None));
-            } else if let Some(standin) = plan.spare.pop() {
-                plan.targets.push((standin, Some(*owner)));
-            } else {
-                plan.unplaced.push(*owner);
-            }
-        }
-        plan
-    }
-
-    /// Leaves hints for `owners` with `holder`, a replica that already has the item. If the
-    /// holder is another node and does not confirm, this node keeps the copy and the hints
-    /// itself (a local write, which no network fault can lose), as a stand-in would.
-    fn hint_through(
-        &self,
-        holder: NodeId,
-        owners: Vec<NodeId>,
-        table: TableId,
-        key: &[u8],
-        set: &Siblings,
-    ) {
-        if owners.is_empty() {
-            return;
-        }
-        let (this, key, set) = (self.clone(), key.to_vec(), set.clone());
-        tokio::spawn(async move {
-            for owner in owners {
-                let (_, _, result) = this.send_merge(holder, Some(owner), table, &key, &set).await;
-                if result.is_err() && holder != this.node_id() {
-                    let kept = this.inner.local.merge(table, key.clone(), set.clone(), Some(owner));
-                    if let Err(e) = kept.await {
-                        tracing::warn!(owner = format_args!("{owner:x}"), error = %e, "cannot keep a hint for an owner that missed a write");
-                    }
-                }
-            }
-        });
+        let (owners, rest) = extended.split_at(q.replication_factor.min(extended.len()));
+        let spares = rest.iter().copied().filter(|id| self.alive(*id)).collect();
+        WriteRound::new(self.node_id(), owners, |id| self.alive(id), spares, q.write_quorum, mint)
     }
 
     /// Writes `value` (`None` deletes) as a successor of `context`; returns the new version once
@@ -247,95 +210,16 @@ impl Coordinator {
         value: Option<Vec<u8>>,
         context: VectorClock,
     ) -> Result<Sibling, CoordinatorError> {
-        let q = self.quorum();
-        let WritePlan { mut targets, mut spare, mut unplaced } = self.write_targets(table.0, key);
-        // Mint at an owner, this node first if it is one.
-        let me = self.node_id();
-        targets.sort_by_key(|(node, hint)| (hint.is_some(), *node != me));
-        let mut round = QuorumRound::new(q.write_quorum, targets.len());
-        let timestamp_ms = self.inner.clock.now().timestamp_millis();
-        let mut minted = None;
-        while let Some(pos) = targets.iter().position(|(_, hint)| hint.is_none()) {
-            let (node, _) = targets.remove(pos);
-            let Some(replica) = self.replica(node) else { continue };
-            match replica
-                .coordinate(
-                    table,
-                    key.to_vec(),
-                    context.clone(),
-                    timestamp_ms,
-                    value.clone(),
-                    false,
-                )
-                .await
-            {
-                Ok(None) => unreachable!("a plain write never conflicts"),
-                Ok(Some(sibling)) => {
-                    self.inner.ring.heard_from(node);
-                    round.ack(node);
-                    minted = Some((node, sibling));
-                    break;
-                }
-                Err(e) => {
-                    tracing::debug!(node = format_args!("{node:x}"), error = %e, "minting owner failed");
-                    match spare.pop() {
-                        Some(standin) => {
-                            targets.push((standin, Some(node)));
-                            round.contact();
-                        }
-                        None => unplaced.push(node),
-                    }
-                    round.fail(node, e);
-                }
-            }
-        }
-        let Some((minter, sibling)) = minted else {
-            return Err(if round.acked().is_empty() && round.state() != RoundState::Failed {
-                CoordinatorError::NoOwner
-            } else {
-                quorum_error(round)
-            });
+        let round = self.write_round(table.0, key, true);
+        let payload = Payload::Item {
+            table,
+            key: key.to_vec(),
+            context,
+            timestamp_ms: self.inner.clock.now().timestamp_millis(),
+            value,
+            minted: None,
         };
-        let mut set = Siblings::new();
-        set.apply(sibling.clone());
-        self.hint_through(minter, unplaced, table, key, &set);
-        let mut pending: FuturesUnordered<CopyFuture> = FuturesUnordered::new();
-        for (node, hint_for) in targets {
-            pending.push(self.send_merge(node, hint_for, table, key, &set));
-        }
-        if round.state() == RoundState::Reached {
-            self.finish_copies_in_background(pending, spare, minter, table, key, set);
-            return Ok(sibling);
-        }
-        while let Some((node, hint_for, result)) = pending.next().await {
-            let state = match result {
-                Ok(()) => round.ack(node),
-                Err(e) => {
-                    if self.reroute(
-                        &mut pending,
-                        &mut spare,
-                        minter,
-                        (node, hint_for),
-                        table,
-                        key,
-                        &set,
-                    ) {
-                        round.contact();
-                    }
-                    round.fail(node, e)
-                }
-            };
-            match state {
-                RoundState::Pending => {}
-                RoundState::Reached => {
-                    self.finish_copies_in_background(pending, spare, minter, table, key, set);
-                    return Ok(sibling);
-                }
-                RoundState::Failed if pending.is_empty() => break,
-                RoundState::Failed => {}
-            }
-        }
-        Err(quorum_error(round))
+        WriteJob::new(self, round, payload).run().await?.ok_or(CoordinatorError::NoOwner)
     }
 
     /// Writes `value` only if the item is still exactly what was read (`context`): an atomic
@@ -370,211 +254,26 @@ impl Coordinator {
         }
     }
 
-    /// Sloppy quorum for a copy that failed on `node` (standing in for `hint_for`, if any):
-    /// the next live stand-in takes it; with none left, the minter keeps a hint for the owner.
-    /// Returns whether a stand-in was sent the copy.
-    #[allow(clippy::too_many_arguments)]
-    fn reroute(
-        &self,
-        pending: &mut FuturesUnordered<CopyFuture>,
-        spare: &mut Vec<NodeId>,
-        minter: NodeId,
-        (node, hint_for): (NodeId, Option<NodeId>),
-        table: TableId,
-        key: &[u8],
-        set: &Siblings,
-    ) -> bool {
-        let owner = hint_for.unwrap_or(node);
-        match spare.pop() {
-            Some(standin) => {
-                pending.push(self.send_merge(standin, Some(owner), table, key, set));
-                true
-            }
-            None => {
-                self.hint_through(minter, vec![owner], table, key, set);
-                false
-            }
-        }
-    }
-
-    /// Lets the copies beyond the write quorum complete after the caller got its answer. A
-    /// copy that fails is rerouted as in the foreground (stand-in, else hint), so that every
-    /// owner still gets an acknowledged write once it is back.
-    fn finish_copies_in_background(
-        &self,
-        mut pending: FuturesUnordered<CopyFuture>,
-        mut spare: Vec<NodeId>,
-        minter: NodeId,
-        table: TableId,
-        key: &[u8],
-        set: Siblings,
-    ) {
-        if pending.is_empty() {
-            return;
-        }
-        let (this, key) = (self.clone(), key.to_vec());
-        tokio::spawn(async move {
-            while let Some((node, hint_for, result)) = pending.next().await {
-                if result.is_err() {
-                    this.reroute(
-                        &mut pending,
-                        &mut spare,
-                        minter,
-                        (node, hint_for),
-                        table,
-                        &key,
-                        &set,
-                    );
-                }
-            }
-        });
-    }
-
-    fn send_merge(
-        &self,
-        node: NodeId,
-        hint_for: Option<NodeId>,
-        table: TableId,
-        key: &[u8],
-        set: &Siblings,
-    ) -> CopyFuture {
-        let replica = self.replica(node);
-        let (key, set) = (key.to_vec(), set.clone());
-        Box::pin(async move {
-            let result = match replica {
-                Some(r) => r.merge(table, key, set, hint_for).await,
-                None => Err(ReplicaError::Task("no transport to peers".into())),
-            };
-            (node, hint_for, result)
-        })
-    }
-
-    fn block_key(id: BlockId) -> [u8; 20] {
+    pub(crate) fn block_key(id: BlockId) -> [u8; 20] {
         replica::block_placement_key(id)
     }
 
     /// Stores a block on its own preference list; returns after `write_quorum` durable copies.
     pub async fn put_block(&self, id: BlockId, data: Bytes) -> Result<(), CoordinatorError> {
-        let q = self.quorum();
-        let WritePlan { targets, mut spare, mut unplaced } =
-            self.write_targets(BLOCK_PLACEMENT_TABLE, &Self::block_key(id));
-        let mut round = QuorumRound::new(q.write_quorum, targets.len());
-        let mut pending: FuturesUnordered<CopyFuture> =
-            targets.into_iter().map(|(n, h)| self.send_block(n, h, id, &data)).collect();
-        let mut holder = None;
-        while let Some((node, hint_for, result)) = pending.next().await {
-            let state = match result {
-                Ok(()) => {
-                    holder.get_or_insert(node);
-                    round.ack(node)
-                }
-                Err(e) => {
-                    match spare.pop() {
-                        Some(standin) => {
-                            pending.push(self.send_block(
-                                standin,
-                                hint_for.or(Some(node)),
-                                id,
-                                &data,
-                            ));
-                            round.contact();
-                        }
-                        None => unplaced.push(hint_for.unwrap_or(node)),
-                    }
-                    round.fail(node, e)
-                }
-            };
-            match state {
-                RoundState::Pending => {}
-                RoundState::Reached => {
-                    // Owners with no stand-in get a hint kept by a replica that has the block.
-                    if let Some(holder) = holder {
-                        for owner in unplaced.drain(..) {
-                            pending.push(self.send_block(holder, Some(owner), id, &data));
-                        }
-                    }
-                    self.finish_block_copies_in_background(pending, spare, id, data);
-                    return Ok(());
-                }
-                RoundState::Failed if pending.is_empty() => break,
-                RoundState::Failed => {}
-            }
-        }
-        Err(quorum_error(round))
+        let round = self.write_round(BLOCK_PLACEMENT_TABLE, &Self::block_key(id), false);
+        WriteJob::new(self, round, Payload::Block { id, data }).run().await.map(drop)
     }
 
-    fn send_block(
-        &self,
-        node: NodeId,
-        hint_for: Option<NodeId>,
-        id: BlockId,
-        data: &Bytes,
-    ) -> CopyFuture {
-        let replica = self.replica(node);
-        let data = data.clone();
-        Box::pin(async move {
-            let result = match replica {
-                Some(r) => r.put_block(id, data, hint_for).await,
-                None => Err(ReplicaError::Task("no transport to peers".into())),
-            };
-            (node, hint_for, result)
-        })
+    /// Stops the copies still running past their write quorum: each leaves hints for the owners
+    /// it had not reached, then ends. Waits for them at most `grace`.
+    pub async fn shutdown(&self, grace: std::time::Duration) {
+        self.inner.stop.cancel();
+        self.inner.copies.close(grace).await;
     }
 
-    /// Lets the block copies beyond the write quorum complete after the caller got its answer.
-    /// A copy that fails goes to the next spare stand-in; with none left, this node keeps the
-    /// block and a hint for the owner (a local write, which no network fault can lose).
-    fn finish_block_copies_in_background(
-        &self,
-        mut pending: FuturesUnordered<CopyFuture>,
-        mut spare: Vec<NodeId>,
-        id: BlockId,
-        data: Bytes,
-    ) {
-        if pending.is_empty() {
-            return;
-        }
-        let this = self.clone();
-        tokio::spawn(async move {
-            let me = this.node_id();
-            while let Some((node, hint_for, result)) = pending.next().await {
-                if result.is_ok() {
-                    continue;
-                }
-                let owner = hint_for.unwrap_or(node);
-                match spare.pop() {
-                    Some(standin) => {
-                        pending.push(this.send_block(standin, Some(owner), id, &data));
-                    }
-                    None if node != me && owner != me => {
-                        let kept = this.inner.local.put_block(id, data.clone(), Some(owner));
-                        if let Err(e) = kept.await {
-                            tracing::warn!(owner = format_args!("{owner:x}"), error = %e, "cannot keep a hint for an owner that missed a block");
-                        }
-                    }
-                    None => {}
-                }
-            }
-        });
-    }
-
-    /// Reads a block from the first replica that has an intact copy: live owners first, then
-    /// stand-ins that may hold a hinted copy.
-    pub async fn get_block(&self, id: BlockId) -> Result<Bytes, CoordinatorError> {
-        let mut order =
-            self.inner.ring.extended_preference_list(BLOCK_PLACEMENT_TABLE, &Self::block_key(id));
-        order.sort_by_key(|node| !self.alive(*node));
-        for node in order {
-            let Some(replica) = self.replica(node) else { continue };
-            match replica.get_block(id).await {
-                Ok(Some(data)) => return Ok(data),
-                Ok(None) => {}
-                Err(e) => {
-                    tracing::debug!(node = format_args!("{node:x}"), error = %e, "block read failed, trying the next replica")
-                }
-            }
-        }
-        Err(CoordinatorError::BlockMissing { id })
+    /// Copies running past their write quorum now.
+    pub fn copies_in_background(&self) -> usize {
+        self.inner.copies.len()
     }
 
     /// Deletes blocks from every owner; owners that are down get a hint kept on this node.
@@ -641,8 +340,21 @@ impl Coordinator {
     }
 }
 
+impl CoordinatorError {
+    /// Whether this says data is lost or corrupt (as opposed to out of reach for now).
+    pub fn is_data_loss(&self) -> bool {
+        match self {
+            CoordinatorError::BlockMissing { .. } => true,
+            CoordinatorError::QuorumNotReached { failures, .. } => {
+                !failures.is_empty() && failures.iter().all(|(_, e)| e.is_corruption())
+            }
+            _ => false,
+        }
+    }
+}
+
 fn local_error(e: crate::store::StoreError) -> CoordinatorError {
-    CoordinatorError::Local(ReplicaError::Store(e))
+    CoordinatorError::Local(ReplicaError::from(e))
 }
 
 fn quorum_error(round: QuorumRound<ReplicaError>) -> CoordinatorError {

@@ -4,9 +4,11 @@
 use futures_util::stream::{FuturesUnordered, StreamExt};
 
 use super::{Coordinator, CoordinatorError, QuorumRound, ReplicaError, RoundState, quorum_error};
+use bytes::Bytes;
+
 use crate::causality::Siblings;
-use crate::ring::NodeId;
-use crate::store::TableId;
+use crate::ring::{CallKind, NodeId};
+use crate::store::{BlockId, TableId};
 
 impl Coordinator {
     /// Reads an item: merges the sibling sets of `read_quorum` replicas.
@@ -171,6 +173,81 @@ impl Coordinator {
         match round.state() {
             RoundState::Reached => Ok(merged),
             _ => Err(quorum_error(round)),
+        }
+    }
+    /// Reads a block from the first replica with an intact copy: live owners first, then the
+    /// stand-ins that may hold a hinted copy. A replica that answers "absent" or "corrupt" or
+    /// fails sends the read to the next one at once; one that has not answered by its hedging
+    /// deadline gets the next one asked beside it.
+    pub async fn get_block(&self, id: BlockId) -> Result<Bytes, CoordinatorError> {
+        let mut order = self
+            .inner
+            .ring
+            .extended_preference_list(super::BLOCK_PLACEMENT_TABLE, &Self::block_key(id));
+        order.sort_by_key(|node| !self.alive(*node));
+        let mut order = order.into_iter();
+        let ring = self.inner.ring.clone();
+        let read = |node: NodeId| {
+            let replica = self.replica(node);
+            let started = ring.clock().monotonic();
+            async move {
+                let result = match replica {
+                    Some(r) => r.get_block(id).await,
+                    None => Err(ReplicaError::Task("no transport to peers".into())),
+                };
+                (node, started, result)
+            }
+        };
+        let hedge = |node: NodeId| {
+            let after = ring.hedge_after(node, CallKind::Bulk);
+            async move {
+                tokio::time::sleep(after).await;
+                node
+            }
+        };
+        let mut pending = FuturesUnordered::new();
+        let mut deadlines = FuturesUnordered::new();
+        let mut failures = Vec::new();
+        let mut outstanding = Vec::new();
+        if let Some(first) = order.next() {
+            pending.push(read(first));
+            deadlines.push(hedge(first));
+            outstanding.push(first);
+        }
+        loop {
+            let next = tokio::select! {
+                biased;
+                Some((node, started, result)) = pending.next() => {
+                    outstanding.retain(|n| *n != node);
+                    match result {
+                        Ok(Some(data)) => {
+                            let rtt = ring.clock().monotonic().saturating_duration_since(started);
+                            ring.observe_latency(node, CallKind::Bulk, rtt);
+                            return Ok(data);
+                        }
+                        Ok(None) => failures.push((node, ReplicaError::Corrupt { what: "absent".into() })),
+                        Err(e) => {
+                            tracing::debug!(node = format_args!("{node:x}"), error = %e, "block read failed, trying the next replica");
+                            failures.push((node, e));
+                        }
+                    }
+                    true
+                }
+                Some(node) = deadlines.next() => outstanding.contains(&node),
+                else => break,
+            };
+            if next && let Some(node) = order.next() {
+                pending.push(read(node));
+                deadlines.push(hedge(node));
+                outstanding.push(node);
+            } else if pending.is_empty() {
+                break;
+            }
+        }
+        if failures.iter().all(|(_, e)| e.is_corruption()) {
+            Err(CoordinatorError::BlockMissing { id })
+        } else {
+            Err(CoordinatorError::BlockUnavailable { id, failures })
         }
     }
 }

@@ -18,16 +18,43 @@ use crate::ring::{NodeId, PartitionId, item_hash};
 use crate::rpc::{RpcClient, RpcError};
 use crate::store::{BlockId, Store, StoreError, TableId, WriteOp, WriteOutcome};
 
-/// Why a replica did not answer.
-#[derive(Debug, thiserror::Error)]
+/// Why a replica did not do what was asked. Typed on both sides of the wire (a remote replica
+/// sends it back as part of its answer), so a caller can tell a replica it could not reach, or
+/// whose store cannot write, from one whose data is corrupt.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum ReplicaError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
+    /// The call did not get through, or no answer came back in time.
     #[error(transparent)]
     Rpc(#[from] RpcError),
+    /// The replica's store cannot serve now (its writer stopped, its disk is full, an I/O error).
+    #[error("replica store unavailable: {reason}")]
+    Unavailable { reason: String },
+    /// The replica's copy failed its checksum or does not decode.
+    #[error("corrupt data on the replica: {what}")]
+    Corrupt { what: String },
+    /// The replica's task died (a bug; it was logged there).
     #[error("replica task failed: {0}")]
     Task(String),
 }
+
+impl From<StoreError> for ReplicaError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Corrupt { what } => ReplicaError::Corrupt { what },
+            other => ReplicaError::Unavailable { reason: other.to_string() },
+        }
+    }
+}
+
+impl ReplicaError {
+    /// Whether the replica answered that its data is corrupt (as opposed to not answering).
+    pub fn is_corruption(&self) -> bool {
+        matches!(self, ReplicaError::Corrupt { .. })
+    }
+}
+
+/// What a remote replica answers: the result, or its typed failure.
+pub type Answer<T> = Result<T, ReplicaError>;
 
 /// Owned bounds of a scan.
 #[derive(Debug, Clone)]
@@ -240,9 +267,7 @@ impl Replica {
     pub async fn get(&self, table: TableId, key: Vec<u8>) -> Result<Siblings, ReplicaError> {
         match self {
             Replica::Local(l) => l.get(table, key).await,
-            Replica::Remote { node, rpc } => {
-                Ok(rpc.call(*node, &ReplicaGet { table, key }).await?)
-            }
+            Replica::Remote { node, rpc } => rpc.call(*node, &ReplicaGet { table, key }).await?,
         }
     }
 
@@ -260,19 +285,17 @@ impl Replica {
             Replica::Local(l) => {
                 l.coordinate(table, key, context, timestamp_ms, value, only_if_unchanged).await
             }
-            Replica::Remote { node, rpc } => Ok(rpc
-                .call(
-                    *node,
-                    &ReplicaCoordinate {
-                        table,
-                        key,
-                        context,
-                        timestamp_ms,
-                        value,
-                        only_if_unchanged,
-                    },
-                )
-                .await?),
+            Replica::Remote { node, rpc } => {
+                let request = ReplicaCoordinate {
+                    table,
+                    key,
+                    context,
+                    timestamp_ms,
+                    value,
+                    only_if_unchanged,
+                };
+                rpc.call(*node, &request).await?
+            }
         }
     }
 
@@ -286,7 +309,7 @@ impl Replica {
         match self {
             Replica::Local(l) => l.merge(table, key, siblings, hint_for).await,
             Replica::Remote { node, rpc } => {
-                Ok(rpc.call(*node, &ReplicaMerge { table, key, siblings, hint_for }).await?)
+                rpc.call(*node, &ReplicaMerge { table, key, siblings, hint_for }).await?
             }
         }
     }
@@ -300,12 +323,11 @@ impl Replica {
     ) -> Result<Vec<(Vec<u8>, Siblings)>, ReplicaError> {
         match self {
             Replica::Local(l) => l.scan(table, range, limit, partitions).await,
-            Replica::Remote { node, rpc } => Ok(rpc
-                .call(
-                    *node,
-                    &ReplicaScan { table, start: range.start, end: range.end, limit, partitions },
-                )
-                .await?),
+            Replica::Remote { node, rpc } => {
+                let request =
+                    ReplicaScan { table, start: range.start, end: range.end, limit, partitions };
+                rpc.call(*node, &request).await?
+            }
         }
     }
 
@@ -318,7 +340,7 @@ impl Replica {
         match self {
             Replica::Local(l) => l.put_block(id, data, hint_for).await,
             Replica::Remote { node, rpc } => {
-                Ok(rpc.call(*node, &BlockPut { id, data, hint_for }).await?)
+                rpc.call(*node, &BlockPut { id, data, hint_for }).await?
             }
         }
     }
@@ -326,21 +348,21 @@ impl Replica {
     pub async fn get_block(&self, id: BlockId) -> Result<Option<Bytes>, ReplicaError> {
         match self {
             Replica::Local(l) => l.get_block(id).await,
-            Replica::Remote { node, rpc } => Ok(rpc.call(*node, &BlockGet { id }).await?),
+            Replica::Remote { node, rpc } => rpc.call(*node, &BlockGet { id }).await?,
         }
     }
 
     pub async fn delete_blocks(&self, ids: Vec<BlockId>) -> Result<(), ReplicaError> {
         match self {
             Replica::Local(l) => l.delete_blocks(ids).await,
-            Replica::Remote { node, rpc } => Ok(rpc.call(*node, &BlocksDelete { ids }).await?),
+            Replica::Remote { node, rpc } => rpc.call(*node, &BlocksDelete { ids }).await?,
         }
     }
 
     pub async fn delete_body(&self, data_id: [u8; 16]) -> Result<(), ReplicaError> {
         match self {
             Replica::Local(l) => l.delete_body(data_id).await,
-            Replica::Remote { node, rpc } => Ok(rpc.call(*node, &BodyDelete { data_id }).await?),
+            Replica::Remote { node, rpc } => rpc.call(*node, &BodyDelete { data_id }).await?,
         }
     }
 
@@ -353,7 +375,7 @@ impl Replica {
         match self {
             Replica::Local(l) => l.partition_items(partitions, after, limit).await,
             Replica::Remote { node, rpc } => {
-                Ok(rpc.call(*node, &PartitionItems { partitions, after, limit }).await?)
+                rpc.call(*node, &PartitionItems { partitions, after, limit }).await?
             }
         }
     }
@@ -367,7 +389,7 @@ impl Replica {
         match self {
             Replica::Local(l) => l.partition_blocks(partitions, after, limit).await,
             Replica::Remote { node, rpc } => {
-                Ok(rpc.call(*node, &PartitionBlocks { partitions, after, limit }).await?)
+                rpc.call(*node, &PartitionBlocks { partitions, after, limit }).await?
             }
         }
     }

@@ -53,7 +53,7 @@ pub enum Error {
     #[error("request body: {0}")]
     Body(BodyError),
     #[error("replication: {0}")]
-    Coordinator(#[from] CoordinatorError),
+    Coordinator(CoordinatorError),
     /// Something this node needs is not available now; a retry may succeed.
     #[error("unavailable: {what}")]
     Unavailable { what: &'static str },
@@ -63,19 +63,26 @@ pub enum Error {
     Internal { what: String },
 }
 
+/// Replication failures keep their meaning: data lost or corrupt on every replica that answered
+/// is `Corrupt` (a 500, logged), anything else is out of reach for now (a 503, retryable).
+impl From<CoordinatorError> for Error {
+    fn from(e: CoordinatorError) -> Self {
+        if e.is_data_loss() {
+            tracing::error!(error = %e, "data lost or corrupt on every replica that answered");
+            Error::Corrupt { what: e.to_string() }
+        } else {
+            Error::Coordinator(e)
+        }
+    }
+}
+
 impl Error {
     /// The error of a failed body stream. A body read from this store (a copy's source) fails
     /// with the coordinator's error, which keeps its meaning: lost (500) or unreachable (503),
     /// not a client's incomplete body.
     pub(super) fn from_body(e: BodyError) -> Error {
         match e.0.downcast::<CoordinatorError>() {
-            Ok(cause) => match *cause {
-                missing @ CoordinatorError::BlockMissing { .. } => {
-                    tracing::error!(error = %missing, "a block of the source body is lost");
-                    Error::Corrupt { what: missing.to_string() }
-                }
-                other => Error::Coordinator(other),
-            },
+            Ok(cause) => Error::from(*cause),
             Err(other) => Error::Body(BodyError(other)),
         }
     }

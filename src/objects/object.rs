@@ -450,22 +450,12 @@ impl ObjectService {
 }
 
 /// The error of a body whose first block cannot be read: lost on every replica (500) or out of
-/// reach for now (503).
+/// reach for now (503), logged at ERROR with the key and the block.
 fn unreadable_body(bucket: &str, key: &str, e: super::BodyError) -> Error {
-    match e.0.downcast::<crate::coordinator::CoordinatorError>() {
-        Ok(cause) => {
-            tracing::error!(%bucket, %key, error = %cause, "the body of the object cannot be read");
-            match *cause {
-                missing @ crate::coordinator::CoordinatorError::BlockMissing { .. } => {
-                    Error::Corrupt { what: format!("{bucket}/{key}: {missing}") }
-                }
-                other => Error::Coordinator(other),
-            }
-        }
-        Err(other) => {
-            tracing::error!(%bucket, %key, error = %other, "the body of the object cannot be read");
-            Error::Internal { what: other.to_string() }
-        }
+    tracing::error!(%bucket, %key, error = %e, "the body of the object cannot be read");
+    match Error::from_body(e) {
+        Error::Corrupt { what } => Error::Corrupt { what: format!("{bucket}/{key}: {what}") },
+        other => other,
     }
 }
 

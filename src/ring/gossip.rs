@@ -94,7 +94,15 @@ impl Gossiper {
                 let Ok(payload) = crate::rpc::encode(&GossipPush { states: states.clone() }) else {
                     continue;
                 };
-                match tcp.call_address(*seed, GossipPush::TAG, payload, self.rpc.timeout()).await {
+                match tcp
+                    .call_address(
+                        *seed,
+                        GossipPush::TAG,
+                        payload,
+                        self.interval.max(std::time::Duration::from_millis(200)),
+                    )
+                    .await
+                {
                     Ok((id, reply)) => {
                         if let Ok(reply) = crate::rpc::decode::<Vec<PeerState>>(&reply) {
                             self.absorb(id, reply).await;
@@ -108,7 +116,9 @@ impl Gossiper {
             return;
         }
         let peer = peers[rng.random_range(0..peers.len())];
-        match self.rpc.call(peer, &GossipPush { states }).await {
+        // A silent peer must not hold up the next round.
+        let timeout = self.interval.max(std::time::Duration::from_millis(200));
+        match self.rpc.call_with_timeout(peer, &GossipPush { states }, timeout).await {
             Ok(reply) => self.absorb(peer, reply).await,
             Err(e) => tracing::trace!(peer = format_args!("{peer:x}"), error = %e, "gossip failed"),
         }

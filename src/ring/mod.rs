@@ -9,8 +9,10 @@
 mod assignment;
 mod failure_detector;
 pub mod gossip;
+mod latency;
 mod layout;
 mod membership;
+pub mod probe;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -22,6 +24,7 @@ use crate::clock::SharedClock;
 
 pub use assignment::{AssignmentError, Member, leader_changes, moved_replicas, slot_targets};
 pub use failure_detector::FailureDetector;
+pub use latency::{CallKind, HedgeBounds, LatencyEstimates};
 pub use layout::Layout;
 pub use membership::{MembershipView, NodeInfo, PeerState};
 
@@ -58,6 +61,7 @@ struct RingInner {
     layout: watch::Sender<Arc<Layout>>,
     view: Mutex<MembershipView>,
     detector: Mutex<FailureDetector>,
+    latency: Mutex<LatencyEstimates>,
     heartbeat: Mutex<u64>,
     /// The layout before the current one, while a rebalance may still be moving its data.
     previous: Mutex<Option<Arc<Layout>>>,
@@ -77,7 +81,14 @@ impl std::fmt::Debug for Ring {
 const PHI_THRESHOLD: f64 = 8.0;
 
 impl Ring {
-    pub fn new(me: NodeId, layout: Layout, clock: SharedClock, gossip_interval: Duration) -> Self {
+    /// A ring whose failure detector expects a direct heartbeat from each peer every
+    /// `heartbeat_interval` (the probe interval; see `failure_detector` for what follows).
+    pub fn new(
+        me: NodeId,
+        layout: Layout,
+        clock: SharedClock,
+        heartbeat_interval: Duration,
+    ) -> Self {
         let (layout, _) = watch::channel(Arc::new(layout));
         Self {
             inner: Arc::new(RingInner {
@@ -85,7 +96,8 @@ impl Ring {
                 clock,
                 layout,
                 view: Mutex::new(MembershipView::new()),
-                detector: Mutex::new(FailureDetector::new(PHI_THRESHOLD, gossip_interval)),
+                detector: Mutex::new(FailureDetector::new(PHI_THRESHOLD, heartbeat_interval)),
+                latency: Mutex::new(LatencyEstimates::new(HedgeBounds::default())),
                 heartbeat: Mutex::new(0),
                 previous: Mutex::new(None),
                 synced: Mutex::new(0),
@@ -183,11 +195,36 @@ impl Ring {
             || lock(&self.inner.detector).is_alive(node, self.inner.clock.monotonic())
     }
 
-    /// Records direct evidence that `node` is alive (a gossip exchange or an answer).
+    /// Records direct evidence that `node` is alive: it answered a call of ours, or called us.
+    /// Heartbeats relayed by gossip do not count: a node that others reach may still be cut
+    /// off from this one, and routing needs to know what this node can reach.
     pub fn heard_from(&self, node: NodeId) {
         if node != self.inner.me {
             lock(&self.inner.detector).heartbeat(node, self.inner.clock.monotonic());
         }
+    }
+
+    /// Records that a call of `kind` to `node` was answered after `rtt` (also a heartbeat).
+    pub fn observe_latency(&self, node: NodeId, kind: CallKind, rtt: Duration) {
+        if node != self.inner.me {
+            lock(&self.inner.latency).observe(node, kind, rtt);
+            self.heard_from(node);
+        }
+    }
+
+    /// How long a call of `kind` to `node` may take before a caller engages another replica.
+    pub fn hedge_after(&self, node: NodeId, kind: CallKind) -> Duration {
+        lock(&self.inner.latency).hedge_after(node, kind)
+    }
+
+    /// Sets the bounds of hedging deadlines (keeps nothing measured before).
+    pub fn set_hedge_bounds(&self, bounds: HedgeBounds) {
+        *lock(&self.inner.latency) = LatencyEstimates::new(bounds);
+    }
+
+    /// This node's clock (for timing calls against the same time the detector reads).
+    pub fn clock(&self) -> &SharedClock {
+        &self.inner.clock
     }
 
     /// Sets how this node describes itself in gossip.
@@ -223,7 +260,7 @@ impl Ring {
         *lock(&self.inner.addresses) = Some(sink);
     }
 
-    /// Merges gossiped entries; peers whose heartbeat advanced are heard from.
+    /// Merges gossiped entries; returns the peers whose entries were news.
     pub fn merge_view(&self, states: Vec<PeerState>) -> Vec<NodeId> {
         let states: Vec<PeerState> =
             states.into_iter().filter(|s| s.info.id != self.inner.me).collect();
@@ -234,9 +271,6 @@ impl Ring {
             for s in states.iter().filter(|s| news.contains(&s.info.id)) {
                 sink(s.info.id, s.info.rpc_addr);
             }
-        }
-        for id in &news {
-            self.heard_from(*id);
         }
         news
     }

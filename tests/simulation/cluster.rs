@@ -11,9 +11,10 @@
 //! - **Restart**: a new ring (empty failure detector), coordinator and repair queue over the
 //!   same store, re-attached.
 //! - **Liveness**: driven by the harness, not by gossip. Every step each running node is told
-//!   it `heard_from` every running peer it is not partitioned from; a crashed or cut-off peer
-//!   falls silent and the phi-accrual detector declares it down after its usual delay (about
-//!   18 heartbeat intervals), during which requests to it time out. This keeps the detector's
+//!   it `heard_from` every running peer it is not partitioned from (answers to calls count
+//!   too, as in a real node); a crashed or cut-off peer falls silent and the phi-accrual
+//!   detector declares it down after its usual delay (tuned by `DETECTOR_INTERVAL` to about
+//!   1.5 s, three RPC timeouts), during which requests to it time out or are hedged. This keeps the detector's
 //!   real logic while avoiding gossip's random peer choice and transitive heartbeats, which
 //!   would make "who believes whom alive" hard to reason about in a failing seed.
 //! - **Repairs and hints** run when the harness says so (`drain_repairs`, `handoff`), so their
@@ -38,8 +39,17 @@ use crate::net::{LinkFaults, SimClock, SimTransport};
 pub const TABLE: TableId = TableId(2);
 /// Timeout of every internode call.
 pub const RPC_TIMEOUT: Duration = Duration::from_millis(500);
-/// Heartbeat period, also the failure detector's expected interval.
+/// Heartbeat period of the harness.
 pub const HEARTBEAT: Duration = Duration::from_millis(100);
+/// The interval the failure detector is told to expect: longer than the heartbeat, so that a
+/// node that just died is still believed alive for a while (the window the simulation must
+/// exercise: calls to it time out, or are hedged past their deadline).
+const DETECTOR_INTERVAL: Duration = Duration::from_millis(300);
+/// Hedging deadlines: short against the simulated link latencies, so that hedges happen.
+const HEDGE: ringvault::ring::HedgeBounds = ringvault::ring::HedgeBounds {
+    floor: Duration::from_millis(20),
+    ceiling: Duration::from_millis(200),
+};
 const PARTITION_BITS: u8 = 4;
 const REPLICATION_FACTOR: usize = 3;
 const REPAIR_QUEUE: usize = 64;
@@ -119,7 +129,8 @@ impl SimCluster {
     fn start(&mut self, i: usize) {
         let node = &mut self.nodes[i];
         let id = node.id;
-        let ring = Ring::new(id, self.layout.clone(), self.clock.clone(), HEARTBEAT);
+        let ring = Ring::new(id, self.layout.clone(), self.clock.clone(), DETECTOR_INTERVAL);
+        ring.set_hedge_bounds(HEDGE);
         let transport = SimTransport { inner: self.net.transport(id), links: self.links.clone() };
         let rpc = RpcClient::new(Arc::new(transport), RPC_TIMEOUT);
         let (repairs, rx) = RepairQueue::new(REPAIR_QUEUE);
