@@ -205,7 +205,10 @@ pub async fn start(config: Config) -> Result<RunningNode, NodeError> {
             .await
             .map_err(|e| NodeError::Recovery(e.to_string()))?;
         if recovered > 0 {
-            tracing::info!(bodies = recovered, "deleted the blocks of PUTs interrupted by a crash");
+            tracing::info!(
+                bodies = recovered,
+                "queued the bodies of PUTs interrupted by a crash for reclamation"
+            );
         }
         bootstrap_root_key(&config, &objects, &store).await?
     } else {
@@ -331,7 +334,10 @@ async fn start_up_in_cluster(
         match (recovered, key) {
             (Ok(n), Ok(())) => {
                 if n > 0 {
-                    tracing::info!(bodies = n, "deleted the blocks of PUTs interrupted by a crash");
+                    tracing::info!(
+                        bodies = n,
+                        "queued the bodies of PUTs interrupted by a crash for reclamation"
+                    );
                 }
                 return;
             }

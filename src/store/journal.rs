@@ -7,7 +7,7 @@ use super::{JournalEntry, Store, StoreError, redb_err, tables};
 impl Store {
     /// Every journal entry, in key order.
     pub fn journal(&self) -> Result<Vec<JournalEntry>, StoreError> {
-        let txn = self.db.begin_read().map_err(redb_err)?;
+        let txn = self.db.get()?.begin_read().map_err(redb_err)?;
         let journal = txn.open_table(tables::JOURNAL).map_err(redb_err)?;
         let mut out = Vec::new();
         for entry in journal.iter().map_err(redb_err)? {
@@ -24,7 +24,7 @@ impl Store {
         end: &[u8],
         limit: usize,
     ) -> Result<Vec<JournalEntry>, StoreError> {
-        let txn = self.db.begin_read().map_err(redb_err)?;
+        let txn = self.db.get()?.begin_read().map_err(redb_err)?;
         let journal = txn.open_table(tables::JOURNAL).map_err(redb_err)?;
         let mut out = Vec::new();
         for entry in journal.range::<&[u8]>(start..end).map_err(redb_err)? {

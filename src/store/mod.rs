@@ -17,6 +17,7 @@ mod codec;
 mod hints;
 mod journal;
 mod tables;
+mod writer;
 
 use std::ops::Bound;
 use std::path::Path;
@@ -27,6 +28,7 @@ use std::thread;
 use bytes::Bytes;
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use tokio::sync::{mpsc, oneshot};
+use writer::{DbHandle, writer_loop};
 
 use crate::causality::{Actor, Sibling, Siblings, VectorClock};
 
@@ -42,6 +44,10 @@ pub enum StoreError {
     Corrupt { what: String },
     #[error("the store's writer has stopped")]
     Closed,
+    /// The disk refused a write (full, failing): the store answers this until the database
+    /// could be reopened (see `writer`), then serves again.
+    #[error("the store cannot write now: {reason}")]
+    Unavailable { reason: String },
     #[error("data directory: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -196,7 +202,7 @@ enum Writer {
 /// The node-local store. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    db: Arc<Database>,
+    db: Arc<DbHandle>,
     writer: Writer,
     commits: Arc<AtomicU64>,
     /// Resolves when the writer thread has stopped and released the database.
@@ -219,7 +225,7 @@ impl Store {
             .set_cache_size(options.cache_bytes)
             .create(path)
             .map_err(redb_err)?;
-        Self::start(db, options)
+        Self::start(db, Some(DbHandle::file_opener(path.to_owned(), options.cache_bytes)), options)
     }
 
     /// A store in memory, for tests and simulation.
@@ -227,7 +233,7 @@ impl Store {
         let db = redb::Builder::new()
             .create_with_backend(redb::backends::InMemoryBackend::new())
             .map_err(redb_err)?;
-        Self::start(db, options)
+        Self::start(db, None, options)
     }
 
     /// A store in memory that uses no thread of its own: writes apply on the caller's thread,
@@ -239,11 +245,26 @@ impl Store {
             .map_err(redb_err)?;
         init_tables(&db)?;
         Ok(Self {
-            db: Arc::new(db),
+            db: Arc::new(DbHandle::new(db, None)),
             writer: Writer::Inline,
             commits: Arc::new(AtomicU64::new(0)),
             writer_stopped: Arc::new(std::sync::Mutex::new(None)),
         })
+    }
+
+    /// A store over a backend that `open` creates, and creates again to reopen the database
+    /// after an I/O error: for tests of a disk that fills up and is freed.
+    #[cfg(test)]
+    fn with_backend<B: redb::StorageBackend>(
+        open: impl Fn() -> B + Send + Sync + 'static,
+    ) -> Result<Self, StoreError> {
+        let opener: writer::Opener = Box::new(move || {
+            redb::Builder::new().create_with_backend(open()).map_err(|e| StoreError::Unavailable {
+                reason: format!("reopen: {e}"),
+            })
+        });
+        let db = opener()?;
+        Self::start(db, Some(opener), StoreOptions::default())
     }
 
     /// Whether reads and writes run on the caller's thread (see [`Store::in_memory_inline`]).
@@ -251,9 +272,13 @@ impl Store {
         matches!(self.writer, Writer::Inline)
     }
 
-    fn start(db: Database, options: StoreOptions) -> Result<Self, StoreError> {
+    fn start(
+        db: Database,
+        opener: Option<writer::Opener>,
+        options: StoreOptions,
+    ) -> Result<Self, StoreError> {
         init_tables(&db)?;
-        let db = Arc::new(db);
+        let db = Arc::new(DbHandle::new(db, opener));
         let (tx, rx) = mpsc::channel(options.group_commit_jobs_max.max(1) * 4);
         let writer_db = db.clone();
         let commits = Arc::new(AtomicU64::new(0));
@@ -286,7 +311,7 @@ impl Store {
         // clone for a moment; the file closes when the last one goes. Wait for that, bounded,
         // so that a restart in the same process finds the file free.
         for _ in 0..200 {
-            if Arc::strong_count(&self.db) <= 1 {
+            if Arc::strong_count(&self.db) <= 1 && self.db.in_use_elsewhere() == 0 {
                 break;
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -310,7 +335,7 @@ impl Store {
     }
 
     fn write_inline(&self, op: WriteOp) -> Result<WriteOutcome, StoreError> {
-        let outcome = apply_batch(&self.db, vec![op])?.pop().ok_or(StoreError::Closed)?;
+        let outcome = apply_batch(&*self.db.get()?, vec![op])?.pop().ok_or(StoreError::Closed)?;
         self.commits.fetch_add(1, Ordering::Relaxed);
         outcome
     }
@@ -324,7 +349,7 @@ impl Store {
     }
 
     pub fn get(&self, table: TableId, key: &[u8]) -> Result<Option<Siblings>, StoreError> {
-        let txn = self.db.begin_read().map_err(redb_err)?;
+        let txn = self.db.get()?.begin_read().map_err(redb_err)?;
         let items = txn.open_table(tables::ITEMS).map_err(redb_err)?;
         let full = item_key(table, key);
         match items.get(full.as_slice()).map_err(redb_err)? {
@@ -343,7 +368,7 @@ impl Store {
         limit: usize,
         filter: &dyn Fn(&[u8]) -> bool,
     ) -> Result<Vec<(Vec<u8>, Siblings)>, StoreError> {
-        let txn = self.db.begin_read().map_err(redb_err)?;
+        let txn = self.db.get()?.begin_read().map_err(redb_err)?;
         let items = txn.open_table(tables::ITEMS).map_err(redb_err)?;
         let lower = match start {
             Bound::Included(k) => Bound::Included(item_key(table, k)),
@@ -382,7 +407,7 @@ impl Store {
         limit: usize,
         filter: &dyn Fn(TableId, &[u8]) -> bool,
     ) -> Result<ItemsPage, StoreError> {
-        let txn = self.db.begin_read().map_err(redb_err)?;
+        let txn = self.db.get()?.begin_read().map_err(redb_err)?;
         let items = txn.open_table(tables::ITEMS).map_err(redb_err)?;
         let lower = after.map_or(Bound::Unbounded, Bound::Excluded);
         let mut out = Vec::new();
@@ -412,7 +437,7 @@ impl Store {
         limit: usize,
         filter: &dyn Fn(BlockId) -> bool,
     ) -> Result<(Vec<BlockId>, Option<BlockId>), StoreError> {
-        let txn = self.db.begin_read().map_err(redb_err)?;
+        let txn = self.db.get()?.begin_read().map_err(redb_err)?;
         let blocks = txn.open_table(tables::BLOCKS).map_err(redb_err)?;
         let after_key = after.map(BlockId::to_key);
         let lower = after_key.as_ref().map_or(Bound::Unbounded, |k| Bound::Excluded(k.as_slice()));
@@ -445,7 +470,7 @@ impl Store {
 
     /// A block's data, checksum-verified. `Ok(None)` when absent.
     pub fn get_block(&self, id: BlockId) -> Result<Option<Bytes>, StoreError> {
-        let txn = self.db.begin_read().map_err(redb_err)?;
+        let txn = self.db.get()?.begin_read().map_err(redb_err)?;
         let blocks = txn.open_table(tables::BLOCKS).map_err(redb_err)?;
         match blocks.get(id.to_key().as_slice()).map_err(redb_err)? {
             Some(v) => Ok(Some(Bytes::copy_from_slice(codec::decode_block(v.value())?))),
@@ -460,14 +485,14 @@ impl Store {
 
     /// Number of stored blocks (for tests and metrics).
     pub fn block_count(&self) -> Result<u64, StoreError> {
-        let txn = self.db.begin_read().map_err(redb_err)?;
+        let txn = self.db.get()?.begin_read().map_err(redb_err)?;
         let blocks = txn.open_table(tables::BLOCKS).map_err(redb_err)?;
         blocks.len().map_err(redb_err)
     }
 
     /// Every stored block id, for garbage collection sweeps.
     pub fn block_ids(&self) -> Result<Vec<BlockId>, StoreError> {
-        let txn = self.db.begin_read().map_err(redb_err)?;
+        let txn = self.db.get()?.begin_read().map_err(redb_err)?;
         let blocks = txn.open_table(tables::BLOCKS).map_err(redb_err)?;
         let mut out = Vec::new();
         for entry in blocks.iter().map_err(redb_err)? {
@@ -485,27 +510,27 @@ impl Store {
 
     /// Up to `limit` hints owed to `owner`, oldest first.
     pub fn hints_for(&self, owner: u64, limit: usize) -> Result<Vec<Hint>, StoreError> {
-        let txn = self.db.begin_read().map_err(redb_err)?;
+        let txn = self.db.get()?.begin_read().map_err(redb_err)?;
         let table = txn.open_table(tables::HINTS).map_err(redb_err)?;
         hints::list(&table, Some(owner), limit)
     }
 
     /// The owners this node holds hints for, with how many each.
     pub fn hint_counts(&self) -> Result<Vec<(u64, u64)>, StoreError> {
-        let txn = self.db.begin_read().map_err(redb_err)?;
+        let txn = self.db.get()?.begin_read().map_err(redb_err)?;
         let table = txn.open_table(tables::HINTS).map_err(redb_err)?;
         hints::counts(&table)
     }
 
     pub fn get_meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let txn = self.db.begin_read().map_err(redb_err)?;
+        let txn = self.db.get()?.begin_read().map_err(redb_err)?;
         let meta = txn.open_table(tables::META).map_err(redb_err)?;
         Ok(meta.get(name).map_err(redb_err)?.map(|v| v.value().to_vec()))
     }
 
     /// Writes a node-local setting durably (outside the group-commit queue; rare).
     pub fn put_meta(&self, name: &str, value: &[u8]) -> Result<(), StoreError> {
-        let mut txn = self.db.begin_write().map_err(redb_err)?;
+        let mut txn = self.db.get()?.begin_write().map_err(redb_err)?;
         txn.set_durability(Durability::Immediate).map_err(redb_err)?;
         txn.open_table(tables::META).map_err(redb_err)?.insert(name, value).map_err(redb_err)?;
         txn.commit().map_err(redb_err)
@@ -513,7 +538,7 @@ impl Store {
 }
 
 /// Creates the tables and checks (or records) the on-disk format version.
-fn init_tables(db: &Database) -> Result<(), StoreError> {
+pub(super) fn init_tables(db: &Database) -> Result<(), StoreError> {
     let txn = db.begin_write().map_err(redb_err)?;
     {
         txn.open_table(tables::ITEMS).map_err(redb_err)?;
@@ -545,65 +570,6 @@ fn item_key(table: TableId, key: &[u8]) -> Vec<u8> {
     full.push(table.0);
     full.extend_from_slice(key);
     full
-}
-
-fn writer_loop(
-    db: Arc<Database>,
-    mut rx: mpsc::Receiver<Msg>,
-    options: StoreOptions,
-    commits: &AtomicU64,
-) {
-    let mut stopping = false;
-    while !stopping {
-        let Some(Msg::Job(first)) = rx.blocking_recv() else { break };
-        let mut batch = vec![first];
-        let mut bytes = batch_bytes(&batch[0].op);
-        while batch.len() < options.group_commit_jobs_max && bytes < options.group_commit_bytes_max
-        {
-            match rx.try_recv() {
-                Ok(Msg::Job(job)) => {
-                    bytes += batch_bytes(&job.op);
-                    batch.push(job);
-                }
-                Ok(Msg::Stop) => {
-                    stopping = true;
-                    break;
-                }
-                Err(_) => break,
-            }
-        }
-        commit_batch(&db, batch);
-        commits.fetch_add(1, Ordering::Relaxed);
-    }
-    drop(db);
-}
-
-fn batch_bytes(op: &WriteOp) -> usize {
-    match op {
-        WriteOp::PutBlock { data, .. } => data.len(),
-        WriteOp::Coordinate { value, .. } => value.as_ref().map_or(0, Vec::len),
-        _ => 0,
-    }
-}
-
-fn commit_batch(db: &Database, batch: Vec<Job>) {
-    let (ops, replies): (Vec<WriteOp>, Vec<_>) = batch.into_iter().map(|j| (j.op, j.reply)).unzip();
-    match apply_batch(db, ops) {
-        Ok(outcomes) => {
-            for (reply, outcome) in replies.into_iter().zip(outcomes) {
-                // A dropped receiver means the caller gave up; the write is durable anyway.
-                let _ = reply.send(outcome);
-            }
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "group commit failed");
-            let text = e.to_string();
-            for reply in replies {
-                let _ =
-                    reply.send(Err(StoreError::Corrupt { what: format!("commit failed: {text}") }));
-            }
-        }
-    }
 }
 
 /// Applies all ops in one transaction. Per-op failures (a corrupt value) fail only that op;

@@ -235,3 +235,80 @@ async fn an_inline_store_writes_and_reads_on_the_callers_thread() {
     // Nothing to stop: close returns at once.
     store.close().await;
 }
+
+/// A disk that can fill up: the bytes live in `data` (shared, so a reopen sees them), and
+/// while `full` is set every write and growth fails as a full disk fails.
+#[derive(Debug, Clone, Default)]
+struct FillableDisk {
+    data: Arc<std::sync::Mutex<Vec<u8>>>,
+    full: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl FillableDisk {
+    fn no_space(&self) -> Result<(), std::io::Error> {
+        if self.full.load(Ordering::Relaxed) {
+            return Err(std::io::Error::from(std::io::ErrorKind::StorageFull));
+        }
+        Ok(())
+    }
+}
+
+impl redb::StorageBackend for FillableDisk {
+    fn len(&self) -> Result<u64, std::io::Error> {
+        Ok(self.data.lock().unwrap().len() as u64)
+    }
+
+    fn read(&self, offset: u64, out: &mut [u8]) -> Result<(), std::io::Error> {
+        let data = self.data.lock().unwrap();
+        let start = usize::try_from(offset).unwrap();
+        out.copy_from_slice(&data[start..start + out.len()]);
+        Ok(())
+    }
+
+    fn set_len(&self, len: u64) -> Result<(), std::io::Error> {
+        let mut data = self.data.lock().unwrap();
+        if len as usize > data.len() {
+            self.no_space()?;
+        }
+        data.resize(usize::try_from(len).unwrap(), 0);
+        Ok(())
+    }
+
+    fn sync_data(&self) -> Result<(), std::io::Error> {
+        self.no_space()
+    }
+
+    fn write(&self, offset: u64, bytes: &[u8]) -> Result<(), std::io::Error> {
+        self.no_space()?;
+        let start = usize::try_from(offset).unwrap();
+        self.data.lock().unwrap()[start..start + bytes.len()].copy_from_slice(bytes);
+        Ok(())
+    }
+}
+
+/// A node whose disk fills up answers errors (redb refuses everything after an I/O error
+/// until reopened), keeps what it acknowledged, and serves again once space is freed: the
+/// writer reopens the database by itself.
+#[tokio::test]
+async fn a_full_disk_fails_writes_and_the_store_recovers_once_space_is_freed() {
+    let disk = FillableDisk::default();
+    let store = {
+        let disk = disk.clone();
+        Store::with_backend(move || disk.clone()).unwrap()
+    };
+    let block = |i: u32| BlockId { data_id: [9; 16], index: i };
+    let data = Bytes::from(vec![7u8; 256 << 10]);
+    store.write(WriteOp::PutBlock { id: block(0), data: data.clone(), hint_for: None }).await.unwrap();
+
+    disk.full.store(true, Ordering::Relaxed);
+    for i in 1..4 {
+        let failed = store.write(WriteOp::PutBlock { id: block(i), data: data.clone(), hint_for: None }).await;
+        assert!(matches!(failed, Err(StoreError::Unavailable { .. })), "{failed:?}");
+    }
+
+    disk.full.store(false, Ordering::Relaxed);
+    store.write(WriteOp::PutBlock { id: block(4), data: data.clone(), hint_for: None }).await.unwrap();
+    assert_eq!(store.get_block(block(0)).unwrap(), Some(data.clone()), "the acknowledged block");
+    assert_eq!(store.get_block(block(4)).unwrap(), Some(data));
+    assert_eq!(store.get_block(block(1)).unwrap(), None, "a failed write left nothing");
+}

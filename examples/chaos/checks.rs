@@ -1,0 +1,158 @@
+//! The checks after the faults healed: every key, read through every node, holds what its
+//! history allows (its last acknowledged state, or a write whose outcome is unknown after it);
+//! every owner, started alone with R = 1, serves the same from its own replica (so replicas
+//! agree and hinted handoff delivered everything); no upload the workload aborted is open.
+
+use std::time::Duration;
+
+use ringvault::ring::{Layout, NodeId, item_hash};
+
+use crate::nodes::{Node, wait_for};
+use crate::workload::{BUCKET, Shared, State, acceptable, client, read};
+
+/// The objects table's id and item key, as `objects::records` builds them.
+const OBJECTS_TABLE: u8 = 2;
+
+fn object_item(key: &str) -> Vec<u8> {
+    let mut item = BUCKET.as_bytes().to_vec();
+    item.push(0);
+    item.extend_from_slice(key.as_bytes());
+    item
+}
+
+/// Reads `key` with a few retries (a node just restarted may still be catching up).
+async fn read_settled(s3: &aws_sdk_s3::Client, key: &str) -> Result<State, String> {
+    let mut last = String::new();
+    for _ in 0..5 {
+        match tokio::time::timeout(Duration::from_secs(10), read(s3, key)).await {
+            Ok(Ok(state)) => return Ok(state),
+            Ok(Err(e)) => last = e,
+            Err(_) => last = "timed out".into(),
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    Err(last)
+}
+
+fn describe(state: &State) -> String {
+    match state {
+        Some(v) => format!("{} bytes, xxh3 {:032x}", v.size, v.hash),
+        None => "absent".into(),
+    }
+}
+
+/// Every key through every running node. Returns the reads made and the violations.
+pub async fn through_the_ring(nodes: &[Node], shared: &Shared) -> (usize, Vec<String>) {
+    let history = shared.history.lock().unwrap().clone();
+    let mut reads = 0;
+    let mut violations = Vec::new();
+    for node in nodes.iter().filter(|n| n.is_running()) {
+        let s3 = client(&node.s3_endpoint());
+        for (key, ops) in &history {
+            reads += 1;
+            let allowed = acceptable(ops);
+            match read_settled(&s3, key).await {
+                Ok(got) if allowed.contains(&got) => {}
+                Ok(got) => violations.push(format!(
+                    "{key} through node {} is {}; allowed: {}",
+                    node.index,
+                    describe(&got),
+                    allowed.iter().map(describe).collect::<Vec<_>>().join(" or ")
+                )),
+                Err(e) => {
+                    violations.push(format!("{key} unreadable through node {}: {e}", node.index))
+                }
+            }
+        }
+    }
+    (reads, violations)
+}
+
+/// The layout a stopped node persisted.
+pub async fn stored_layout(node: &Node) -> Layout {
+    let path = node.data_dir.join("ringvault.redb");
+    let store = ringvault::store::Store::open(&path, ringvault::store::StoreOptions::default())
+        .expect("open the node's store");
+    let bytes = store.get_meta("layout").expect("read the layout").expect("a stored layout");
+    store.close().await;
+    postcard::from_bytes(&bytes).expect("decode the layout")
+}
+
+fn node_id(node: &Node) -> NodeId {
+    u64::from_str_radix(node.id.as_deref().expect("started once"), 16).expect("a hex node id")
+}
+
+/// Starts `node` alone (every other node stopped) with R = 1 and reads each key it owns from
+/// its own replica. Returns the keys checked and the violations; stops the node again.
+pub async fn alone(node: &mut Node, layout: &Layout, shared: &Shared) -> (usize, Vec<String>) {
+    let history = shared.history.lock().unwrap().clone();
+    node.start(None, &[("RINGVAULT_READ_QUORUM", "1")]);
+    let s3 = client(&node.s3_endpoint());
+    wait_for("the node alone to answer", Duration::from_secs(30), async || {
+        s3.list_buckets().send().await.is_ok()
+    })
+    .await;
+    let me = node_id(node);
+    let mut checked = 0;
+    let mut violations = Vec::new();
+    for (key, ops) in &history {
+        let partition = layout.partition_of(item_hash(OBJECTS_TABLE, &object_item(key)));
+        if !layout.preference_list(partition).contains(&me) {
+            continue;
+        }
+        checked += 1;
+        let allowed = acceptable(ops);
+        match read_settled(&s3, key).await {
+            Ok(got) if allowed.contains(&got) => {}
+            Ok(got) => violations.push(format!(
+                "{key} on owner {} alone is {}; allowed: {}",
+                node.index,
+                describe(&got),
+                allowed.iter().map(describe).collect::<Vec<_>>().join(" or ")
+            )),
+            Err(e) => {
+                violations.push(format!("{key} unreadable on owner {} alone: {e}", node.index))
+            }
+        }
+    }
+    if !node.terminate() {
+        violations.push(format!("node {} did not exit cleanly on SIGTERM", node.index));
+    }
+    (checked, violations)
+}
+
+/// Uploads the workload aborted must not be open. Returns the open uploads found and the
+/// violations.
+pub async fn uploads(node: &Node, shared: &Shared) -> (usize, Vec<String>) {
+    let s3 = client(&node.s3_endpoint());
+    let mut open = Vec::new();
+    let (mut key_marker, mut id_marker) = (None::<String>, None::<String>);
+    loop {
+        let page = s3
+            .list_multipart_uploads()
+            .bucket(BUCKET)
+            .set_key_marker(key_marker.clone())
+            .set_upload_id_marker(id_marker.clone())
+            .send()
+            .await
+            .expect("list uploads");
+        for upload in page.uploads() {
+            open.push((
+                upload.key().unwrap_or_default().to_owned(),
+                upload.upload_id().unwrap_or_default().to_owned(),
+            ));
+        }
+        if page.is_truncated() != Some(true) {
+            break;
+        }
+        key_marker = page.next_key_marker().map(str::to_owned);
+        id_marker = page.next_upload_id_marker().map(str::to_owned);
+    }
+    let aborted = shared.aborted.lock().unwrap().clone();
+    let violations = open
+        .iter()
+        .filter(|u| aborted.contains(u))
+        .map(|(key, id)| format!("upload {id} of {key} was aborted, and is still open"))
+        .collect();
+    (open.len(), violations)
+}

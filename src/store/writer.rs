@@ -1,0 +1,179 @@
+//! The group-commit writer thread, and the database handle it can reopen.
+//!
+//! redb refuses every transaction after an I/O error (a full disk, a failing device) until
+//! the database is reopened. A node whose disk filled up must answer errors, not die, and
+//! serve again once space is freed: after a failed commit the writer takes the database out of
+//! service (reads and writes answer `StoreError::Unavailable`), waits for the reads still
+//! holding it, and reopens the file; while that fails (the disk is still full) every batch
+//! that arrives tries again. Nothing acknowledged is lost: a commit that failed acknowledged
+//! nothing, and redb reopens at its last durable commit.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use redb::Database;
+use tokio::sync::mpsc;
+
+use super::{Job, Msg, StoreError, StoreOptions, WriteOp, apply_batch, init_tables};
+
+/// How long a reopen waits for reads still holding the old database.
+const READERS_WAIT: Duration = Duration::from_secs(2);
+
+/// Opens the database again (`DbHandle::reopen`).
+pub(super) type Opener = Box<dyn Fn() -> Result<Database, StoreError> + Send + Sync>;
+
+/// The database, or nothing while it is being reopened.
+pub(super) struct DbHandle {
+    slot: RwLock<Option<Arc<Database>>>,
+    /// How to open it again; `None` for a store that cannot (in memory).
+    opener: Option<Opener>,
+}
+
+impl DbHandle {
+    pub(super) fn new(db: Database, opener: Option<Opener>) -> Self {
+        Self { slot: RwLock::new(Some(Arc::new(db))), opener }
+    }
+
+    /// An opener of the database file at `path`.
+    pub(super) fn file_opener(path: PathBuf, cache_bytes: usize) -> Opener {
+        Box::new(move || {
+            redb::Builder::new()
+                .set_cache_size(cache_bytes)
+                .create(&path)
+                .map_err(|e| StoreError::Unavailable { reason: format!("reopen {}: {e}", path.display()) })
+        })
+    }
+
+    /// The database, or `Unavailable` while it is out of service.
+    pub(super) fn get(&self) -> Result<Arc<Database>, StoreError> {
+        self.slot.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone().ok_or_else(
+            || StoreError::Unavailable {
+                reason: "reopening the database after an I/O error".into(),
+            },
+        )
+    }
+
+    /// Whether nothing but this handle holds the database any more.
+    pub(super) fn in_use_elsewhere(&self) -> usize {
+        self.slot
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+            .map_or(0, |db| Arc::strong_count(db) - 1)
+    }
+
+    /// Takes the database out of service and opens its file again.
+    fn reopen(&self) -> Result<(), StoreError> {
+        let Some(opener) = &self.opener else {
+            return Err(StoreError::Unavailable {
+                reason: "an in-memory store cannot reopen".into(),
+            });
+        };
+        let old = self.slot.write().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        if let Some(mut old) = old {
+            // Reads in flight hold clones for a moment; redb opens a file only once.
+            let mut waited = Duration::ZERO;
+            loop {
+                match Arc::try_unwrap(old) {
+                    Ok(db) => {
+                        drop(db);
+                        break;
+                    }
+                    Err(back) if waited < READERS_WAIT => {
+                        old = back;
+                        std::thread::sleep(Duration::from_millis(10));
+                        waited += Duration::from_millis(10);
+                    }
+                    Err(back) => {
+                        *self.slot.write().unwrap_or_else(std::sync::PoisonError::into_inner) =
+                            Some(back);
+                        return Err(StoreError::Unavailable {
+                            reason: "reads still hold the database; cannot reopen yet".into(),
+                        });
+                    }
+                }
+            }
+        }
+        let db = opener()?;
+        init_tables(&db)?;
+        *self.slot.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Arc::new(db));
+        tracing::warn!("reopened the database after an I/O error");
+        Ok(())
+    }
+}
+
+/// Whether a failure means redb will refuse everything until the database is reopened.
+fn needs_reopen(e: &StoreError) -> bool {
+    matches!(e, StoreError::Redb(redb::Error::Io(_) | redb::Error::PreviousIo))
+}
+
+pub(super) fn writer_loop(
+    db: Arc<DbHandle>,
+    mut rx: mpsc::Receiver<Msg>,
+    options: StoreOptions,
+    commits: &AtomicU64,
+) {
+    let mut stopping = false;
+    while !stopping {
+        let Some(Msg::Job(first)) = rx.blocking_recv() else { break };
+        let mut batch = vec![first];
+        let mut bytes = batch_bytes(&batch[0].op);
+        while batch.len() < options.group_commit_jobs_max && bytes < options.group_commit_bytes_max
+        {
+            match rx.try_recv() {
+                Ok(Msg::Job(job)) => {
+                    bytes += batch_bytes(&job.op);
+                    batch.push(job);
+                }
+                Ok(Msg::Stop) => {
+                    stopping = true;
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        commit_batch(&db, batch);
+        commits.fetch_add(1, Ordering::Relaxed);
+    }
+    drop(db);
+}
+
+fn batch_bytes(op: &WriteOp) -> usize {
+    match op {
+        WriteOp::PutBlock { data, .. } => data.len(),
+        WriteOp::Coordinate { value, .. } => value.as_ref().map_or(0, Vec::len),
+        _ => 0,
+    }
+}
+
+/// Commits one batch; after an I/O failure, reopens the database (or tries to, on the next
+/// batch, while that fails).
+fn commit_batch(handle: &DbHandle, batch: Vec<Job>) {
+    let (ops, replies): (Vec<WriteOp>, Vec<_>) = batch.into_iter().map(|j| (j.op, j.reply)).unzip();
+    let result = match handle.get() {
+        Ok(db) => apply_batch(&db, ops),
+        Err(_) => handle.reopen().and_then(|()| apply_batch(&*handle.get()?, ops)),
+    };
+    match result {
+        Ok(outcomes) => {
+            for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                // A dropped receiver means the caller gave up; the write is durable anyway.
+                let _ = reply.send(outcome);
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "group commit failed");
+            let reason = format!("commit failed: {e}");
+            for reply in replies {
+                let _ = reply.send(Err(StoreError::Unavailable { reason: reason.clone() }));
+            }
+            if needs_reopen(&e)
+                && let Err(e) = handle.reopen()
+            {
+                tracing::error!(error = %e, "cannot reopen the database yet; writes fail until it can");
+            }
+        }
+    }
+}
