@@ -5,9 +5,11 @@
 //! by the composition root (`node`), so this module carries no domain logic. Two transports
 //! implement [`Transport`]: `tcp` (real sockets, cluster-secret handshake, one multiplexed
 //! connection per peer) and `memory` (in-process, with injectable faults, for tests and the
-//! deterministic simulation). Every call has a timeout.
+//! deterministic simulation; compiled only for tests and with the `testing` feature, which the
+//! crate's own dev-dependency on itself turns on). Every call has a timeout.
 
 mod frame;
+#[cfg(any(test, feature = "testing"))]
 mod memory;
 mod tcp;
 
@@ -20,6 +22,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+#[cfg(any(test, feature = "testing"))]
 pub use memory::{FaultPlan, MemoryNetwork};
 pub use tcp::{TcpOptions, TcpTransport};
 

@@ -259,9 +259,9 @@ impl Store {
         open: impl Fn() -> B + Send + Sync + 'static,
     ) -> Result<Self, StoreError> {
         let opener: writer::Opener = Box::new(move || {
-            redb::Builder::new().create_with_backend(open()).map_err(|e| StoreError::Unavailable {
-                reason: format!("reopen: {e}"),
-            })
+            redb::Builder::new()
+                .create_with_backend(open())
+                .map_err(|e| StoreError::Unavailable { reason: format!("reopen: {e}") })
         });
         let db = opener()?;
         Self::start(db, Some(opener), StoreOptions::default())
@@ -515,10 +515,11 @@ impl Store {
         hints::list(&table, Some(owner), limit)
     }
 
-    /// The owners this node holds hints for, with how many each.
+    /// The owners this node holds hints for, with how many each: one entry per owner, read
+    /// from the counts index (cheap enough for a metrics scrape on the async runtime).
     pub fn hint_counts(&self) -> Result<Vec<(u64, u64)>, StoreError> {
         let txn = self.db.get()?.begin_read().map_err(redb_err)?;
-        let table = txn.open_table(tables::HINTS).map_err(redb_err)?;
+        let table = txn.open_table(tables::HINT_COUNTS).map_err(redb_err)?;
         hints::counts(&table)
     }
 
@@ -545,6 +546,8 @@ pub(super) fn init_tables(db: &Database) -> Result<(), StoreError> {
         txn.open_table(tables::BLOCKS).map_err(redb_err)?;
         txn.open_table(tables::JOURNAL).map_err(redb_err)?;
         txn.open_table(tables::HINTS).map_err(redb_err)?;
+        txn.open_table(tables::HINT_COUNTS).map_err(redb_err)?;
+        txn.open_table(tables::HINT_REFS).map_err(redb_err)?;
         let mut meta = txn.open_table(tables::META).map_err(redb_err)?;
         let stored = meta.get("format_version").map_err(redb_err)?.map(|v| v.value().to_vec());
         match stored.as_deref() {
@@ -560,10 +563,18 @@ pub(super) fn init_tables(db: &Database) -> Result<(), StoreError> {
                 });
             }
         }
+        // The hint indexes came after the hints: a store written before gets them built once.
+        if meta.get(HINT_INDEXES).map_err(redb_err)?.is_none() {
+            hints::rebuild_indexes(&txn)?;
+            meta.insert(HINT_INDEXES, &[1u8][..]).map_err(redb_err)?;
+        }
     }
     txn.commit().map_err(redb_err)?;
     Ok(())
 }
+
+/// Meta key recording that the hint indexes (`HINT_COUNTS`, `HINT_REFS`) are kept.
+const HINT_INDEXES: &str = "hint_indexes";
 
 fn item_key(table: TableId, key: &[u8]) -> Vec<u8> {
     let mut full = Vec::with_capacity(key.len() + 1);
@@ -585,7 +596,7 @@ fn apply_batch(
         let mut items = txn.open_table(tables::ITEMS).map_err(redb_err)?;
         let mut blocks = txn.open_table(tables::BLOCKS).map_err(redb_err)?;
         let mut journal = txn.open_table(tables::JOURNAL).map_err(redb_err)?;
-        let mut hint_table = txn.open_table(tables::HINTS).map_err(redb_err)?;
+        let mut hint_tables = hints::HintTables::open(&txn)?;
         for op in ops {
             let outcome = match op {
                 WriteOp::Coordinate {
@@ -609,12 +620,9 @@ fn apply_batch(
                 WriteOp::Merge { table, key, siblings, hint_for } => {
                     let outcome = merge(&mut items, table, &key, &siblings);
                     match hint_for {
-                        Some(owner) if outcome.is_ok() => hints::add(
-                            &mut hint_table,
-                            owner,
-                            &HintOp::Item { table: table.0, key },
-                        )
-                        .and(outcome),
+                        Some(owner) if outcome.is_ok() => hint_tables
+                            .add(owner, &HintOp::Item { table: table.0, key })
+                            .and(outcome),
                         _ => outcome,
                     }
                 }
@@ -625,31 +633,32 @@ fn apply_batch(
                         .map_err(redb_err);
                     match hint_for {
                         Some(owner) if outcome.is_ok() => {
-                            hints::add(&mut hint_table, owner, &HintOp::Block { id }).and(outcome)
+                            hint_tables.add(owner, &HintOp::Block { id }).and(outcome)
                         }
                         _ => outcome,
                     }
                 }
                 WriteOp::AddHint { owner, op } => {
-                    hints::add(&mut hint_table, owner, &op).map(|()| WriteOutcome::Done)
+                    hint_tables.add(owner, &op).map(|()| WriteOutcome::Done)
                 }
-                WriteOp::DeleteHint { owner, seq } => hint_table
-                    .remove(hints::key(owner, seq).as_slice())
-                    .map(|_| WriteOutcome::Done)
-                    .map_err(redb_err),
-                WriteOp::DropUnhinted { items: drop_items, blocks: drop_blocks } => {
-                    hints::referenced(&hint_table).and_then(|(hinted_items, hinted_blocks)| {
-                        for (table, key) in drop_items {
-                            if !hinted_items.contains(&(table.0, key.clone())) {
-                                items.remove(item_key(table, &key).as_slice()).map_err(redb_err)?;
-                            }
+                WriteOp::DeleteHint { owner, seq } => {
+                    hint_tables.remove(owner, seq).map(|()| WriteOutcome::Done)
+                }
+                // One index lookup per dropped key: never a scan of the hints in the writer.
+                WriteOp::DropUnhinted { items: drop_items, blocks: drop_blocks } => (|| {
+                    for (table, key) in drop_items {
+                        if !hint_tables.refers_to(&hints::item_ref(table.0, &key))? {
+                            items.remove(item_key(table, &key).as_slice()).map_err(redb_err)?;
                         }
-                        for id in drop_blocks.iter().filter(|id| !hinted_blocks.contains(id)) {
+                    }
+                    for id in drop_blocks {
+                        if !hint_tables.refers_to(&hints::block_ref(id))? {
                             blocks.remove(id.to_key().as_slice()).map_err(redb_err)?;
                         }
-                        Ok(WriteOutcome::Done)
-                    })
-                }
+                    }
+                    Ok(WriteOutcome::Done)
+                })(
+                ),
                 WriteOp::DeleteBlocks { ids } => ids
                     .iter()
                     .try_for_each(|id| blocks.remove(id.to_key().as_slice()).map(drop))

@@ -21,3 +21,11 @@ pub const JOURNAL: TableDefinition<&[u8], &[u8]> = TableDefinition::new("journal
 /// Hinted handoff: work owed to another node. Key: `[owner u64 BE][seq u64 BE]`.
 /// Value: postcard `HintOp`.
 pub const HINTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("hints");
+
+/// Hints held per owner, kept with every hint added or removed, so that counting them never
+/// scans `HINTS`. Key: owner. Value: count.
+pub const HINT_COUNTS: TableDefinition<u64, u64> = TableDefinition::new("hint_counts");
+
+/// What hints refer to, so that dropping unowned data checks one key, not every hint. Key:
+/// `[0][table u8][item key]` or `[1][block key]`. Value: hints referring to it.
+pub const HINT_REFS: TableDefinition<&[u8], u64> = TableDefinition::new("hint_refs");

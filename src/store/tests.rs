@@ -184,6 +184,21 @@ async fn hints_are_stored_with_their_data_and_listed_per_owner() {
     assert!(store.get(T, b"k").unwrap().is_none(), "handed off: dropped");
     assert!(store.get_block(id).unwrap().is_some(), "the block's hint is still there");
     assert_eq!(store.hint_counts().unwrap(), vec![(4, 1), (9, 1)]);
+    // Two hints on one block (two owners missed it): it stays until both are handed off.
+    store.write(WriteOp::AddHint { owner: 4, op: HintOp::Block { id } }).await.unwrap();
+    store.write(WriteOp::DeleteHint { owner: 9, seq: hints[1].seq }).await.unwrap();
+    store.write(drop_all()).await.unwrap();
+    assert!(store.get_block(id).unwrap().is_some(), "owner 4's hint still refers to it");
+    let for_4 = store.hints_for(4, 10).unwrap();
+    assert_eq!(store.hint_counts().unwrap(), vec![(4, 2)], "owner 9 has none left");
+    for hint in for_4 {
+        store.write(WriteOp::DeleteHint { owner: 4, seq: hint.seq }).await.unwrap();
+    }
+    // Forgetting a hint that is already gone changes nothing.
+    store.write(WriteOp::DeleteHint { owner: 4, seq: 1 }).await.unwrap();
+    store.write(drop_all()).await.unwrap();
+    assert!(store.get_block(id).unwrap().is_none());
+    assert!(store.hint_counts().unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -298,16 +313,24 @@ async fn a_full_disk_fails_writes_and_the_store_recovers_once_space_is_freed() {
     };
     let block = |i: u32| BlockId { data_id: [9; 16], index: i };
     let data = Bytes::from(vec![7u8; 256 << 10]);
-    store.write(WriteOp::PutBlock { id: block(0), data: data.clone(), hint_for: None }).await.unwrap();
+    store
+        .write(WriteOp::PutBlock { id: block(0), data: data.clone(), hint_for: None })
+        .await
+        .unwrap();
 
     disk.full.store(true, Ordering::Relaxed);
     for i in 1..4 {
-        let failed = store.write(WriteOp::PutBlock { id: block(i), data: data.clone(), hint_for: None }).await;
+        let failed = store
+            .write(WriteOp::PutBlock { id: block(i), data: data.clone(), hint_for: None })
+            .await;
         assert!(matches!(failed, Err(StoreError::Unavailable { .. })), "{failed:?}");
     }
 
     disk.full.store(false, Ordering::Relaxed);
-    store.write(WriteOp::PutBlock { id: block(4), data: data.clone(), hint_for: None }).await.unwrap();
+    store
+        .write(WriteOp::PutBlock { id: block(4), data: data.clone(), hint_for: None })
+        .await
+        .unwrap();
     assert_eq!(store.get_block(block(0)).unwrap(), Some(data.clone()), "the acknowledged block");
     assert_eq!(store.get_block(block(4)).unwrap(), Some(data));
     assert_eq!(store.get_block(block(1)).unwrap(), None, "a failed write left nothing");

@@ -39,10 +39,9 @@ impl DbHandle {
     /// An opener of the database file at `path`.
     pub(super) fn file_opener(path: PathBuf, cache_bytes: usize) -> Opener {
         Box::new(move || {
-            redb::Builder::new()
-                .set_cache_size(cache_bytes)
-                .create(&path)
-                .map_err(|e| StoreError::Unavailable { reason: format!("reopen {}: {e}", path.display()) })
+            redb::Builder::new().set_cache_size(cache_bytes).create(&path).map_err(|e| {
+                StoreError::Unavailable { reason: format!("reopen {}: {e}", path.display()) }
+            })
         })
     }
 
