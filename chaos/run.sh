@@ -78,7 +78,7 @@ run() {
     # The last node's data lives on a small tmpfs: the full-disk fault fills it.
     local disk_node=$((nodes - 1))
     mkdir -p "$dir/n$disk_node-data"
-    mount -t tmpfs -o size=1g tmpfs "$dir/n$disk_node-data"
+    mount -t tmpfs -o size=2g tmpfs "$dir/n$disk_node-data"
     local status=0
     timeout --kill-after=10 "$limit" ip netns exec "$hub" "$driver" --prefix "$prefix" \
         --nodes "$nodes" --bin "$bin" --work-dir "$dir" --disk-node "$disk_node" "$@" || status=$?

@@ -273,6 +273,9 @@ pub async fn start(config: Config) -> Result<RunningNode, NodeError> {
         None => None,
     };
     let rpc_addr = cluster_task.as_ref().map(|(addr, _)| *addr);
+    if cluster_task.is_some() {
+        settle_liveness(&ring).await;
+    }
     let coordinator_for_task = coordinator.clone();
     let task = tokio::spawn(async move {
         tokio::join!(
@@ -310,6 +313,24 @@ pub async fn start(config: Config) -> Result<RunningNode, NodeError> {
         shutdown: tx,
         task,
     })
+}
+
+/// Before a cluster node serves S3, it waits (a few seconds at most) until it has heard from
+/// every other member of its layout: a node that has just started knows no peer alive yet, and
+/// without this wait its first requests fail with quorum errors for a probe interval or two
+/// (seen in the chaos suite after kill -9 of every node). Members that stay silent are simply
+/// routed around once the wait ends, as always.
+async fn settle_liveness(ring: &Ring) {
+    const STEP: std::time::Duration = std::time::Duration::from_millis(50);
+    const STEPS_MAX: u32 = 60;
+    for _ in 0..STEPS_MAX {
+        let layout = ring.layout();
+        if layout.members.iter().all(|m| m.id == ring.me() || ring.is_alive(m.id)) {
+            return;
+        }
+        tokio::time::sleep(STEP).await;
+    }
+    tracing::info!("serving before every member answered; the silent ones are routed around");
 }
 
 /// Crash recovery and the configured root key, for a member of a multi-node ring: retried

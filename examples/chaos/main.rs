@@ -201,7 +201,20 @@ impl Run {
                 self.begin(format!("disk full on node {target}"), vec![target], false);
                 let filled = self.nodes[target].fill_disk();
                 eprintln!("chaos: filled node {target}'s disk with {} MiB", filled >> 20);
+                // Fresh data through another node: every replica, the full one included, must
+                // grow its store (pages freed inside the file could absorb the normal load).
+                let through = (target + 1) % n;
+                let burst = tokio::spawn(workload::burst(
+                    self.shared.clone(),
+                    self.nodes[through].s3_endpoint(),
+                    through,
+                    24,
+                    4 << 20,
+                ));
                 self.hold(hold).await;
+                if burst.await.is_err() {
+                    self.violations.push("the write burst of the full-disk fault panicked".into());
+                }
                 self.nodes[target].free_disk();
             }
             Fault::KillAll => {
@@ -244,7 +257,7 @@ fn report(
     endpoint_count: usize,
 ) -> (Vec<String>, Vec<String>) {
     let mut lines = vec![format!(
-        "{:<48} {:>7} {:>9} {:>8} {:>8} {:>7} {:>6} {:>9}",
+        "{:<48} {:>7} {:>9} {:>8} {:>8} {:>7} {:>6} {:>9}  {}",
         "phase (rate: per healthy endpoint, vs baseline)",
         "ops",
         "healthy%",
@@ -252,7 +265,8 @@ fn report(
         "p99 ms",
         "rate",
         "hints",
-        "converge"
+        "converge",
+        "failed per node (t: client timeouts)"
     )];
     let mut missed = Vec::new();
     let mut baseline_rate = None;
@@ -275,7 +289,7 @@ fn report(
         let baseline = *baseline_rate.get_or_insert(rate);
         let relative = if baseline > 0.0 { rate / baseline } else { 0.0 };
         lines.push(format!(
-            "{:<48} {:>7} {:>8.2}% {:>8.0} {:>8.0} {:>6.2}x {:>6} {:>9}",
+            "{:<48} {:>7} {:>8.2}% {:>8.0} {:>8.0} {:>6.2}x {:>6} {:>9}  {}",
             phase.name,
             healthy.len(),
             availability,
@@ -284,6 +298,16 @@ fn report(
             relative,
             phase.hints_peak,
             phase.converged.map_or("-".into(), |d| format!("{:.1} s", d.as_secs_f64())),
+            (0..endpoint_count)
+                .map(|e| {
+                    let failed =
+                        samples.iter().filter(|s| s.phase == i && s.endpoint == e && !s.ok);
+                    let (n, t) =
+                        failed.fold((0, 0), |(n, t), s| (n + 1, t + usize::from(s.timed_out)));
+                    if t > 0 { format!("n{e}:{n}(t{t})") } else { format!("n{e}:{n}") }
+                })
+                .collect::<Vec<_>>()
+                .join(" "),
         ));
         if phase.targeted && (availability < 99.9 || p99 >= Duration::from_secs(1)) {
             missed.push(format!(

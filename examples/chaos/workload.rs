@@ -78,6 +78,8 @@ pub struct Sample {
     pub phase: usize,
     pub endpoint: usize,
     pub ok: bool,
+    /// Failed by the client's deadline (no answer), rather than by an error answer.
+    pub timed_out: bool,
     pub latency: Duration,
 }
 
@@ -132,9 +134,9 @@ impl Shared {
         let _ = self.log.lock().unwrap().flush();
     }
 
-    fn sample(&self, endpoint: usize, ok: bool, latency: Duration) {
+    fn sample(&self, endpoint: usize, ok: bool, timed_out: bool, latency: Duration) {
         let phase = self.phase.load(Ordering::Relaxed);
-        self.samples.lock().unwrap().push(Sample { phase, endpoint, ok, latency });
+        self.samples.lock().unwrap().push(Sample { phase, endpoint, ok, timed_out, latency });
     }
 }
 
@@ -236,7 +238,8 @@ impl Worker {
             let started = now();
             let result = tokio::time::timeout(timeout, attempt()).await;
             let ok = matches!(result, Ok(Ok(_)));
-            self.shared.sample(self.endpoint, ok, now().saturating_duration_since(started));
+            let latency = now().saturating_duration_since(started);
+            self.shared.sample(self.endpoint, ok, result.is_err(), latency);
             if let Ok(Ok(value)) = result {
                 return Some(value);
             }
@@ -359,7 +362,8 @@ impl Worker {
         let started = now();
         let read = tokio::time::timeout(BODY_TIMEOUT, read(&self.s3, key)).await;
         let ok = matches!(read, Ok(Ok(_)));
-        self.shared.sample(self.endpoint, ok, now().saturating_duration_since(started));
+        let latency = now().saturating_duration_since(started);
+        self.shared.sample(self.endpoint, ok, read.is_err(), latency);
         let Ok(Ok(got)) = read else { return };
         if acceptable(&ops).contains(&got) {
             return;
@@ -375,6 +379,34 @@ impl Worker {
             ));
         }
     }
+}
+
+/// Writes `count` fresh objects of `size` bytes through `endpoint`, four at a time, recording
+/// each as the workload records its writes (so the checks cover them): load that makes every
+/// node's store grow, as a full disk must be met by writes, not by free pages inside the file.
+pub async fn burst(shared: Arc<Shared>, url: String, endpoint: usize, count: usize, size: usize) {
+    use futures_util::StreamExt;
+    let s3 = client(&url);
+    futures_util::stream::iter(0..count)
+        .for_each_concurrent(4, |i| {
+            let (s3, shared) = (s3.clone(), shared.clone());
+            async move {
+                let key = format!("burst/{endpoint}-{i:04}");
+                let (value, data) = Value::new(0xb0_0000 + i as u64, size);
+                let started = now();
+                let put = s3.put_object().bucket(BUCKET).key(&key).body(ByteStream::from(data));
+                let result = tokio::time::timeout(BODY_TIMEOUT * 2, put.send()).await;
+                let ok = matches!(result, Ok(Ok(_)));
+                let latency = now().saturating_duration_since(started);
+                shared.sample(endpoint, ok, result.is_err(), latency);
+                shared.record(
+                    &key,
+                    Some(value),
+                    if ok { Outcome::Acked } else { Outcome::Unknown },
+                );
+            }
+        })
+        .await;
 }
 
 /// Reads `key`: `Ok(None)` for 404, `Ok(Some(value))` with the hash of the bytes read.

@@ -52,11 +52,31 @@ impl Default for TcpOptions {
 type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Result<Vec<u8>, RpcError>>>>>;
 
 /// One open connection to a peer.
+/// A peer's connection, behind the lock that serialises connecting to it.
+type Slot = Arc<tokio::sync::Mutex<Option<Arc<Connection>>>>;
+
+/// Connections opened by this process, to number them.
+static CONNECTIONS_OPENED: AtomicU64 = AtomicU64::new(0);
+
 #[derive(Debug)]
 struct Connection {
     sender: mpsc::Sender<Vec<u8>>,
     pending: Pending,
     next_call: AtomicU64,
+    /// Frames received so far: a call that timed out while this did not move saw a silent
+    /// connection, not a slow answer.
+    frames_received: Arc<AtomicU64>,
+    /// Tells this connection from a later one to the same peer.
+    generation: u64,
+    /// The reading task, stopped when the connection is dropped (a silent peer would keep it
+    /// blocked in a read forever).
+    reader: tokio::task::AbortHandle,
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
 }
 
 struct Inner {
@@ -64,7 +84,8 @@ struct Inner {
     secret: Vec<u8>,
     options: TcpOptions,
     addresses: Mutex<HashMap<PeerId, SocketAddr>>,
-    connections: tokio::sync::Mutex<HashMap<PeerId, Arc<Connection>>>,
+    /// One slot per peer: connecting to a silent peer holds up calls to that peer only.
+    connections: Mutex<HashMap<PeerId, Slot>>,
     rng: Mutex<StdRng>,
 }
 
@@ -107,7 +128,7 @@ impl TcpTransport {
                 secret: secret.to_vec(),
                 options,
                 addresses: Mutex::new(HashMap::new()),
-                connections: tokio::sync::Mutex::new(HashMap::new()),
+                connections: Mutex::new(HashMap::new()),
                 rng: Mutex::new(StdRng::seed_from_u64(seed)),
             }),
         }
@@ -334,8 +355,12 @@ impl TcpTransport {
         });
         let reader_pending = pending.clone();
         let this = self.clone();
-        tokio::spawn(async move {
+        let frames_received = Arc::new(AtomicU64::new(0));
+        let received = frames_received.clone();
+        let generation = CONNECTIONS_OPENED.fetch_add(1, Ordering::Relaxed);
+        let reader = tokio::spawn(async move {
             while let Ok(frame) = read_frame(&mut reader, peer).await {
+                received.fetch_add(1, Ordering::Relaxed);
                 let waiter = reader_pending
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -362,21 +387,49 @@ impl TcpTransport {
                 let _ =
                     w.send(Err(RpcError::Unreachable { peer, reason: "connection closed".into() }));
             }
-            this.inner.connections.lock().await.remove(&peer);
+            // Forget it, unless a newer connection to the peer took its place.
+            this.forget(peer, generation).await;
         });
-        Ok(Arc::new(Connection { sender, pending, next_call: AtomicU64::new(1) }))
+        Ok(Arc::new(Connection {
+            sender,
+            pending,
+            next_call: AtomicU64::new(1),
+            frames_received,
+            generation,
+            reader: reader.abort_handle(),
+        }))
+    }
+
+    fn slot(&self, peer: PeerId) -> Slot {
+        self.inner
+            .connections
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(peer)
+            .or_default()
+            .clone()
     }
 
     async fn connection(&self, peer: PeerId) -> Result<Arc<Connection>, RpcError> {
-        let mut connections = self.inner.connections.lock().await;
-        if let Some(c) = connections.get(&peer)
+        let slot = self.slot(peer);
+        let mut current = slot.lock().await;
+        if let Some(c) = current.as_ref()
             && !c.sender.is_closed()
         {
             return Ok(c.clone());
         }
         let c = self.connect(peer).await?;
-        connections.insert(peer, c.clone());
+        *current = Some(c.clone());
         Ok(c)
+    }
+
+    /// Drops the peer's connection if it is still connection `generation`.
+    async fn forget(&self, peer: PeerId, generation: u64) {
+        let slot = self.slot(peer);
+        let mut current = slot.lock().await;
+        if current.as_ref().is_some_and(|c| c.generation == generation) {
+            *current = None;
+        }
     }
 
     async fn call(
@@ -390,6 +443,7 @@ impl TcpTransport {
             .await
             .map_err(|_| RpcError::Timeout { timeout })??;
         let call_id = conn.next_call.fetch_add(1, Ordering::Relaxed);
+        let heard_before = conn.frames_received.load(Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         conn.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(call_id, tx);
         let frame = Frame { call_id, kind: Kind::Request, tag, payload }.encode();
@@ -411,6 +465,21 @@ impl TcpTransport {
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
                     .remove(&call_id);
+                // Nothing at all came back on this connection for a whole timeout: after a
+                // partition its TCP retransmissions may be seconds apart, long after the path
+                // healed. Forget it; the next call opens a fresh one.
+                if conn.frames_received.load(Ordering::Relaxed) == heard_before {
+                    // Without waiting: a call connecting anew holds the slot, and replaces it.
+                    if let Ok(mut current) = self.slot(to).try_lock()
+                        && current.as_ref().is_some_and(|c| Arc::ptr_eq(c, &conn))
+                    {
+                        *current = None;
+                        tracing::debug!(
+                            peer = format_args!("{to:x}"),
+                            "dropped a silent connection"
+                        );
+                    }
+                }
                 Err(RpcError::Timeout { timeout })
             }
         }

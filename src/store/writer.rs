@@ -20,6 +20,10 @@ use super::{Job, Msg, StoreError, StoreOptions, WriteOp, apply_batch, init_table
 
 /// How long a reopen waits for reads still holding the old database.
 const READERS_WAIT: Duration = Duration::from_secs(2);
+/// After a failed commit or reopen, the writer pauses this long before the next batch: a
+/// reopen repairs the file (long for a large one), and a disk that is still full would have
+/// it retried as fast as writes arrive.
+const FAILURE_PAUSE: Duration = Duration::from_millis(200);
 
 /// Opens the database again (`DbHandle::reopen`).
 pub(super) type Opener = Box<dyn Fn() -> Result<Database, StoreError> + Send + Sync>;
@@ -173,6 +177,7 @@ fn commit_batch(handle: &DbHandle, batch: Vec<Job>) {
             {
                 tracing::error!(error = %e, "cannot reopen the database yet; writes fail until it can");
             }
+            std::thread::sleep(FAILURE_PAUSE);
         }
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! `rpc::MemoryNetwork` models crashed nodes, partitions and lost *requests*. A lost *reply*
 //! is a different fault (the replica did the work, the caller never hears of it: a write that
-//! is durable but unacknowledged), and latency lets background copies overlap later requests.
+//! is durable but unacknowledged), latency lets background copies overlap later requests, and
+//! a slow node (alive, answering late) is what hedging exists for.
 //! Both are drawn from one seeded generator, in call order, on one thread: a seed replays.
 
 use std::sync::{Arc, Mutex};
@@ -56,6 +57,8 @@ pub struct LinkFaults {
     pub latency_max: Duration,
     /// Probability that a delivered request's reply is lost (the caller times out).
     pub reply_drop_probability: f64,
+    /// Slow nodes (not dead): every call to one waits this much longer before delivery.
+    pub slow: std::collections::BTreeMap<PeerId, Duration>,
 }
 
 impl LinkFaults {
@@ -64,6 +67,7 @@ impl LinkFaults {
             rng: StdRng::seed_from_u64(seed),
             latency_max: Duration::ZERO,
             reply_drop_probability: 0.0,
+            slow: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -86,7 +90,8 @@ impl Transport for SimTransport {
         let (delay, lose_reply) = {
             let mut links = self.links.lock().unwrap();
             let max_us = u64::try_from(links.latency_max.as_micros()).unwrap();
-            let delay = Duration::from_micros(links.rng.random_range(0..=max_us));
+            let delay = Duration::from_micros(links.rng.random_range(0..=max_us))
+                + links.slow.get(&to).copied().unwrap_or_default();
             let p = links.reply_drop_probability;
             (delay, p > 0.0 && links.rng.random_bool(p))
         };

@@ -4,10 +4,12 @@
 //!    random node must see every acknowledged write of that key, and a scan through a random
 //!    node must list every key with every acknowledged write (R + W > N, no failures).
 //! 2. **Storm**: each step may crash a node (its host silent: calls time out), kill one (calls
-//!    refused at once) or restart one (at most two down of five), cut or heal a link, or
-//!    change the loss of requests, replies and the latency; then runs a
-//!    mutation, a read, or two racing mutations of one key through different nodes. Now and
-//!    then a node runs a hinted-handoff pass; read repairs are sent every step.
+//!    refused at once) or restart one (at most two down of five), cut or heal a link, slow a
+//!    node down (alive, answering late), or change the loss of requests, replies and the
+//!    latency; then runs a mutation (which its client sometimes gives up on after a random
+//!    delay, dropping it at whatever await point it reached), a read, or two racing mutations
+//!    of one key through different nodes. Now and then a node runs a hinted-handoff pass; read
+//!    repairs are sent every step.
 //! 3. **Heal**: every fault cleared, crashed nodes restarted, time passes so detectors see all
 //!    nodes and in-flight copies land, then handoff and repair run until nothing is left.
 //!    Every owner must cover every acknowledged write; acknowledged deletes stay deleted.
@@ -48,6 +50,8 @@ enum Outcome {
     NoContext(CoordinatorError),
     Acked(Sibling),
     Failed(CoordinatorError),
+    /// The client gave up at some await point of the mutation: it may or may not have landed.
+    Cancelled,
 }
 
 /// A read of the key for its context, then the write, as the objects layer does it.
@@ -70,6 +74,8 @@ pub struct Stats {
     pub failed: u64,
     pub no_context: u64,
     pub faults: u64,
+    /// Mutations their client gave up on midway.
+    pub cancelled: u64,
     pub handed_off: u64,
     pub repairs: u64,
     /// Owner stores checked after healing, and keys among them checked as deleted.
@@ -83,6 +89,7 @@ impl Stats {
         self.failed += o.failed;
         self.no_context += o.no_context;
         self.faults += o.faults;
+        self.cancelled += o.cancelled;
         self.handed_off += o.handed_off;
         self.repairs += o.repairs;
         self.owner_checks += o.owner_checks;
@@ -211,6 +218,10 @@ impl Scenario {
             }
             Outcome::Acked(s) => (Some(s), format!("acked {:?}", s.clock)),
             Outcome::Failed(e) => (None, format!("failed: {e}")),
+            Outcome::Cancelled => {
+                self.stats.cancelled += 1;
+                (None, "cancelled by its client".into())
+            }
         };
         self.model.record(key, self.step, delete, acked, contended);
         match acked {
@@ -309,7 +320,19 @@ impl Scenario {
                 let (node, key, delete) =
                     (self.pick(&running), self.key(), self.rng.random_bool(0.3));
                 let value = self.value(delete);
-                let outcome = mutation(self.cluster.coordinator(node), key.clone(), value).await;
+                let write = mutation(self.cluster.coordinator(node), key.clone(), value);
+                // Now and then the client gives up after a random delay: the mutation is
+                // dropped at whatever await point it reached (reading the context, minting,
+                // copying), as a client that hangs up drops a request future.
+                let outcome = if self.rng.random_bool(0.15) {
+                    let patience = Duration::from_micros(self.rng.random_range(0..300_000));
+                    tokio::select! {
+                        outcome = write => outcome,
+                        () = tokio::time::sleep(patience) => Outcome::Cancelled,
+                    }
+                } else {
+                    write.await
+                };
                 self.record(node, &key, delete, &outcome, false);
             }
             if self.rng.random_bool(0.2) {
@@ -331,7 +354,7 @@ impl Scenario {
         let crashed: Vec<usize> =
             (0..self.cluster.nodes.len()).filter(|i| !self.cluster.is_running(*i)).collect();
         let ids: Vec<u64> = self.cluster.nodes.iter().map(|n| n.id).collect();
-        let text = match self.rng.random_range(0..7) {
+        let text = match self.rng.random_range(0..8) {
             0 if crashed.len() < MAX_DOWN => {
                 let node = self.pick(&running);
                 if self.rng.random_bool(0.5) {
@@ -372,6 +395,19 @@ impl Scenario {
                 self.cluster.links.lock().unwrap().latency_max = Duration::from_millis(ms);
                 format!("latency up to {ms} ms")
             }
+            7 => {
+                // Slow, not dead: answers come, late (past hedging deadlines, some past the
+                // RPC timeout), and the failure detector still hears from the node.
+                let node = self.pick(&running);
+                let ms = [0, 60, 150, 600][self.rng.random_range(0..4)];
+                let mut links = self.cluster.links.lock().unwrap();
+                if ms == 0 {
+                    links.slow.remove(&ids[node]);
+                } else {
+                    links.slow.insert(ids[node], Duration::from_millis(ms));
+                }
+                format!("#{node} slow by {ms} ms")
+            }
             _ => return,
         };
         self.stats.faults += 1;
@@ -381,6 +417,7 @@ impl Scenario {
     async fn heal(&mut self) -> Result<(), Violation> {
         self.cluster.net.with_faults(FaultPlan::heal);
         self.cluster.links.lock().unwrap().reply_drop_probability = 0.0;
+        self.cluster.links.lock().unwrap().slow.clear();
         for i in 0..self.cluster.nodes.len() {
             if !self.cluster.is_running(i) {
                 self.cluster.restart(i);

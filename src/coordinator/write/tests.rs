@@ -157,3 +157,154 @@ fn this_nodes_own_failed_copy_is_not_hinted_to_itself() {
     assert_eq!(r.on(Acked(3)), vec![Reply(true)]);
     assert!(r.finished());
 }
+
+/// The protocol under any interleaving: replicas answer, fail or are slow in any order the
+/// strategy picks, and the round is then drained. Laws: one reply, never before W nodes hold
+/// the data; every call ends; once the data exists, every owner ends up holding it, or a
+/// stand-in holds it with a hint for it, or this node keeps a hint for it (unless the owner
+/// is this node itself and its own store failed).
+mod interleavings {
+    use std::collections::BTreeSet;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[derive(Debug, Clone)]
+    enum Call {
+        Mint(NodeId),
+        Copy(NodeId, Option<NodeId>),
+        Hint(NodeId),
+    }
+
+    struct Harness {
+        round: Round,
+        me: NodeId,
+        pending: Vec<Call>,
+        replies: Vec<bool>,
+        holds: BTreeSet<NodeId>,
+        covered: BTreeSet<NodeId>,
+        lost: BTreeSet<NodeId>,
+    }
+
+    impl Harness {
+        fn take(&mut self, actions: Vec<WriteAction>) {
+            for action in actions {
+                match action {
+                    Mint { node } => self.pending.push(Call::Mint(node)),
+                    Copy { node, hint_for } => self.pending.push(Call::Copy(node, hint_for)),
+                    HintLocally { owner, .. } => self.pending.push(Call::Hint(owner)),
+                    Reply(ok) => {
+                        if ok {
+                            assert!(self.round.acked().len() >= self.round.needed());
+                        }
+                        self.replies.push(ok);
+                    }
+                }
+            }
+        }
+
+        /// Settles pending call `i`: `ok`, a failure, or (for a copy or mint) "slow".
+        fn settle(&mut self, i: usize, how: u8) {
+            let call = self.pending[i].clone();
+            if how == 2 && !matches!(call, Call::Hint(_)) {
+                let node = match call {
+                    Call::Mint(n) | Call::Copy(n, _) => n,
+                    Call::Hint(_) => unreachable!(),
+                };
+                let actions = self.round.on(Slow(node));
+                self.take(actions);
+                return;
+            }
+            self.pending.remove(i);
+            let ok = how != 1;
+            let actions = match (call, ok) {
+                (Call::Mint(n), true) => {
+                    self.holds.insert(n);
+                    self.covered.insert(n);
+                    self.round.on(Minted(n))
+                }
+                (Call::Copy(n, hint), true) => {
+                    self.holds.insert(n);
+                    self.covered.insert(hint.unwrap_or(n));
+                    self.round.on(Acked(n))
+                }
+                (Call::Hint(owner), true) => {
+                    self.covered.insert(owner);
+                    self.round.on(HintKept(owner))
+                }
+                (Call::Mint(n) | Call::Copy(n, _), false) => {
+                    if n == self.me {
+                        self.lost.insert(n);
+                    }
+                    self.round.on(Failed(n, "failed"))
+                }
+                (Call::Hint(owner), false) => {
+                    self.lost.insert(owner);
+                    self.round.on(super::super::WriteEvent::HintFailed(owner, "disk"))
+                }
+            };
+            self.take(actions);
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn every_interleaving_replies_once_and_covers_every_owner(
+            alive in prop::collection::vec(any::<bool>(), 3),
+            spares in 0usize..3,
+            needed in 1usize..=3,
+            mint in any::<bool>(),
+            me in prop::sample::select(vec![1u64, 2, 3, 9]),
+            script in prop::collection::vec((any::<prop::sample::Index>(), 0u8..3), 0..40),
+        ) {
+            let owners = [1u64, 2, 3];
+            let down: Vec<NodeId> =
+                owners.iter().zip(&alive).filter(|(o, a)| !**a && **o != me).map(|(o, _)| *o).collect();
+            let round: Round = WriteRound::new(
+                me,
+                &owners,
+                |n| !down.contains(&n),
+                [4u64, 5][..spares].to_vec(),
+                needed,
+                mint,
+            );
+            let mut h = Harness {
+                round,
+                me,
+                pending: Vec::new(),
+                replies: Vec::new(),
+                holds: BTreeSet::new(),
+                covered: BTreeSet::new(),
+                lost: BTreeSet::new(),
+            };
+            let actions = h.round.start();
+            h.take(actions);
+            for (pick, how) in script {
+                if h.pending.is_empty() {
+                    break;
+                }
+                let i = pick.index(h.pending.len());
+                h.settle(i, how);
+            }
+            // Drain: everything left succeeds, in order.
+            let mut steps = 0;
+            while !h.pending.is_empty() {
+                h.settle(0, 0);
+                steps += 1;
+                prop_assert!(steps < 100, "the round never settles");
+            }
+            prop_assert!(h.round.finished());
+            prop_assert_eq!(h.replies.len(), 1, "exactly one reply: {:?}", h.replies);
+            if !h.holds.is_empty() {
+                for owner in owners {
+                    prop_assert!(
+                        h.covered.contains(&owner) || h.lost.contains(&owner),
+                        "owner {} is neither covered nor lost (holds {:?}, covered {:?})",
+                        owner, h.holds, h.covered
+                    );
+                }
+            }
+        }
+    }
+}
