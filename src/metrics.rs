@@ -59,6 +59,8 @@ pub struct ClusterSnapshot {
     /// Read repairs queued since start, and those dropped because the queue was full.
     pub read_repairs_queued: u64,
     pub read_repairs_dropped: u64,
+    /// Bounded task sets: `(name, running now, bound)` (detached requests, copies past W).
+    pub task_sets: Vec<(&'static str, u64, u64)>,
 }
 
 /// The node's metrics; cheap to clone, shared by the S3 front end and the admin API.
@@ -78,6 +80,8 @@ struct Inner {
     partitions_owned: Gauge,
     quorum: Family<KindLabels, Gauge>,
     read_repairs: Family<KindLabels, Gauge>,
+    tasks: Family<KindLabels, Gauge>,
+    tasks_max: Family<KindLabels, Gauge>,
     /// Scrapes fill the gauges and encode them as one step.
     scrape: Mutex<()>,
 }
@@ -155,6 +159,15 @@ impl Metrics {
             "Read repairs since start: queued, and dropped because the queue was full",
             read_repairs.clone(),
         );
+        let tasks = Family::<KindLabels, Gauge>::default();
+        registry.register(
+            "tasks",
+            "Tasks running in each bounded set (kind = requests: mutating requests detached from \
+             their connections; copies: copies past the write quorum)",
+            tasks.clone(),
+        );
+        let tasks_max = Family::<KindLabels, Gauge>::default();
+        registry.register("tasks_max", "The bound of each task set", tasks_max.clone());
         Self {
             inner: Arc::new(Inner {
                 registry,
@@ -167,6 +180,8 @@ impl Metrics {
                 partitions_owned,
                 quorum,
                 read_repairs,
+                tasks,
+                tasks_max,
                 scrape: Mutex::new(()),
             }),
         }
@@ -206,6 +221,10 @@ impl Metrics {
         {
             inner.read_repairs.get_or_create(&KindLabels { kind }).set(gauge(value));
         }
+        for (kind, running, bound) in &cluster.task_sets {
+            inner.tasks.get_or_create(&KindLabels { kind }).set(gauge(*running));
+            inner.tasks_max.get_or_create(&KindLabels { kind }).set(gauge(*bound));
+        }
         let mut out = String::new();
         // Writing to a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &inner.registry);
@@ -238,6 +257,7 @@ mod tests {
             write_quorum: 2,
             read_repairs_queued: 5,
             read_repairs_dropped: 1,
+            task_sets: vec![("requests", 3, 1024), ("copies", 0, 256)],
         };
         let text = metrics.render(&snapshot);
         for line in [
@@ -251,6 +271,8 @@ mod tests {
             "ringvault_partitions_owned 256",
             r#"ringvault_quorum{kind="w"} 2"#,
             r#"ringvault_read_repairs{kind="dropped"} 1"#,
+            r#"ringvault_tasks{kind="requests"} 3"#,
+            r#"ringvault_tasks_max{kind="copies"} 256"#,
             "# EOF",
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line:?} in:\n{text}");

@@ -41,6 +41,26 @@ fn describe(state: &State) -> String {
     }
 }
 
+/// Reads `key` through `s3` and records a violation when the result is not a state its
+/// history allows; `place` says where the read went, for the message.
+async fn check_key(
+    s3: &aws_sdk_s3::Client,
+    key: &str,
+    allowed: &[State],
+    place: &str,
+    violations: &mut Vec<String>,
+) {
+    match read_settled(s3, key).await {
+        Ok(got) if allowed.contains(&got) => {}
+        Ok(got) => violations.push(format!(
+            "{key} {place} is {}; allowed: {}",
+            describe(&got),
+            allowed.iter().map(describe).collect::<Vec<_>>().join(" or ")
+        )),
+        Err(e) => violations.push(format!("{key} unreadable {place}: {e}")),
+    }
+}
+
 /// Every key through every running node. Returns the reads made and the violations.
 pub async fn through_the_ring(nodes: &[Node], shared: &Shared) -> (usize, Vec<String>) {
     let history = shared.history.lock().unwrap().clone();
@@ -48,21 +68,10 @@ pub async fn through_the_ring(nodes: &[Node], shared: &Shared) -> (usize, Vec<St
     let mut violations = Vec::new();
     for node in nodes.iter().filter(|n| n.is_running()) {
         let s3 = client(&node.s3_endpoint());
+        let place = format!("through node {}", node.index);
         for (key, ops) in &history {
             reads += 1;
-            let allowed = acceptable(ops);
-            match read_settled(&s3, key).await {
-                Ok(got) if allowed.contains(&got) => {}
-                Ok(got) => violations.push(format!(
-                    "{key} through node {} is {}; allowed: {}",
-                    node.index,
-                    describe(&got),
-                    allowed.iter().map(describe).collect::<Vec<_>>().join(" or ")
-                )),
-                Err(e) => {
-                    violations.push(format!("{key} unreadable through node {}: {e}", node.index))
-                }
-            }
+            check_key(&s3, key, &acceptable(ops), &place, &mut violations).await;
         }
     }
     (reads, violations)
@@ -101,19 +110,8 @@ pub async fn alone(node: &mut Node, layout: &Layout, shared: &Shared) -> (usize,
             continue;
         }
         checked += 1;
-        let allowed = acceptable(ops);
-        match read_settled(&s3, key).await {
-            Ok(got) if allowed.contains(&got) => {}
-            Ok(got) => violations.push(format!(
-                "{key} on owner {} alone is {}; allowed: {}",
-                node.index,
-                describe(&got),
-                allowed.iter().map(describe).collect::<Vec<_>>().join(" or ")
-            )),
-            Err(e) => {
-                violations.push(format!("{key} unreadable on owner {} alone: {e}", node.index))
-            }
-        }
+        let place = format!("on owner {} alone", node.index);
+        check_key(&s3, key, &acceptable(ops), &place, &mut violations).await;
     }
     if !node.terminate() {
         violations.push(format!("node {} did not exit cleanly on SIGTERM", node.index));

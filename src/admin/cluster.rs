@@ -100,6 +100,18 @@ impl AdminService {
             write_quorum: count(quorum.write_quorum),
             read_repairs_queued,
             read_repairs_dropped,
+            task_sets: vec![
+                (
+                    "requests",
+                    count(self.inner.detached.len()),
+                    count(self.inner.detached.capacity()),
+                ),
+                (
+                    "copies",
+                    count(coordinator.copies_in_background()),
+                    count(crate::coordinator::BACKGROUND_COPIES_MAX),
+                ),
+            ],
         };
         Reply {
             status: http::StatusCode::OK,

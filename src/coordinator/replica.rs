@@ -182,6 +182,12 @@ impl Local {
         self.store.write(WriteOp::DeleteBody { data_id }).await?;
         Ok(())
     }
+
+    /// Keeps a hint for `owner` about data this node already holds.
+    pub async fn add_hint(&self, owner: u64, op: crate::store::HintOp) -> Result<(), ReplicaError> {
+        self.store.write(WriteOp::AddHint { owner, op }).await?;
+        Ok(())
+    }
 }
 
 /// A membership test for a set of partitions.

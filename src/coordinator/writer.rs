@@ -19,7 +19,7 @@ use super::write::{WriteAction, WriteEvent, WriteRound};
 use super::{Coordinator, CoordinatorError, ReplicaError};
 use crate::causality::{Sibling, Siblings, VectorClock};
 use crate::ring::{CallKind, NodeId};
-use crate::store::{BlockId, HintOp, TableId, WriteOp};
+use crate::store::{BlockId, HintOp, TableId};
 
 /// What a round writes.
 pub(super) enum Payload {
@@ -293,13 +293,7 @@ impl WriteJob {
                     let result = if with_data {
                         local.merge(table, key, set, Some(owner)).await
                     } else {
-                        let op = HintOp::Item { table: table.0, key };
-                        local
-                            .store
-                            .write(WriteOp::AddHint { owner, op })
-                            .await
-                            .map(drop)
-                            .map_err(Into::into)
+                        local.add_hint(owner, HintOp::Item { table: table.0, key }).await
                     };
                     (me, Outcome::Hinted(owner, result))
                 })
@@ -310,13 +304,7 @@ impl WriteJob {
                     let result = if with_data {
                         local.put_block(id, data, Some(owner)).await
                     } else {
-                        let op = HintOp::Block { id };
-                        local
-                            .store
-                            .write(WriteOp::AddHint { owner, op })
-                            .await
-                            .map(drop)
-                            .map_err(Into::into)
+                        local.add_hint(owner, HintOp::Block { id }).await
                     };
                     (me, Outcome::Hinted(owner, result))
                 })

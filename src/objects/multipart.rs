@@ -24,6 +24,20 @@ use super::{Error, ObjectService, live_value};
 use crate::causality::Siblings;
 use crate::coordinator::ScanRange;
 
+/// Where a completion stands after its commit step.
+pub(super) enum Completion {
+    /// A retried completion: the upload made the current object already.
+    AlreadyDone(PutOutcome),
+    /// The object record is committed; the upload is still open.
+    Committed {
+        outcome: PutOutcome,
+        upload_siblings: Siblings,
+        stored: Vec<(PartRecord, Siblings)>,
+        kept: Vec<[u8; 16]>,
+        current: Siblings,
+    },
+}
+
 /// Highest part number S3 accepts.
 pub const PART_NUMBER_MAX: u32 = 10_000;
 
@@ -349,10 +363,42 @@ impl ObjectService {
         part_size_min: u64,
         condition: Option<&WriteCondition>,
     ) -> Result<PutOutcome, Error> {
+        let committed = self
+            .commit_completion(bucket, key, upload_id, requested, part_size_min, condition)
+            .await?;
+        let (outcome, upload_siblings, stored, kept, current) = match committed {
+            Completion::AlreadyDone(outcome) => return Ok(outcome),
+            Completion::Committed { outcome, upload_siblings, stored, kept, current } => {
+                (outcome, upload_siblings, stored, kept, current)
+            }
+        };
+        // The object is committed: the upload and its parts are now only bookkeeping. Should
+        // this stop here (a crash), the upload stays open: a retried completion commits the
+        // same parts again, and an abort finds them referenced by the object.
+        self.drop_upload(bucket, key, upload_id, &upload_siblings, &stored, &kept).await?;
+        self.reclaim(bucket, key, &current, &kept).await;
+        Ok(outcome)
+    }
+
+    /// The first half of a completion: checks the parts and commits the object record, leaving
+    /// the upload open (tests stop here to see what a crash at this point leaves).
+    pub(super) async fn commit_completion(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        requested: &[CompletePart],
+        part_size_min: u64,
+        condition: Option<&WriteCondition>,
+    ) -> Result<Completion, Error> {
         let started = self.inner.clock.monotonic();
         let (upload, upload_siblings) = match self.upload(bucket, key, upload_id).await {
             Ok(found) => found,
-            Err(Error::NoSuchUpload) => return self.completed_by(bucket, key, upload_id).await,
+            Err(Error::NoSuchUpload) => {
+                return Ok(Completion::AlreadyDone(
+                    self.completed_by(bucket, key, upload_id).await?,
+                ));
+            }
             Err(e) => return Err(e),
         };
         if requested.is_empty() {
@@ -397,12 +443,7 @@ impl ObjectService {
         let kept = record.body.data_ids();
         let outcome =
             self.commit_record(bucket, key, record, &current, condition.is_some()).await?;
-        // The object is committed: the upload and its parts are now only bookkeeping. Should
-        // this stop here (a crash), the upload stays open: a retried completion commits the
-        // same parts again, and an abort finds them referenced by the object.
-        self.drop_upload(bucket, key, upload_id, &upload_siblings, &stored, &kept).await?;
-        self.reclaim(bucket, key, &current, &kept).await;
-        Ok(outcome)
+        Ok(Completion::Committed { outcome, upload_siblings, stored, kept, current })
     }
 
     /// A completion retried after it succeeded (a client that timed out waiting) gets the same
