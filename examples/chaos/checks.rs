@@ -10,7 +10,10 @@ use ringvault::ring::{Layout, NodeId, item_hash};
 use crate::nodes::{Node, wait_for};
 use crate::workload::{BUCKET, Shared, State, acceptable, client, read};
 
-/// The objects table's id and item key, as `objects::records` builds them.
+/// The buckets' and the objects' table ids and item keys, as `objects::records` builds them.
+const BUCKETS_TABLE: u8 = 1;
+/// Bodies up to this size live inside the object's item (the node's default).
+const INLINE_MAX: usize = 64 << 10;
 const OBJECTS_TABLE: u8 = 2;
 
 fn object_item(key: &str) -> Vec<u8> {
@@ -20,10 +23,14 @@ fn object_item(key: &str) -> Vec<u8> {
     item
 }
 
-/// Reads `key` with a few retries (a node just restarted may still be catching up).
-async fn read_settled(s3: &aws_sdk_s3::Client, key: &str) -> Result<State, String> {
+/// Reads `key`, `attempts` times at most (a node just restarted may still be catching up).
+async fn read_settled(
+    s3: &aws_sdk_s3::Client,
+    key: &str,
+    attempts: usize,
+) -> Result<State, String> {
     let mut last = String::new();
-    for _ in 0..5 {
+    for _ in 0..attempts {
         match tokio::time::timeout(Duration::from_secs(10), read(s3, key)).await {
             Ok(Ok(state)) => return Ok(state),
             Ok(Err(e)) => last = e,
@@ -48,9 +55,10 @@ async fn check_key(
     key: &str,
     allowed: &[State],
     place: &str,
+    attempts: usize,
     violations: &mut Vec<String>,
 ) {
-    match read_settled(s3, key).await {
+    match read_settled(s3, key, attempts).await {
         Ok(got) if allowed.contains(&got) => {}
         Ok(got) => violations.push(format!(
             "{key} {place} is {}; allowed: {}",
@@ -71,7 +79,7 @@ pub async fn through_the_ring(nodes: &[Node], shared: &Shared) -> (usize, Vec<St
         let place = format!("through node {}", node.index);
         for (key, ops) in &history {
             reads += 1;
-            check_key(&s3, key, &acceptable(ops), &place, &mut violations).await;
+            check_key(&s3, key, &acceptable(ops), &place, 5, &mut violations).await;
         }
     }
     (reads, violations)
@@ -92,31 +100,63 @@ fn node_id(node: &Node) -> NodeId {
 }
 
 /// Starts `node` alone (every other node stopped) with R = 1 and reads each key it owns from
-/// its own replica. Returns the keys checked and the violations; stops the node again.
-pub async fn alone(node: &mut Node, layout: &Layout, shared: &Shared) -> (usize, Vec<String>) {
+/// its own replica. Returns the keys checked (`None` when the node alone cannot serve S3 at
+/// all: it owns neither the access key's nor the bucket's item, which every request reads
+/// first; with N = 3 of 5 nodes that happens) and the violations; stops the node again.
+pub async fn alone(
+    node: &mut Node,
+    layout: &Layout,
+    shared: &Shared,
+) -> (Option<usize>, Vec<String>) {
     let history = shared.history.lock().unwrap().clone();
     node.start(None, &[("RINGVAULT_READ_QUORUM", "1")]);
     let s3 = client(&node.s3_endpoint());
+    // Any S3 answer will do: alone, the node may own none of the bucket list's items.
     wait_for("the node alone to answer", Duration::from_secs(30), async || {
-        s3.list_buckets().send().await.is_ok()
+        use aws_sdk_s3::error::SdkError;
+        matches!(s3.list_buckets().send().await, Ok(_) | Err(SdkError::ServiceError(_)))
     })
     .await;
+    if s3.head_bucket().bucket(BUCKET).send().await.is_err() {
+        let clean = node.terminate();
+        let violations = if clean {
+            Vec::new()
+        } else {
+            vec![format!("node {} did not exit cleanly on SIGTERM", node.index)]
+        };
+        return (None, violations);
+    }
     let me = node_id(node);
+    // A GET of an absent key also reads the bucket's item (NoSuchKey or NoSuchBucket?): where
+    // this node does not own it, only keys that must hold a value can be read alone.
+    let bucket_partition = layout.partition_of(item_hash(BUCKETS_TABLE, BUCKET.as_bytes()));
+    let owns_bucket = layout.preference_list(bucket_partition).contains(&me);
+    // Bodies past the inline size are blocks, each on its own preference list: with more nodes
+    // than replicas an owner of the object's item holds only some of its blocks, so alone it
+    // can serve only bodies stored inside the item.
+    let blocks_spread = layout.members.len() > layout.replication_factor;
+    let fits_alone = |allowed: &[State]| {
+        !blocks_spread || allowed.iter().flatten().all(|v| v.size <= INLINE_MAX)
+    };
     let mut checked = 0;
     let mut violations = Vec::new();
     for (key, ops) in &history {
         let partition = layout.partition_of(item_hash(OBJECTS_TABLE, &object_item(key)));
-        if !layout.preference_list(partition).contains(&me) {
+        let allowed = acceptable(ops);
+        if !layout.preference_list(partition).contains(&me)
+            || (!owns_bucket && allowed.contains(&None))
+            || !fits_alone(&allowed)
+        {
             continue;
         }
         checked += 1;
         let place = format!("on owner {} alone", node.index);
-        check_key(&s3, key, &acceptable(ops), &place, &mut violations).await;
+        check_key(&s3, key, &allowed, &place, 1, &mut violations).await;
     }
     if !node.terminate() {
         violations.push(format!("node {} did not exit cleanly on SIGTERM", node.index));
     }
-    (checked, violations)
+    (Some(checked), violations)
 }
 
 /// Uploads the workload aborted must not be open. Returns the open uploads found and the

@@ -146,13 +146,14 @@ impl Run {
         (counts.into_iter().flatten().sum(), all)
     }
 
-    /// After healing: waits until every node answers and holds no hint.
-    async fn converge(&mut self) {
+    /// After healing: waits until every node answers and holds no hint; the time it took is
+    /// the current phase's (unless `final_check`: the one after the workload stopped).
+    async fn converge(&mut self, final_check: bool) {
         let healed = now();
         let limit = Duration::from_secs(180);
         loop {
             let (hints, all) = self.total_hints().await;
-            if let Some(phase) = self.phases.last_mut() {
+            if !final_check && let Some(phase) = self.phases.last_mut() {
                 phase.hints_peak = phase.hints_peak.max(hints);
             }
             if all && hints == 0 {
@@ -165,7 +166,7 @@ impl Run {
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
-        if let Some(phase) = self.phases.last_mut() {
+        if !final_check && let Some(phase) = self.phases.last_mut() {
             phase.converged = Some(now().saturating_duration_since(healed));
         }
     }
@@ -208,7 +209,7 @@ impl Run {
                     self.shared.clone(),
                     self.nodes[through].s3_endpoint(),
                     through,
-                    24,
+                    64,
                     4 << 20,
                 ));
                 self.hold(hold).await;
@@ -237,7 +238,7 @@ impl Run {
             Vec::new(),
             false,
         );
-        self.converge().await;
+        self.converge(false).await;
         self.hold(self.args.calm_secs).await;
     }
 }
@@ -382,7 +383,7 @@ async fn main() {
     run.shared.flush_log();
 
     // Settle and check.
-    run.converge().await;
+    run.converge(true).await;
     let (reads, found) = checks::through_the_ring(&run.nodes, &run.shared).await;
     run.violations.extend(found);
     let (open, found) = checks::uploads(&run.nodes[0], &run.shared).await;
@@ -426,9 +427,15 @@ async fn main() {
     ];
     text.extend(lines);
     text.push(String::new());
+    let per_node: Vec<String> = alone
+        .iter()
+        .enumerate()
+        .map(|(i, c)| c.map_or(format!("n{i}: cannot serve alone"), |c| format!("n{i}: {c}")))
+        .collect();
     text.push(format!(
-        "checks: {reads} reads through the ring, {} owner reads alone ({alone:?} per node), {open} uploads open (none the workload aborted may be)",
-        alone.iter().sum::<usize>()
+        "checks: {reads} reads through the ring, {} owner reads alone ({}), {open} uploads open (none the workload aborted may be)",
+        alone.iter().flatten().sum::<usize>(),
+        per_node.join(", ")
     ));
     for m in &missed {
         text.push(format!("{}: {m}", if run.args.enforce_targets { "VIOLATION" } else { "note" }));
@@ -440,6 +447,14 @@ async fn main() {
     for v in run.violations.iter().take(50) {
         text.push(format!("  - {v}"));
     }
+    if run.violations.len() > 50 {
+        text.push(format!(
+            "  ... every one in {}",
+            run.args.work_dir.join("violations.txt").display()
+        ));
+    }
+    std::fs::write(run.args.work_dir.join("violations.txt"), run.violations.join("\n"))
+        .expect("write the violations");
     let text = text.join("\n");
     println!("{text}");
     std::fs::write(run.args.work_dir.join("report.txt"), &text).expect("write the report");
