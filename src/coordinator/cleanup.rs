@@ -149,8 +149,7 @@ impl CleanupWorker {
     /// Whether every owner of the block holds it; one that does not is sent this copy.
     async fn owners_hold_block(&self, layout: &Layout, id: BlockId) -> bool {
         let c = &self.coordinator;
-        let placement = super::replica::block_placement_key(id);
-        let partition = layout.partition_of(item_hash(super::BLOCK_PLACEMENT_TABLE, &placement));
+        let partition = layout.partition_of(crate::store::block_hash(id));
         let owners = layout.preference_list(partition);
         let mut all = !owners.is_empty();
         for owner in owners.iter().copied().filter(|o| *o != c.node_id()) {

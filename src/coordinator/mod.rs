@@ -50,8 +50,8 @@ pub use rebalance::RebalanceWorker;
 pub use replica::{Local, Replica, ReplicaError, ScanRange};
 pub use round::{QuorumRound, RoundState};
 
-/// Table id under which blocks are placed on the ring (never a stored item table).
-const BLOCK_PLACEMENT_TABLE: u8 = 0xff;
+// The table id under which blocks are placed on the ring (never a stored item table).
+use crate::store::BLOCK_PLACEMENT_TABLE;
 
 /// Read and write quorums; N comes from the layout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -255,7 +255,7 @@ impl Coordinator {
     }
 
     pub(crate) fn block_key(id: BlockId) -> [u8; 20] {
-        replica::block_placement_key(id)
+        id.to_key()
     }
 
     /// Stores a block on its own preference list; returns after `write_quorum` durable copies.

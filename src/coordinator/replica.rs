@@ -201,14 +201,6 @@ fn partition_set(bits: u8, partitions: &[u32]) -> Vec<bool> {
     wanted
 }
 
-/// The ring key a block is placed by.
-pub fn block_placement_key(id: BlockId) -> [u8; 20] {
-    let mut key = [0u8; 20];
-    key[..16].copy_from_slice(&id.data_id);
-    key[16..].copy_from_slice(&id.index.to_be_bytes());
-    key
-}
-
 impl Local {
     pub async fn partition_items(
         &self,
@@ -242,10 +234,7 @@ impl Local {
             let (bits, set) = partitions;
             let wanted = partition_set(bits, &set);
             let filter = |id: BlockId| {
-                let p = partition_of(
-                    item_hash(super::BLOCK_PLACEMENT_TABLE, &block_placement_key(id)),
-                    bits,
-                );
+                let p = partition_of(crate::store::block_hash(id), bits);
                 wanted.get(p.0 as usize).copied().unwrap_or(false)
             };
             store.block_ids_after(after, limit, &filter)

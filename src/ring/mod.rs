@@ -34,19 +34,13 @@ pub type NodeId = u64;
 /// Default number of partitions, as a power of two.
 pub const DEFAULT_PARTITION_BITS: u8 = 8;
 
-const HASH_SEED: u64 = 0x5249_4e47_5641_554c; // "RINGVAUL"
-
 /// One of the ring's fixed partitions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct PartitionId(pub u32);
 
-/// The stable hash that places an item on the ring.
-pub fn item_hash(table: u8, key: &[u8]) -> u64 {
-    let mut h = xxhash_rust::xxh3::Xxh3::with_seed(HASH_SEED);
-    h.update(&[table]);
-    h.update(key);
-    h.digest()
-}
+/// The stable hash that places an item on the ring (kept by the store, whose Merkle index is
+/// ordered by it).
+pub use crate::store::item_hash;
 
 /// The node's view of the cluster: the current layout, the gossiped membership, and which
 /// peers seem alive. Cheap to clone.

@@ -13,9 +13,11 @@
 //! run there too (`runs_inline`). Real threads finish in an order the OS picks; a simulation
 //! that must replay from a seed cannot have any.
 
+mod apply;
 mod codec;
 mod hints;
 mod journal;
+pub mod merkle;
 mod tables;
 mod writer;
 
@@ -25,6 +27,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 
+use apply::apply_batch;
 use bytes::Bytes;
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use tokio::sync::{mpsc, oneshot};
@@ -34,6 +37,7 @@ use crate::causality::{Actor, Sibling, Siblings, VectorClock};
 
 pub use codec::FORMAT_VERSION;
 pub use hints::{Hint, HintOp};
+pub use merkle::{BLOCK_PLACEMENT_TABLE, Entry, NodeDigest, TreeKind, block_hash, item_hash};
 
 /// Errors of the node-local store.
 #[derive(Debug, thiserror::Error)]
@@ -78,11 +82,18 @@ pub struct BlockId {
 }
 
 impl BlockId {
-    fn to_key(self) -> [u8; 20] {
+    /// The block's key in the store, which is also the key that places it on the ring.
+    pub fn to_key(self) -> [u8; 20] {
         let mut key = [0u8; 20];
         key[..16].copy_from_slice(&self.data_id);
         key[16..].copy_from_slice(&self.index.to_be_bytes());
         key
+    }
+
+    pub fn from_key(key: &[u8]) -> Option<Self> {
+        let data_id = key.get(..16)?.try_into().ok()?;
+        let index = u32::from_be_bytes(key.get(16..20)?.try_into().ok()?);
+        (key.len() == 20).then_some(BlockId { data_id, index })
     }
 }
 
@@ -444,16 +455,7 @@ impl Store {
                 break;
             }
             let (k, _) = entry.map_err(redb_err)?;
-            let key = k.value();
-            if key.len() != 20 {
-                continue;
-            }
-            let mut data_id = [0u8; 16];
-            data_id.copy_from_slice(&key[..16]);
-            let id = BlockId {
-                data_id,
-                index: u32::from_be_bytes([key[16], key[17], key[18], key[19]]),
-            };
+            let Some(id) = BlockId::from_key(k.value()) else { continue };
             last = Some(id);
             if filter(id) {
                 out.push(id);
@@ -491,15 +493,48 @@ impl Store {
         let mut out = Vec::new();
         for entry in blocks.iter().map_err(redb_err)? {
             let (k, _) = entry.map_err(redb_err)?;
-            let key = k.value();
-            if key.len() == 20 {
-                let mut data_id = [0u8; 16];
-                data_id.copy_from_slice(&key[..16]);
-                let index = u32::from_be_bytes([key[16], key[17], key[18], key[19]]);
-                out.push(BlockId { data_id, index });
-            }
+            out.extend(BlockId::from_key(k.value()));
         }
         Ok(out)
+    }
+
+    /// The Merkle tree's node for each `(prefix bits, prefix)` of the placement hash.
+    pub fn tree_nodes(
+        &self,
+        kind: TreeKind,
+        wanted: &[(u8, u32)],
+    ) -> Result<Vec<NodeDigest>, StoreError> {
+        let txn = self.db.get()?.begin_read().map_err(redb_err)?;
+        let nodes = txn.open_table(tables::TREE).map_err(redb_err)?;
+        merkle::nodes(&nodes, kind, wanted)
+    }
+
+    /// The non-empty children of a tree node, at the next stored level, and that level
+    /// (`None` for a leaf).
+    pub fn tree_children(
+        &self,
+        kind: TreeKind,
+        bits: u8,
+        prefix: u32,
+    ) -> Result<Option<merkle::Children>, StoreError> {
+        let Some(level) = merkle::child_level(bits) else { return Ok(None) };
+        let txn = self.db.get()?.begin_read().map_err(redb_err)?;
+        let nodes = txn.open_table(tables::TREE).map_err(redb_err)?;
+        Ok(Some((level, merkle::children_at(&nodes, kind, bits, prefix, level)?)))
+    }
+
+    /// Up to `limit` Merkle entries under a prefix, after `after`, and whether more follow.
+    pub fn tree_entries(
+        &self,
+        kind: TreeKind,
+        bits: u8,
+        prefix: u32,
+        after: Option<(u64, Vec<u8>)>,
+        limit: usize,
+    ) -> Result<(Vec<Entry>, bool), StoreError> {
+        let txn = self.db.get()?.begin_read().map_err(redb_err)?;
+        let entries = txn.open_table(tables::DIGESTS).map_err(redb_err)?;
+        merkle::entries(&entries, kind, bits, prefix, after, limit)
     }
 
     /// Up to `limit` hints owed to `owner`, oldest first.
@@ -542,6 +577,8 @@ pub(super) fn init_tables(db: &Database) -> Result<(), StoreError> {
         txn.open_table(tables::HINTS).map_err(redb_err)?;
         txn.open_table(tables::HINT_COUNTS).map_err(redb_err)?;
         txn.open_table(tables::HINT_REFS).map_err(redb_err)?;
+        txn.open_table(tables::DIGESTS).map_err(redb_err)?;
+        txn.open_table(tables::TREE).map_err(redb_err)?;
         let mut meta = txn.open_table(tables::META).map_err(redb_err)?;
         let stored = meta.get("format_version").map_err(redb_err)?.map(|v| v.value().to_vec());
         match stored.as_deref() {
@@ -562,6 +599,11 @@ pub(super) fn init_tables(db: &Database) -> Result<(), StoreError> {
             hints::rebuild_indexes(&txn)?;
             meta.insert(HINT_INDEXES, &[1u8][..]).map_err(redb_err)?;
         }
+        // Likewise the Merkle index.
+        if meta.get(MERKLE_INDEX).map_err(redb_err)?.is_none() {
+            merkle::rebuild(&txn)?;
+            meta.insert(MERKLE_INDEX, &[1u8][..]).map_err(redb_err)?;
+        }
     }
     txn.commit().map_err(redb_err)?;
     Ok(())
@@ -569,171 +611,14 @@ pub(super) fn init_tables(db: &Database) -> Result<(), StoreError> {
 
 /// Meta key recording that the hint indexes (`HINT_COUNTS`, `HINT_REFS`) are kept.
 const HINT_INDEXES: &str = "hint_indexes";
+/// Meta key recording that the Merkle index (`DIGESTS`, `TREE`) is kept.
+const MERKLE_INDEX: &str = "merkle_index";
 
 fn item_key(table: TableId, key: &[u8]) -> Vec<u8> {
     let mut full = Vec::with_capacity(key.len() + 1);
     full.push(table.0);
     full.extend_from_slice(key);
     full
-}
-
-/// Applies all ops in one transaction. Per-op failures (a corrupt value) fail only that op;
-/// a transaction failure fails them all.
-fn apply_batch(
-    db: &Database,
-    ops: Vec<WriteOp>,
-) -> Result<Vec<Result<WriteOutcome, StoreError>>, StoreError> {
-    let mut txn = db.begin_write().map_err(redb_err)?;
-    txn.set_durability(Durability::Immediate).map_err(redb_err)?;
-    let mut outcomes = Vec::with_capacity(ops.len());
-    {
-        let mut items = txn.open_table(tables::ITEMS).map_err(redb_err)?;
-        let mut blocks = txn.open_table(tables::BLOCKS).map_err(redb_err)?;
-        let mut journal = txn.open_table(tables::JOURNAL).map_err(redb_err)?;
-        let mut hint_tables = hints::HintTables::open(&txn)?;
-        for op in ops {
-            let outcome = match op {
-                WriteOp::Coordinate {
-                    table,
-                    key,
-                    context,
-                    actor,
-                    timestamp_ms,
-                    value,
-                    only_if_unchanged,
-                } => coordinate(
-                    &mut items,
-                    table,
-                    &key,
-                    context,
-                    actor,
-                    timestamp_ms,
-                    value,
-                    only_if_unchanged,
-                ),
-                WriteOp::Merge { table, key, siblings, hint_for } => {
-                    let outcome = merge(&mut items, table, &key, &siblings);
-                    match hint_for {
-                        Some(owner) if outcome.is_ok() => hint_tables
-                            .add(owner, &HintOp::Item { table: table.0, key })
-                            .and(outcome),
-                        _ => outcome,
-                    }
-                }
-                WriteOp::PutBlock { id, data, hint_for } => {
-                    let outcome = blocks
-                        .insert(id.to_key().as_slice(), codec::encode_block(&data).as_slice())
-                        .map(|_| WriteOutcome::Done)
-                        .map_err(redb_err);
-                    match hint_for {
-                        Some(owner) if outcome.is_ok() => {
-                            hint_tables.add(owner, &HintOp::Block { id }).and(outcome)
-                        }
-                        _ => outcome,
-                    }
-                }
-                WriteOp::AddHint { owner, op } => {
-                    hint_tables.add(owner, &op).map(|()| WriteOutcome::Done)
-                }
-                WriteOp::DeleteHint { owner, seq } => {
-                    hint_tables.remove(owner, seq).map(|()| WriteOutcome::Done)
-                }
-                // One index lookup per dropped key: never a scan of the hints in the writer.
-                WriteOp::DropUnhinted { items: drop_items, blocks: drop_blocks } => (|| {
-                    for (table, key) in drop_items {
-                        if !hint_tables.refers_to(&hints::item_ref(table.0, &key))? {
-                            items.remove(item_key(table, &key).as_slice()).map_err(redb_err)?;
-                        }
-                    }
-                    for id in drop_blocks {
-                        if !hint_tables.refers_to(&hints::block_ref(id))? {
-                            blocks.remove(id.to_key().as_slice()).map_err(redb_err)?;
-                        }
-                    }
-                    Ok(WriteOutcome::Done)
-                })(
-                ),
-                WriteOp::DeleteBlocks { ids } => ids
-                    .iter()
-                    .try_for_each(|id| blocks.remove(id.to_key().as_slice()).map(drop))
-                    .map(|()| WriteOutcome::Done)
-                    .map_err(redb_err),
-                WriteOp::DeleteBody { data_id } => {
-                    let mut end = [0xffu8; 20];
-                    end[..16].copy_from_slice(&data_id);
-                    let mut start = [0u8; 20];
-                    start[..16].copy_from_slice(&data_id);
-                    blocks
-                        .retain_in::<&[u8], _>(start.as_slice()..=end.as_slice(), |_, _| false)
-                        .map(|()| WriteOutcome::Done)
-                        .map_err(redb_err)
-                }
-                WriteOp::PutJournal { key, value } => journal
-                    .insert(key.as_slice(), value.as_slice())
-                    .map(|_| WriteOutcome::Done)
-                    .map_err(redb_err),
-                WriteOp::DeleteJournal { key } => {
-                    journal.remove(key.as_slice()).map(|_| WriteOutcome::Done).map_err(redb_err)
-                }
-            };
-            outcomes.push(outcome);
-        }
-    }
-    txn.commit().map_err(redb_err)?;
-    Ok(outcomes)
-}
-
-type ItemsTable<'t> = redb::Table<'t, &'static [u8], &'static [u8]>;
-
-fn load(items: &ItemsTable<'_>, full: &[u8]) -> Result<Siblings, StoreError> {
-    match items.get(full).map_err(redb_err)? {
-        Some(v) => codec::decode_siblings(v.value()),
-        None => Ok(Siblings::new()),
-    }
-}
-
-#[allow(clippy::too_many_arguments, reason = "the fields of WriteOp::Coordinate")]
-fn coordinate(
-    items: &mut ItemsTable<'_>,
-    table: TableId,
-    key: &[u8],
-    context: VectorClock,
-    actor: Actor,
-    timestamp_ms: i64,
-    value: Option<Vec<u8>>,
-    only_if_unchanged: bool,
-) -> Result<WriteOutcome, StoreError> {
-    let full = item_key(table, key);
-    let mut current = load(items, &full)?;
-    if only_if_unchanged && current.context() != context {
-        return Ok(WriteOutcome::Conflict);
-    }
-    let highest = current.iter().map(|s| s.clock.get(actor)).max().unwrap_or(0);
-    let mut clock = context;
-    clock.set(actor, clock.get(actor).max(highest) + 1);
-    let sibling = Sibling { clock, timestamp_ms, writer: actor, value };
-    current.apply(sibling.clone());
-    items
-        .insert(full.as_slice(), codec::encode_siblings(&current)?.as_slice())
-        .map_err(redb_err)?;
-    Ok(WriteOutcome::Coordinated(sibling))
-}
-
-fn merge(
-    items: &mut ItemsTable<'_>,
-    table: TableId,
-    key: &[u8],
-    incoming: &Siblings,
-) -> Result<WriteOutcome, StoreError> {
-    let full = item_key(table, key);
-    let mut current = load(items, &full)?;
-    let changed = current.merge(incoming);
-    if changed {
-        items
-            .insert(full.as_slice(), codec::encode_siblings(&current)?.as_slice())
-            .map_err(redb_err)?;
-    }
-    Ok(WriteOutcome::Merged { changed })
 }
 
 #[cfg(test)]

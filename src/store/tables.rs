@@ -29,3 +29,12 @@ pub const HINT_COUNTS: TableDefinition<u64, u64> = TableDefinition::new("hint_co
 /// What hints refer to, so that dropping unowned data checks one key, not every hint. Key:
 /// `[0][table u8][item key]` or `[1][block key]`. Value: hints referring to it.
 pub const HINT_REFS: TableDefinition<&[u8], u64> = TableDefinition::new("hint_refs");
+
+/// The Merkle index's entries: one per item and per block, ordered by placement hash. Key:
+/// `[tree u8 (0 items, 1 blocks)][hash u64 BE][name]` (name: `[table][key]`, or a block key).
+/// Value: content digest, u128 LE. See `merkle`.
+pub const DIGESTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("merkle_entries");
+
+/// The Merkle tree's nodes at the stored levels. Key: `[tree u8][prefix bits u8][prefix u32
+/// BE]`. Value: `[XOR of entry digests u128 LE][count u64 LE]`; empty nodes are absent.
+pub const TREE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("merkle_nodes");

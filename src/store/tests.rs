@@ -335,3 +335,117 @@ async fn a_full_disk_fails_writes_and_the_store_recovers_once_space_is_freed() {
     assert_eq!(store.get_block(block(4)).unwrap(), Some(data));
     assert_eq!(store.get_block(block(1)).unwrap(), None, "a failed write left nothing");
 }
+
+/// Every node of the Merkle tree at its first stored level, and every entry: what anti-entropy
+/// compares.
+fn merkle_snapshot(store: &Store, kind: TreeKind) -> (Vec<NodeDigest>, Vec<Entry>) {
+    let wanted: Vec<(u8, u32)> = (0..1u32 << 10).map(|p| (10, p)).collect();
+    let nodes = store.tree_nodes(kind, &wanted).unwrap();
+    let (entries, more) = store.tree_entries(kind, 0, 0, None, usize::MAX).unwrap();
+    assert!(!more);
+    (nodes, entries)
+}
+
+fn siblings_of(store: &Store, key: &[u8]) -> Siblings {
+    store.get(T, key).unwrap().unwrap()
+}
+
+#[tokio::test]
+async fn replicas_holding_the_same_data_have_the_same_merkle_tree_whatever_the_order() {
+    let source = Store::in_memory(StoreOptions::default()).unwrap();
+    for i in 0..60u32 {
+        source.write(coordinate(&i.to_be_bytes(), VectorClock::new(), b"v")).await.unwrap();
+    }
+    let (a, b) =
+        (Store::in_memory(StoreOptions::default()).unwrap(), Store::in_memory_inline().unwrap());
+    let block = |i: u32| BlockId { data_id: [i as u8; 16], index: i };
+    for i in 0..60u32 {
+        let op = |i: u32| WriteOp::Merge {
+            table: T,
+            key: i.to_be_bytes().to_vec(),
+            siblings: siblings_of(&source, &i.to_be_bytes()),
+            hint_for: None,
+        };
+        a.write(op(i)).await.unwrap();
+        b.write(op(59 - i)).await.unwrap();
+        let put = |i: u32| WriteOp::PutBlock {
+            id: block(i),
+            data: Bytes::from(vec![1; 8]),
+            hint_for: None,
+        };
+        a.write(put(i)).await.unwrap();
+        b.write(put(59 - i)).await.unwrap();
+    }
+    // Data that comes and goes leaves no trace in the tree.
+    b.write(coordinate(b"transient", VectorClock::new(), b"x")).await.unwrap();
+    b.write(WriteOp::PutBlock { id: block(200), data: Bytes::from_static(b"y"), hint_for: None })
+        .await
+        .unwrap();
+    b.write(WriteOp::DropUnhinted { items: vec![(T, b"transient".to_vec())], blocks: vec![] })
+        .await
+        .unwrap();
+    b.write(WriteOp::DeleteBody { data_id: block(200).data_id }).await.unwrap();
+    for kind in [TreeKind::Items, TreeKind::Blocks] {
+        assert_eq!(merkle_snapshot(&a, kind), merkle_snapshot(&b, kind), "{kind:?}");
+        assert_eq!(a.tree_nodes(kind, &[(0, 0)]).unwrap()[0].count, 60);
+    }
+
+    // A newer version of one item on one replica: the roots differ, and descending from the
+    // root through the differing children leads to that item alone.
+    let key = 7u32.to_be_bytes();
+    let context = siblings_of(&a, &key).context();
+    a.write(coordinate(&key, context, b"newer")).await.unwrap();
+    let root = |s: &Store, kind| s.tree_nodes(kind, &[(0, 0)]).unwrap();
+    assert_ne!(root(&a, TreeKind::Items), root(&b, TreeKind::Items));
+    assert_eq!(root(&a, TreeKind::Blocks), root(&b, TreeKind::Blocks));
+    let (mut bits, mut prefix) = (0u8, 0u32);
+    while let Some((level, children)) = a.tree_children(TreeKind::Items, bits, prefix).unwrap() {
+        let theirs = b.tree_children(TreeKind::Items, bits, prefix).unwrap().unwrap().1;
+        let differing: Vec<u32> = children
+            .iter()
+            .filter(|(p, n)| !theirs.iter().any(|(q, m)| q == p && m == n))
+            .map(|(p, _)| *p)
+            .collect();
+        assert_eq!(differing.len(), 1, "exactly one child differs at level {level}");
+        (bits, prefix) = (level, differing[0]);
+    }
+    let (mine, _) = a.tree_entries(TreeKind::Items, bits, prefix, None, 100).unwrap();
+    let (theirs, _) = b.tree_entries(TreeKind::Items, bits, prefix, None, 100).unwrap();
+    let full = item_key(T, &key);
+    assert!(mine.iter().any(|e| e.name == full));
+    let differs: Vec<_> = mine.iter().filter(|e| !theirs.contains(e)).collect();
+    assert_eq!(differs.len(), 1);
+    assert_eq!(differs[0].name, full);
+}
+
+#[tokio::test]
+async fn the_merkle_index_kept_by_every_write_equals_one_rebuilt_from_the_data() {
+    let store = Store::in_memory(StoreOptions::default()).unwrap();
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    for _ in 0..400 {
+        let k: u8 = rng.random_range(0..40);
+        let id = BlockId { data_id: [k % 10; 16], index: u32::from(k) };
+        let op = match rng.random_range(0..6) {
+            0 | 1 => {
+                let context = store.get(T, &[k]).unwrap().unwrap_or_default().context();
+                coordinate(&[k], context, &[rng.random()])
+            }
+            2 => WriteOp::PutBlock { id, data: Bytes::from(vec![k; 16]), hint_for: None },
+            3 => WriteOp::DeleteBlocks { ids: vec![id] },
+            4 => WriteOp::DeleteBody { data_id: id.data_id },
+            _ => WriteOp::DropUnhinted { items: vec![(T, vec![k])], blocks: vec![id] },
+        };
+        store.write(op).await.unwrap();
+    }
+    let kept = [TreeKind::Items, TreeKind::Blocks].map(|k| merkle_snapshot(&store, k));
+    {
+        let db = store.db.get().unwrap();
+        let txn = db.begin_write().unwrap();
+        merkle::rebuild(&txn).unwrap();
+        txn.commit().unwrap();
+    }
+    let rebuilt = [TreeKind::Items, TreeKind::Blocks].map(|k| merkle_snapshot(&store, k));
+    assert_eq!(kept, rebuilt);
+    assert!(kept[0].1.len() > 5 && kept[1].1.len() > 2, "the workload left data behind");
+}

@@ -1,0 +1,225 @@
+//! Applying writes: one redb transaction per batch of the group-commit writer, with the
+//! hint and Merkle indexes kept in step with the data they describe.
+
+use redb::{Database, Durability, ReadableTable};
+
+use super::{
+    BlockId, StoreError, TableId, WriteOp, WriteOutcome, codec, hints, item_key, merkle, redb_err,
+    tables,
+};
+use crate::causality::{Actor, Sibling, Siblings, VectorClock};
+use hints::HintOp;
+
+/// Applies all ops in one transaction. Per-op failures (a corrupt value) fail only that op;
+/// a transaction failure fails them all.
+pub(super) fn apply_batch(
+    db: &Database,
+    ops: Vec<WriteOp>,
+) -> Result<Vec<Result<WriteOutcome, StoreError>>, StoreError> {
+    let mut txn = db.begin_write().map_err(redb_err)?;
+    txn.set_durability(Durability::Immediate).map_err(redb_err)?;
+    let mut outcomes = Vec::with_capacity(ops.len());
+    {
+        let mut items = txn.open_table(tables::ITEMS).map_err(redb_err)?;
+        let mut blocks = txn.open_table(tables::BLOCKS).map_err(redb_err)?;
+        let mut journal = txn.open_table(tables::JOURNAL).map_err(redb_err)?;
+        let mut hint_tables = hints::HintTables::open(&txn)?;
+        let mut merkle = merkle::MerkleTables::open(&txn)?;
+        for op in ops {
+            let outcome = match op {
+                WriteOp::Coordinate {
+                    table,
+                    key,
+                    context,
+                    actor,
+                    timestamp_ms,
+                    value,
+                    only_if_unchanged,
+                } => coordinate(
+                    &mut items,
+                    &mut merkle,
+                    table,
+                    &key,
+                    context,
+                    actor,
+                    timestamp_ms,
+                    value,
+                    only_if_unchanged,
+                ),
+                WriteOp::Merge { table, key, siblings, hint_for } => {
+                    let outcome = merge(&mut items, &mut merkle, table, &key, &siblings);
+                    match hint_for {
+                        Some(owner) if outcome.is_ok() => hint_tables
+                            .add(owner, &HintOp::Item { table: table.0, key })
+                            .and(outcome),
+                        _ => outcome,
+                    }
+                }
+                WriteOp::PutBlock { id, data, hint_for } => {
+                    let outcome = put_block(&mut blocks, &mut merkle, id, &data);
+                    match hint_for {
+                        Some(owner) if outcome.is_ok() => {
+                            hint_tables.add(owner, &HintOp::Block { id }).and(outcome)
+                        }
+                        _ => outcome,
+                    }
+                }
+                WriteOp::AddHint { owner, op } => {
+                    hint_tables.add(owner, &op).map(|()| WriteOutcome::Done)
+                }
+                WriteOp::DeleteHint { owner, seq } => {
+                    hint_tables.remove(owner, seq).map(|()| WriteOutcome::Done)
+                }
+                // One index lookup per dropped key: never a scan of the hints in the writer.
+                WriteOp::DropUnhinted { items: drop_items, blocks: drop_blocks } => (|| {
+                    for (table, key) in drop_items {
+                        if !hint_tables.refers_to(&hints::item_ref(table.0, &key))? {
+                            remove_item(&mut items, &mut merkle, &item_key(table, &key))?;
+                        }
+                    }
+                    for id in drop_blocks {
+                        if !hint_tables.refers_to(&hints::block_ref(id))? {
+                            remove_block(&mut blocks, &mut merkle, id)?;
+                        }
+                    }
+                    Ok(WriteOutcome::Done)
+                })(
+                ),
+                WriteOp::DeleteBlocks { ids } => ids
+                    .into_iter()
+                    .try_for_each(|id| remove_block(&mut blocks, &mut merkle, id))
+                    .map(|()| WriteOutcome::Done),
+                WriteOp::DeleteBody { data_id } => (|| {
+                    let mut end = [0xffu8; 20];
+                    end[..16].copy_from_slice(&data_id);
+                    let mut start = [0u8; 20];
+                    start[..16].copy_from_slice(&data_id);
+                    let mut ids = Vec::new();
+                    for entry in blocks
+                        .range::<&[u8]>(start.as_slice()..=end.as_slice())
+                        .map_err(redb_err)?
+                    {
+                        ids.extend(BlockId::from_key(entry.map_err(redb_err)?.0.value()));
+                    }
+                    for id in ids {
+                        remove_block(&mut blocks, &mut merkle, id)?;
+                    }
+                    Ok(WriteOutcome::Done)
+                })(),
+                WriteOp::PutJournal { key, value } => journal
+                    .insert(key.as_slice(), value.as_slice())
+                    .map(|_| WriteOutcome::Done)
+                    .map_err(redb_err),
+                WriteOp::DeleteJournal { key } => {
+                    journal.remove(key.as_slice()).map(|_| WriteOutcome::Done).map_err(redb_err)
+                }
+            };
+            outcomes.push(outcome);
+        }
+    }
+    txn.commit().map_err(redb_err)?;
+    Ok(outcomes)
+}
+
+type ItemsTable<'t> = redb::Table<'t, &'static [u8], &'static [u8]>;
+
+type BlocksTable<'t> = redb::Table<'t, &'static [u8], &'static [u8]>;
+
+/// An item's siblings and the content digest of its stored value (`None`: absent).
+fn load(items: &ItemsTable<'_>, full: &[u8]) -> Result<(Siblings, Option<u128>), StoreError> {
+    match items.get(full).map_err(redb_err)? {
+        Some(v) => Ok((codec::decode_siblings(v.value())?, Some(merkle::item_content(v.value())))),
+        None => Ok((Siblings::new(), None)),
+    }
+}
+
+/// Stores an item's new siblings and keeps the Merkle index in step.
+fn store_item(
+    items: &mut ItemsTable<'_>,
+    merkle: &mut merkle::MerkleTables<'_>,
+    full: &[u8],
+    old: Option<u128>,
+    siblings: &Siblings,
+) -> Result<(), StoreError> {
+    let encoded = codec::encode_siblings(siblings)?;
+    items.insert(full, encoded.as_slice()).map_err(redb_err)?;
+    merkle.item(full, old, Some(merkle::item_content(&encoded)))
+}
+
+fn remove_item(
+    items: &mut ItemsTable<'_>,
+    merkle: &mut merkle::MerkleTables<'_>,
+    full: &[u8],
+) -> Result<(), StoreError> {
+    let old = items.remove(full).map_err(redb_err)?.map(|v| merkle::item_content(v.value()));
+    merkle.item(full, old, None)
+}
+
+fn put_block(
+    blocks: &mut BlocksTable<'_>,
+    merkle: &mut merkle::MerkleTables<'_>,
+    id: BlockId,
+    data: &[u8],
+) -> Result<WriteOutcome, StoreError> {
+    let encoded = codec::encode_block(data);
+    let old = blocks
+        .insert(id.to_key().as_slice(), encoded.as_slice())
+        .map_err(redb_err)?
+        .map(|v| merkle::block_content(v.value()));
+    merkle.block(id, old, Some(merkle::block_content(&encoded)))?;
+    Ok(WriteOutcome::Done)
+}
+
+fn remove_block(
+    blocks: &mut BlocksTable<'_>,
+    merkle: &mut merkle::MerkleTables<'_>,
+    id: BlockId,
+) -> Result<(), StoreError> {
+    let old = blocks
+        .remove(id.to_key().as_slice())
+        .map_err(redb_err)?
+        .map(|v| merkle::block_content(v.value()));
+    merkle.block(id, old, None)
+}
+
+#[allow(clippy::too_many_arguments, reason = "the fields of WriteOp::Coordinate")]
+fn coordinate(
+    items: &mut ItemsTable<'_>,
+    merkle: &mut merkle::MerkleTables<'_>,
+    table: TableId,
+    key: &[u8],
+    context: VectorClock,
+    actor: Actor,
+    timestamp_ms: i64,
+    value: Option<Vec<u8>>,
+    only_if_unchanged: bool,
+) -> Result<WriteOutcome, StoreError> {
+    let full = item_key(table, key);
+    let (mut current, old) = load(items, &full)?;
+    if only_if_unchanged && current.context() != context {
+        return Ok(WriteOutcome::Conflict);
+    }
+    let highest = current.iter().map(|s| s.clock.get(actor)).max().unwrap_or(0);
+    let mut clock = context;
+    clock.set(actor, clock.get(actor).max(highest) + 1);
+    let sibling = Sibling { clock, timestamp_ms, writer: actor, value };
+    current.apply(sibling.clone());
+    store_item(items, merkle, &full, old, &current)?;
+    Ok(WriteOutcome::Coordinated(sibling))
+}
+
+fn merge(
+    items: &mut ItemsTable<'_>,
+    merkle: &mut merkle::MerkleTables<'_>,
+    table: TableId,
+    key: &[u8],
+    incoming: &Siblings,
+) -> Result<WriteOutcome, StoreError> {
+    let full = item_key(table, key);
+    let (mut current, old) = load(items, &full)?;
+    let changed = current.merge(incoming);
+    if changed {
+        store_item(items, merkle, &full, old, &current)?;
+    }
+    Ok(WriteOutcome::Merged { changed })
+}
