@@ -1,6 +1,6 @@
 //! The cluster half of the composition root: for a node in a multi-node ring, the persisted
 //! layout, the TCP transport with its handlers, and the background loops (gossip, hinted
-//! handoff, read repair, layout persistence).
+//! handoff, read repair, anti-entropy, layout persistence).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,7 +13,8 @@ use tokio::task::JoinHandle;
 use crate::clock::SharedClock;
 use crate::config::ClusterConfig;
 use crate::coordinator::{
-    CleanupWorker, Coordinator, HandoffWorker, Local, QuorumConfig, RebalanceWorker, RepairQueue,
+    AntiEntropyWorker, CleanupWorker, Coordinator, HandoffWorker, Local, QuorumConfig,
+    RebalanceWorker, RepairQueue,
 };
 use crate::ring::gossip::{self, Gossiper};
 use crate::ring::{Layout, NodeId, NodeInfo, Ring};
@@ -170,6 +171,11 @@ impl Cluster {
         let rebalance = RebalanceWorker { coordinator: self.coordinator.clone() };
         let cleanup =
             CleanupWorker { coordinator: self.coordinator.clone(), interval: CLEANUP_INTERVAL };
+        let anti_entropy = AntiEntropyWorker {
+            coordinator: self.coordinator.clone(),
+            interval: self.config.anti_entropy_interval,
+            bytes_per_sec: self.config.repair_bytes_per_sec,
+        };
         let repairs = self.repairs.take();
         let coordinator = self.coordinator.clone();
         let persist = persist_layouts(self.ring.clone(), self.store.clone(), shutdown.clone());
@@ -195,6 +201,7 @@ impl Cluster {
                 handoff.run(shutdown.clone()),
                 rebalance.run(shutdown.clone()),
                 cleanup.run(shutdown.clone()),
+                anti_entropy.run(shutdown.clone()),
                 persist,
                 async move {
                     tokio::select! {

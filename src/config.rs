@@ -112,6 +112,12 @@ pub struct Settings {
     /// Q = 2^bits partitions; fixed when the cluster is created (the first node's value wins).
     #[arg(long, env = "RINGVAULT_PARTITION_BITS")]
     pub partition_bits: Option<u8>,
+    /// Time between anti-entropy passes, in milliseconds (default 600000: ten minutes).
+    #[arg(long, env = "RINGVAULT_ANTI_ENTROPY_INTERVAL_MS")]
+    pub anti_entropy_interval_ms: Option<u64>,
+    /// Most bytes per second anti-entropy moves (default 33554432: 32 MiB/s).
+    #[arg(long, env = "RINGVAULT_REPAIR_BYTES_PER_SEC")]
+    pub repair_bytes_per_sec: Option<u64>,
 }
 
 impl Settings {
@@ -143,6 +149,10 @@ impl Settings {
             write_quorum: self.write_quorum.or(lower.write_quorum),
             gossip_interval_ms: self.gossip_interval_ms.or(lower.gossip_interval_ms),
             probe_interval_ms: self.probe_interval_ms.or(lower.probe_interval_ms),
+            anti_entropy_interval_ms: self
+                .anti_entropy_interval_ms
+                .or(lower.anti_entropy_interval_ms),
+            repair_bytes_per_sec: self.repair_bytes_per_sec.or(lower.repair_bytes_per_sec),
             hedge_floor_ms: self.hedge_floor_ms.or(lower.hedge_floor_ms),
             hedge_ceiling_ms: self.hedge_ceiling_ms.or(lower.hedge_ceiling_ms),
             partition_bits: self.partition_bits.or(lower.partition_bits),
@@ -211,6 +221,10 @@ pub struct ClusterConfig {
     pub hedge_ceiling: std::time::Duration,
     /// Q = 2^bits partitions, used when this node creates the cluster.
     pub partition_bits: u8,
+    /// Time between anti-entropy passes.
+    pub anti_entropy_interval: std::time::Duration,
+    /// Most bytes per second anti-entropy moves.
+    pub repair_bytes_per_sec: u64,
 }
 
 impl std::fmt::Debug for ClusterConfig {
@@ -275,6 +289,14 @@ fn cluster_config(settings: &Settings) -> Result<Option<ClusterConfig>, ConfigEr
             "hedge_floor_ms must be positive and at most hedge_ceiling_ms".into(),
         ));
     }
+    let anti_entropy_interval = ms(settings.anti_entropy_interval_ms.unwrap_or(600_000));
+    if anti_entropy_interval < ms(100) {
+        return Err(ConfigError::Invalid("anti_entropy_interval_ms must be at least 100".into()));
+    }
+    let repair_bytes_per_sec = settings.repair_bytes_per_sec.unwrap_or(32 << 20);
+    if repair_bytes_per_sec < 1024 {
+        return Err(ConfigError::Invalid("repair_bytes_per_sec must be at least 1024".into()));
+    }
     let replication_factor = settings.replication_factor.unwrap_or(3);
     if replication_factor == 0 {
         return Err(ConfigError::Invalid("replication_factor must be positive".into()));
@@ -295,6 +317,8 @@ fn cluster_config(settings: &Settings) -> Result<Option<ClusterConfig>, ConfigEr
         probe_interval,
         hedge_floor,
         hedge_ceiling,
+        anti_entropy_interval,
+        repair_bytes_per_sec,
     }))
 }
 

@@ -60,6 +60,15 @@ enum Command {
         #[command(subcommand)]
         command: cli::cluster::ClusterCommand,
     },
+    /// Compare this node's partitions with their other owners now and repair what differs
+    /// (an anti-entropy pass; `cluster status` shows its progress).
+    Repair {
+        #[command(flatten)]
+        admin: AdminArgs,
+        /// Only this partition (it must be one the node owns).
+        #[arg(long)]
+        partition: Option<u32>,
+    },
     /// Run a local ring of several nodes in this process, on consecutive loopback ports.
     Dev(cli::dev::DevArgs),
 }
@@ -209,6 +218,9 @@ fn main() -> ExitCode {
         Some(Command::Key { admin, command }) => run_admin(&admin, Admin::Key(command)),
         Some(Command::Bucket { admin, command }) => run_admin(&admin, Admin::Bucket(command)),
         Some(Command::Cluster { admin, command }) => run_admin(&admin, Admin::Cluster(command)),
+        Some(Command::Repair { admin, partition }) => {
+            run_admin(&admin, Admin::Repair { partition })
+        }
         Some(Command::Dev(args)) => cli::dev::run(&args),
         Some(Command::Server(args)) => run_server(&args),
         None => run_server(&cli.server),
@@ -303,6 +315,7 @@ enum Admin {
     Key(KeyCommand),
     Bucket(BucketCommand),
     Cluster(cli::cluster::ClusterCommand),
+    Repair { partition: Option<u32> },
 }
 
 fn run_admin(args: &AdminArgs, command: Admin) -> anyhow::Result<()> {
@@ -317,6 +330,9 @@ fn run_admin(args: &AdminArgs, command: Admin) -> anyhow::Result<()> {
             Admin::Key(command) => key_command(&client, command, args.json).await,
             Admin::Bucket(command) => bucket_command(&client, command, args.json).await,
             Admin::Cluster(command) => cli::cluster::run(&client, command, args.json).await,
+            Admin::Repair { partition } => {
+                cli::cluster::repair(&client, partition, args.json).await
+            }
         }
     })
 }

@@ -61,6 +61,8 @@ pub struct ClusterSnapshot {
     pub read_repairs_dropped: u64,
     /// Bounded task sets: `(name, running now, bound)` (detached requests, copies past W).
     pub task_sets: Vec<(&'static str, u64, u64)>,
+    /// Anti-entropy, `(kind, value)`: totals since start and the current pass's progress.
+    pub anti_entropy: Vec<(&'static str, u64)>,
 }
 
 /// The node's metrics; cheap to clone, shared by the S3 front end and the admin API.
@@ -82,6 +84,7 @@ struct Inner {
     read_repairs: Family<KindLabels, Gauge>,
     tasks: Family<KindLabels, Gauge>,
     tasks_max: Family<KindLabels, Gauge>,
+    anti_entropy: Family<KindLabels, Gauge>,
     /// Scrapes fill the gauges and encode them as one step.
     scrape: Mutex<()>,
 }
@@ -168,6 +171,14 @@ impl Metrics {
         );
         let tasks_max = Family::<KindLabels, Gauge>::default();
         registry.register("tasks_max", "The bound of each task set", tasks_max.clone());
+        let anti_entropy = Family::<KindLabels, Gauge>::default();
+        registry.register(
+            "anti_entropy",
+            "Anti-entropy since start (partitions_compared, partitions_repaired, items_moved, \
+             blocks_moved, bytes_moved) and the current or last pass (running, pass_partitions, \
+             pass_partitions_done, pass_eta_seconds)",
+            anti_entropy.clone(),
+        );
         Self {
             inner: Arc::new(Inner {
                 registry,
@@ -182,6 +193,7 @@ impl Metrics {
                 read_repairs,
                 tasks,
                 tasks_max,
+                anti_entropy,
                 scrape: Mutex::new(()),
             }),
         }
@@ -225,6 +237,9 @@ impl Metrics {
             inner.tasks.get_or_create(&KindLabels { kind }).set(gauge(*running));
             inner.tasks_max.get_or_create(&KindLabels { kind }).set(gauge(*bound));
         }
+        for (kind, value) in &cluster.anti_entropy {
+            inner.anti_entropy.get_or_create(&KindLabels { kind }).set(gauge(*value));
+        }
         let mut out = String::new();
         // Writing to a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &inner.registry);
@@ -258,6 +273,7 @@ mod tests {
             read_repairs_queued: 5,
             read_repairs_dropped: 1,
             task_sets: vec![("requests", 3, 1024), ("copies", 0, 256)],
+            anti_entropy: vec![("items_moved", 12), ("running", 1)],
         };
         let text = metrics.render(&snapshot);
         for line in [
@@ -273,6 +289,7 @@ mod tests {
             r#"ringvault_read_repairs{kind="dropped"} 1"#,
             r#"ringvault_tasks{kind="requests"} 3"#,
             r#"ringvault_tasks_max{kind="copies"} 256"#,
+            r#"ringvault_anti_entropy{kind="items_moved"} 12"#,
             "# EOF",
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line:?} in:\n{text}");

@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::coordinator::RepairProgress;
+
 /// `GET /v1/status`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Status {
@@ -173,6 +175,17 @@ pub struct ClusterStatus {
     pub pending_hints: Vec<PendingHints>,
     /// Membership changes staged here, applied by `POST /v1/cluster/apply`.
     pub staged: Vec<ClusterChange>,
+    /// Anti-entropy on this node: the current pass, or the last one.
+    #[serde(default)]
+    pub repair: RepairProgress,
+}
+
+/// `POST /v1/repair`: compare this node's partitions with their other owners now (every
+/// partition it owns, or one).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepairRequest {
+    #[serde(default)]
+    pub partition: Option<u32>,
 }
 
 /// One node as the answering node sees it.

@@ -18,8 +18,8 @@ use serde::de::DeserializeOwned;
 use super::AdminToken;
 use super::api::{
     ApplyResult, BucketDetail, BucketList, ClusterChange, ClusterStatus, CreateKeyRequest,
-    ErrorBody, GrantRequest, ImportKeyRequest, KeyDetail, KeyList, KeySummary, NewKey, Status,
-    UpdateKeyRequest,
+    ErrorBody, GrantRequest, ImportKeyRequest, KeyDetail, KeyList, KeySummary, NewKey,
+    RepairProgress, RepairRequest, Status, UpdateKeyRequest,
 };
 
 /// Time one call may take, connection included.
@@ -138,6 +138,11 @@ impl AdminClient {
 
     pub async fn apply_changes(&self) -> Result<ApplyResult, ClientError> {
         self.json(Method::POST, "/v1/cluster/apply", None::<&()>).await
+    }
+
+    /// `POST /v1/repair`: starts an anti-entropy pass on the node.
+    pub async fn repair(&self, request: &RepairRequest) -> Result<RepairProgress, ClientError> {
+        self.json(Method::POST, "/v1/repair", Some(request)).await
     }
 
     pub async fn list_keys(&self) -> Result<KeyList, ClientError> {

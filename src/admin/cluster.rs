@@ -4,7 +4,9 @@
 
 use std::collections::BTreeSet;
 
-use super::api::{ApplyResult, ClusterChange, ClusterNode, ClusterStatus, PendingHints};
+use super::api::{
+    ApplyResult, ClusterChange, ClusterNode, ClusterStatus, PendingHints, RepairRequest,
+};
 use super::error::ApiError;
 use super::{AdminService, Reply};
 use crate::metrics::ClusterSnapshot;
@@ -72,7 +74,44 @@ impl AdminService {
             nodes,
             pending_hints,
             staged: self.staged().clone(),
+            repair: self.inner.cluster.coordinator.repair_control().progress(),
         })
+    }
+
+    /// `POST /v1/repair`: an anti-entropy pass now, over every partition this node owns or one.
+    /// Answers 202 with the progress so far; `GET /v1/cluster` follows it.
+    pub(super) fn repair(&self, request: RepairRequest) -> Result<Reply, ApiError> {
+        let coordinator = &self.inner.cluster.coordinator;
+        let layout = coordinator.ring().layout();
+        if layout.members.len() < 2 {
+            return Err(ApiError::InvalidArgument {
+                field: "repair",
+                reason: "needs a ring of two nodes or more: a single node has no replica to compare with".into(),
+            });
+        }
+        let scope = match request.partition {
+            None => crate::coordinator::Scope::All,
+            Some(p) if p >= layout.partition_count() => {
+                return Err(ApiError::InvalidArgument {
+                    field: "partition",
+                    reason: format!("must be below {}", layout.partition_count()),
+                });
+            }
+            Some(p)
+                if !layout
+                    .preference_list(crate::ring::PartitionId(p))
+                    .contains(&coordinator.node_id()) =>
+            {
+                return Err(ApiError::InvalidArgument {
+                    field: "partition",
+                    reason: format!("{p} is not owned by this node; ask one of its owners"),
+                });
+            }
+            Some(p) => crate::coordinator::Scope::Partition(p),
+        };
+        let control = coordinator.repair_control();
+        control.request(scope);
+        Reply::json(http::StatusCode::ACCEPTED, &control.progress())
     }
 
     /// `GET /metrics`: request counters and the cluster gauges, read now.
@@ -83,7 +122,20 @@ impl AdminService {
         let quorum = coordinator.quorum();
         let (read_repairs_queued, read_repairs_dropped) = coordinator.repair_counters();
         let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+        let (pass, totals) =
+            (coordinator.repair_control().progress(), coordinator.repair_control().totals());
         let snapshot = ClusterSnapshot {
+            anti_entropy: vec![
+                ("partitions_compared", totals.partitions_compared),
+                ("partitions_repaired", totals.partitions_repaired),
+                ("items_moved", totals.items_moved),
+                ("blocks_moved", totals.blocks_moved),
+                ("bytes_moved", totals.bytes_moved),
+                ("running", u64::from(pass.running)),
+                ("pass_partitions", pass.partitions_total),
+                ("pass_partitions_done", pass.partitions_done),
+                ("pass_eta_seconds", pass.eta_ms.unwrap_or(0) / 1000),
+            ],
             hints: coordinator
                 .pending_hints()
                 .into_iter()

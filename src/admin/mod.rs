@@ -224,6 +224,7 @@ impl AdminService {
             Route::StageChange => self.stage_change(read_json(body, max).await?),
             Route::ClearChanges => Ok(self.clear_changes()),
             Route::ApplyChanges => self.apply_changes(),
+            Route::Repair => self.repair(read_json(body, max).await?),
             Route::Metrics => Ok(self.metrics()),
         }
     }

@@ -23,6 +23,7 @@ pub enum Route {
     StageChange,
     ClearChanges,
     ApplyChanges,
+    Repair,
     Metrics,
 }
 
@@ -44,6 +45,7 @@ impl Route {
             Self::StageChange => "StageChange",
             Self::ClearChanges => "ClearChanges",
             Self::ApplyChanges => "ApplyChanges",
+            Self::Repair => "Repair",
             Self::Metrics => "Metrics",
         }
     }
@@ -88,6 +90,10 @@ pub fn route(method: &Method, path: &str) -> Result<Route, ApiError> {
         },
         ["v1", "cluster", "apply"] => match m {
             Method::POST => Ok(Route::ApplyChanges),
+            _ => Err(refuse("POST")),
+        },
+        ["v1", "repair"] => match m {
+            Method::POST => Ok(Route::Repair),
             _ => Err(refuse("POST")),
         },
         ["v1", "keys"] => match m {

@@ -2,7 +2,7 @@
 
 use clap::Subcommand;
 use ringvault::admin::AdminClient;
-use ringvault::admin::api::{ClusterChange, ClusterStatus};
+use ringvault::admin::api::{ClusterChange, ClusterStatus, RepairProgress, RepairRequest};
 
 #[derive(Subcommand)]
 pub enum ClusterCommand {
@@ -106,4 +106,52 @@ fn print_status(status: &ClusterStatus) {
     if !status.staged.is_empty() {
         println!("Staged changes: {}", status.staged.len());
     }
+    print_repair(&status.repair);
+}
+
+/// `ringvault repair [--partition P]`.
+pub async fn repair(
+    client: &AdminClient,
+    partition: Option<u32>,
+    json: bool,
+) -> anyhow::Result<()> {
+    let progress = client.repair(&RepairRequest { partition }).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&progress)?);
+    } else {
+        match partition {
+            Some(p) => println!("Anti-entropy pass of partition {p} requested."),
+            None => println!("Anti-entropy pass of every partition this node owns requested."),
+        }
+        println!("Follow it with `ringvault cluster status`.");
+    }
+    Ok(())
+}
+
+fn print_repair(r: &RepairProgress) {
+    if r.passes == 0 {
+        println!("Anti-entropy: no pass yet");
+        return;
+    }
+    let scope = r
+        .partition
+        .map_or_else(|| "every owned partition".to_owned(), |p| format!("partition {p}"));
+    let state = if r.running { "running" } else { "last pass done" };
+    println!(
+        "Anti-entropy ({state}, pass {}, {scope}): {}/{} partitions, {} repaired, {} skipped; \
+         {} items, {} blocks, {} bytes moved; {:.1} s elapsed{}",
+        r.passes,
+        r.partitions_done,
+        r.partitions_total,
+        r.partitions_repaired,
+        r.partitions_skipped,
+        r.items_moved,
+        r.blocks_moved,
+        r.bytes_moved,
+        r.elapsed_ms as f64 / 1000.0,
+        match (r.running, r.eta_ms) {
+            (true, Some(eta)) => format!(", about {:.0} s left", eta as f64 / 1000.0),
+            _ => String::new(),
+        }
+    );
 }

@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use super::replica::Answer;
 use crate::causality::{Sibling, Siblings, VectorClock};
 use crate::rpc::RpcRequest;
-use crate::store::{BlockId, TableId};
+use crate::store::merkle::Children;
+use crate::store::{BlockId, Entry, NodeDigest, TableId, TreeKind};
 
 /// Read an item's siblings.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -132,4 +133,63 @@ pub struct PartitionBlocks {
 impl RpcRequest for PartitionBlocks {
     const TAG: u16 = 19;
     type Response = Answer<(Vec<BlockId>, Option<BlockId>)>;
+}
+
+/// A replica's Merkle tree nodes for some `(prefix bits, prefix)` of the placement hash.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TreeNodes {
+    pub kind: TreeKind,
+    pub nodes: Vec<(u8, u32)>,
+}
+impl RpcRequest for TreeNodes {
+    const TAG: u16 = 20;
+    type Response = Answer<Vec<NodeDigest>>;
+}
+
+/// The non-empty children of one tree node (`None`: it is a leaf).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TreeChildren {
+    pub kind: TreeKind,
+    pub bits: u8,
+    pub prefix: u32,
+}
+impl RpcRequest for TreeChildren {
+    const TAG: u16 = 21;
+    type Response = Answer<Option<Children>>;
+}
+
+/// The Merkle entries under a tree node, a page at a time.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TreeEntries {
+    pub kind: TreeKind,
+    pub bits: u8,
+    pub prefix: u32,
+    /// Resume after this entry's `(hash, name)`.
+    pub after: Option<(u64, Vec<u8>)>,
+    pub limit: usize,
+}
+impl RpcRequest for TreeEntries {
+    const TAG: u16 = 22;
+    /// The entries, and whether more follow.
+    type Response = Answer<(Vec<Entry>, bool)>;
+}
+
+/// Several items' siblings at once (empty for an item the replica lacks).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ItemsGet {
+    pub items: Vec<(TableId, Vec<u8>)>,
+}
+impl RpcRequest for ItemsGet {
+    const TAG: u16 = 23;
+    type Response = Answer<Vec<Siblings>>;
+}
+
+/// Merges several items durably (an anti-entropy push).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ItemsMerge {
+    pub items: Vec<(TableId, Vec<u8>, Siblings)>,
+}
+impl RpcRequest for ItemsMerge {
+    const TAG: u16 = 24;
+    type Response = Answer<()>;
 }

@@ -14,6 +14,7 @@
 //! - Reads merge `read_quorum` answers; replicas found stale are repaired in the background
 //!   through a bounded queue (`read_repair`).
 
+mod anti_entropy;
 mod cleanup;
 mod handoff;
 mod journal;
@@ -43,6 +44,7 @@ use tokio_util::sync::CancellationToken;
 use write::WriteRound;
 use writer::{Payload, WriteJob};
 
+pub use anti_entropy::{AntiEntropyWorker, RepairControl, RepairProgress, RepairTotals, Scope};
 pub use cleanup::CleanupWorker;
 pub use handoff::HandoffWorker;
 pub use read_repair::{Repair, RepairQueue};
@@ -109,6 +111,8 @@ struct Inner {
     copies: TaskSet,
     /// Fired on shutdown: background copies leave hints and stop.
     stop: CancellationToken,
+    /// Anti-entropy's requests and progress.
+    repair: Arc<RepairControl>,
 }
 
 /// Write rounds finishing in the background at once, at most; beyond, the copies still in
@@ -131,7 +135,20 @@ impl Coordinator {
     ) -> Self {
         let copies = TaskSet::new("copies", BACKGROUND_COPIES_MAX);
         let stop = CancellationToken::new();
-        Self { inner: Arc::new(Inner { local, ring, rpc, clock, quorum, repairs, copies, stop }) }
+        let repair = Arc::default();
+        Self {
+            inner: Arc::new(Inner {
+                local,
+                ring,
+                rpc,
+                clock,
+                quorum,
+                repairs,
+                copies,
+                stop,
+                repair,
+            }),
+        }
     }
 
     /// The coordinator of a ring of one: node `me` owns every partition, N=R=W=1, no transport.
@@ -167,6 +184,15 @@ impl Coordinator {
 
     pub fn store(&self) -> &Store {
         &self.inner.local.store
+    }
+
+    pub fn clock(&self) -> &SharedClock {
+        &self.inner.clock
+    }
+
+    /// Anti-entropy's requests (`ringvault repair`) and progress.
+    pub fn repair_control(&self) -> &Arc<RepairControl> {
+        &self.inner.repair
     }
 
     /// N, R and W for the current layout.

@@ -10,13 +10,17 @@ use std::ops::Bound;
 use bytes::Bytes;
 
 use super::messages::{
-    BlockGet, BlockPut, BlocksDelete, BodyDelete, PartitionBlocks, PartitionFilter, PartitionItems,
-    PartitionItemsPage, ReplicaCoordinate, ReplicaGet, ReplicaMerge, ReplicaScan,
+    BlockGet, BlockPut, BlocksDelete, BodyDelete, ItemsGet, ItemsMerge, PartitionBlocks,
+    PartitionFilter, PartitionItems, PartitionItemsPage, ReplicaCoordinate, ReplicaGet,
+    ReplicaMerge, ReplicaScan, TreeChildren, TreeEntries, TreeNodes,
 };
 use crate::causality::{Sibling, Siblings, VectorClock};
 use crate::ring::{NodeId, PartitionId, item_hash};
 use crate::rpc::{RpcClient, RpcError};
-use crate::store::{BlockId, Store, StoreError, TableId, WriteOp, WriteOutcome};
+use crate::store::merkle::Children;
+use crate::store::{
+    BlockId, Entry, NodeDigest, Store, StoreError, TableId, TreeKind, WriteOp, WriteOutcome,
+};
 
 /// Why a replica did not do what was asked. Typed on both sides of the wire (a remote replica
 /// sends it back as part of its answer), so a caller can tell a replica it could not reach, or
@@ -186,6 +190,65 @@ impl Local {
     /// Keeps a hint for `owner` about data this node already holds.
     pub async fn add_hint(&self, owner: u64, op: crate::store::HintOp) -> Result<(), ReplicaError> {
         self.store.write(WriteOp::AddHint { owner, op }).await?;
+        Ok(())
+    }
+}
+
+/// What anti-entropy asks of a replica.
+impl Local {
+    pub async fn tree_nodes(
+        &self,
+        kind: TreeKind,
+        nodes: Vec<(u8, u32)>,
+    ) -> Result<Vec<NodeDigest>, ReplicaError> {
+        let store = self.store.clone();
+        self.blocking(move || store.tree_nodes(kind, &nodes)).await
+    }
+
+    pub async fn tree_children(
+        &self,
+        kind: TreeKind,
+        bits: u8,
+        prefix: u32,
+    ) -> Result<Option<Children>, ReplicaError> {
+        let store = self.store.clone();
+        self.blocking(move || store.tree_children(kind, bits, prefix)).await
+    }
+
+    pub async fn tree_entries(
+        &self,
+        request: TreeEntries,
+    ) -> Result<(Vec<Entry>, bool), ReplicaError> {
+        let store = self.store.clone();
+        let TreeEntries { kind, bits, prefix, after, limit } = request;
+        self.blocking(move || store.tree_entries(kind, bits, prefix, after, limit)).await
+    }
+
+    pub async fn items_get(
+        &self,
+        items: Vec<(TableId, Vec<u8>)>,
+    ) -> Result<Vec<Siblings>, ReplicaError> {
+        let store = self.store.clone();
+        self.blocking(move || {
+            items
+                .iter()
+                .map(|(table, key)| store.get(*table, key).map(Option::unwrap_or_default))
+                .collect()
+        })
+        .await
+    }
+
+    /// Merges every item, all queued at once so that they share the store's commits.
+    pub async fn items_merge(
+        &self,
+        items: Vec<(TableId, Vec<u8>, Siblings)>,
+    ) -> Result<(), ReplicaError> {
+        let writes = items.into_iter().map(|(table, key, siblings)| {
+            self.store.write(WriteOp::Merge { table, key, siblings, hint_for: None })
+        });
+        for outcome in futures_util::future::join_all(writes).await {
+            outcome?;
+        }
         Ok(())
     }
 }
@@ -386,6 +449,64 @@ impl Replica {
             Replica::Remote { node, rpc } => {
                 rpc.call(*node, &PartitionBlocks { partitions, after, limit }).await?
             }
+        }
+    }
+}
+
+/// Anti-entropy's calls, on either kind of replica.
+impl Replica {
+    pub async fn tree_nodes(
+        &self,
+        kind: TreeKind,
+        nodes: Vec<(u8, u32)>,
+    ) -> Result<Vec<NodeDigest>, ReplicaError> {
+        match self {
+            Replica::Local(l) => l.tree_nodes(kind, nodes).await,
+            Replica::Remote { node, rpc } => rpc.call(*node, &TreeNodes { kind, nodes }).await?,
+        }
+    }
+
+    pub async fn tree_children(
+        &self,
+        kind: TreeKind,
+        bits: u8,
+        prefix: u32,
+    ) -> Result<Option<Children>, ReplicaError> {
+        match self {
+            Replica::Local(l) => l.tree_children(kind, bits, prefix).await,
+            Replica::Remote { node, rpc } => {
+                rpc.call(*node, &TreeChildren { kind, bits, prefix }).await?
+            }
+        }
+    }
+
+    pub async fn tree_entries(
+        &self,
+        request: TreeEntries,
+    ) -> Result<(Vec<Entry>, bool), ReplicaError> {
+        match self {
+            Replica::Local(l) => l.tree_entries(request).await,
+            Replica::Remote { node, rpc } => rpc.call(*node, &request).await?,
+        }
+    }
+
+    pub async fn items_get(
+        &self,
+        items: Vec<(TableId, Vec<u8>)>,
+    ) -> Result<Vec<Siblings>, ReplicaError> {
+        match self {
+            Replica::Local(l) => l.items_get(items).await,
+            Replica::Remote { node, rpc } => rpc.call(*node, &ItemsGet { items }).await?,
+        }
+    }
+
+    pub async fn items_merge(
+        &self,
+        items: Vec<(TableId, Vec<u8>, Siblings)>,
+    ) -> Result<(), ReplicaError> {
+        match self {
+            Replica::Local(l) => l.items_merge(items).await,
+            Replica::Remote { node, rpc } => rpc.call(*node, &ItemsMerge { items }).await?,
         }
     }
 }

@@ -2,14 +2,17 @@
 //! `Local` replica the coordinator uses for itself.
 
 use super::messages::{
-    BlockGet, BlockPut, BlocksDelete, BodyDelete, PartitionBlocks, PartitionItems,
-    ReplicaCoordinate, ReplicaGet, ReplicaMerge, ReplicaScan,
+    BlockGet, BlockPut, BlocksDelete, BodyDelete, ItemsGet, ItemsMerge, PartitionBlocks,
+    PartitionItems, ReplicaCoordinate, ReplicaGet, ReplicaMerge, ReplicaScan, TreeChildren,
+    TreeEntries, TreeNodes,
 };
 use super::replica::{Local, ScanRange};
 use crate::rpc::Router;
 
 /// Most items one scan request may ask for.
 const SCAN_LIMIT_MAX: usize = 10_000;
+/// Most tree nodes, entries or items one anti-entropy request may ask for.
+const TREE_LIMIT_MAX: usize = 4096;
 
 /// Registers the replica protocol's handlers for `local`.
 pub fn register(router: &mut Router, local: &Local) {
@@ -78,8 +81,53 @@ pub fn register(router: &mut Router, local: &Local) {
         }
     });
     let l = local.clone();
+    router.register(move |_, r: TreeNodes| {
+        let l = l.clone();
+        async move {
+            if r.nodes.len() > TREE_LIMIT_MAX {
+                return Ok(Err(too_many("tree nodes")));
+            }
+            Ok(l.tree_nodes(r.kind, r.nodes).await)
+        }
+    });
+    let l = local.clone();
+    router.register(move |_, r: TreeChildren| {
+        let l = l.clone();
+        async move { Ok(l.tree_children(r.kind, r.bits, r.prefix).await) }
+    });
+    let l = local.clone();
+    router.register(move |_, mut r: TreeEntries| {
+        let l = l.clone();
+        r.limit = r.limit.min(TREE_LIMIT_MAX);
+        async move { Ok(l.tree_entries(r).await) }
+    });
+    let l = local.clone();
+    router.register(move |_, r: ItemsGet| {
+        let l = l.clone();
+        async move {
+            if r.items.len() > TREE_LIMIT_MAX {
+                return Ok(Err(too_many("items")));
+            }
+            Ok(l.items_get(r.items).await)
+        }
+    });
+    let l = local.clone();
+    router.register(move |_, r: ItemsMerge| {
+        let l = l.clone();
+        async move {
+            if r.items.len() > TREE_LIMIT_MAX {
+                return Ok(Err(too_many("items")));
+            }
+            Ok(l.items_merge(r.items).await)
+        }
+    });
+    let l = local.clone();
     router.register(move |_, r: BodyDelete| {
         let l = l.clone();
         async move { Ok(l.delete_body(r.data_id).await) }
     });
+}
+
+fn too_many(what: &str) -> super::ReplicaError {
+    super::ReplicaError::Unavailable { reason: format!("too many {what} in one request") }
 }

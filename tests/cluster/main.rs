@@ -8,4 +8,5 @@
 mod common;
 
 mod process;
+mod repair;
 mod ring;

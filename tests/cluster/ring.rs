@@ -12,7 +12,7 @@ use crate::common::{ACCESS_KEY_ID, SECRET_ACCESS_KEY, client, pattern};
 
 const SECRET: &str = "cluster-test-secret-0123456789";
 
-fn config(dir: &std::path::Path, seeds: Vec<SocketAddr>, seed: u64) -> Config {
+pub(crate) fn config(dir: &std::path::Path, seeds: Vec<SocketAddr>, seed: u64) -> Config {
     let settings = Settings {
         data_dir: Some(dir.to_owned()),
         s3_addr: Some("127.0.0.1:0".parse().unwrap()),
@@ -30,13 +30,13 @@ fn config(dir: &std::path::Path, seeds: Vec<SocketAddr>, seed: u64) -> Config {
     config
 }
 
-struct TestCluster {
-    nodes: Vec<Option<RunningNode>>,
-    dirs: Vec<tempfile::TempDir>,
+pub(crate) struct TestCluster {
+    pub(crate) nodes: Vec<Option<RunningNode>>,
+    pub(crate) dirs: Vec<tempfile::TempDir>,
     seed_addr: SocketAddr,
 }
 
-async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+pub(crate) async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     for _ in 0..200 {
         if check() {
             return;
@@ -47,7 +47,7 @@ async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
 }
 
 impl TestCluster {
-    async fn start(n: usize) -> TestCluster {
+    pub(crate) async fn start(n: usize) -> TestCluster {
         ringvault::telemetry::init();
         let dirs: Vec<_> = (0..n).map(|_| tempfile::tempdir().unwrap()).collect();
         let first = node::start(config(dirs[0].path(), Vec::new(), 1)).await.unwrap();
@@ -77,25 +77,25 @@ impl TestCluster {
         cluster
     }
 
-    fn node(&self, i: usize) -> &RunningNode {
+    pub(crate) fn node(&self, i: usize) -> &RunningNode {
         self.nodes[i].as_ref().unwrap()
     }
 
-    fn live(&self) -> impl Iterator<Item = &RunningNode> {
+    pub(crate) fn live(&self) -> impl Iterator<Item = &RunningNode> {
         self.nodes.iter().flatten()
     }
 
-    fn s3(&self, i: usize) -> aws_sdk_s3::Client {
+    pub(crate) fn s3(&self, i: usize) -> aws_sdk_s3::Client {
         client(&format!("http://{}", self.node(i).s3_addr()), ACCESS_KEY_ID, SECRET_ACCESS_KEY)
     }
 
-    async fn stop(&mut self, i: usize) {
+    pub(crate) async fn stop(&mut self, i: usize) {
         if let Some(node) = self.nodes[i].take() {
             node.shutdown().await;
         }
     }
 
-    async fn restart(&mut self, i: usize) {
+    pub(crate) async fn restart(&mut self, i: usize) {
         self.stop(i).await;
         let seeds = if i == 0 { Vec::new() } else { vec![self.seed_addr] };
         let node = node::start(config(self.dirs[i].path(), seeds, i as u64 + 1)).await.unwrap();
