@@ -68,6 +68,13 @@ pub struct Settings {
     /// Mutating requests running at once, detached from their connections (default 1024).
     #[arg(long, env = "RINGVAULT_REQUESTS_MAX")]
     pub requests_max: Option<usize>,
+    /// Time between scrub passes (every stored block checked against its checksum), in
+    /// milliseconds (default 86400000: a day).
+    #[arg(long, env = "RINGVAULT_SCRUB_INTERVAL_MS")]
+    pub scrub_interval_ms: Option<u64>,
+    /// Most bytes per second a scrub pass reads (default 16777216: 16 MiB/s).
+    #[arg(long, env = "RINGVAULT_SCRUB_BYTES_PER_SEC")]
+    pub scrub_bytes_per_sec: Option<u64>,
     /// Internode RPC address; setting it (or seeds) makes this node part of a cluster.
     #[arg(long, env = "RINGVAULT_RPC_ADDR")]
     pub rpc_addr: Option<SocketAddr>,
@@ -137,6 +144,8 @@ impl Settings {
             inline_max_bytes: self.inline_max_bytes.or(lower.inline_max_bytes),
             cache_bytes: self.cache_bytes.or(lower.cache_bytes),
             reclaim_grace_ms: self.reclaim_grace_ms.or(lower.reclaim_grace_ms),
+            scrub_interval_ms: self.scrub_interval_ms.or(lower.scrub_interval_ms),
+            scrub_bytes_per_sec: self.scrub_bytes_per_sec.or(lower.scrub_bytes_per_sec),
             requests_max: self.requests_max.or(lower.requests_max),
             rpc_addr: self.rpc_addr.or(lower.rpc_addr),
             seeds: self.seeds.or(lower.seeds),
@@ -196,6 +205,10 @@ pub struct Config {
     pub reclaim_grace: std::time::Duration,
     /// See `Settings::requests_max`.
     pub requests_max: usize,
+    /// See `Settings::scrub_interval_ms`.
+    pub scrub_interval: std::time::Duration,
+    /// See `Settings::scrub_bytes_per_sec`.
+    pub scrub_bytes_per_sec: u64,
     /// Seed for the node's random identifiers; `None` draws one from the OS.
     pub seed: Option<u64>,
     /// Cluster membership, when this node is part of a multi-node ring.
@@ -386,6 +399,15 @@ impl Config {
         if requests_max == 0 {
             return Err(ConfigError::Invalid("requests_max must be positive".into()));
         }
+        let scrub_interval =
+            std::time::Duration::from_millis(settings.scrub_interval_ms.unwrap_or(86_400_000));
+        if scrub_interval < std::time::Duration::from_millis(100) {
+            return Err(ConfigError::Invalid("scrub_interval_ms must be at least 100".into()));
+        }
+        let scrub_bytes_per_sec = settings.scrub_bytes_per_sec.unwrap_or(16 << 20);
+        if scrub_bytes_per_sec < 1024 {
+            return Err(ConfigError::Invalid("scrub_bytes_per_sec must be at least 1024".into()));
+        }
         Ok(Config {
             data_dir: settings.data_dir.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
             s3_addr,
@@ -401,6 +423,8 @@ impl Config {
                 settings.reclaim_grace_ms.unwrap_or(600_000),
             ),
             requests_max,
+            scrub_interval,
+            scrub_bytes_per_sec,
             seed: None,
             cluster,
         })

@@ -66,8 +66,12 @@ enum Command {
         #[command(flatten)]
         admin: AdminArgs,
         /// Only this partition (it must be one the node owns).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "scrub")]
         partition: Option<u32>,
+        /// Scrub instead: check every block the node stores against its checksum and replace
+        /// corrupt ones from other replicas.
+        #[arg(long)]
+        scrub: bool,
     },
     /// Run a local ring of several nodes in this process, on consecutive loopback ports.
     Dev(cli::dev::DevArgs),
@@ -218,8 +222,8 @@ fn main() -> ExitCode {
         Some(Command::Key { admin, command }) => run_admin(&admin, Admin::Key(command)),
         Some(Command::Bucket { admin, command }) => run_admin(&admin, Admin::Bucket(command)),
         Some(Command::Cluster { admin, command }) => run_admin(&admin, Admin::Cluster(command)),
-        Some(Command::Repair { admin, partition }) => {
-            run_admin(&admin, Admin::Repair { partition })
+        Some(Command::Repair { admin, partition, scrub }) => {
+            run_admin(&admin, Admin::Repair { partition, scrub })
         }
         Some(Command::Dev(args)) => cli::dev::run(&args),
         Some(Command::Server(args)) => run_server(&args),
@@ -315,7 +319,7 @@ enum Admin {
     Key(KeyCommand),
     Bucket(BucketCommand),
     Cluster(cli::cluster::ClusterCommand),
-    Repair { partition: Option<u32> },
+    Repair { partition: Option<u32>, scrub: bool },
 }
 
 fn run_admin(args: &AdminArgs, command: Admin) -> anyhow::Result<()> {
@@ -330,8 +334,8 @@ fn run_admin(args: &AdminArgs, command: Admin) -> anyhow::Result<()> {
             Admin::Key(command) => key_command(&client, command, args.json).await,
             Admin::Bucket(command) => bucket_command(&client, command, args.json).await,
             Admin::Cluster(command) => cli::cluster::run(&client, command, args.json).await,
-            Admin::Repair { partition } => {
-                cli::cluster::repair(&client, partition, args.json).await
+            Admin::Repair { partition, scrub } => {
+                cli::cluster::repair(&client, partition, scrub, args.json).await
             }
         }
     })

@@ -63,6 +63,8 @@ pub struct ClusterSnapshot {
     pub task_sets: Vec<(&'static str, u64, u64)>,
     /// Anti-entropy, `(kind, value)`: totals since start and the current pass's progress.
     pub anti_entropy: Vec<(&'static str, u64)>,
+    /// Scrubbing, likewise.
+    pub scrub: Vec<(&'static str, u64)>,
 }
 
 /// The node's metrics; cheap to clone, shared by the S3 front end and the admin API.
@@ -85,6 +87,7 @@ struct Inner {
     tasks: Family<KindLabels, Gauge>,
     tasks_max: Family<KindLabels, Gauge>,
     anti_entropy: Family<KindLabels, Gauge>,
+    scrub: Family<KindLabels, Gauge>,
     /// Scrapes fill the gauges and encode them as one step.
     scrape: Mutex<()>,
 }
@@ -179,6 +182,13 @@ impl Metrics {
              pass_partitions_done, pass_eta_seconds)",
             anti_entropy.clone(),
         );
+        let scrub = Family::<KindLabels, Gauge>::default();
+        registry.register(
+            "scrub",
+            "Block checks since start (blocks_checked, corrupt, repaired from another node, \
+             restored_on_read) and the current or last pass (running, pass_blocks_checked)",
+            scrub.clone(),
+        );
         Self {
             inner: Arc::new(Inner {
                 registry,
@@ -194,6 +204,7 @@ impl Metrics {
                 tasks,
                 tasks_max,
                 anti_entropy,
+                scrub,
                 scrape: Mutex::new(()),
             }),
         }
@@ -240,6 +251,9 @@ impl Metrics {
         for (kind, value) in &cluster.anti_entropy {
             inner.anti_entropy.get_or_create(&KindLabels { kind }).set(gauge(*value));
         }
+        for (kind, value) in &cluster.scrub {
+            inner.scrub.get_or_create(&KindLabels { kind }).set(gauge(*value));
+        }
         let mut out = String::new();
         // Writing to a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &inner.registry);
@@ -274,6 +288,7 @@ mod tests {
             read_repairs_dropped: 1,
             task_sets: vec![("requests", 3, 1024), ("copies", 0, 256)],
             anti_entropy: vec![("items_moved", 12), ("running", 1)],
+            scrub: vec![("corrupt", 1)],
         };
         let text = metrics.render(&snapshot);
         for line in [
@@ -290,6 +305,7 @@ mod tests {
             r#"ringvault_tasks{kind="requests"} 3"#,
             r#"ringvault_tasks_max{kind="copies"} 256"#,
             r#"ringvault_anti_entropy{kind="items_moved"} 12"#,
+            r#"ringvault_scrub{kind="corrupt"} 1"#,
             "# EOF",
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line:?} in:\n{text}");

@@ -260,6 +260,14 @@ pub async fn start(config: Config) -> Result<RunningNode, NodeError> {
         let interval = (config.reclaim_grace / 4).clamp(RECLAIM_INTERVAL_MIN, RECLAIM_INTERVAL_MAX);
         tokio::spawn(async move { objects.run_reclaimer(interval, stop).await })
     };
+    let scrubber = {
+        let worker = crate::coordinator::ScrubWorker {
+            coordinator: coordinator.clone(),
+            interval: config.scrub_interval,
+            bytes_per_sec: config.scrub_bytes_per_sec,
+        };
+        tokio::spawn(worker.run(rx.clone()))
+    };
     let admin = AdminService::new(
         objects.clone(),
         admin_token.clone(),
@@ -286,6 +294,7 @@ pub async fn start(config: Config) -> Result<RunningNode, NodeError> {
         // closes (bounded; what is cut short here is a crash, which recovery handles).
         requests.close(REQUESTS_SHUTDOWN_GRACE).await;
         let _ = reclaimer.await;
+        let _ = scrubber.await;
         if let Some((_, task)) = cluster_task {
             let _ = task.await;
         }

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::coordinator::RepairProgress;
+pub use crate::coordinator::{RepairProgress, ScrubProgress};
 
 /// `GET /v1/status`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -178,6 +178,9 @@ pub struct ClusterStatus {
     /// Anti-entropy on this node: the current pass, or the last one.
     #[serde(default)]
     pub repair: RepairProgress,
+    /// Scrubbing on this node: the current pass, or the last one.
+    #[serde(default)]
+    pub scrub: ScrubProgress,
 }
 
 /// `POST /v1/repair`: compare this node's partitions with their other owners now (every
@@ -186,6 +189,16 @@ pub struct ClusterStatus {
 pub struct RepairRequest {
     #[serde(default)]
     pub partition: Option<u32>,
+    /// Scrub instead: check every block this node stores against its checksum.
+    #[serde(default)]
+    pub scrub: bool,
+}
+
+/// The answer to `POST /v1/repair` (202): where anti-entropy and scrubbing stand.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepairAccepted {
+    pub repair: RepairProgress,
+    pub scrub: ScrubProgress,
 }
 
 /// One node as the answering node sees it.

@@ -19,7 +19,7 @@ use super::AdminToken;
 use super::api::{
     ApplyResult, BucketDetail, BucketList, ClusterChange, ClusterStatus, CreateKeyRequest,
     ErrorBody, GrantRequest, ImportKeyRequest, KeyDetail, KeyList, KeySummary, NewKey,
-    RepairProgress, RepairRequest, Status, UpdateKeyRequest,
+    RepairAccepted, RepairRequest, Status, UpdateKeyRequest,
 };
 
 /// Time one call may take, connection included.
@@ -141,7 +141,7 @@ impl AdminClient {
     }
 
     /// `POST /v1/repair`: starts an anti-entropy pass on the node.
-    pub async fn repair(&self, request: &RepairRequest) -> Result<RepairProgress, ClientError> {
+    pub async fn repair(&self, request: &RepairRequest) -> Result<RepairAccepted, ClientError> {
         self.json(Method::POST, "/v1/repair", Some(request)).await
     }
 

@@ -5,7 +5,8 @@
 use std::collections::BTreeSet;
 
 use super::api::{
-    ApplyResult, ClusterChange, ClusterNode, ClusterStatus, PendingHints, RepairRequest,
+    ApplyResult, ClusterChange, ClusterNode, ClusterStatus, PendingHints, RepairAccepted,
+    RepairRequest,
 };
 use super::error::ApiError;
 use super::{AdminService, Reply};
@@ -75,6 +76,7 @@ impl AdminService {
             pending_hints,
             staged: self.staged().clone(),
             repair: self.inner.cluster.coordinator.repair_control().progress(),
+            scrub: self.inner.cluster.coordinator.scrub_control().progress(),
         })
     }
 
@@ -82,6 +84,20 @@ impl AdminService {
     /// Answers 202 with the progress so far; `GET /v1/cluster` follows it.
     pub(super) fn repair(&self, request: RepairRequest) -> Result<Reply, ApiError> {
         let coordinator = &self.inner.cluster.coordinator;
+        let accepted = || RepairAccepted {
+            repair: coordinator.repair_control().progress(),
+            scrub: coordinator.scrub_control().progress(),
+        };
+        if request.scrub {
+            if request.partition.is_some() {
+                return Err(ApiError::InvalidArgument {
+                    field: "partition",
+                    reason: "a scrub covers every block of the node; leave partition out".into(),
+                });
+            }
+            coordinator.scrub_control().request();
+            return Reply::json(http::StatusCode::ACCEPTED, &accepted());
+        }
         let layout = coordinator.ring().layout();
         if layout.members.len() < 2 {
             return Err(ApiError::InvalidArgument {
@@ -109,9 +125,8 @@ impl AdminService {
             }
             Some(p) => crate::coordinator::Scope::Partition(p),
         };
-        let control = coordinator.repair_control();
-        control.request(scope);
-        Reply::json(http::StatusCode::ACCEPTED, &control.progress())
+        coordinator.repair_control().request(scope);
+        Reply::json(http::StatusCode::ACCEPTED, &accepted())
     }
 
     /// `GET /metrics`: request counters and the cluster gauges, read now.
@@ -136,6 +151,18 @@ impl AdminService {
                 ("pass_partitions_done", pass.partitions_done),
                 ("pass_eta_seconds", pass.eta_ms.unwrap_or(0) / 1000),
             ],
+            scrub: {
+                let (pass, totals) =
+                    (coordinator.scrub_control().progress(), coordinator.scrub_control().totals());
+                vec![
+                    ("blocks_checked", totals.blocks_checked),
+                    ("corrupt", totals.corrupt),
+                    ("repaired", totals.repaired),
+                    ("restored_on_read", totals.restored_on_read),
+                    ("running", u64::from(pass.running)),
+                    ("pass_blocks_checked", pass.blocks_checked),
+                ]
+            },
             hints: coordinator
                 .pending_hints()
                 .into_iter()

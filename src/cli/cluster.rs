@@ -107,19 +107,37 @@ fn print_status(status: &ClusterStatus) {
         println!("Staged changes: {}", status.staged.len());
     }
     print_repair(&status.repair);
+    let s = &status.scrub;
+    if s.passes == 0 {
+        println!("Scrub: no pass yet");
+    } else {
+        println!(
+            "Scrub ({}, pass {}): {} blocks ({} bytes) checked, {} corrupt, {} replaced, {} not yet; {:.1} s",
+            if s.running { "running" } else { "last pass done" },
+            s.passes,
+            s.blocks_checked,
+            s.bytes_checked,
+            s.corrupt,
+            s.repaired,
+            s.unrepaired,
+            s.elapsed_ms as f64 / 1000.0
+        );
+    }
 }
 
 /// `ringvault repair [--partition P]`.
 pub async fn repair(
     client: &AdminClient,
     partition: Option<u32>,
+    scrub: bool,
     json: bool,
 ) -> anyhow::Result<()> {
-    let progress = client.repair(&RepairRequest { partition }).await?;
+    let accepted = client.repair(&RepairRequest { partition, scrub }).await?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&progress)?);
+        println!("{}", serde_json::to_string_pretty(&accepted)?);
     } else {
         match partition {
+            _ if scrub => println!("Scrub of every block this node stores requested."),
             Some(p) => println!("Anti-entropy pass of partition {p} requested."),
             None => println!("Anti-entropy pass of every partition this node owns requested."),
         }

@@ -111,7 +111,7 @@ impl RepairControl {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
@@ -126,7 +126,7 @@ pub struct AntiEntropyWorker {
 }
 
 /// Keeps the data moved under a rate, sleeping when ahead of it.
-struct Pacer {
+pub(super) struct Pacer {
     clock: SharedClock,
     rate: u64,
     started: std::time::Instant,
@@ -134,12 +134,12 @@ struct Pacer {
 }
 
 impl Pacer {
-    fn new(clock: SharedClock, rate: u64) -> Self {
+    pub(super) fn new(clock: SharedClock, rate: u64) -> Self {
         let started = clock.monotonic();
         Self { clock, rate: rate.max(1), started, bytes: 0 }
     }
 
-    async fn spend(&mut self, bytes: u64) {
+    pub(super) async fn spend(&mut self, bytes: u64) {
         self.bytes += bytes;
         let due = Duration::from_secs_f64(self.bytes as f64 / self.rate as f64);
         let elapsed = self.clock.monotonic().saturating_duration_since(self.started);
@@ -433,7 +433,7 @@ impl AntiEntropyWorker {
     }
 }
 
-fn millis(d: Duration) -> u64 {
+pub(super) fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 

@@ -25,6 +25,7 @@ mod rebalance;
 mod replica;
 mod round;
 mod scan;
+mod scrub;
 mod service;
 mod write;
 mod writer;
@@ -51,6 +52,7 @@ pub use read_repair::{Repair, RepairQueue};
 pub use rebalance::RebalanceWorker;
 pub use replica::{Local, Replica, ReplicaError, ScanRange};
 pub use round::{QuorumRound, RoundState};
+pub use scrub::{ScrubControl, ScrubProgress, ScrubTotals, ScrubWorker};
 
 // The table id under which blocks are placed on the ring (never a stored item table).
 use crate::store::BLOCK_PLACEMENT_TABLE;
@@ -113,6 +115,8 @@ struct Inner {
     stop: CancellationToken,
     /// Anti-entropy's requests and progress.
     repair: Arc<RepairControl>,
+    /// The scrubber's requests and progress.
+    scrub: Arc<ScrubControl>,
 }
 
 /// Write rounds finishing in the background at once, at most; beyond, the copies still in
@@ -135,7 +139,7 @@ impl Coordinator {
     ) -> Self {
         let copies = TaskSet::new("copies", BACKGROUND_COPIES_MAX);
         let stop = CancellationToken::new();
-        let repair = Arc::default();
+        let (repair, scrub) = (Arc::default(), Arc::default());
         Self {
             inner: Arc::new(Inner {
                 local,
@@ -147,6 +151,7 @@ impl Coordinator {
                 copies,
                 stop,
                 repair,
+                scrub,
             }),
         }
     }
@@ -193,6 +198,11 @@ impl Coordinator {
     /// Anti-entropy's requests (`ringvault repair`) and progress.
     pub fn repair_control(&self) -> &Arc<RepairControl> {
         &self.inner.repair
+    }
+
+    /// The scrubber's requests (`ringvault repair --scrub`) and progress.
+    pub fn scrub_control(&self) -> &Arc<ScrubControl> {
+        &self.inner.scrub
     }
 
     /// N, R and W for the current layout.

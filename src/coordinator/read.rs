@@ -223,6 +223,7 @@ impl Coordinator {
                         Ok(Some(data)) => {
                             let rtt = ring.clock().monotonic().saturating_duration_since(started);
                             ring.observe_latency(node, CallKind::Bulk, rtt);
+                            self.restore_corrupt_copies(id, &data, &failures);
                             return Ok(data);
                         }
                         Ok(None) => failures.push((node, ReplicaError::Corrupt { what: "absent".into() })),
@@ -248,6 +249,41 @@ impl Coordinator {
             Err(CoordinatorError::BlockMissing { id })
         } else {
             Err(CoordinatorError::BlockUnavailable { id, failures })
+        }
+    }
+}
+
+impl Coordinator {
+    /// After a read found an intact copy of a block, writes it over the copies that owners
+    /// answered were corrupt (in the background, bounded; a full set leaves them to the
+    /// scrubber). Missing copies are left to anti-entropy, which knows whether they should
+    /// exist.
+    fn restore_corrupt_copies(
+        &self,
+        id: BlockId,
+        data: &Bytes,
+        failures: &[(NodeId, ReplicaError)],
+    ) {
+        let n = self.quorum().replication_factor;
+        let owners = self
+            .inner
+            .ring
+            .extended_preference_list(super::BLOCK_PLACEMENT_TABLE, &Self::block_key(id));
+        for (node, error) in failures {
+            if !matches!(error, ReplicaError::Corrupt { what } if what != "absent")
+                || !owners.iter().take(n).any(|o| o == node)
+            {
+                continue;
+            }
+            let Some(replica) = self.replica(*node) else { continue };
+            let (this, node, data) = (self.clone(), *node, data.clone());
+            tracing::warn!(block = ?id, node = format_args!("{node:x}"), "a read found a corrupt copy of a block; restoring it");
+            let restore = async move {
+                if replica.put_block(id, data, None).await.is_ok() {
+                    this.scrub_control().restored_on_read();
+                }
+            };
+            let _ = self.inner.copies.try_spawn(restore);
         }
     }
 }

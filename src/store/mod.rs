@@ -63,6 +63,16 @@ fn redb_err(e: impl Into<redb::Error>) -> StoreError {
 /// Items of any table, `(table, key, siblings)`, and the last full key looked at.
 pub type ItemsPage = (Vec<(TableId, Vec<u8>, Siblings)>, Option<Vec<u8>>);
 
+/// What one scrub step found (see [`Store::verify_blocks`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VerifiedBlocks {
+    pub corrupt: Vec<BlockId>,
+    pub checked: u64,
+    pub bytes: u64,
+    /// The last block looked at; `None` once the end was reached.
+    pub last: Option<BlockId>,
+}
+
 /// A node-local journal entry: `(key, value)`, both owned by the caller.
 pub type JournalEntry = (Vec<u8>, Vec<u8>);
 
@@ -472,6 +482,61 @@ impl Store {
             Some(v) => Ok(Some(Bytes::copy_from_slice(codec::decode_block(v.value())?))),
             None => Ok(None),
         }
+    }
+
+    /// Checks the stored checksum of up to `limit` blocks after `after` (or fewer, once `bytes`
+    /// were read): the scrub's step. Returns the corrupt ones, the count and bytes checked, and
+    /// the last id looked at (`None`: the end was reached).
+    pub fn verify_blocks(
+        &self,
+        after: Option<BlockId>,
+        limit: usize,
+        bytes: u64,
+    ) -> Result<VerifiedBlocks, StoreError> {
+        let txn = self.db.get()?.begin_read().map_err(redb_err)?;
+        let blocks = txn.open_table(tables::BLOCKS).map_err(redb_err)?;
+        let after_key = after.map(BlockId::to_key);
+        let lower = after_key.as_ref().map_or(Bound::Unbounded, |k| Bound::Excluded(k.as_slice()));
+        let mut out = VerifiedBlocks::default();
+        for entry in blocks.range::<&[u8]>((lower, Bound::Unbounded)).map_err(redb_err)? {
+            if out.checked >= limit as u64 || out.bytes >= bytes {
+                return Ok(out);
+            }
+            let (k, v) = entry.map_err(redb_err)?;
+            let Some(id) = BlockId::from_key(k.value()) else { continue };
+            out.checked += 1;
+            out.bytes += v.value().len() as u64;
+            out.last = Some(id);
+            if codec::decode_block(v.value()).is_err() {
+                out.corrupt.push(id);
+            }
+        }
+        out.last = None;
+        Ok(out)
+    }
+
+    /// Overwrites a block's stored bytes as they are, checksum included: for tests of scrubbing
+    /// and of reads that meet corruption.
+    #[cfg(any(test, feature = "testing"))]
+    pub fn corrupt_block(&self, id: BlockId) -> Result<bool, StoreError> {
+        let txn = self.db.get()?.begin_write().map_err(redb_err)?;
+        let found = {
+            let mut blocks = txn.open_table(tables::BLOCKS).map_err(redb_err)?;
+            let stored =
+                blocks.get(id.to_key().as_slice()).map_err(redb_err)?.map(|v| v.value().to_vec());
+            match stored {
+                Some(mut bytes) => {
+                    if let Some(last) = bytes.last_mut() {
+                        *last ^= 0x5a;
+                    }
+                    blocks.insert(id.to_key().as_slice(), bytes.as_slice()).map_err(redb_err)?;
+                    true
+                }
+                None => false,
+            }
+        };
+        txn.commit().map_err(redb_err)?;
+        Ok(found)
     }
 
     /// Write transactions committed so far (each is one fsync).

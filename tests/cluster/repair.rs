@@ -133,3 +133,67 @@ async fn anti_entropy_alone_restores_every_item_and_block_of_a_wiped_node() {
     let again = control.progress();
     assert_eq!((again.partitions_total, again.items_moved, again.blocks_moved), (1, 0, 0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_scrub_finds_a_corrupt_block_and_replaces_it_from_a_replica() {
+    let cluster = TestCluster::start(3).await;
+    cluster.s3(0).create_bucket().bucket("scrubbed").send().await.unwrap();
+    let body = pattern(3 << 20, 9);
+    cluster
+        .s3(0)
+        .put_object()
+        .bucket("scrubbed")
+        .key("big")
+        .body(body.clone().into())
+        .send()
+        .await
+        .unwrap();
+    eventually("every replica to hold every block", || {
+        (0..3).all(|i| totals(cluster.node(i)).1 == 3)
+    })
+    .await;
+    let victim = cluster.node(1).coordinator();
+    let id = victim.store().block_ids().unwrap()[1];
+    let intact = cluster.node(0).coordinator().store().get_block(id).unwrap().unwrap();
+    assert!(victim.store().corrupt_block(id).unwrap());
+    assert!(victim.store().get_block(id).is_err(), "the stored copy fails its checksum");
+
+    let control = victim.scrub_control().clone();
+    control.request();
+    eventually("the scrub pass", || {
+        let p = control.progress();
+        p.passes == 1 && !p.running
+    })
+    .await;
+    let progress = control.progress();
+    assert_eq!(
+        (progress.blocks_checked, progress.corrupt, progress.repaired, progress.unrepaired),
+        (3, 1, 1, 0),
+        "{progress:?}"
+    );
+    assert_eq!(victim.store().get_block(id).unwrap().unwrap(), intact);
+    // Served whole, through the node that had the bad copy.
+    let got = cluster.s3(1).get_object().bucket("scrubbed").key("big").send().await.unwrap();
+    assert!(got.body.collect().await.unwrap().into_bytes() == body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn overwritten_and_deleted_bodies_are_reclaimed_on_every_owner() {
+    let cluster =
+        TestCluster::start_with(3, |c| c.reclaim_grace = Duration::from_millis(400)).await;
+    let s3 = cluster.s3(0);
+    s3.create_bucket().bucket("reclaimed").send().await.unwrap();
+    for round in 0..4u64 {
+        for k in 0..5u64 {
+            let request = cluster.s3((k % 3) as usize).put_object().bucket("reclaimed");
+            let body = pattern(300 << 10, round * 10 + k);
+            request.key(format!("k{k}")).body(body.into()).send().await.unwrap();
+        }
+    }
+    s3.delete_object().bucket("reclaimed").key("k0").send().await.unwrap();
+    // Four live objects of one block each, on each of the three owners.
+    eventually("superseded bodies to be reclaimed everywhere", || {
+        (0..3).all(|i| totals(cluster.node(i)).1 == 4)
+    })
+    .await;
+}

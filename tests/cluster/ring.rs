@@ -34,6 +34,7 @@ pub(crate) struct TestCluster {
     pub(crate) nodes: Vec<Option<RunningNode>>,
     pub(crate) dirs: Vec<tempfile::TempDir>,
     seed_addr: SocketAddr,
+    tweak: fn(&mut Config),
 }
 
 pub(crate) async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
@@ -48,17 +49,25 @@ pub(crate) async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
 
 impl TestCluster {
     pub(crate) async fn start(n: usize) -> TestCluster {
+        Self::start_with(n, |_| {}).await
+    }
+
+    /// A cluster whose nodes' configurations `tweak` adjusts (on every start).
+    pub(crate) async fn start_with(n: usize, tweak: fn(&mut Config)) -> TestCluster {
         ringvault::telemetry::init();
         let dirs: Vec<_> = (0..n).map(|_| tempfile::tempdir().unwrap()).collect();
-        let first = node::start(config(dirs[0].path(), Vec::new(), 1)).await.unwrap();
+        let configure = |dir: &std::path::Path, seeds, i: usize| {
+            let mut c = config(dir, seeds, i as u64 + 1);
+            tweak(&mut c);
+            c
+        };
+        let first = node::start(configure(dirs[0].path(), Vec::new(), 0)).await.unwrap();
         let seed_addr = first.rpc_addr().unwrap();
         let mut nodes = vec![Some(first)];
         for (i, dir) in dirs.iter().enumerate().skip(1) {
-            nodes.push(Some(
-                node::start(config(dir.path(), vec![seed_addr], i as u64 + 1)).await.unwrap(),
-            ));
+            nodes.push(Some(node::start(configure(dir.path(), vec![seed_addr], i)).await.unwrap()));
         }
-        let cluster = TestCluster { nodes, dirs, seed_addr };
+        let cluster = TestCluster { nodes, dirs, seed_addr, tweak };
         let ids: Vec<u64> = cluster.live().map(RunningNode::node_id).collect();
         let first = cluster.node(0);
         eventually("every node to be gossiped", || {
@@ -98,7 +107,9 @@ impl TestCluster {
     pub(crate) async fn restart(&mut self, i: usize) {
         self.stop(i).await;
         let seeds = if i == 0 { Vec::new() } else { vec![self.seed_addr] };
-        let node = node::start(config(self.dirs[i].path(), seeds, i as u64 + 1)).await.unwrap();
+        let mut config = config(self.dirs[i].path(), seeds, i as u64 + 1);
+        (self.tweak)(&mut config);
+        let node = node::start(config).await.unwrap();
         self.nodes[i] = Some(node);
     }
 }
