@@ -12,7 +12,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("telemetry", &[]),
     ("metrics", &[]),
     ("tasks", &[]),
-    ("store", &["causality"]),
+    ("store", &["causality", "clock"]),
     ("rpc", &["clock"]),
     ("ring", &["rpc", "store", "clock"]),
     ("coordinator", &["ring", "rpc", "store", "causality", "clock", "tasks"]),

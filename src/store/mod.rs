@@ -203,11 +203,22 @@ pub struct StoreOptions {
     pub group_commit_jobs_max: usize,
     /// Most block bytes folded into one transaction.
     pub group_commit_bytes_max: usize,
+    /// Space kept aside beside the database file (a file of zeros), given back the moment the
+    /// disk fills up, so that deletes and reclamation can still commit and free space.
+    pub reserve_bytes: u64,
+    /// While the disk is full, how often a write that adds data is tried again.
+    pub full_disk_probe: std::time::Duration,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        Self { cache_bytes: 32 << 20, group_commit_jobs_max: 256, group_commit_bytes_max: 32 << 20 }
+        Self {
+            cache_bytes: 32 << 20,
+            group_commit_jobs_max: 256,
+            group_commit_bytes_max: 32 << 20,
+            reserve_bytes: 64 << 20,
+            full_disk_probe: std::time::Duration::from_secs(5),
+        }
     }
 }
 
@@ -246,7 +257,9 @@ impl Store {
             .set_cache_size(options.cache_bytes)
             .create(path)
             .map_err(redb_err)?;
-        Self::start(db, Some(DbHandle::file_opener(path.to_owned(), options.cache_bytes)), options)
+        let reserve = writer::Reserve::file(path.with_extension("reserve"), options.reserve_bytes);
+        let opener = DbHandle::file_opener(path.to_owned(), options.cache_bytes);
+        Self::start(db, Some(opener), reserve, options)
     }
 
     /// A store in memory, for tests and simulation.
@@ -254,7 +267,7 @@ impl Store {
         let db = redb::Builder::new()
             .create_with_backend(redb::backends::InMemoryBackend::new())
             .map_err(redb_err)?;
-        Self::start(db, None, options)
+        Self::start(db, None, writer::Reserve::none(), options)
     }
 
     /// A store in memory that uses no thread of its own: writes apply on the caller's thread,
@@ -285,7 +298,11 @@ impl Store {
                 .map_err(|e| StoreError::Unavailable { reason: format!("reopen: {e}") })
         });
         let db = opener()?;
-        Self::start(db, Some(opener), StoreOptions::default())
+        let options = StoreOptions {
+            full_disk_probe: std::time::Duration::from_millis(200),
+            ..Default::default()
+        };
+        Self::start(db, Some(opener), writer::Reserve::none(), options)
     }
 
     /// Whether reads and writes run on the caller's thread (see [`Store::in_memory_inline`]).
@@ -296,6 +313,7 @@ impl Store {
     fn start(
         db: Database,
         opener: Option<writer::Opener>,
+        reserve: writer::Reserve,
         options: StoreOptions,
     ) -> Result<Self, StoreError> {
         init_tables(&db)?;
@@ -306,7 +324,7 @@ impl Store {
         let writer_commits = commits.clone();
         let (stopped_tx, stopped_rx) = oneshot::channel();
         thread::Builder::new().name("store-writer".into()).spawn(move || {
-            writer_loop(writer_db, rx, options, &writer_commits);
+            writer_loop(writer_db, rx, options, reserve, &writer_commits);
             let _ = stopped_tx.send(());
         })?;
         Ok(Self {

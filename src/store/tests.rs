@@ -253,10 +253,22 @@ async fn an_inline_store_writes_and_reads_on_the_callers_thread() {
 
 /// A disk that can fill up: the bytes live in `data` (shared, so a reopen sees them), and
 /// while `full` is set every write and growth fails as a full disk fails.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 struct FillableDisk {
     data: Arc<std::sync::Mutex<Vec<u8>>>,
     full: Arc<std::sync::atomic::AtomicBool>,
+    /// The file cannot grow past this many bytes (a disk with that much room).
+    capacity: Arc<AtomicU64>,
+}
+
+impl Default for FillableDisk {
+    fn default() -> Self {
+        Self {
+            data: Arc::default(),
+            full: Arc::default(),
+            capacity: Arc::new(AtomicU64::new(u64::MAX)),
+        }
+    }
 }
 
 impl FillableDisk {
@@ -284,6 +296,9 @@ impl redb::StorageBackend for FillableDisk {
         let mut data = self.data.lock().unwrap();
         if len as usize > data.len() {
             self.no_space()?;
+            if len > self.capacity.load(Ordering::Relaxed) {
+                return Err(std::io::Error::from(std::io::ErrorKind::StorageFull));
+            }
         }
         data.resize(usize::try_from(len).unwrap(), 0);
         Ok(())
@@ -327,6 +342,8 @@ async fn a_full_disk_fails_writes_and_the_store_recovers_once_space_is_freed() {
     }
 
     disk.full.store(false, Ordering::Relaxed);
+    // Writes that add data are tried again once per probe interval (200 ms here).
+    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     store
         .write(WriteOp::PutBlock { id: block(4), data: data.clone(), hint_for: None })
         .await
@@ -334,6 +351,48 @@ async fn a_full_disk_fails_writes_and_the_store_recovers_once_space_is_freed() {
     assert_eq!(store.get_block(block(0)).unwrap(), Some(data.clone()), "the acknowledged block");
     assert_eq!(store.get_block(block(4)).unwrap(), Some(data));
     assert_eq!(store.get_block(block(1)).unwrap(), None, "a failed write left nothing");
+}
+
+/// A disk that fills up in the middle of a workload: the store stops taking data at once
+/// (without an attempt per write, each of which would take reads down for a reopen), keeps
+/// serving reads and deletes, and takes data again once deletes made room.
+#[tokio::test]
+async fn a_full_disk_keeps_reads_and_deletes_going_and_takes_data_again_once_there_is_room() {
+    let disk = FillableDisk::default();
+    let store = {
+        let disk = disk.clone();
+        Store::with_backend(move || disk.clone()).unwrap()
+    };
+    let block = |i: u32| BlockId { data_id: [3; 16], index: i };
+    let data = Bytes::from(vec![5u8; 256 << 10]);
+    let put = |i: u32| WriteOp::PutBlock { id: block(i), data: data.clone(), hint_for: None };
+    for i in 0..8 {
+        store.write(put(i)).await.unwrap();
+    }
+    // The file may not grow any more: writes fill the pages it has, then fail.
+    disk.capacity.store(disk.data.lock().unwrap().len() as u64, Ordering::Relaxed);
+    let mut next = 8;
+    while store.write(put(next)).await.is_ok() {
+        next += 1;
+        assert!(next < 64, "the disk never filled");
+    }
+    // Refused at once, without touching the database: reads keep working.
+    let commits_before = store.commit_count();
+    let refused = store.write(put(next + 1)).await;
+    assert!(
+        matches!(&refused, Err(StoreError::Unavailable { reason }) if reason.contains("disk is full")),
+        "{refused:?}"
+    );
+    assert_eq!(store.get_block(block(0)).unwrap(), Some(data.clone()));
+    // Deletes go through and free pages inside the file (the released reserve is what gives a
+    // real disk the room their own commit needs; here the file has it already).
+    store.write(WriteOp::DeleteBlocks { ids: (0..6).map(block).collect() }).await.unwrap();
+    assert!(store.commit_count() > commits_before);
+    // The next try after the probe interval commits, and the store takes data again.
+    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    store.write(put(100)).await.unwrap();
+    store.write(put(101)).await.unwrap();
+    assert_eq!(store.get_block(block(101)).unwrap(), Some(data));
 }
 
 /// Every node of the Merkle tree at its first stored level, and every entry: what anti-entropy

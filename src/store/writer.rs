@@ -7,6 +7,15 @@
 //! holding it, and reopens the file; while that fails (the disk is still full) every batch
 //! that arrives tries again. Nothing acknowledged is lost: a commit that failed acknowledged
 //! nothing, and redb reopens at its last durable commit.
+//!
+//! A failed commit also puts the store in *full-disk mode*: the reserve file kept beside the
+//! database is deleted (its space is what lets the deletes below commit), writes that add data
+//! (new versions, blocks, hints, journal entries) are refused at once with `Unavailable`
+//! without touching the database (each attempt would fail, poison the database and take
+//! reads down for a reopen), and writes that only remove data (reclamation, clean-up, hand-off
+//! bookkeeping) go on, so that the node keeps answering reads and frees space. Every
+//! `full_disk_probe` one batch is tried whole; the first that commits ends the mode, and the
+//! reserve is made again where the disk has room.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,6 +26,7 @@ use redb::Database;
 use tokio::sync::mpsc;
 
 use super::{Job, Msg, StoreError, StoreOptions, WriteOp, apply_batch, init_tables};
+use crate::clock::{Clock, SystemClock};
 
 /// How long a reopen waits for reads still holding the old database.
 const READERS_WAIT: Duration = Duration::from_secs(2);
@@ -112,12 +122,129 @@ fn needs_reopen(e: &StoreError) -> bool {
     matches!(e, StoreError::Redb(redb::Error::Io(_) | redb::Error::PreviousIo))
 }
 
+/// Space set aside beside the database, given back when the disk fills up.
+pub(super) struct Reserve {
+    path: Option<PathBuf>,
+    bytes: u64,
+}
+
+impl Reserve {
+    /// A reserve file of `bytes` at `path`, made now if the disk has room (else on the first
+    /// commit after full-disk mode).
+    pub(super) fn file(path: PathBuf, bytes: u64) -> Self {
+        let reserve = Self { path: (bytes > 0).then_some(path), bytes };
+        reserve.make();
+        reserve
+    }
+
+    /// No reserve (stores in memory, test backends).
+    pub(super) fn none() -> Self {
+        Self { path: None, bytes: 0 }
+    }
+
+    fn make(&self) {
+        let Some(path) = &self.path else { return };
+        if std::fs::metadata(path).is_ok_and(|m| m.len() >= self.bytes) {
+            return;
+        }
+        // Zeros actually written (not a sparse length), so the space is really held.
+        let written = (|| {
+            use std::io::Write;
+            let mut file = std::fs::File::create(path)?;
+            let chunk = vec![0u8; 1 << 20];
+            let mut left = self.bytes;
+            while left > 0 {
+                let n = usize::try_from(left.min(chunk.len() as u64)).unwrap_or(chunk.len());
+                file.write_all(&chunk[..n])?;
+                left -= n as u64;
+            }
+            file.sync_all()
+        })();
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(path);
+            tracing::warn!(error = %e, path = %path.display(), "no room for the disk reserve yet");
+        }
+    }
+
+    fn release(&self) {
+        if let Some(path) = &self.path
+            && std::fs::remove_file(path).is_ok()
+        {
+            tracing::warn!(bytes = self.bytes, "the disk is full: released the reserve");
+        }
+    }
+}
+
+/// Whether a write can only remove data (and so frees space rather than taking it).
+fn only_removes(op: &WriteOp) -> bool {
+    matches!(
+        op,
+        WriteOp::DropUnhinted { .. }
+            | WriteOp::DeleteBlocks { .. }
+            | WriteOp::DeleteBody { .. }
+            | WriteOp::DeleteHint { .. }
+            | WriteOp::DeleteJournal { .. }
+    )
+}
+
+/// Full-disk mode (see the module's documentation).
+struct FullDisk {
+    reserve: Reserve,
+    probe_every: Duration,
+    /// Since when, and when a whole batch was last tried.
+    since: Option<(std::time::Instant, std::time::Instant)>,
+}
+
+impl FullDisk {
+    /// The part of `batch` to commit now; the rest is refused (answered here).
+    fn admit(&mut self, batch: Vec<Job>) -> Vec<Job> {
+        let Some((_, tried)) = &mut self.since else { return batch };
+        let now = SystemClock.monotonic();
+        if now.saturating_duration_since(*tried) >= self.probe_every {
+            *tried = now;
+            return batch;
+        }
+        let (admitted, refused): (Vec<Job>, Vec<Job>) =
+            batch.into_iter().partition(|job| only_removes(&job.op));
+        for job in refused {
+            let _ = job.reply.send(Err(StoreError::Unavailable {
+                reason: "the disk is full: writes that add data are refused until space is freed"
+                    .into(),
+            }));
+        }
+        admitted
+    }
+
+    fn committed(&mut self, added_data: bool) {
+        if added_data && let Some((since, _)) = self.since.take() {
+            tracing::warn!(
+                full_for_ms = u64::try_from(
+                    SystemClock.monotonic().saturating_duration_since(since).as_millis()
+                )
+                .unwrap_or(u64::MAX),
+                "the disk has room again: writes are accepted"
+            );
+            self.reserve.make();
+        }
+    }
+
+    fn failed(&mut self) {
+        if self.since.is_none() {
+            self.reserve.release();
+            let now = SystemClock.monotonic();
+            self.since = Some((now, now));
+        }
+    }
+}
+
 pub(super) fn writer_loop(
     db: Arc<DbHandle>,
     mut rx: mpsc::Receiver<Msg>,
     options: StoreOptions,
+    reserve: Reserve,
     commits: &AtomicU64,
 ) {
+    let mut full = FullDisk { reserve, probe_every: options.full_disk_probe, since: None };
     let mut stopping = false;
     while !stopping {
         let Some(Msg::Job(first)) = rx.blocking_recv() else { break };
@@ -137,7 +264,16 @@ pub(super) fn writer_loop(
                 Err(_) => break,
             }
         }
-        commit_batch(&db, batch);
+        let batch = full.admit(batch);
+        if batch.is_empty() {
+            continue;
+        }
+        let adds = batch.iter().any(|job| !only_removes(&job.op));
+        match commit_batch(&db, batch) {
+            Commit::Done => full.committed(adds),
+            Commit::IoFailed => full.failed(),
+            Commit::Failed => {}
+        }
         commits.fetch_add(1, Ordering::Relaxed);
     }
     drop(db);
@@ -151,9 +287,17 @@ fn batch_bytes(op: &WriteOp) -> usize {
     }
 }
 
+/// How a batch ended.
+enum Commit {
+    Done,
+    /// An I/O error (a full disk, a failing device): the database had to be reopened.
+    IoFailed,
+    Failed,
+}
+
 /// Commits one batch; after an I/O failure, reopens the database (or tries to, on the next
 /// batch, while that fails).
-fn commit_batch(handle: &DbHandle, batch: Vec<Job>) {
+fn commit_batch(handle: &DbHandle, batch: Vec<Job>) -> Commit {
     let (ops, replies): (Vec<WriteOp>, Vec<_>) = batch.into_iter().map(|j| (j.op, j.reply)).unzip();
     let result = match handle.get() {
         Ok(db) => apply_batch(&db, ops),
@@ -165,6 +309,7 @@ fn commit_batch(handle: &DbHandle, batch: Vec<Job>) {
                 // A dropped receiver means the caller gave up; the write is durable anyway.
                 let _ = reply.send(outcome);
             }
+            Commit::Done
         }
         Err(e) => {
             tracing::error!(error = %e, "group commit failed");
@@ -178,6 +323,7 @@ fn commit_batch(handle: &DbHandle, batch: Vec<Job>) {
                 tracing::error!(error = %e, "cannot reopen the database yet; writes fail until it can");
             }
             std::thread::sleep(FAILURE_PAUSE);
+            if needs_reopen(&e) { Commit::IoFailed } else { Commit::Failed }
         }
     }
 }
