@@ -6,7 +6,7 @@
 #
 #   sudo chaos/run.sh            # the short run CI does (3 nodes, about 4 minutes)
 #   sudo chaos/run.sh --long     # the long run: 3 and 5 nodes, every fault twice, longer faults
-#   CHAOS_NODES=5 sudo chaos/run.sh   # the short run on 5 nodes
+#   CHAOS_NODES=5 sudo chaos/run.sh   # the short run on 5 nodes (with --long: only that size)
 #
 # Needs root (network namespaces, iptables inside them, a tmpfs), `ip` and `iptables`.
 # Everything it creates (namespaces, a bridge inside its own hub namespace, the tmpfs, the
@@ -92,7 +92,7 @@ if [[ "$mode" == short ]]; then
     run "$nodes" "short-$nodes" 600 --fault-secs 12 --calm-secs 8 --enforce-targets || status=$?
 else
     faults=kill,stop,partition,disk,kill-all,stop,partition,kill
-    for nodes in 3 5; do
+    for nodes in ${CHAOS_NODES:-3 5}; do
         run "$nodes" "long-$nodes" 3600 --faults "$faults" --fault-secs 30 --calm-secs 20 \
             --workers-per-endpoint 3 --enforce-targets || status=$?
     done
