@@ -65,6 +65,8 @@ pub struct ClusterSnapshot {
     pub anti_entropy: Vec<(&'static str, u64)>,
     /// Scrubbing, likewise.
     pub scrub: Vec<(&'static str, u64)>,
+    /// The rebalance, likewise.
+    pub rebalance: Vec<(&'static str, u64)>,
 }
 
 /// The node's metrics; cheap to clone, shared by the S3 front end and the admin API.
@@ -88,6 +90,7 @@ struct Inner {
     tasks_max: Family<KindLabels, Gauge>,
     anti_entropy: Family<KindLabels, Gauge>,
     scrub: Family<KindLabels, Gauge>,
+    rebalance: Family<KindLabels, Gauge>,
     /// Scrapes fill the gauges and encode them as one step.
     scrape: Mutex<()>,
 }
@@ -189,6 +192,13 @@ impl Metrics {
              restored_on_read) and the current or last pass (running, pass_blocks_checked)",
             scrub.clone(),
         );
+        let rebalance = Family::<KindLabels, Gauge>::default();
+        registry.register(
+            "rebalance",
+            "Partitions gained in layout changes (partitions_pending, partitions_pulled) and what \
+             their pulls moved since start (items_pulled, blocks_pulled, bytes_pulled, eta_seconds)",
+            rebalance.clone(),
+        );
         Self {
             inner: Arc::new(Inner {
                 registry,
@@ -205,6 +215,7 @@ impl Metrics {
                 tasks_max,
                 anti_entropy,
                 scrub,
+                rebalance,
                 scrape: Mutex::new(()),
             }),
         }
@@ -254,6 +265,9 @@ impl Metrics {
         for (kind, value) in &cluster.scrub {
             inner.scrub.get_or_create(&KindLabels { kind }).set(gauge(*value));
         }
+        for (kind, value) in &cluster.rebalance {
+            inner.rebalance.get_or_create(&KindLabels { kind }).set(gauge(*value));
+        }
         let mut out = String::new();
         // Writing to a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &inner.registry);
@@ -289,6 +303,7 @@ mod tests {
             task_sets: vec![("requests", 3, 1024), ("copies", 0, 256)],
             anti_entropy: vec![("items_moved", 12), ("running", 1)],
             scrub: vec![("corrupt", 1)],
+            rebalance: vec![("partitions_pending", 4)],
         };
         let text = metrics.render(&snapshot);
         for line in [
@@ -306,6 +321,7 @@ mod tests {
             r#"ringvault_tasks_max{kind="copies"} 256"#,
             r#"ringvault_anti_entropy{kind="items_moved"} 12"#,
             r#"ringvault_scrub{kind="corrupt"} 1"#,
+            r#"ringvault_rebalance{kind="partitions_pending"} 4"#,
             "# EOF",
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line:?} in:\n{text}");

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::coordinator::{RepairProgress, ScrubProgress};
+pub use crate::coordinator::{RebalanceProgress, RepairProgress, ScrubProgress};
 
 /// `GET /v1/status`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -181,6 +181,9 @@ pub struct ClusterStatus {
     /// Scrubbing on this node: the current pass, or the last one.
     #[serde(default)]
     pub scrub: ScrubProgress,
+    /// The rebalance on this node: partitions still to pull after a layout change.
+    #[serde(default)]
+    pub rebalance: RebalanceProgress,
 }
 
 /// `POST /v1/repair`: compare this node's partitions with their other owners now (every

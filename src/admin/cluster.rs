@@ -77,6 +77,7 @@ impl AdminService {
             staged: self.staged().clone(),
             repair: self.inner.cluster.coordinator.repair_control().progress(),
             scrub: self.inner.cluster.coordinator.scrub_control().progress(),
+            rebalance: self.inner.cluster.coordinator.repair_control().rebalance(),
         })
     }
 
@@ -151,6 +152,17 @@ impl AdminService {
                 ("pass_partitions_done", pass.partitions_done),
                 ("pass_eta_seconds", pass.eta_ms.unwrap_or(0) / 1000),
             ],
+            rebalance: {
+                let r = coordinator.repair_control().rebalance();
+                vec![
+                    ("partitions_pending", r.partitions_pending),
+                    ("partitions_pulled", r.partitions_pulled),
+                    ("items_pulled", r.items_pulled),
+                    ("blocks_pulled", r.blocks_pulled),
+                    ("bytes_pulled", r.bytes_pulled),
+                    ("eta_seconds", r.eta_ms.unwrap_or(0) / 1000),
+                ]
+            },
             scrub: {
                 let (pass, totals) =
                     (coordinator.scrub_control().progress(), coordinator.scrub_control().totals());

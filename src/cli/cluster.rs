@@ -106,6 +106,21 @@ fn print_status(status: &ClusterStatus) {
     if !status.staged.is_empty() {
         println!("Staged changes: {}", status.staged.len());
     }
+    let r = &status.rebalance;
+    if r.partitions_pending > 0 || r.partitions_pulled > 0 {
+        println!(
+            "Rebalance: {} partitions to pull, {} pulled ({} items, {} blocks, {} bytes){}",
+            r.partitions_pending,
+            r.partitions_pulled,
+            r.items_pulled,
+            r.blocks_pulled,
+            r.bytes_pulled,
+            match (r.partitions_pending, r.eta_ms) {
+                (1.., Some(eta)) => format!(", about {:.0} s left", eta as f64 / 1000.0),
+                _ => String::new(),
+            }
+        );
+    }
     print_repair(&status.repair);
     let s = &status.scrub;
     if s.passes == 0 {

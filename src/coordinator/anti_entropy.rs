@@ -67,10 +67,51 @@ pub struct RepairProgress {
     pub eta_ms: Option<u64>,
 }
 
-/// Shared between the worker, the admin API and the metrics.
+/// Where the rebalance stands: partitions this node gained and still has to pull, and what its
+/// pulls moved since the node started (also the admin API's JSON).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct RebalanceProgress {
+    /// Partitions still to pull.
+    pub partitions_pending: u64,
+    /// Partitions pulled whole since the node started.
+    pub partitions_pulled: u64,
+    pub items_pulled: u64,
+    pub blocks_pulled: u64,
+    pub bytes_pulled: u64,
+    /// Milliseconds spent pulling since the node started.
+    pub pulling_ms: u64,
+    /// Estimated milliseconds until the pending partitions are in, from the pace so far.
+    pub eta_ms: Option<u64>,
+}
+
+impl RebalanceProgress {
+    /// Accounts for one source's pull of `partitions` that took `took`.
+    pub(super) fn pulled(
+        &mut self,
+        partitions: u64,
+        items: u64,
+        blocks: u64,
+        bytes: u64,
+        took: Duration,
+    ) {
+        self.partitions_pulled += partitions;
+        self.partitions_pending = self.partitions_pending.saturating_sub(partitions);
+        self.items_pulled += items;
+        self.blocks_pulled += blocks;
+        self.bytes_pulled += bytes;
+        self.pulling_ms += millis(took);
+        self.eta_ms = (self.partitions_pulled > 0)
+            .then(|| self.pulling_ms / self.partitions_pulled * self.partitions_pending);
+    }
+}
+
+/// Shared between the workers that move data (anti-entropy, rebalance), the admin API and the
+/// metrics.
 #[derive(Debug, Default)]
 pub struct RepairControl {
     progress: Mutex<RepairProgress>,
+    rebalance: Mutex<RebalanceProgress>,
     requested: Mutex<Option<Scope>>,
     wake: Notify,
     /// Totals over the node's life, for counters.
@@ -104,6 +145,14 @@ impl RepairControl {
 
     pub fn totals(&self) -> RepairTotals {
         *lock(&self.totals)
+    }
+
+    pub fn rebalance(&self) -> RebalanceProgress {
+        lock(&self.rebalance).clone()
+    }
+
+    pub(super) fn update_rebalance(&self, f: impl FnOnce(&mut RebalanceProgress)) {
+        f(&mut lock(&self.rebalance));
     }
 
     fn take_request(&self) -> Option<Scope> {
@@ -437,7 +486,7 @@ pub(super) fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
-fn item_size(key: &[u8], siblings: &crate::causality::Siblings) -> u64 {
+pub(super) fn item_size(key: &[u8], siblings: &crate::causality::Siblings) -> u64 {
     let values: usize = siblings.iter().map(|s| s.value.as_ref().map_or(0, Vec::len)).sum();
     (key.len() + values) as u64
 }

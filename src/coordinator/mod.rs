@@ -45,7 +45,9 @@ use tokio_util::sync::CancellationToken;
 use write::WriteRound;
 use writer::{Payload, WriteJob};
 
-pub use anti_entropy::{AntiEntropyWorker, RepairControl, RepairProgress, RepairTotals, Scope};
+pub use anti_entropy::{
+    AntiEntropyWorker, RebalanceProgress, RepairControl, RepairProgress, RepairTotals, Scope,
+};
 pub use cleanup::CleanupWorker;
 pub use handoff::HandoffWorker;
 pub use read_repair::{Repair, RepairQueue};

@@ -127,6 +127,8 @@ impl RebalanceWorker {
             self.save(&state).await;
         }
         loop {
+            let pending = state.pending.len() as u64;
+            self.coordinator.repair_control().update_rebalance(|p| p.partitions_pending = pending);
             if state.pending.is_empty() {
                 // Gossip tells the others, so that reads stop asking the previous owners once
                 // every member holds its partitions.
@@ -222,9 +224,15 @@ impl RebalanceWorker {
         );
         let (mut items, mut blocks) = (0usize, 0usize);
         let mut done = Vec::new();
+        let clock = c.clock().clone();
         for (source, partitions) in by_source {
+            let started = clock.monotonic();
             match self.pull_from(source, bits, &partitions).await {
-                Ok((i, b)) => {
+                Ok((i, b, bytes)) => {
+                    let took = clock.monotonic().saturating_duration_since(started);
+                    c.repair_control().update_rebalance(|p| {
+                        p.pulled(partitions.len() as u64, i as u64, b as u64, bytes, took);
+                    });
                     items += i;
                     blocks += b;
                     done.extend(partitions);
@@ -256,16 +264,17 @@ impl RebalanceWorker {
         done
     }
 
-    /// Pulls every item and block of `partitions` from `source`; `(items, blocks)` merged.
+    /// Pulls every item and block of `partitions` from `source`; `(items, blocks, bytes)`
+    /// merged.
     async fn pull_from(
         &self,
         source: NodeId,
         bits: u8,
         partitions: &[u32],
-    ) -> Result<(usize, usize), &'static str> {
+    ) -> Result<(usize, usize, u64), &'static str> {
         let c = &self.coordinator;
         let replica = c.replica(source).ok_or("no transport to the source")?;
-        let (mut items, mut blocks) = (0usize, 0usize);
+        let (mut items, mut blocks, mut bytes) = (0usize, 0usize, 0u64);
         let mut after = None;
         loop {
             let (page, last) = replica
@@ -273,6 +282,7 @@ impl RebalanceWorker {
                 .await
                 .map_err(|_| "item page")?;
             for (table, key, siblings) in page {
+                bytes += super::anti_entropy::item_size(&key, &siblings);
                 c.store()
                     .write(WriteOp::Merge { table, key, siblings, hint_for: None })
                     .await
@@ -295,6 +305,7 @@ impl RebalanceWorker {
                 let Some(data) = replica.get_block(id).await.map_err(|_| "block read")? else {
                     continue;
                 };
+                bytes += data.len() as u64;
                 c.store()
                     .write(WriteOp::PutBlock { id, data, hint_for: None })
                     .await
@@ -306,7 +317,7 @@ impl RebalanceWorker {
             }
             after = last;
         }
-        Ok((items, blocks))
+        Ok((items, blocks, bytes))
     }
 }
 

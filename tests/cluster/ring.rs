@@ -290,6 +290,16 @@ async fn a_node_joins_through_the_admin_api_and_the_ring_keeps_serving() {
         items.len() >= owned.len()
     })
     .await;
+    // Its progress, as `cluster status` reports it: every gained partition pulled.
+    let control = newcomer.coordinator().repair_control().clone();
+    eventually("the rebalance to report its end", || {
+        let r = control.rebalance();
+        r.partitions_pending == 0 && r.partitions_pulled > 0
+    })
+    .await;
+    let rebalance = control.rebalance();
+    assert_eq!(rebalance.partitions_pulled, layout.owned_partitions(fourth_id).len() as u64);
+    assert!(rebalance.items_pulled >= owned.len() as u64, "{rebalance:?}");
     // Every node, the new one included, still serves what was written before it joined.
     for reader in 0..4 {
         let s3 = cluster.s3(reader);
