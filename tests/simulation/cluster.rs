@@ -26,7 +26,7 @@ use std::time::Duration;
 use ringvault::causality::Siblings;
 use ringvault::clock::SharedClock;
 use ringvault::coordinator::{
-    Coordinator, HandoffWorker, Local, QuorumConfig, Repair, RepairQueue,
+    AntiEntropyWorker, Coordinator, HandoffWorker, Local, QuorumConfig, Repair, RepairQueue, Scope,
 };
 use ringvault::ring::{Layout, Member, NodeId, NodeInfo, PeerState, Ring, item_hash};
 use ringvault::rpc::{MemoryNetwork, Router, RpcClient};
@@ -227,6 +227,25 @@ impl SimCluster {
         HandoffWorker { coordinator: running.coordinator.clone(), interval: HEARTBEAT }.pass().await
     }
 
+    /// One anti-entropy pass on node `i` over `scope`; returns what it moved (items, blocks).
+    pub async fn anti_entropy(&self, i: usize, scope: Scope) -> (u64, u64) {
+        let Some(running) = self.nodes[i].running.as_ref() else { return (0, 0) };
+        let worker = AntiEntropyWorker {
+            coordinator: running.coordinator.clone(),
+            interval: HEARTBEAT,
+            bytes_per_sec: u64::MAX,
+        };
+        worker.pass(scope).await;
+        let progress = running.coordinator.repair_control().progress();
+        (progress.items_moved, progress.blocks_moved)
+    }
+
+    /// Node `i`'s Merkle node of the item tree for partition `p`.
+    pub fn tree_node(&self, i: usize, p: u32) -> ringvault::store::NodeDigest {
+        let wanted = [(self.layout.partition_bits, p)];
+        self.nodes[i].store.tree_nodes(ringvault::store::TreeKind::Items, &wanted).unwrap()[0]
+    }
+
     /// Hints stored on node `i` (running or not: they are on its disk).
     pub fn hints_held(&self, i: usize) -> u64 {
         self.nodes[i].store.hint_counts().unwrap().iter().map(|(_, n)| n).sum()
@@ -234,9 +253,13 @@ impl SimCluster {
 
     /// The N owners of a key in the layout.
     pub fn owners(&self, key: &[u8]) -> Vec<usize> {
-        let p = self.layout.partition_of(item_hash(TABLE.0, key));
+        self.partition_owners(self.layout.partition_of(item_hash(TABLE.0, key)).0)
+    }
+
+    /// The N owners of partition `p` in the layout (by index).
+    pub fn partition_owners(&self, p: u32) -> Vec<usize> {
         self.layout
-            .preference_list(p)
+            .preference_list(ringvault::ring::PartitionId(p))
             .iter()
             .map(|id| self.nodes.iter().position(|n| n.id == *id).unwrap())
             .collect()

@@ -24,7 +24,7 @@ use std::time::Duration;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use ringvault::causality::Sibling;
-use ringvault::coordinator::{Coordinator, CoordinatorError, QuorumConfig, ScanRange};
+use ringvault::coordinator::{Coordinator, CoordinatorError, QuorumConfig, ScanRange, Scope};
 use ringvault::rpc::FaultPlan;
 
 use crate::cluster::{HEARTBEAT, SimCluster, TABLE};
@@ -37,6 +37,8 @@ const CALM_OPS: usize = 30;
 const STORMS: usize = 3;
 const STORM_STEPS: usize = 100;
 const CALM_AFTER_OPS: usize = 15;
+/// Anti-entropy rounds (a pass on every node) after healing, at most, before owners must agree.
+const ANTI_ENTROPY_ROUNDS_MAX: usize = 4;
 /// Steps after healing before handoff starts: longer than any in-flight call.
 const SETTLE_STEPS: usize = 30;
 /// `(R, W)` choices for N = 3, one per seed; all overlap (R + W > N).
@@ -81,6 +83,8 @@ pub struct Stats {
     /// Owner stores checked after healing, and keys among them checked as deleted.
     pub owner_checks: u64,
     pub delete_checks: u64,
+    /// Items and blocks anti-entropy moved.
+    pub anti_entropy_moved: u64,
 }
 
 impl Stats {
@@ -94,6 +98,7 @@ impl Stats {
         self.repairs += o.repairs;
         self.owner_checks += o.owner_checks;
         self.delete_checks += o.delete_checks;
+        self.anti_entropy_moved += o.anti_entropy_moved;
     }
 }
 
@@ -141,6 +146,10 @@ impl Scenario {
             let (cluster, step) = (&self.cluster, self.step);
             self.model.check_converged(step, |k| cluster.owners(k), |i, k| cluster.local(i, k))?;
             self.count_converged_checks();
+            self.anti_entropy_converges().await?;
+            // Anti-entropy only merges: what every owner held stays (or a successor).
+            let (cluster, step) = (&self.cluster, self.step);
+            self.model.check_converged(step, |k| cluster.owners(k), |i, k| cluster.local(i, k))?;
             self.log("calm".into());
             self.calm(CALM_AFTER_OPS).await?;
         }
@@ -335,6 +344,16 @@ impl Scenario {
                 };
                 self.record(node, &key, delete, &outcome, false);
             }
+            if self.rng.random_bool(0.05) {
+                // Anti-entropy of one partition, in the middle of the faults.
+                let running = self.cluster.running();
+                let node = self.pick(&running);
+                let partition = self.rng.random_range(0..self.cluster.layout.partition_count());
+                let (items, blocks) =
+                    self.cluster.anti_entropy(node, Scope::Partition(partition)).await;
+                self.stats.anti_entropy_moved += items + blocks;
+                self.log(format!("anti-entropy on #{node}, partition {partition}: {items} items"));
+            }
             if self.rng.random_bool(0.2) {
                 let running = self.cluster.running();
                 let node = self.pick(&running);
@@ -412,6 +431,35 @@ impl Scenario {
         };
         self.stats.faults += 1;
         self.log(text);
+    }
+
+    /// Runs anti-entropy passes on every node until one round moves nothing, then checks that
+    /// the owners of every partition hold the same items (equal Merkle nodes): with the faults
+    /// healed, replicas that anti-entropy compared agree whatever reads and hints did.
+    async fn anti_entropy_converges(&mut self) -> Result<(), Violation> {
+        for round in 0..ANTI_ENTROPY_ROUNDS_MAX {
+            let mut moved = 0;
+            for i in 0..self.cluster.nodes.len() {
+                let (items, blocks) = self.cluster.anti_entropy(i, Scope::All).await;
+                moved += items + blocks;
+            }
+            self.stats.anti_entropy_moved += moved;
+            self.log(format!("anti-entropy round {round}: {moved} moved"));
+            if moved == 0 {
+                break;
+            }
+        }
+        for p in 0..self.cluster.layout.partition_count() {
+            let owners: Vec<usize> = self.cluster.partition_owners(p);
+            let nodes: Vec<_> = owners.iter().map(|i| self.cluster.tree_node(*i, p)).collect();
+            if nodes.windows(2).any(|w| w[0] != w[1]) {
+                return Err(self.violation(
+                    "owners agree after anti-entropy",
+                    format!("partition {p}: owners {owners:?} hold {nodes:?}"),
+                ));
+            }
+        }
+        Ok(())
     }
 
     async fn heal(&mut self) -> Result<(), Violation> {
