@@ -526,27 +526,25 @@ fn page_bound(
 
 /// The names to pull (theirs differ or only they have them) and to push (ours differ or only
 /// we have them), among entries up to `bound`.
-fn diff(
-    mine: &[Entry],
-    theirs: &[Entry],
+fn diff<'a>(
+    mine: &'a [Entry],
+    theirs: &'a [Entry],
     bound: Option<&(u64, Vec<u8>)>,
 ) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
-    let within = |e: &&Entry| bound.is_none_or(|(h, n)| (e.hash, &e.name) <= (*h, n));
-    let mine: std::collections::BTreeMap<(u64, &[u8]), u128> =
-        mine.iter().filter(within).map(|e| ((e.hash, e.name.as_slice()), e.content)).collect();
-    let theirs: std::collections::BTreeMap<(u64, &[u8]), u128> =
-        theirs.iter().filter(within).map(|e| ((e.hash, e.name.as_slice()), e.content)).collect();
-    let pull = theirs
-        .iter()
-        .filter(|(k, c)| mine.get(*k) != Some(c))
-        .map(|((_, n), _)| n.to_vec())
-        .collect();
-    let push = mine
-        .iter()
-        .filter(|(k, c)| theirs.get(*k) != Some(c))
-        .map(|((_, n), _)| n.to_vec())
-        .collect();
-    (pull, push)
+    type Page<'a> = std::collections::BTreeMap<(u64, &'a [u8]), u128>;
+    let page = |entries: &'a [Entry]| -> Page<'a> {
+        entries
+            .iter()
+            .filter(|e| bound.is_none_or(|(h, n)| (e.hash, &e.name) <= (*h, n)))
+            .map(|e| ((e.hash, e.name.as_slice()), e.content))
+            .collect()
+    };
+    let (mine, theirs) = (page(mine), page(theirs));
+    // What `a` holds that `b` lacks or holds otherwise.
+    let newer = |a: &Page<'_>, b: &Page<'_>| -> Vec<Vec<u8>> {
+        a.iter().filter(|(k, c)| b.get(*k) != Some(c)).map(|((_, n), _)| n.to_vec()).collect()
+    };
+    (newer(&theirs, &mine), newer(&mine, &theirs))
 }
 
 #[cfg(test)]
