@@ -9,7 +9,11 @@
 //! With `BENCH_NODES=3` the same load runs against an in-process ring of that many nodes
 //! talking TCP on loopback (N=3, R=W=2; clients spread over the nodes), and a third phase
 //! measures hinted hand-off: one node stops, `BENCH_HANDOFF_OPS` objects are written without
-//! it, it restarts, and the time until no node holds a hint any more is printed.
+//! it, it restarts, and the time until no node holds a hint any more is printed. A fourth
+//! measures anti-entropy: that node stops again, loses every item and block (its identity and
+//! layout kept, so nothing but anti-entropy can restore it), restarts, and a repair pass runs
+//! on it while clients PUT new objects through the others; printed are the restore's time,
+//! items/s and MB/s, and the PUT latencies before and during it.
 //!
 //! Run: `cargo bench --bench s3_load` (env: BENCH_OPS=20000 BENCH_SIZE=4096 BENCH_CONCURRENCY=32
 //! BENCH_NODES=1 BENCH_HANDOFF_OPS=2000).
@@ -177,6 +181,65 @@ fn hints(nodes: &[RunningNode]) -> u64 {
     nodes.iter().flat_map(|n| n.coordinator().pending_hints()).map(|(_, n)| n).sum()
 }
 
+/// The last node loses its data and anti-entropy restores it while PUTs go on.
+async fn anti_entropy_phase(
+    nodes: &mut Vec<RunningNode>,
+    dirs: &[tempfile::TempDir],
+    clients: &[aws_sdk_s3::Client],
+    ops: usize,
+    concurrency: usize,
+    size: usize,
+) {
+    let last = nodes.pop().expect("a node");
+    last.shutdown().await;
+    let dir = dirs.last().expect("a directory").path();
+    let store = ringvault::store::Store::open(&dir.join("ringvault.redb"), Default::default())
+        .expect("store");
+    let (items, blocks) = store.drop_all_data().await.expect("wipe");
+    store.close().await;
+    let seed = nodes[0].rpc_addr().expect("rpc address");
+    nodes.push(ringvault::node::start(settings(dir, Some(vec![seed]))).await.expect("restart"));
+    let wiped = nodes.last().expect("a node");
+    let peers: Vec<u64> = nodes.iter().map(RunningNode::node_id).collect();
+    wait_for("the peers", || {
+        peers.iter().all(|p| *p == wiped.node_id() || wiped.ring().is_alive(*p))
+    })
+    .await;
+    let survivors = &clients[..clients.len() - 1];
+    clients[0].create_bucket().bucket("during").send().await.expect("bucket");
+    clients[0].create_bucket().bucket("before").send().await.expect("bucket");
+    let body = Arc::new(vec![0x3c; size]);
+    let put_ops = ops / 4;
+    println!("anti-entropy: the wiped node lost {items} items and {blocks} blocks");
+    let mut before =
+        run_phase("PUT", survivors, "before", put_ops, concurrency, body.clone()).await;
+    print!("  PUTs before the repair: ");
+    before.report();
+    let control = wiped.coordinator().repair_control().clone();
+    let clock = SystemClock;
+    let started = clock.monotonic();
+    control.request(ringvault::coordinator::Scope::All);
+    let mut during = run_phase("PUT", survivors, "during", put_ops, concurrency, body).await;
+    let repaired = |c: &ringvault::coordinator::RepairControl| {
+        let p = c.progress();
+        p.passes > 0 && !p.running
+    };
+    let overlapped = !repaired(&control);
+    wait_for("the repair pass", || repaired(&control)).await;
+    let took = clock.monotonic().duration_since(started).as_secs_f64();
+    let p = control.progress();
+    print!("  PUTs during the repair{}: ", if overlapped { "" } else { " (it ended first)" });
+    during.report();
+    println!(
+        "  restored {} items and {} blocks, {:.1} MB, in {took:.2} s: {:.0} items/s, {:.1} MB/s",
+        p.items_moved,
+        p.blocks_moved,
+        p.bytes_moved as f64 / 1e6,
+        p.items_moved as f64 / took,
+        p.bytes_moved as f64 / 1e6 / took,
+    );
+}
+
 fn main() {
     let ops = env_usize("BENCH_OPS", 20_000);
     let size = env_usize("BENCH_SIZE", 4096);
@@ -225,6 +288,7 @@ fn main() {
                 "hand-off: {held} hints delivered {:.0} ms after the node restarted",
                 clock.monotonic().duration_since(restarted_at).as_secs_f64() * 1e3
             );
+            anti_entropy_phase(&mut nodes, &dirs, &clients, ops, concurrency, size).await;
         }
         for node in nodes {
             node.shutdown().await;

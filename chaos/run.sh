@@ -75,10 +75,12 @@ run() {
         ip -n "$ns" addr add "10.77.0.$((10 + i))/24" dev eth0
         ip -n "$ns" link set eth0 up
     done
-    # The last node's data lives on a small tmpfs: the full-disk fault fills it.
+    # The last node's data lives on a small tmpfs: the full-disk fault fills it. It must hold
+    # the workload's data and its garbage in between (the long run leaves about 1 GiB of live
+    # objects and a store of about 2 GiB on every node), so that only the fault fills it.
     local disk_node=$((nodes - 1))
     mkdir -p "$dir/n$disk_node-data"
-    mount -t tmpfs -o size=2g tmpfs "$dir/n$disk_node-data"
+    mount -t tmpfs -o "size=$disk_size" tmpfs "$dir/n$disk_node-data"
     local status=0
     timeout --kill-after=10 "$limit" ip netns exec "$hub" "$driver" --prefix "$prefix" \
         --nodes "$nodes" --bin "$bin" --work-dir "$dir" --disk-node "$disk_node" "$@" || status=$?
@@ -88,9 +90,11 @@ run() {
 
 status=0
 if [[ "$mode" == short ]]; then
+    disk_size=2g
     nodes="${CHAOS_NODES:-3}"
     run "$nodes" "short-$nodes" 600 --fault-secs 12 --calm-secs 8 --enforce-targets || status=$?
 else
+    disk_size=4g
     faults=kill,stop,partition,disk,kill-all,stop,partition,kill
     for nodes in ${CHAOS_NODES:-3 5}; do
         run "$nodes" "long-$nodes" 3600 --faults "$faults" --fault-secs 30 --calm-secs 20 \

@@ -533,6 +533,26 @@ impl Store {
         Ok(out)
     }
 
+    /// Removes every item and block (hints, journal and meta stay), as a lost disk would: for
+    /// tests and benchmarks of anti-entropy. Returns how many items and blocks went.
+    #[cfg(any(test, feature = "testing"))]
+    pub async fn drop_all_data(&self) -> Result<(usize, usize), StoreError> {
+        let mut items = Vec::new();
+        let mut after = None;
+        loop {
+            let (page, last) = self.scan_all(after.as_deref(), 1000, &|_, _| true)?;
+            items.extend(page.into_iter().map(|(table, key, _)| (table, key)));
+            if last.is_none() || last == after {
+                break;
+            }
+            after = last;
+        }
+        let blocks = self.block_ids()?;
+        let counts = (items.len(), blocks.len());
+        self.write(WriteOp::DropUnhinted { items, blocks }).await?;
+        Ok(counts)
+    }
+
     /// Overwrites a block's stored bytes as they are, checksum included: for tests of scrubbing
     /// and of reads that meet corruption.
     #[cfg(any(test, feature = "testing"))]

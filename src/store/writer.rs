@@ -137,6 +137,11 @@ impl Reserve {
         reserve
     }
 
+    /// Whether the reserve is in place (or there is none to keep).
+    fn held(&self) -> bool {
+        self.path.as_ref().is_none_or(|p| std::fs::metadata(p).is_ok_and(|m| m.len() >= self.bytes))
+    }
+
     /// No reserve (stores in memory, test backends).
     pub(super) fn none() -> Self {
         Self { path: None, bytes: 0 }
@@ -145,6 +150,15 @@ impl Reserve {
     fn make(&self) {
         let Some(path) = &self.path else { return };
         if std::fs::metadata(path).is_ok_and(|m| m.len() >= self.bytes) {
+            return;
+        }
+        // Only with room to spare: taking the last free bytes back would fill the disk again at
+        // once (the writer tries again later).
+        let dir = path.parent().unwrap_or_else(|| std::path::Path::new("."));
+        if let Ok(fs) = rustix::fs::statvfs(dir)
+            && fs.f_bavail.saturating_mul(fs.f_frsize) < self.bytes.saturating_mul(4)
+        {
+            tracing::debug!(path = %path.display(), "too little room for the disk reserve yet");
             return;
         }
         // Zeros actually written (not a sparse length), so the space is really held.
@@ -187,12 +201,17 @@ fn only_removes(op: &WriteOp) -> bool {
     )
 }
 
+/// How often a missing reserve is made again, at most.
+const RESERVE_RETRY: Duration = Duration::from_secs(30);
+
 /// Full-disk mode (see the module's documentation).
 struct FullDisk {
     reserve: Reserve,
     probe_every: Duration,
     /// Since when, and when a whole batch was last tried.
     since: Option<(std::time::Instant, std::time::Instant)>,
+    /// When a missing reserve was last tried.
+    reserve_tried: Option<std::time::Instant>,
 }
 
 impl FullDisk {
@@ -216,15 +235,23 @@ impl FullDisk {
     }
 
     fn committed(&mut self, added_data: bool) {
+        let now = SystemClock.monotonic();
         if added_data && let Some((since, _)) = self.since.take() {
             tracing::warn!(
-                full_for_ms = u64::try_from(
-                    SystemClock.monotonic().saturating_duration_since(since).as_millis()
-                )
-                .unwrap_or(u64::MAX),
+                full_for_ms = u64::try_from(now.saturating_duration_since(since).as_millis())
+                    .unwrap_or(u64::MAX),
                 "the disk has room again: writes are accepted"
             );
-            self.reserve.make();
+            self.reserve_tried = None;
+        }
+        // The reserve comes back once the disk has room for it (checked now and then).
+        let due =
+            self.reserve_tried.is_none_or(|at| now.saturating_duration_since(at) >= RESERVE_RETRY);
+        if self.since.is_none() && due {
+            self.reserve_tried = Some(now);
+            if !self.reserve.held() {
+                self.reserve.make();
+            }
         }
     }
 
@@ -244,7 +271,12 @@ pub(super) fn writer_loop(
     reserve: Reserve,
     commits: &AtomicU64,
 ) {
-    let mut full = FullDisk { reserve, probe_every: options.full_disk_probe, since: None };
+    let mut full = FullDisk {
+        reserve,
+        probe_every: options.full_disk_probe,
+        since: None,
+        reserve_tried: None,
+    };
     let mut stopping = false;
     while !stopping {
         let Some(Msg::Job(first)) = rx.blocking_recv() else { break };

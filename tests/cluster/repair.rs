@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use ringvault::coordinator::Scope;
 use ringvault::node::RunningNode;
-use ringvault::store::{NodeDigest, Store, StoreOptions, TreeKind, WriteOp};
+use ringvault::store::{NodeDigest, Store, StoreOptions, TreeKind};
 
 use crate::common::pattern;
 use crate::ring::{TestCluster, eventually};
@@ -38,19 +38,8 @@ fn totals(node: &RunningNode) -> (u64, u64) {
 /// keeps its identity and layout (so the node does not rejoin as new and pull its partitions).
 async fn wipe_data(dir: &std::path::Path) {
     let store = Store::open(&dir.join("ringvault.redb"), StoreOptions::default()).unwrap();
-    let mut items = Vec::new();
-    let mut after = None;
-    loop {
-        let (page, last) = store.scan_all(after.as_deref(), 1000, &|_, _| true).unwrap();
-        items.extend(page.into_iter().map(|(table, key, _)| (table, key)));
-        if last.is_none() || last == after {
-            break;
-        }
-        after = last;
-    }
-    let blocks = store.block_ids().unwrap();
-    assert!(!items.is_empty() && !blocks.is_empty());
-    store.write(WriteOp::DropUnhinted { items, blocks }).await.unwrap();
+    let (items, blocks) = store.drop_all_data().await.unwrap();
+    assert!(items > 0 && blocks > 0);
     assert_eq!(store.tree_nodes(TreeKind::Items, &[(0, 0)]).unwrap()[0].count, 0);
     assert_eq!(store.block_count().unwrap(), 0);
     store.close().await;
