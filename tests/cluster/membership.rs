@@ -1,0 +1,122 @@
+//! Membership an operator can trust: removing a dead node restores the replication factor
+//! from the survivors, and a node whose disk was replaced rejoins and gets its share back.
+
+use ringvault::admin::AdminClient;
+use ringvault::admin::api::ClusterChange;
+use ringvault::node::RunningNode;
+use ringvault::ring::PartitionId;
+use ringvault::store::TreeKind;
+
+use crate::common::pattern;
+use crate::ring::{TestCluster, eventually};
+
+/// Whether every partition's owners hold the same items and blocks (equal Merkle nodes).
+fn owners_agree(cluster: &TestCluster, nodes: &[usize]) -> bool {
+    let layout = cluster.node(nodes[0]).ring().layout();
+    let index = |id: u64| nodes.iter().copied().find(|i| cluster.node(*i).node_id() == id);
+    (0..layout.partition_count()).all(|p| {
+        let wanted = [(layout.partition_bits, p)];
+        let trees: Vec<_> = layout
+            .preference_list(PartitionId(p))
+            .iter()
+            .map(|id| {
+                let store = cluster
+                    .node(index(*id).expect("an owner among the nodes"))
+                    .coordinator()
+                    .store();
+                (
+                    store.tree_nodes(TreeKind::Items, &wanted).unwrap(),
+                    store.tree_nodes(TreeKind::Blocks, &wanted).unwrap(),
+                )
+            })
+            .collect();
+        trees.windows(2).all(|w| w[0] == w[1])
+    })
+}
+
+fn objects_held(node: &RunningNode) -> usize {
+    let (items, _) = node.coordinator().store().scan_all(None, 100_000, &|t, _| t.0 == 2).unwrap();
+    items.len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_dead_node_removed_then_replaced_leaves_every_partition_whole() {
+    let mut cluster = TestCluster::start(4).await;
+    cluster.s3(0).create_bucket().bucket("survive").send().await.unwrap();
+    let size = |i: u64| if i % 50 == 0 { 1_500_000 } else { 700 + i as usize };
+    for i in 0..200u64 {
+        let request = cluster.s3((i % 4) as usize).put_object().bucket("survive");
+        let body = pattern(size(i), i);
+        request.key(format!("k{i:03}")).body(body.into()).send().await.unwrap();
+    }
+    eventually("every owner to hold its writes", || owners_agree(&cluster, &[0, 1, 2, 3])).await;
+    // With four nodes, N = 3: nobody holds everything.
+    assert!((0..4).all(|i| objects_held(cluster.node(i)) < 200));
+
+    let dead = cluster.node(3).node_id();
+    cluster.stop(3).await;
+    let admin = AdminClient::new(
+        &cluster.node(0).admin_addr().to_string(),
+        cluster.node(0).admin_token().clone(),
+    )
+    .unwrap();
+    admin.stage_change(&ClusterChange::Remove { node_id: format!("{dead:016x}") }).await.unwrap();
+    let applied = admin.apply_changes().await.unwrap();
+    assert_eq!(applied.members, 3);
+    eventually("the survivors to run the new layout", || {
+        (0..3).all(|i| cluster.node(i).ring().layout().version == applied.layout_version)
+    })
+    .await;
+    // Each survivor pulls what it gained from the owners that are left, and reports it.
+    eventually("the rebalance to end on every survivor", || {
+        (0..3).all(|i| {
+            let r = cluster.node(i).coordinator().repair_control().rebalance();
+            r.partitions_pending == 0
+        })
+    })
+    .await;
+    eventually("three copies of everything again", || owners_agree(&cluster, &[0, 1, 2])).await;
+    for i in 0..3 {
+        assert_eq!(objects_held(cluster.node(i)), 200, "node {i} holds a copy of every object");
+    }
+    for i in (0..200u64).step_by(7) {
+        let got = cluster.s3(1).get_object().bucket("survive").key(format!("k{i:03}")).send();
+        let body = got.await.unwrap().body.collect().await.unwrap().into_bytes();
+        assert!(body == pattern(size(i), i), "k{i:03}");
+    }
+
+    // The failed disk is replaced: the node starts on an empty data directory (so with a new
+    // id), joins through the seeds, is added, and pulls its share from the others.
+    let fresh = tempfile::tempdir().unwrap();
+    let seeds = vec![cluster.node(0).rpc_addr().unwrap()];
+    let replacement =
+        ringvault::node::start(crate::ring::config(fresh.path(), seeds, 9)).await.unwrap();
+    let new_id = replacement.node_id();
+    assert_ne!(new_id, dead);
+    eventually("gossip to report the replacement", || {
+        cluster.node(0).ring().view().get(new_id).is_some()
+    })
+    .await;
+    let add = ClusterChange::Add {
+        node_id: format!("{new_id:016x}"),
+        zone: Some("z".into()),
+        capacity: None,
+    };
+    admin.stage_change(&add).await.unwrap();
+    let applied = admin.apply_changes().await.unwrap();
+    assert_eq!(applied.members, 4);
+    cluster.nodes[3] = Some(replacement);
+    cluster.dirs[3] = fresh;
+    eventually("every node to run the layout with the replacement", || {
+        cluster.live().all(|n| n.ring().layout().version == applied.layout_version)
+    })
+    .await;
+    eventually("the replacement to pull its share", || {
+        let r = cluster.node(3).coordinator().repair_control().rebalance();
+        r.partitions_pending == 0 && r.partitions_pulled > 0
+    })
+    .await;
+    assert!(objects_held(cluster.node(3)) > 0);
+    eventually("every owner to hold its share again", || owners_agree(&cluster, &[0, 1, 2, 3]))
+        .await;
+}
