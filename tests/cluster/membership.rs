@@ -43,7 +43,7 @@ fn objects_held(node: &RunningNode) -> usize {
 async fn a_dead_node_removed_then_replaced_leaves_every_partition_whole() {
     let mut cluster = TestCluster::start(4).await;
     cluster.s3(0).create_bucket().bucket("survive").send().await.unwrap();
-    let size = |i: u64| if i % 50 == 0 { 1_500_000 } else { 700 + i as usize };
+    let size = |i: u64| if i.is_multiple_of(50) { 1_500_000 } else { 700 + i as usize };
     for i in 0..200u64 {
         let request = cluster.s3((i % 4) as usize).put_object().bucket("survive");
         let body = pattern(size(i), i);
