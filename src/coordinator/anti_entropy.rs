@@ -18,6 +18,7 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use tokio::sync::{Notify, watch};
 
 use super::Coordinator;
@@ -33,6 +34,8 @@ use crate::store::{BlockId, Entry, NodeDigest, TableId, TreeKind};
 const LIST_BELOW: u64 = 256;
 /// Entries per page when listing, and items per batch when moving them.
 const PAGE: usize = 512;
+/// Partitions compared at once (each with its own peer calls; the pacer is shared).
+const PARALLEL: usize = 4;
 
 /// What an operator asked for: a full pass, or one partition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -174,23 +177,25 @@ pub struct AntiEntropyWorker {
     pub bytes_per_sec: u64,
 }
 
-/// Keeps the data moved under a rate, sleeping when ahead of it.
+/// Keeps the data moved under a rate, sleeping when ahead of it. Shared by the comparisons
+/// running at once.
 pub(super) struct Pacer {
     clock: SharedClock,
     rate: u64,
     started: std::time::Instant,
-    bytes: u64,
+    bytes: std::sync::atomic::AtomicU64,
 }
 
 impl Pacer {
     pub(super) fn new(clock: SharedClock, rate: u64) -> Self {
         let started = clock.monotonic();
-        Self { clock, rate: rate.max(1), started, bytes: 0 }
+        Self { clock, rate: rate.max(1), started, bytes: Default::default() }
     }
 
-    pub(super) async fn spend(&mut self, bytes: u64) {
-        self.bytes += bytes;
-        let due = Duration::from_secs_f64(self.bytes as f64 / self.rate as f64);
+    pub(super) async fn spend(&self, bytes: u64) {
+        let total =
+            self.bytes.fetch_add(bytes, std::sync::atomic::Ordering::Relaxed).saturating_add(bytes);
+        let due = Duration::from_secs_f64(total as f64 / self.rate as f64);
         let elapsed = self.clock.monotonic().saturating_duration_since(self.started);
         if let Some(ahead) = due.checked_sub(elapsed) {
             tokio::time::sleep(ahead).await;
@@ -254,28 +259,30 @@ impl AntiEntropyWorker {
             };
         }
         tracing::debug!(worker = "anti-entropy", partitions = partitions.len(), "pass begins");
-        let mut pacer = Pacer::new(clock.clone(), self.bytes_per_sec);
-        for partition in partitions {
-            let peer = {
-                let owners = layout.preference_list(partition);
-                let at = owners.iter().position(|n| *n == me).unwrap_or(0);
-                (1..owners.len())
-                    .map(|i| owners[(at + i) % owners.len()])
-                    .find(|n| *n != me && c.ring().is_alive(*n))
-            };
-            let outcome = match peer.and_then(|p| c.replica(p).map(|r| (p, r))) {
-                Some((peer, replica)) => {
-                    self.sync_partition(
-                        peer,
-                        &replica,
-                        layout.partition_bits,
-                        partition,
-                        &mut pacer,
-                    )
-                    .await
-                }
-                None => Err(None),
-            };
+        let pacer = Pacer::new(clock.clone(), self.bytes_per_sec);
+        let compare = |partition: PartitionId| {
+            let (layout, pacer) = (&layout, &pacer);
+            async move {
+                let peer = {
+                    let owners = layout.preference_list(partition);
+                    let at = owners.iter().position(|n| *n == me).unwrap_or(0);
+                    (1..owners.len())
+                        .map(|i| owners[(at + i) % owners.len()])
+                        .find(|n| *n != me && c.ring().is_alive(*n))
+                };
+                let outcome = match peer.and_then(|p| c.replica(p).map(|r| (p, r))) {
+                    Some((peer, replica)) => {
+                        let bits = layout.partition_bits;
+                        self.sync_partition(peer, &replica, bits, partition, pacer).await
+                    }
+                    None => Err(None),
+                };
+                (partition, outcome)
+            }
+        };
+        let mut comparisons =
+            futures_util::stream::iter(partitions).map(compare).buffer_unordered(PARALLEL);
+        while let Some((partition, outcome)) = comparisons.next().await {
             let elapsed = clock.monotonic().saturating_duration_since(started);
             let mut progress = lock(&control.progress);
             let mut totals = lock(&control.totals);
@@ -347,7 +354,7 @@ impl AntiEntropyWorker {
         remote: &Replica,
         bits: u8,
         partition: PartitionId,
-        pacer: &mut Pacer,
+        pacer: &Pacer,
     ) -> Result<Moved, Option<ReplicaError>> {
         let local = self.coordinator.replica(self.coordinator.node_id()).ok_or(None)?;
         let mut moved = Moved::default();
@@ -398,7 +405,7 @@ impl AntiEntropyWorker {
         kind: TreeKind,
         bits: u8,
         prefix: u32,
-        pacer: &mut Pacer,
+        pacer: &Pacer,
     ) -> Result<Moved, ReplicaError> {
         let mut moved = Moved::default();
         let mut after: Option<(u64, Vec<u8>)> = None;

@@ -120,7 +120,7 @@ impl ScrubWorker {
             *progress =
                 ScrubProgress { running: true, passes: progress.passes + 1, ..Default::default() };
         }
-        let mut pacer = Pacer::new(clock.clone(), self.bytes_per_sec);
+        let pacer = Pacer::new(clock.clone(), self.bytes_per_sec);
         let mut after = None;
         loop {
             let store = c.store().clone();
