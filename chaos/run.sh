@@ -84,6 +84,10 @@ run() {
     local status=0
     timeout --kill-after=10 "$limit" ip netns exec "$hub" "$driver" --prefix "$prefix" \
         --nodes "$nodes" --bin "$bin" --work-dir "$dir" --disk-node "$disk_node" "$@" || status=$?
+    if ((status != 0)); then
+        # The tmpfs goes with the run: keep the full-disk node's store for the post-mortem.
+        cp "$dir/n$disk_node-data/ringvault.redb" "$dir/n$disk_node-kept.redb" 2>/dev/null || true
+    fi
     cleanup
     return "$status"
 }

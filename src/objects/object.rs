@@ -374,13 +374,13 @@ impl ObjectService {
         Ok(results)
     }
 
-    /// `delete_object` for a bucket already known to exist.
+    /// `delete_object` for a bucket already known to exist. The tombstone is written even when
+    /// the read found nothing: a sloppy quorum's read can miss a version that stand-ins
+    /// acknowledged, and a delete that wrote nothing would be undone when that version is
+    /// handed off. The tombstone, newer than it, wins then (last writer wins).
     async fn delete_object_in(&self, bucket: &str, key: &str) -> Result<(), Error> {
         let item_key = records::object_key(bucket, key);
         let current = self.coordinator().get(OBJECTS, &item_key).await?;
-        if current.iter().all(|s| s.is_tombstone()) {
-            return Ok(());
-        }
         self.coordinator().put(OBJECTS, &item_key, None, current.context()).await?;
         self.reclaim(bucket, key, &current, &[]).await;
         Ok(())

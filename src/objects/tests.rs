@@ -278,6 +278,49 @@ async fn a_retried_abort_succeeds_and_an_abort_after_completion_keeps_the_object
     assert_eq!(read_all(&service, "b", "kept").await, expected);
 }
 
+/// Found by the chaos suite: a delete whose quorum read missed a version (acknowledged by a
+/// stand-in, handed off later) wrote nothing, and the version came back after the delete was
+/// acknowledged. The delete must leave a tombstone that wins over the version when it arrives.
+#[tokio::test]
+async fn regression_a_delete_that_missed_a_version_still_wins_when_the_version_arrives() {
+    use crate::causality::{Sibling, Siblings, VectorClock};
+    use records::OBJECTS;
+    let service = service();
+    service.create_bucket("b", "owner", "").await.unwrap();
+    // What another replica acknowledged a moment before, unseen by this read.
+    let record = {
+        let writer = service_with(Store::in_memory_inline().unwrap(), Duration::ZERO);
+        writer.create_bucket("b", "owner", "").await.unwrap();
+        writer.put_object("b", "k", put(bytes_stream(b"was there".to_vec()))).await.unwrap();
+        let item = records::object_key("b", "k");
+        writer.coordinator().store().get(OBJECTS, &item).unwrap().unwrap()
+    };
+    let older = record.iter().next().unwrap().clone();
+    service.delete_object("b", "k").await.unwrap();
+    // The missed version arrives (hand-off, repair): its clock is concurrent with the
+    // tombstone's, its timestamp older.
+    let mut clock = VectorClock::new();
+    clock.set(99, 1);
+    let mut missed = Siblings::new();
+    missed.apply(Sibling { clock, timestamp_ms: older.timestamp_ms - 1, writer: 99, ..older });
+    let item = records::object_key("b", "k");
+    service
+        .coordinator()
+        .store()
+        .write(crate::store::WriteOp::Merge {
+            table: OBJECTS,
+            key: item,
+            siblings: missed,
+            hint_for: None,
+        })
+        .await
+        .unwrap();
+    assert!(
+        matches!(service.head_object("b", "k").await, Err(Error::NoSuchKey)),
+        "the acknowledged delete must not be undone"
+    );
+}
+
 /// A GET that started before an overwrite reads the old body to its end: superseded bodies
 /// wait out the grace period. Once it has passed, the queue deletes them.
 #[tokio::test]
