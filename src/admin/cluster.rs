@@ -242,7 +242,7 @@ impl AdminService {
     }
 
     /// Computes the next layout from the current members and the staged changes, installs it.
-    pub(super) fn apply_changes(&self) -> Result<Reply, ApiError> {
+    pub(super) async fn apply_changes(&self) -> Result<Reply, ApiError> {
         let ring = &self.inner.cluster.ring;
         let current = ring.layout();
         let view = ring.view();
@@ -314,7 +314,13 @@ impl AdminService {
             members: layout.members.len(),
             moved_replicas: moved,
         };
-        ring.install_layout(layout);
+        // On the single decision path: a majority of the members must promise this layout its
+        // version, so a change applied on another node at the same time cannot also win it.
+        let rpc = self.inner.cluster.coordinator.rpc();
+        crate::ring::gossip::propose_layout(ring, rpc, layout).await.map_err(|e| {
+            tracing::warn!(error = %e, "layout change refused");
+            ApiError::LayoutConflict { reason: e.to_string() }
+        })?;
         self.staged().clear();
         tracing::info!(
             version = result.layout_version,

@@ -26,6 +26,8 @@ pub enum ApiError {
     NoSuchBucket { bucket: String },
     #[error("access key {access_key_id} already exists")]
     AccessKeyAlreadyExists { access_key_id: String },
+    #[error("{reason}; the layout is unchanged here: see `cluster status`, then stage again")]
+    LayoutConflict { reason: String },
     #[error("not enough replicas answered; retry")]
     Unavailable,
     #[error("internal error; see the node's log")]
@@ -50,7 +52,9 @@ impl ApiError {
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::InvalidJson { .. } | Self::InvalidArgument { .. } => StatusCode::BAD_REQUEST,
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::AccessKeyAlreadyExists { .. } => StatusCode::CONFLICT,
+            Self::AccessKeyAlreadyExists { .. } | Self::LayoutConflict { .. } => {
+                StatusCode::CONFLICT
+            }
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -67,6 +71,7 @@ impl ApiError {
             Self::NoSuchAccessKey { .. } => "NoSuchAccessKey",
             Self::NoSuchBucket { .. } => "NoSuchBucket",
             Self::AccessKeyAlreadyExists { .. } => "AccessKeyAlreadyExists",
+            Self::LayoutConflict { .. } => "LayoutConflict",
             Self::Unavailable => "ServiceUnavailable",
             Self::Internal => "InternalError",
         }

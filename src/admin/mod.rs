@@ -223,7 +223,7 @@ impl AdminService {
             Route::ClusterStatus => self.cluster_status(),
             Route::StageChange => self.stage_change(read_json(body, max).await?),
             Route::ClearChanges => Ok(self.clear_changes()),
-            Route::ApplyChanges => self.apply_changes(),
+            Route::ApplyChanges => self.apply_changes().await,
             Route::Repair => self.repair(read_json(body, max).await?),
             Route::Metrics => Ok(self.metrics()),
         }

@@ -197,6 +197,11 @@ impl Coordinator {
         &self.inner.clock
     }
 
+    /// The transport to the other nodes (`None` for a ring of one).
+    pub fn rpc(&self) -> Option<&RpcClient> {
+        self.inner.rpc.as_ref()
+    }
+
     /// Anti-entropy's requests (`ringvault repair`) and progress.
     pub fn repair_control(&self) -> &Arc<RepairControl> {
         &self.inner.repair

@@ -34,6 +34,66 @@ impl RpcRequest for FetchLayout {
     type Response = Layout;
 }
 
+/// Asks a member to promise that layout version `version` will be the one with `digest`: the
+/// single decision path of layout changes (see [`propose_layout`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProposeLayout {
+    pub version: u64,
+    pub digest: u64,
+}
+
+impl RpcRequest for ProposeLayout {
+    const TAG: u16 = 103;
+    /// Whether the member promised.
+    type Response = bool;
+}
+
+/// Why a layout change was not applied.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "another layout change won version {version}: {promised} of the {needed} members needed promised this one"
+)]
+pub struct LayoutConflict {
+    pub version: u64,
+    pub promised: usize,
+    pub needed: usize,
+}
+
+/// Installs `next` (computed from the current layout, one version above it) only once a
+/// majority of the current layout's members promised that its version is this layout: two
+/// operators applying changes on two nodes at once can never leave two layouts with one
+/// version, and the one whose change lost is told. A member promises one layout per version
+/// (for `PROMISE_TTL`, so that a proposal that died does not block the next), and never one
+/// at or below the version it runs.
+pub async fn propose_layout(
+    ring: &Ring,
+    rpc: Option<&RpcClient>,
+    next: Layout,
+) -> Result<(), LayoutConflict> {
+    let current = ring.layout();
+    let voters: Vec<NodeId> = if current.members.is_empty() {
+        vec![ring.me()]
+    } else {
+        current.members.iter().map(|m| m.id).collect()
+    };
+    let needed = voters.len() / 2 + 1;
+    let (version, digest) = (next.version, next.digest());
+    let asks = voters.iter().map(|&node| async move {
+        if node == ring.me() {
+            return ring.promise_layout(version, digest);
+        }
+        match rpc {
+            Some(rpc) => rpc.call(node, &ProposeLayout { version, digest }).await.unwrap_or(false),
+            None => false,
+        }
+    });
+    let promised = futures_util::future::join_all(asks).await.into_iter().filter(|p| *p).count();
+    if promised < needed || !ring.install_layout(next) {
+        return Err(LayoutConflict { version, promised, needed });
+    }
+    Ok(())
+}
+
 /// Serves gossip and layout requests for `ring`.
 pub fn register(router: &mut Router, ring: &Ring) {
     let r = ring.clone();
@@ -45,6 +105,11 @@ pub fn register(router: &mut Router, ring: &Ring) {
             ring.local_state();
             Ok(ring.view().states().cloned().collect())
         }
+    });
+    let r = ring.clone();
+    router.register(move |_, p: ProposeLayout| {
+        let ring = r.clone();
+        async move { Ok(ring.promise_layout(p.version, p.digest)) }
     });
     let r = ring.clone();
     router.register(move |_, FetchLayout| {

@@ -102,6 +102,13 @@ impl Layout {
             .collect()
     }
 
+    /// A digest of the whole layout (members and assignments), to tell two layouts of one
+    /// version apart.
+    pub fn digest(&self) -> u64 {
+        let bytes = postcard::to_allocvec(self).unwrap_or_default();
+        xxhash_rust::xxh3::xxh3_64(&bytes)
+    }
+
     pub fn assignments(&self) -> &[Vec<NodeId>] {
         &self.assignments
     }

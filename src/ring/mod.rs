@@ -63,7 +63,12 @@ struct RingInner {
     synced: Mutex<u64>,
     local: Mutex<Option<NodeInfo>>,
     addresses: Mutex<Option<gossip::AddressSink>>,
+    /// The layout this node promised for the next version: `(version, digest, until)`.
+    promise: Mutex<Option<(u64, u64, std::time::Instant)>>,
 }
+
+/// How long a promise of a layout version holds (a proposal that died blocks no longer).
+const PROMISE_TTL: Duration = Duration::from_secs(10);
 
 impl std::fmt::Debug for Ring {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -97,6 +102,7 @@ impl Ring {
                 synced: Mutex::new(0),
                 local: Mutex::new(None),
                 addresses: Mutex::new(None),
+                promise: Mutex::new(None),
             }),
         }
     }
@@ -124,6 +130,24 @@ impl Ring {
             *lock(&self.inner.previous) = Some(old);
         }
         installed
+    }
+
+    /// Promises that layout `version` will be the one with `digest`, unless this node runs
+    /// that version or a later one, or promised another layout for it within `PROMISE_TTL`.
+    pub fn promise_layout(&self, version: u64, digest: u64) -> bool {
+        if version <= self.layout().version {
+            return false;
+        }
+        let now = self.inner.clock.monotonic();
+        let mut promise = lock(&self.inner.promise);
+        match *promise {
+            Some((v, d, until)) if v == version && d != digest && now < until => false,
+            Some((v, _, until)) if v > version && now < until => false,
+            _ => {
+                *promise = Some((version, digest, now + PROMISE_TTL));
+                true
+            }
+        }
     }
 
     /// The layout before the current one, if any (persisted with it by the cluster).
@@ -330,6 +354,22 @@ mod tests {
         let clock: SharedClock =
             Arc::new(crate::clock::ManualClock::new(chrono::DateTime::UNIX_EPOCH));
         Ring::new(me, Layout::single(me, 4), clock, Duration::from_secs(1))
+    }
+
+    /// A member promises one layout per version: another digest is refused until the promise
+    /// lapses, and nothing at or below the version it runs is promised.
+    #[test]
+    fn a_layout_version_is_promised_to_one_layout_at_a_time() {
+        let clock = Arc::new(crate::clock::ManualClock::new(chrono::DateTime::UNIX_EPOCH));
+        let shared: SharedClock = clock.clone();
+        let ring = Ring::new(1, Layout::single(1, 4), shared, Duration::from_secs(1));
+        let next = ring.layout().version + 1;
+        assert!(!ring.promise_layout(next - 1, 7), "the version it runs");
+        assert!(ring.promise_layout(next, 7));
+        assert!(ring.promise_layout(next, 7), "the same layout again");
+        assert!(!ring.promise_layout(next, 8), "another layout of that version");
+        clock.advance(PROMISE_TTL + Duration::from_millis(1));
+        assert!(ring.promise_layout(next, 8), "a promise that lapsed blocks no longer");
     }
 
     /// A node that restarts (on another port) must be news to peers that heard many heartbeats

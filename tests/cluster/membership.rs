@@ -120,3 +120,45 @@ async fn a_dead_node_removed_then_replaced_leaves_every_partition_whole() {
     eventually("every owner to hold its share again", || owners_agree(&cluster, &[0, 1, 2, 3]))
         .await;
 }
+
+/// Whether every running node runs the same layout (version and content).
+fn one_layout(cluster: &TestCluster) -> bool {
+    let first = cluster.node(0).ring().layout();
+    cluster.live().all(|n| {
+        let l = n.ring().layout();
+        l.version == first.version && l.digest() == first.digest()
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_operators_applying_at_once_never_make_two_layouts_of_one_version() {
+    let cluster = TestCluster::start(3).await;
+    let admin = |i: usize| {
+        let node = cluster.node(i);
+        AdminClient::new(&node.admin_addr().to_string(), node.admin_token().clone()).unwrap()
+    };
+    let (a, b) = (admin(0), admin(1));
+    let target = format!("{:016x}", cluster.node(2).node_id());
+    let set = |capacity| ClusterChange::Set { node_id: target.clone(), zone: None, capacity };
+
+    // A change that a majority already promised another layout's version loses, and is told.
+    let version = cluster.node(0).ring().layout().version;
+    assert!(cluster.node(0).ring().promise_layout(version + 1, 0xdead));
+    assert!(cluster.node(2).ring().promise_layout(version + 1, 0xdead));
+    b.stage_change(&set(Some(5))).await.unwrap();
+    let lost = b.apply_changes().await.unwrap_err();
+    assert_eq!(lost.api_code(), Some("LayoutConflict"), "{lost}");
+    assert_eq!(cluster.node(1).ring().layout().version, version, "nothing was installed");
+
+    // Two applies racing on two nodes (once the promises above lapse): whatever the order,
+    // one layout per version, and every node ends on the same one.
+    tokio::time::sleep(std::time::Duration::from_secs(11)).await;
+    a.stage_change(&set(Some(2))).await.unwrap();
+    let (ra, rb) = tokio::join!(a.apply_changes(), b.apply_changes());
+    match (&ra, &rb) {
+        (Ok(x), Ok(y)) => assert_ne!(x.layout_version, y.layout_version, "{ra:?} {rb:?}"),
+        (Ok(_), Err(e)) | (Err(e), Ok(_)) => assert_eq!(e.api_code(), Some("LayoutConflict")),
+        (Err(_), Err(_)) => {} // both lost to each other's promises: nothing installed
+    }
+    eventually("every node to run one layout", || one_layout(&cluster)).await;
+}
