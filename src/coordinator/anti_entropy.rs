@@ -211,6 +211,14 @@ struct Moved {
     bytes: u64,
 }
 
+impl std::ops::AddAssign for Moved {
+    fn add_assign(&mut self, m: Moved) {
+        self.items += m.items;
+        self.blocks += m.blocks;
+        self.bytes += m.bytes;
+    }
+}
+
 impl AntiEntropyWorker {
     /// Runs passes until `shutdown` fires: every `interval`, or at once when asked.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
@@ -325,8 +333,8 @@ impl AntiEntropyWorker {
             progress.elapsed_ms = millis(clock.monotonic().saturating_duration_since(started));
             progress.clone()
         };
-        let level = progress.items_moved + progress.blocks_moved > 0;
-        if level || progress.partitions_skipped > 0 {
+        let moved_any = progress.items_moved + progress.blocks_moved > 0;
+        if moved_any || progress.partitions_skipped > 0 {
             tracing::info!(
                 worker = "anti-entropy",
                 partitions = progress.partitions_done,
@@ -373,10 +381,7 @@ impl AntiEntropyWorker {
                     || mine.count == 0
                     || theirs.count == 0;
                 if small || child_level(bits).is_none() {
-                    let m = self.reconcile(&local, remote, kind, bits, prefix, pacer).await?;
-                    moved.items += m.items;
-                    moved.blocks += m.blocks;
-                    moved.bytes += m.bytes;
+                    moved += self.reconcile(&local, remote, kind, bits, prefix, pacer).await?;
                     continue;
                 }
                 let mine = local.tree_children(kind, bits, prefix).await?.unwrap_or_default();
@@ -426,9 +431,7 @@ impl AntiEntropyWorker {
                 TreeKind::Blocks => self.move_blocks(local, remote, pull, push).await?,
             };
             pacer.spend(m.bytes).await;
-            moved.items += m.items;
-            moved.blocks += m.blocks;
-            moved.bytes += m.bytes;
+            moved += m;
             match bound {
                 Some(bound) => after = Some(bound),
                 None => return Ok(moved),

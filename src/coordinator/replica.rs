@@ -145,12 +145,7 @@ impl Local {
             match partitions {
                 None => store.scan(table, start, end, limit, &|_| true),
                 Some((bits, set)) => {
-                    let mut wanted = vec![false; 1usize << bits];
-                    for p in set {
-                        if let Some(slot) = wanted.get_mut(p as usize) {
-                            *slot = true;
-                        }
-                    }
+                    let wanted = partition_set(bits, &set);
                     let filter = |key: &[u8]| {
                         let p = partition_of(item_hash(table.0, key), bits);
                         wanted.get(p.0 as usize).copied().unwrap_or(false)

@@ -137,11 +137,6 @@ impl Reserve {
         reserve
     }
 
-    /// Whether the reserve is in place (or there is none to keep).
-    fn held(&self) -> bool {
-        self.path.as_ref().is_none_or(|p| std::fs::metadata(p).is_ok_and(|m| m.len() >= self.bytes))
-    }
-
     /// No reserve (stores in memory, test backends).
     pub(super) fn none() -> Self {
         Self { path: None, bytes: 0 }
@@ -161,16 +156,21 @@ impl Reserve {
             tracing::debug!(path = %path.display(), "too little room for the disk reserve yet");
             return;
         }
-        // Zeros actually written (not a sparse length), so the space is really held.
+        // The space is really held (allocated, not a sparse length): fallocate where the file
+        // system has it, zeros written where not.
         let written = (|| {
             use std::io::Write;
             let mut file = std::fs::File::create(path)?;
-            let chunk = vec![0u8; 1 << 20];
-            let mut left = self.bytes;
-            while left > 0 {
-                let n = usize::try_from(left.min(chunk.len() as u64)).unwrap_or(chunk.len());
-                file.write_all(&chunk[..n])?;
-                left -= n as u64;
+            if rustix::fs::fallocate(&file, rustix::fs::FallocateFlags::empty(), 0, self.bytes)
+                .is_err()
+            {
+                let chunk = vec![0u8; 1 << 20];
+                let mut left = self.bytes;
+                while left > 0 {
+                    let n = usize::try_from(left.min(chunk.len() as u64)).unwrap_or(chunk.len());
+                    file.write_all(&chunk[..n])?;
+                    left -= n as u64;
+                }
             }
             file.sync_all()
         })();
@@ -249,9 +249,7 @@ impl FullDisk {
             self.reserve_tried.is_none_or(|at| now.saturating_duration_since(at) >= RESERVE_RETRY);
         if self.since.is_none() && due {
             self.reserve_tried = Some(now);
-            if !self.reserve.held() {
-                self.reserve.make();
-            }
+            self.reserve.make(); // at once when it is in place
         }
     }
 
