@@ -54,6 +54,8 @@ struct Inner {
     clock: SharedClock,
     rng: Mutex<StdRng>,
     body: BodyOptions,
+    /// Bodies the reclaim queue deleted since start (by the background loop or on demand).
+    reclaimed: std::sync::atomic::AtomicU64,
 }
 
 impl ObjectService {
@@ -64,6 +66,7 @@ impl ObjectService {
                 clock,
                 rng: Mutex::new(StdRng::seed_from_u64(seed)),
                 body,
+                reclaimed: std::sync::atomic::AtomicU64::new(0),
             }),
         }
     }

@@ -123,6 +123,11 @@ impl ObjectService {
             || self.inner.clock.monotonic().saturating_duration_since(started) < grace / 2
     }
 
+    /// Bodies the reclaim queue deleted since this node started, whoever ran the passes.
+    pub fn reclaimed_bodies(&self) -> u64 {
+        self.inner.reclaimed.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Bodies waiting in this node's reclaim queue (due or not).
     pub async fn reclaim_queue_len(&self) -> Result<usize, Error> {
         let mut end = PREFIX.to_vec();
@@ -144,6 +149,7 @@ impl ObjectService {
                     self.coordinator().delete_body(entry.data_id).await;
                     tracing::debug!(data_id = %hex::encode(entry.data_id), "reclaimed a body");
                     pass.deleted += 1;
+                    self.inner.reclaimed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 }
                 Err(e) => {
                     tracing::debug!(data_id = %hex::encode(entry.data_id), error = %e, "reclaim check postponed");

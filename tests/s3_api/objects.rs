@@ -339,7 +339,7 @@ async fn overwrite_and_delete_reclaim_blocks() {
         .unwrap();
     drop(s3);
     // The overwritten and the deleted body.
-    assert_eq!(node.reclaim_now().await.deleted, 2);
+    assert_eq!(node.reclaim_now().await, 2);
     let mut node = node;
     node.stop().await;
     // 9 000 bytes in 4 KiB blocks: exactly the 3 blocks of "kept" remain.
