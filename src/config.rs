@@ -65,6 +65,10 @@ pub struct Settings {
     /// (default 600000: ten minutes, longer than any read of it still streaming).
     #[arg(long, env = "RINGVAULT_RECLAIM_GRACE_MS")]
     pub reclaim_grace_ms: Option<u64>,
+    /// How old a tombstone (what a delete leaves) must be before it is purged, once every
+    /// member agrees nothing could bring the deleted version back (default 86400000: a day).
+    #[arg(long, env = "RINGVAULT_TOMBSTONE_GRACE_MS")]
+    pub tombstone_grace_ms: Option<u64>,
     /// Mutating requests running at once, detached from their connections (default 1024).
     #[arg(long, env = "RINGVAULT_REQUESTS_MAX")]
     pub requests_max: Option<usize>,
@@ -144,6 +148,7 @@ impl Settings {
             inline_max_bytes: self.inline_max_bytes.or(lower.inline_max_bytes),
             cache_bytes: self.cache_bytes.or(lower.cache_bytes),
             reclaim_grace_ms: self.reclaim_grace_ms.or(lower.reclaim_grace_ms),
+            tombstone_grace_ms: self.tombstone_grace_ms.or(lower.tombstone_grace_ms),
             scrub_interval_ms: self.scrub_interval_ms.or(lower.scrub_interval_ms),
             scrub_bytes_per_sec: self.scrub_bytes_per_sec.or(lower.scrub_bytes_per_sec),
             requests_max: self.requests_max.or(lower.requests_max),
@@ -203,6 +208,8 @@ pub struct Config {
     pub cache_bytes: usize,
     /// See `Settings::reclaim_grace_ms`.
     pub reclaim_grace: std::time::Duration,
+    /// See `Settings::tombstone_grace_ms`.
+    pub tombstone_grace: std::time::Duration,
     /// See `Settings::requests_max`.
     pub requests_max: usize,
     /// See `Settings::scrub_interval_ms`.
@@ -421,6 +428,9 @@ impl Config {
             cache_bytes: settings.cache_bytes.unwrap_or(32 << 20),
             reclaim_grace: std::time::Duration::from_millis(
                 settings.reclaim_grace_ms.unwrap_or(600_000),
+            ),
+            tombstone_grace: std::time::Duration::from_millis(
+                settings.tombstone_grace_ms.unwrap_or(86_400_000),
             ),
             requests_max,
             scrub_interval,

@@ -73,6 +73,13 @@ enum Command {
         #[arg(long)]
         scrub: bool,
     },
+    /// Shrink the database file of a stopped node, giving the space that deleted data freed
+    /// back to the file system (a running node reuses that space for new writes anyway).
+    Compact {
+        /// The node's data directory.
+        #[arg(long, value_name = "DIR", env = "RINGVAULT_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+        data_dir: PathBuf,
+    },
     /// Run a local ring of several nodes in this process, on consecutive loopback ports.
     Dev(cli::dev::DevArgs),
 }
@@ -225,6 +232,7 @@ fn main() -> ExitCode {
         Some(Command::Repair { admin, partition, scrub }) => {
             run_admin(&admin, Admin::Repair { partition, scrub })
         }
+        Some(Command::Compact { data_dir }) => compact(&data_dir),
         Some(Command::Dev(args)) => cli::dev::run(&args),
         Some(Command::Server(args)) => run_server(&args),
         None => run_server(&cli.server),
@@ -236,6 +244,21 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn compact(data_dir: &std::path::Path) -> anyhow::Result<()> {
+    let path = data_dir.join(node::DB_FILE);
+    anyhow::ensure!(path.exists(), "no database at {}", path.display());
+    let done = ringvault::store::compact_file(&path)
+        .with_context(|| format!("compacting {} (is the node stopped?)", path.display()))?;
+    println!(
+        "{}: {} -> {} bytes ({} returned)",
+        path.display(),
+        done.before_bytes,
+        done.after_bytes,
+        done.before_bytes.saturating_sub(done.after_bytes)
+    );
+    Ok(())
 }
 
 fn run_server(args: &ServerArgs) -> anyhow::Result<()> {

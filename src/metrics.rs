@@ -67,6 +67,8 @@ pub struct ClusterSnapshot {
     pub scrub: Vec<(&'static str, u64)>,
     /// The rebalance, likewise.
     pub rebalance: Vec<(&'static str, u64)>,
+    /// Garbage collection, `(kind, value)`.
+    pub gc: Vec<(&'static str, u64)>,
 }
 
 /// The node's metrics; cheap to clone, shared by the S3 front end and the admin API.
@@ -91,6 +93,7 @@ struct Inner {
     anti_entropy: Family<KindLabels, Gauge>,
     scrub: Family<KindLabels, Gauge>,
     rebalance: Family<KindLabels, Gauge>,
+    gc: Family<KindLabels, Gauge>,
     /// Scrapes fill the gauges and encode them as one step.
     scrape: Mutex<()>,
 }
@@ -199,6 +202,13 @@ impl Metrics {
              their pulls moved since start (items_pulled, blocks_pulled, bytes_pulled, eta_seconds)",
             rebalance.clone(),
         );
+        let gc = Family::<KindLabels, Gauge>::default();
+        registry.register(
+            "gc",
+            "Garbage collection: tombstones held now, tombstones purged from every member and \
+             purge rounds postponed since start, bodies reclaimed since start",
+            gc.clone(),
+        );
         Self {
             inner: Arc::new(Inner {
                 registry,
@@ -216,6 +226,7 @@ impl Metrics {
                 anti_entropy,
                 scrub,
                 rebalance,
+                gc,
                 scrape: Mutex::new(()),
             }),
         }
@@ -268,6 +279,9 @@ impl Metrics {
         for (kind, value) in &cluster.rebalance {
             inner.rebalance.get_or_create(&KindLabels { kind }).set(gauge(*value));
         }
+        for (kind, value) in &cluster.gc {
+            inner.gc.get_or_create(&KindLabels { kind }).set(gauge(*value));
+        }
         let mut out = String::new();
         // Writing to a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &inner.registry);
@@ -304,6 +318,7 @@ mod tests {
             anti_entropy: vec![("items_moved", 12), ("running", 1)],
             scrub: vec![("corrupt", 1)],
             rebalance: vec![("partitions_pending", 4)],
+            gc: vec![("tombstones", 6)],
         };
         let text = metrics.render(&snapshot);
         for line in [
@@ -322,6 +337,7 @@ mod tests {
             r#"ringvault_anti_entropy{kind="items_moved"} 12"#,
             r#"ringvault_scrub{kind="corrupt"} 1"#,
             r#"ringvault_rebalance{kind="partitions_pending"} 4"#,
+            r#"ringvault_gc{kind="tombstones"} 6"#,
             "# EOF",
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line:?} in:\n{text}");

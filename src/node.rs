@@ -23,7 +23,8 @@ use crate::s3::{S3Options, S3Service, ServerLimits};
 use crate::store::{Store, StoreOptions};
 use crate::tasks::TaskSet;
 
-const DB_FILE: &str = "ringvault.redb";
+/// The database file in a node's data directory.
+pub const DB_FILE: &str = "ringvault.redb";
 /// How long shutdown waits for detached requests to finish.
 const REQUESTS_SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
 /// How long shutdown waits for background copies to leave their hints.
@@ -260,6 +261,15 @@ pub async fn start(config: Config) -> Result<RunningNode, NodeError> {
         let interval = (config.reclaim_grace / 4).clamp(RECLAIM_INTERVAL_MIN, RECLAIM_INTERVAL_MAX);
         tokio::spawn(async move { objects.run_reclaimer(interval, stop).await })
     };
+    let purger = {
+        let worker = crate::coordinator::PurgeWorker {
+            coordinator: coordinator.clone(),
+            interval: (config.tombstone_grace / 4)
+                .clamp(RECLAIM_INTERVAL_MIN, RECLAIM_INTERVAL_MAX),
+            grace: config.tombstone_grace,
+        };
+        tokio::spawn(worker.run(rx.clone()))
+    };
     let scrubber = {
         let worker = crate::coordinator::ScrubWorker {
             coordinator: coordinator.clone(),
@@ -295,6 +305,7 @@ pub async fn start(config: Config) -> Result<RunningNode, NodeError> {
         requests.close(REQUESTS_SHUTDOWN_GRACE).await;
         let _ = reclaimer.await;
         let _ = scrubber.await;
+        let _ = purger.await;
         if let Some((_, task)) = cluster_task {
             let _ = task.await;
         }

@@ -184,6 +184,22 @@ pub struct ClusterStatus {
     /// The rebalance on this node: partitions still to pull after a layout change.
     #[serde(default)]
     pub rebalance: RebalanceProgress,
+    /// Garbage collection on this node.
+    #[serde(default)]
+    pub gc: GcProgress,
+}
+
+/// Garbage collection on one node: tombstones held and purged, bodies reclaimed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GcProgress {
+    /// Deleted items held as tombstones now.
+    pub tombstones: u64,
+    /// Tombstones this node purged from every member since it started.
+    pub tombstones_purged: u64,
+    /// Purge rounds put off since start (a member down, or holding a newer or hinted copy).
+    pub purge_postponed: u64,
+    /// Bodies of superseded versions, aborted uploads and failed writes deleted since start.
+    pub bodies_reclaimed: u64,
 }
 
 /// `POST /v1/repair`: compare this node's partitions with their other owners now (every

@@ -5,8 +5,8 @@
 use std::collections::BTreeSet;
 
 use super::api::{
-    ApplyResult, ClusterChange, ClusterNode, ClusterStatus, PendingHints, RepairAccepted,
-    RepairRequest,
+    ApplyResult, ClusterChange, ClusterNode, ClusterStatus, GcProgress, PendingHints,
+    RepairAccepted, RepairRequest,
 };
 use super::error::ApiError;
 use super::{AdminService, Reply};
@@ -78,7 +78,20 @@ impl AdminService {
             repair: self.inner.cluster.coordinator.repair_control().progress(),
             scrub: self.inner.cluster.coordinator.scrub_control().progress(),
             rebalance: self.inner.cluster.coordinator.repair_control().rebalance(),
+            gc: self.gc(),
         })
+    }
+
+    /// Garbage collection's figures on this node.
+    fn gc(&self) -> GcProgress {
+        let coordinator = &self.inner.cluster.coordinator;
+        let purge = coordinator.purge_stats();
+        GcProgress {
+            tombstones: coordinator.store().tombstone_count().unwrap_or(0),
+            tombstones_purged: purge.purged(),
+            purge_postponed: purge.postponed(),
+            bodies_reclaimed: self.objects().reclaimed_bodies(),
+        }
     }
 
     /// `POST /v1/repair`: an anti-entropy pass now, over every partition this node owns or one.
@@ -173,6 +186,15 @@ impl AdminService {
                     ("restored_on_read", totals.restored_on_read),
                     ("running", u64::from(pass.running)),
                     ("pass_blocks_checked", pass.blocks_checked),
+                ]
+            },
+            gc: {
+                let gc = self.gc();
+                vec![
+                    ("tombstones", gc.tombstones),
+                    ("tombstones_purged", gc.tombstones_purged),
+                    ("purge_postponed", gc.purge_postponed),
+                    ("bodies_reclaimed", gc.bodies_reclaimed),
                 ]
             },
             hints: coordinator

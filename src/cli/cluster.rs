@@ -122,6 +122,11 @@ fn print_status(status: &ClusterStatus) {
         );
     }
     print_repair(&status.repair);
+    let g = &status.gc;
+    println!(
+        "Garbage: {} tombstones held; since start {} purged everywhere ({} rounds put off), {} bodies reclaimed",
+        g.tombstones, g.tombstones_purged, g.purge_postponed, g.bodies_reclaimed
+    );
     let s = &status.scrub;
     if s.passes == 0 {
         println!("Scrub: no pass yet");

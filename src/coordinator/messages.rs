@@ -193,3 +193,24 @@ impl RpcRequest for ItemsMerge {
     const TAG: u16 = 24;
     type Response = Answer<()>;
 }
+
+/// Whether the replica's copies of some tombstoned items may be purged with them (see
+/// `purge`): one answer per item.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PurgeCheck {
+    pub items: Vec<(TableId, Vec<u8>, Siblings)>,
+}
+impl RpcRequest for PurgeCheck {
+    const TAG: u16 = 25;
+    type Response = Answer<Vec<bool>>;
+}
+
+/// Forgets the replica's copies of items the given tombstones cover (see `purge`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PurgeItems {
+    pub items: Vec<(TableId, Vec<u8>, Siblings)>,
+}
+impl RpcRequest for PurgeItems {
+    const TAG: u16 = 26;
+    type Response = Answer<()>;
+}

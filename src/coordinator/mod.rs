@@ -19,6 +19,7 @@ mod cleanup;
 mod handoff;
 mod journal;
 mod messages;
+mod purge;
 mod read;
 mod read_repair;
 mod rebalance;
@@ -50,6 +51,7 @@ pub use anti_entropy::{
 };
 pub use cleanup::CleanupWorker;
 pub use handoff::HandoffWorker;
+pub use purge::{PurgePass, PurgeStats, PurgeWorker};
 pub use read_repair::{Repair, RepairQueue};
 pub use rebalance::RebalanceWorker;
 pub use replica::{Local, Replica, ReplicaError, ScanRange};
@@ -119,6 +121,8 @@ struct Inner {
     repair: Arc<RepairControl>,
     /// The scrubber's requests and progress.
     scrub: Arc<ScrubControl>,
+    /// The tombstone purge's totals.
+    purge: Arc<PurgeStats>,
 }
 
 /// Write rounds finishing in the background at once, at most; beyond, the copies still in
@@ -154,6 +158,7 @@ impl Coordinator {
                 stop,
                 repair,
                 scrub,
+                purge: Arc::default(),
             }),
         }
     }
@@ -210,6 +215,11 @@ impl Coordinator {
     /// The scrubber's requests (`ringvault repair --scrub`) and progress.
     pub fn scrub_control(&self) -> &Arc<ScrubControl> {
         &self.inner.scrub
+    }
+
+    /// The tombstone purge's totals.
+    pub fn purge_stats(&self) -> &Arc<PurgeStats> {
+        &self.inner.purge
     }
 
     /// N, R and W for the current layout.

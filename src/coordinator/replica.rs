@@ -11,8 +11,8 @@ use bytes::Bytes;
 
 use super::messages::{
     BlockGet, BlockPut, BlocksDelete, BodyDelete, ItemsGet, ItemsMerge, PartitionBlocks,
-    PartitionFilter, PartitionItems, PartitionItemsPage, ReplicaCoordinate, ReplicaGet,
-    ReplicaMerge, ReplicaScan, TreeChildren, TreeEntries, TreeNodes,
+    PartitionFilter, PartitionItems, PartitionItemsPage, PurgeCheck, PurgeItems, ReplicaCoordinate,
+    ReplicaGet, ReplicaMerge, ReplicaScan, TreeChildren, TreeEntries, TreeNodes,
 };
 use crate::causality::{Sibling, Siblings, VectorClock};
 use crate::ring::{NodeId, PartitionId, item_hash};
@@ -77,7 +77,7 @@ pub struct Local {
 impl Local {
     /// Runs a synchronous store read off the async threads (or on this one, for a store that
     /// runs inline: the deterministic simulation).
-    async fn blocking<T: Send + 'static>(
+    pub(super) async fn blocking<T: Send + 'static>(
         &self,
         f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, ReplicaError> {
@@ -244,6 +244,22 @@ impl Local {
         for outcome in futures_util::future::join_all(writes).await {
             outcome?;
         }
+        Ok(())
+    }
+
+    pub async fn purgeable(
+        &self,
+        items: Vec<(TableId, Vec<u8>, Siblings)>,
+    ) -> Result<Vec<bool>, ReplicaError> {
+        let store = self.store.clone();
+        self.blocking(move || store.purgeable(&items)).await
+    }
+
+    pub async fn purge(
+        &self,
+        items: Vec<(TableId, Vec<u8>, Siblings)>,
+    ) -> Result<(), ReplicaError> {
+        self.store.write(WriteOp::Purge { items }).await?;
         Ok(())
     }
 }
@@ -502,6 +518,26 @@ impl Replica {
         match self {
             Replica::Local(l) => l.items_merge(items).await,
             Replica::Remote { node, rpc } => rpc.call(*node, &ItemsMerge { items }).await?,
+        }
+    }
+
+    pub async fn purgeable(
+        &self,
+        items: Vec<(TableId, Vec<u8>, Siblings)>,
+    ) -> Result<Vec<bool>, ReplicaError> {
+        match self {
+            Replica::Local(l) => l.purgeable(items).await,
+            Replica::Remote { node, rpc } => rpc.call(*node, &PurgeCheck { items }).await?,
+        }
+    }
+
+    pub async fn purge(
+        &self,
+        items: Vec<(TableId, Vec<u8>, Siblings)>,
+    ) -> Result<(), ReplicaError> {
+        match self {
+            Replica::Local(l) => l.purge(items).await,
+            Replica::Remote { node, rpc } => rpc.call(*node, &PurgeItems { items }).await?,
         }
     }
 }

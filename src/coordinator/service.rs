@@ -3,8 +3,8 @@
 
 use super::messages::{
     BlockGet, BlockPut, BlocksDelete, BodyDelete, ItemsGet, ItemsMerge, PartitionBlocks,
-    PartitionItems, ReplicaCoordinate, ReplicaGet, ReplicaMerge, ReplicaScan, TreeChildren,
-    TreeEntries, TreeNodes,
+    PartitionItems, PurgeCheck, PurgeItems, ReplicaCoordinate, ReplicaGet, ReplicaMerge,
+    ReplicaScan, TreeChildren, TreeEntries, TreeNodes,
 };
 use super::replica::{Local, ScanRange};
 use crate::rpc::Router;
@@ -119,6 +119,26 @@ pub fn register(router: &mut Router, local: &Local) {
                 return Ok(Err(too_many("items")));
             }
             Ok(l.items_merge(r.items).await)
+        }
+    });
+    let l = local.clone();
+    router.register(move |_, r: PurgeCheck| {
+        let l = l.clone();
+        async move {
+            if r.items.len() > TREE_LIMIT_MAX {
+                return Ok(Err(too_many("items")));
+            }
+            Ok(l.purgeable(r.items).await)
+        }
+    });
+    let l = local.clone();
+    router.register(move |_, r: PurgeItems| {
+        let l = l.clone();
+        async move {
+            if r.items.len() > TREE_LIMIT_MAX {
+                return Ok(Err(too_many("items")));
+            }
+            Ok(l.purge(r.items).await)
         }
     });
     let l = local.clone();

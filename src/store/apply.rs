@@ -5,7 +5,7 @@ use redb::{Database, Durability, ReadableTable};
 
 use super::{
     BlockId, StoreError, TableId, WriteOp, WriteOutcome, codec, hints, item_key, merkle, redb_err,
-    tables,
+    tables, tombstones,
 };
 use crate::causality::{Actor, Sibling, Siblings, VectorClock};
 use hints::HintOp;
@@ -24,7 +24,10 @@ pub(super) fn apply_batch(
         let mut blocks = txn.open_table(tables::BLOCKS).map_err(redb_err)?;
         let mut journal = txn.open_table(tables::JOURNAL).map_err(redb_err)?;
         let mut hint_tables = hints::HintTables::open(&txn)?;
-        let mut merkle = merkle::MerkleTables::open(&txn)?;
+        let mut indexes = Indexes {
+            merkle: merkle::MerkleTables::open(&txn)?,
+            tombstones: tombstones::TombstoneIndex::open(&txn)?,
+        };
         for op in ops {
             let outcome = match op {
                 WriteOp::Coordinate {
@@ -37,7 +40,7 @@ pub(super) fn apply_batch(
                     only_if_unchanged,
                 } => coordinate(
                     &mut items,
-                    &mut merkle,
+                    &mut indexes,
                     table,
                     &key,
                     context,
@@ -47,7 +50,7 @@ pub(super) fn apply_batch(
                     only_if_unchanged,
                 ),
                 WriteOp::Merge { table, key, siblings, hint_for } => {
-                    let outcome = merge(&mut items, &mut merkle, table, &key, &siblings);
+                    let outcome = merge(&mut items, &mut indexes, table, &key, &siblings);
                     match hint_for {
                         Some(owner) if outcome.is_ok() => hint_tables
                             .add(owner, &HintOp::Item { table: table.0, key })
@@ -56,7 +59,7 @@ pub(super) fn apply_batch(
                     }
                 }
                 WriteOp::PutBlock { id, data, hint_for } => {
-                    let outcome = put_block(&mut blocks, &mut merkle, id, &data);
+                    let outcome = put_block(&mut blocks, &mut indexes.merkle, id, &data);
                     match hint_for {
                         Some(owner) if outcome.is_ok() => {
                             hint_tables.add(owner, &HintOp::Block { id }).and(outcome)
@@ -74,20 +77,33 @@ pub(super) fn apply_batch(
                 WriteOp::DropUnhinted { items: drop_items, blocks: drop_blocks } => (|| {
                     for (table, key) in drop_items {
                         if !hint_tables.refers_to(&hints::item_ref(table.0, &key))? {
-                            remove_item(&mut items, &mut merkle, &item_key(table, &key))?;
+                            remove_item(&mut items, &mut indexes, &item_key(table, &key))?;
                         }
                     }
                     for id in drop_blocks {
                         if !hint_tables.refers_to(&hints::block_ref(id))? {
-                            remove_block(&mut blocks, &mut merkle, id)?;
+                            remove_block(&mut blocks, &mut indexes.merkle, id)?;
                         }
                     }
                     Ok(WriteOutcome::Done)
                 })(
                 ),
+                WriteOp::Purge { items: purged } => (|| {
+                    for (table, key, tombstone) in purged {
+                        let full = item_key(table, &key);
+                        let (held, _) = load(&items, &full)?;
+                        if !held.is_empty()
+                            && tombstone.covers(&held)
+                            && !hint_tables.refers_to(&hints::item_ref(table.0, &key))?
+                        {
+                            remove_item(&mut items, &mut indexes, &full)?;
+                        }
+                    }
+                    Ok(WriteOutcome::Done)
+                })(),
                 WriteOp::DeleteBlocks { ids } => ids
                     .into_iter()
-                    .try_for_each(|id| remove_block(&mut blocks, &mut merkle, id))
+                    .try_for_each(|id| remove_block(&mut blocks, &mut indexes.merkle, id))
                     .map(|()| WriteOutcome::Done),
                 WriteOp::DeleteBody { data_id } => (|| {
                     let mut end = [0xffu8; 20];
@@ -102,7 +118,7 @@ pub(super) fn apply_batch(
                         ids.extend(BlockId::from_key(entry.map_err(redb_err)?.0.value()));
                     }
                     for id in ids {
-                        remove_block(&mut blocks, &mut merkle, id)?;
+                        remove_block(&mut blocks, &mut indexes.merkle, id)?;
                     }
                     Ok(WriteOutcome::Done)
                 })(),
@@ -125,6 +141,12 @@ type ItemsTable<'t> = redb::Table<'t, &'static [u8], &'static [u8]>;
 
 type BlocksTable<'t> = redb::Table<'t, &'static [u8], &'static [u8]>;
 
+/// What is kept in step with the items: the Merkle index and the tombstone index.
+struct Indexes<'t> {
+    merkle: merkle::MerkleTables<'t>,
+    tombstones: tombstones::TombstoneIndex<'t>,
+}
+
 /// An item's siblings and the content digest of its stored value (`None`: absent).
 fn load(items: &ItemsTable<'_>, full: &[u8]) -> Result<(Siblings, Option<u128>), StoreError> {
     match items.get(full).map_err(redb_err)? {
@@ -133,26 +155,46 @@ fn load(items: &ItemsTable<'_>, full: &[u8]) -> Result<(Siblings, Option<u128>),
     }
 }
 
-/// Stores an item's new siblings and keeps the Merkle index in step.
+/// An item as stored before a write: its content digest and tombstone time.
+#[derive(Clone, Copy)]
+struct Before {
+    digest: Option<u128>,
+    tombstone: Option<i64>,
+}
+
+impl Before {
+    fn of(digest: Option<u128>, siblings: &Siblings) -> Self {
+        Before { digest, tombstone: tombstones::tombstone_time(siblings) }
+    }
+}
+
+/// Stores an item's new siblings and keeps the indexes in step.
 fn store_item(
     items: &mut ItemsTable<'_>,
-    merkle: &mut merkle::MerkleTables<'_>,
+    indexes: &mut Indexes<'_>,
     full: &[u8],
-    old: Option<u128>,
+    before: Before,
     siblings: &Siblings,
 ) -> Result<(), StoreError> {
     let encoded = codec::encode_siblings(siblings)?;
     items.insert(full, encoded.as_slice()).map_err(redb_err)?;
-    merkle.item(full, old, Some(merkle::item_content(&encoded)))
+    indexes.merkle.item(full, before.digest, Some(merkle::item_content(&encoded)))?;
+    indexes.tombstones.update(full, before.tombstone, tombstones::tombstone_time(siblings))
 }
 
 fn remove_item(
     items: &mut ItemsTable<'_>,
-    merkle: &mut merkle::MerkleTables<'_>,
+    indexes: &mut Indexes<'_>,
     full: &[u8],
 ) -> Result<(), StoreError> {
-    let old = items.remove(full).map_err(redb_err)?.map(|v| merkle::item_content(v.value()));
-    merkle.item(full, old, None)
+    let Some(old) = items.remove(full).map_err(redb_err)? else { return Ok(()) };
+    let before = Before::of(
+        Some(merkle::item_content(old.value())),
+        &codec::decode_siblings(old.value()).unwrap_or_default(),
+    );
+    drop(old);
+    indexes.merkle.item(full, before.digest, None)?;
+    indexes.tombstones.update(full, before.tombstone, None)
 }
 
 fn put_block(
@@ -185,7 +227,7 @@ fn remove_block(
 #[allow(clippy::too_many_arguments, reason = "the fields of WriteOp::Coordinate")]
 fn coordinate(
     items: &mut ItemsTable<'_>,
-    merkle: &mut merkle::MerkleTables<'_>,
+    indexes: &mut Indexes<'_>,
     table: TableId,
     key: &[u8],
     context: VectorClock,
@@ -196,6 +238,7 @@ fn coordinate(
 ) -> Result<WriteOutcome, StoreError> {
     let full = item_key(table, key);
     let (mut current, old) = load(items, &full)?;
+    let before = Before::of(old, &current);
     if only_if_unchanged && current.context() != context {
         return Ok(WriteOutcome::Conflict);
     }
@@ -204,22 +247,23 @@ fn coordinate(
     clock.set(actor, clock.get(actor).max(highest) + 1);
     let sibling = Sibling { clock, timestamp_ms, writer: actor, value };
     current.apply(sibling.clone());
-    store_item(items, merkle, &full, old, &current)?;
+    store_item(items, indexes, &full, before, &current)?;
     Ok(WriteOutcome::Coordinated(sibling))
 }
 
 fn merge(
     items: &mut ItemsTable<'_>,
-    merkle: &mut merkle::MerkleTables<'_>,
+    indexes: &mut Indexes<'_>,
     table: TableId,
     key: &[u8],
     incoming: &Siblings,
 ) -> Result<WriteOutcome, StoreError> {
     let full = item_key(table, key);
     let (mut current, old) = load(items, &full)?;
+    let before = Before::of(old, &current);
     let changed = current.merge(incoming);
     if changed {
-        store_item(items, merkle, &full, old, &current)?;
+        store_item(items, indexes, &full, before, &current)?;
     }
     Ok(WriteOutcome::Merged { changed })
 }

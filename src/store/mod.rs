@@ -18,7 +18,9 @@ mod codec;
 mod hints;
 mod journal;
 pub mod merkle;
+mod space;
 mod tables;
+mod tombstones;
 mod writer;
 
 use std::ops::Bound;
@@ -38,6 +40,8 @@ use crate::causality::{Actor, Sibling, Siblings, VectorClock};
 pub use codec::FORMAT_VERSION;
 pub use hints::{Hint, HintOp};
 pub use merkle::{BLOCK_PLACEMENT_TABLE, Entry, NodeDigest, TreeKind, block_hash, item_hash};
+pub use space::{Compaction, SpaceUsage, compact_file};
+pub use tombstones::{TombstonePage, tombstone_time};
 
 /// Errors of the node-local store.
 #[derive(Debug, thiserror::Error)]
@@ -156,6 +160,12 @@ pub enum WriteOp {
     },
     DeleteBlocks {
         ids: Vec<BlockId>,
+    },
+    /// Forgets each item whose stored siblings the given tombstone covers (dominated versions
+    /// and older tombstones), unless a hint still refers to it: a purge the whole ring agreed
+    /// on (see `coordinator::purge`). An item written since is kept.
+    Purge {
+        items: Vec<(TableId, Vec<u8>, Siblings)>,
     },
     /// Deletes every block of one body, whatever their count.
     DeleteBody {
@@ -682,6 +692,7 @@ pub(super) fn init_tables(db: &Database) -> Result<(), StoreError> {
         txn.open_table(tables::HINT_REFS).map_err(redb_err)?;
         txn.open_table(tables::DIGESTS).map_err(redb_err)?;
         txn.open_table(tables::TREE).map_err(redb_err)?;
+        txn.open_table(tables::TOMBSTONES).map_err(redb_err)?;
         let mut meta = txn.open_table(tables::META).map_err(redb_err)?;
         let stored = meta.get("format_version").map_err(redb_err)?.map(|v| v.value().to_vec());
         match stored.as_deref() {
@@ -707,6 +718,11 @@ pub(super) fn init_tables(db: &Database) -> Result<(), StoreError> {
             merkle::rebuild(&txn)?;
             meta.insert(MERKLE_INDEX, &[1u8][..]).map_err(redb_err)?;
         }
+        // Likewise the tombstone index.
+        if meta.get(TOMBSTONE_INDEX).map_err(redb_err)?.is_none() {
+            tombstones::rebuild(&txn)?;
+            meta.insert(TOMBSTONE_INDEX, &[1u8][..]).map_err(redb_err)?;
+        }
     }
     txn.commit().map_err(redb_err)?;
     Ok(())
@@ -716,6 +732,8 @@ pub(super) fn init_tables(db: &Database) -> Result<(), StoreError> {
 const HINT_INDEXES: &str = "hint_indexes";
 /// Meta key recording that the Merkle index (`DIGESTS`, `TREE`) is kept.
 const MERKLE_INDEX: &str = "merkle_index";
+/// Meta key recording that the tombstone index (`TOMBSTONES`) is kept.
+const TOMBSTONE_INDEX: &str = "tombstone_index";
 
 fn item_key(table: TableId, key: &[u8]) -> Vec<u8> {
     let mut full = Vec::with_capacity(key.len() + 1);

@@ -38,3 +38,7 @@ pub const DIGESTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("merkle_
 /// The Merkle tree's nodes at the stored levels. Key: `[tree u8][prefix bits u8][prefix u32
 /// BE]`. Value: `[XOR of entry digests u128 LE][count u64 LE]`; empty nodes are absent.
 pub const TREE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("merkle_nodes");
+
+/// Items that are only tombstones, by age. Key: `[newest timestamp u64 BE][table u8][key]`.
+/// See `tombstones`.
+pub const TOMBSTONES: TableDefinition<&[u8], ()> = TableDefinition::new("tombstones");

@@ -508,3 +508,99 @@ async fn the_merkle_index_kept_by_every_write_equals_one_rebuilt_from_the_data()
     assert_eq!(kept, rebuilt);
     assert!(kept[0].1.len() > 5 && kept[1].1.len() > 2, "the workload left data behind");
 }
+
+fn delete_at(key: &[u8], context: VectorClock, timestamp_ms: i64) -> WriteOp {
+    WriteOp::Coordinate {
+        table: T,
+        key: key.to_vec(),
+        context,
+        actor: 1,
+        timestamp_ms,
+        value: None,
+        only_if_unchanged: false,
+    }
+}
+
+fn due(store: &Store, before_ms: i64) -> Vec<Vec<u8>> {
+    let page = store.tombstones_before(before_ms, None, 100, &|_, _| true).unwrap();
+    page.items.into_iter().map(|(_, key, _)| key).collect()
+}
+
+#[tokio::test]
+async fn tombstones_are_found_by_age_and_leave_the_index_when_the_key_is_written_again() {
+    let store = Store::in_memory(StoreOptions::default()).unwrap();
+    store.write(coordinate(b"a", VectorClock::new(), b"v")).await.unwrap();
+    let context = store.get(T, b"a").unwrap().unwrap().context();
+    store.write(delete_at(b"a", context, 1_000)).await.unwrap();
+    store.write(delete_at(b"b", VectorClock::new(), 5_000)).await.unwrap();
+    assert_eq!(store.tombstone_count().unwrap(), 2);
+    assert_eq!(due(&store, 1_000), Vec::<Vec<u8>>::new(), "not older than the cutoff");
+    assert_eq!(due(&store, 1_001), vec![b"a".to_vec()]);
+    assert_eq!(due(&store, 9_000), vec![b"a".to_vec(), b"b".to_vec()], "oldest first");
+    // Written again: live, no longer a tombstone.
+    let context = store.get(T, b"a").unwrap().unwrap().context();
+    store.write(coordinate(b"a", context, b"back")).await.unwrap();
+    assert_eq!(due(&store, 9_000), vec![b"b".to_vec()]);
+    assert_eq!(store.tombstone_count().unwrap(), 1);
+}
+
+#[tokio::test]
+async fn a_purge_forgets_only_copies_the_tombstone_covers_and_no_hint_needs() {
+    let store = Store::in_memory(StoreOptions::default()).unwrap();
+    for key in [b"gone", b"hint", b"back"] {
+        store.write(coordinate(key, VectorClock::new(), b"v")).await.unwrap();
+        let context = store.get(T, key).unwrap().unwrap().context();
+        store.write(delete_at(key, context, 10)).await.unwrap();
+    }
+    let tombstone = |key: &[u8]| (T, key.to_vec(), store.get(T, key).unwrap().unwrap());
+    let items = vec![
+        tombstone(b"gone"),
+        tombstone(b"hint"),
+        tombstone(b"back"),
+        (T, b"none".to_vec(), tombstone(b"gone").2),
+    ];
+    // A hint on one, a newer write on another.
+    store
+        .write(WriteOp::AddHint {
+            owner: 7,
+            op: HintOp::Item { table: T.0, key: b"hint".to_vec() },
+        })
+        .await
+        .unwrap();
+    let context = store.get(T, b"back").unwrap().unwrap().context();
+    store.write(coordinate(b"back", context, b"newer")).await.unwrap();
+    assert_eq!(store.purgeable(&items).unwrap(), vec![true, false, false, true]);
+    // A live version is never a tombstone to purge with, even where nothing is stored.
+    let live = store.get(T, b"back").unwrap().unwrap();
+    assert_eq!(store.purgeable(&[(T, b"none".to_vec(), live)]).unwrap(), vec![false]);
+    // The purge itself checks again, in its own transaction.
+    store.write(WriteOp::Purge { items }).await.unwrap();
+    assert!(store.get(T, b"gone").unwrap().is_none());
+    assert!(store.get(T, b"hint").unwrap().is_some(), "a hint still refers to it");
+    let back = store.get(T, b"back").unwrap().unwrap();
+    assert_eq!(back.winner().unwrap().value.as_deref(), Some(&b"newer"[..]));
+    assert_eq!(store.tombstone_count().unwrap(), 1, "only the hinted tombstone is left");
+    let merkle = store.tree_nodes(TreeKind::Items, &[(0, 0)]).unwrap()[0];
+    assert_eq!(merkle.count, 2, "the Merkle index forgot the purged item too");
+}
+
+#[tokio::test]
+async fn the_tombstone_index_is_built_for_a_store_written_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("node.redb");
+    {
+        let store = Store::open(&path, StoreOptions::default()).unwrap();
+        store.write(delete_at(b"old", VectorClock::new(), 3)).await.unwrap();
+        store.write(coordinate(b"live", VectorClock::new(), b"v")).await.unwrap();
+        store.close().await;
+    }
+    {
+        let db = redb::Database::open(&path).unwrap();
+        let txn = db.begin_write().unwrap();
+        txn.delete_table(tables::TOMBSTONES).unwrap();
+        txn.open_table(tables::META).unwrap().remove(TOMBSTONE_INDEX).unwrap();
+        txn.commit().unwrap();
+    }
+    let store = Store::open(&path, StoreOptions::default()).unwrap();
+    assert_eq!(due(&store, 100), vec![b"old".to_vec()]);
+}

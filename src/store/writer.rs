@@ -198,6 +198,7 @@ fn only_removes(op: &WriteOp) -> bool {
             | WriteOp::DeleteBody { .. }
             | WriteOp::DeleteHint { .. }
             | WriteOp::DeleteJournal { .. }
+            | WriteOp::Purge { .. }
     )
 }
 

@@ -7,6 +7,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod gc;
 mod membership;
 mod process;
 mod repair;

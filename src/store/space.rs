@@ -1,0 +1,54 @@
+//! Disk space: what the database file holds, and giving freed space back to the file system.
+//!
+//! Deleting data frees redb pages, and the next writes reuse them, so a store whose data churns
+//! stays the size of its peak. Shrinking the file means moving pages toward its start
+//! (`Database::compact`), which needs the database to itself: `ringvault compact` does it on a
+//! stopped node.
+
+use std::path::Path;
+
+use super::{Store, StoreError, redb_err};
+
+/// How a store uses its space.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SpaceUsage {
+    /// Pages in use, in bytes: what data and indexes take, fragmentation included.
+    pub allocated_bytes: u64,
+    /// Keys and values stored, in bytes.
+    pub stored_bytes: u64,
+    /// Bytes lost to fragmentation inside the allocated pages.
+    pub fragmented_bytes: u64,
+}
+
+impl Store {
+    /// What the database holds now. Takes the write lock for a moment (not for hot paths).
+    pub fn space(&self) -> Result<SpaceUsage, StoreError> {
+        let db = self.db.get()?;
+        let txn = db.begin_write().map_err(redb_err)?;
+        let stats = txn.stats().map_err(redb_err)?;
+        txn.abort().map_err(redb_err)?;
+        Ok(SpaceUsage {
+            allocated_bytes: stats.allocated_pages() * stats.page_size() as u64,
+            stored_bytes: stats.stored_bytes() + stats.metadata_bytes(),
+            fragmented_bytes: stats.fragmented_bytes(),
+        })
+    }
+}
+
+/// The database file's size before and after a compaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Compaction {
+    pub before_bytes: u64,
+    pub after_bytes: u64,
+}
+
+/// Compacts the database file at `path`, which no process may have open: moves its pages to
+/// the front and truncates the free space at its end.
+pub fn compact_file(path: &Path) -> Result<Compaction, StoreError> {
+    let before_bytes = std::fs::metadata(path)?.len();
+    let mut db = redb::Database::open(path).map_err(redb_err)?;
+    // Each round may free more room at the end; redb says when nothing moved.
+    while db.compact().map_err(redb_err)? {}
+    drop(db);
+    Ok(Compaction { before_bytes, after_bytes: std::fs::metadata(path)?.len() })
+}
