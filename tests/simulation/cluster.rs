@@ -26,7 +26,8 @@ use std::time::Duration;
 use ringvault::causality::Siblings;
 use ringvault::clock::SharedClock;
 use ringvault::coordinator::{
-    AntiEntropyWorker, Coordinator, HandoffWorker, Local, QuorumConfig, Repair, RepairQueue, Scope,
+    AntiEntropyWorker, Coordinator, HandoffWorker, Local, PurgeWorker, QuorumConfig, Repair,
+    RepairQueue, Scope,
 };
 use ringvault::ring::{Layout, Member, NodeId, NodeInfo, PeerState, Ring, item_hash};
 use ringvault::rpc::{MemoryNetwork, Router, RpcClient};
@@ -238,6 +239,24 @@ impl SimCluster {
         worker.pass(scope).await;
         let progress = running.coordinator.repair_control().progress();
         (progress.items_moved, progress.blocks_moved)
+    }
+
+    /// One tombstone purge pass on node `i` (tombstones older than `grace`); returns how many
+    /// it purged from every member.
+    pub async fn purge(&self, i: usize, grace: Duration) -> usize {
+        let Some(running) = self.nodes[i].running.as_ref() else { return 0 };
+        let worker =
+            PurgeWorker { coordinator: running.coordinator.clone(), interval: HEARTBEAT, grace };
+        worker.pass().await.purged
+    }
+
+    /// Every version of `key` any node's store holds, merged.
+    pub fn anywhere(&self, key: &[u8]) -> Siblings {
+        let mut all = Siblings::new();
+        for i in 0..self.nodes.len() {
+            all.merge(&self.local(i, key));
+        }
+        all
     }
 
     /// Node `i`'s Merkle node of the item tree for partition `p`.

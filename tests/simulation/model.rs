@@ -46,6 +46,8 @@ pub struct Attempt {
 pub struct KeyHistory {
     pub acked: Vec<Acked>,
     pub last: Option<Attempt>,
+    /// The step of a purge that left no copy anywhere, if no mutation was attempted since.
+    pub purged: Option<u64>,
 }
 
 #[derive(Debug, Default)]
@@ -87,6 +89,63 @@ impl Model {
             });
         }
         history.last = Some(Attempt { step, delete, acked: result.is_some(), contended });
+        history.purged = None;
+    }
+
+    /// A purge left no copy of `key` on any node; `held` is what the nodes held just before.
+    /// Only tombstones may go, and only tombstones that cover every acknowledged write (else a
+    /// write was lost, purge or not). The acknowledged writes are settled: from now on nothing
+    /// live may appear for the key until a client writes it again.
+    pub fn purged(&mut self, step: u64, key: &[u8], held: &Siblings) -> Result<(), Violation> {
+        let name = String::from_utf8_lossy(key);
+        if held.iter().any(|s| !s.is_tombstone()) {
+            return Err(Violation {
+                step,
+                property: "a purge forgets only deleted items",
+                detail: format!("key {name}: purged while the nodes held {}", describe(held)),
+            });
+        }
+        let history = self.keys.entry(key.to_vec()).or_default();
+        if let Some(acked) = history.acked.iter().find(|a| !covers(held, &a.clock)) {
+            return Err(Violation {
+                step,
+                property: "a purge never drops an acknowledged write",
+                detail: format!(
+                    "key {name}: purged {} which does not cover the write acknowledged at step \
+                     {} as {:?}",
+                    describe(held),
+                    acked.step,
+                    acked.clock
+                ),
+            });
+        }
+        history.acked.clear();
+        history.purged = Some(step);
+        Ok(())
+    }
+
+    /// After a purge, until a client writes the key again, no node holds a live version of it.
+    pub fn check_purged(
+        &self,
+        step: u64,
+        anywhere: impl Fn(&[u8]) -> Siblings,
+    ) -> Result<(), Violation> {
+        for (key, history) in &self.keys {
+            let Some(purged) = history.purged else { continue };
+            let held = anywhere(key);
+            if held.iter().any(|s| !s.is_tombstone()) {
+                return Err(Violation {
+                    step,
+                    property: "no purged object comes back",
+                    detail: format!(
+                        "key {}: purged at step {purged}, now held as {}",
+                        String::from_utf8_lossy(key),
+                        describe(&held)
+                    ),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// `seen` (a read's answer for `key`) must cover every acknowledged write of `key`.

@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use ringvault::causality::Sibling;
+use ringvault::causality::{Sibling, Siblings};
 use ringvault::coordinator::{Coordinator, CoordinatorError, QuorumConfig, ScanRange, Scope};
 use ringvault::rpc::FaultPlan;
 
@@ -45,6 +45,8 @@ const SETTLE_STEPS: usize = 30;
 const QUORUMS: [(usize, usize); 3] = [(2, 2), (1, 3), (3, 1)];
 /// Handoff and repair rounds allowed to reach quiescence.
 const DRAIN_ROUNDS_MAX: usize = 50;
+/// How old a tombstone must be to be purged: long past every request and copy in flight.
+const PURGE_GRACE: Duration = Duration::from_secs(3);
 
 /// How one mutation ended.
 enum Outcome {
@@ -85,6 +87,8 @@ pub struct Stats {
     pub delete_checks: u64,
     /// Items and blocks anti-entropy moved.
     pub anti_entropy_moved: u64,
+    /// Tombstones purged from every member.
+    pub purged: u64,
 }
 
 impl Stats {
@@ -99,6 +103,7 @@ impl Stats {
         self.owner_checks += o.owner_checks;
         self.delete_checks += o.delete_checks;
         self.anti_entropy_moved += o.anti_entropy_moved;
+        self.purged += o.purged;
     }
 }
 
@@ -139,7 +144,7 @@ impl Scenario {
         self.calm(CALM_OPS).await?;
         for round in 0..STORMS {
             self.log(format!("storm {round}"));
-            self.storm(STORM_STEPS).await;
+            self.storm(STORM_STEPS).await?;
             self.log("heal".into());
             self.heal().await?;
             self.log_digests();
@@ -150,6 +155,15 @@ impl Scenario {
             // Anti-entropy only merges: what every owner held stays (or a successor).
             let (cluster, step) = (&self.cluster, self.step);
             self.model.check_converged(step, |k| cluster.owners(k), |i, k| cluster.local(i, k))?;
+            // Every node purges what is due, then anti-entropy runs again: nothing purged
+            // comes back, and owners still agree.
+            for i in 0..self.cluster.nodes.len() {
+                self.purge(i).await?;
+            }
+            self.anti_entropy_converges().await?;
+            let (cluster, step) = (&self.cluster, self.step);
+            self.model.check_converged(step, |k| cluster.owners(k), |i, k| cluster.local(i, k))?;
+            self.model.check_purged(step, |k| cluster.anywhere(k))?;
             self.log("calm".into());
             self.calm(CALM_AFTER_OPS).await?;
         }
@@ -295,7 +309,7 @@ impl Scenario {
         sent
     }
 
-    async fn storm(&mut self, steps: usize) {
+    async fn storm(&mut self, steps: usize) -> Result<(), Violation> {
         for _ in 0..steps {
             self.tick().await;
             if self.rng.random_bool(0.25) {
@@ -361,11 +375,35 @@ impl Scenario {
                 self.stats.handed_off += handed as u64;
                 self.log(format!("handoff on #{node}: {handed}"));
             }
+            if self.rng.random_bool(0.05) {
+                // A purge in the middle of the faults: it must wait for every member.
+                let running = self.cluster.running();
+                let node = self.pick(&running);
+                self.purge(node).await?;
+            }
             let repaired = self.drain_repairs().await;
             if repaired > 0 {
                 self.log(format!("repairs sent: {repaired}"));
             }
         }
+        let (cluster, step) = (&self.cluster, self.step);
+        self.model.check_purged(step, |k| cluster.anywhere(k))
+    }
+
+    /// A purge pass on node `i`; the keys it left with no copy anywhere are checked against
+    /// what was acknowledged.
+    async fn purge(&mut self, i: usize) -> Result<(), Violation> {
+        let keys: Vec<Vec<u8>> = self.model.keys.keys().cloned().collect();
+        let before: Vec<Siblings> = keys.iter().map(|k| self.cluster.anywhere(k)).collect();
+        let purged = self.cluster.purge(i, PURGE_GRACE).await;
+        self.stats.purged += purged as u64;
+        self.log(format!("purge on #{i}: {purged}"));
+        for (key, held) in keys.iter().zip(before) {
+            if !held.is_empty() && self.cluster.anywhere(key).is_empty() {
+                self.model.purged(self.step, key, &held)?;
+            }
+        }
+        Ok(())
     }
 
     fn fault(&mut self) {
