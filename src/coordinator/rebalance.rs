@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use super::Coordinator;
@@ -23,6 +24,8 @@ use crate::store::WriteOp;
 
 /// Items or block ids asked for per page.
 const PAGE: usize = 500;
+/// Blocks copied at once per source.
+const BLOCKS_IN_FLIGHT: usize = 8;
 /// Meta key of the rebalance state.
 const STATE_META: &str = "rebalance";
 /// Pause before pulling again the partitions a pass could not finish.
@@ -281,13 +284,14 @@ impl RebalanceWorker {
                 .partition_items((bits, partitions.to_vec()), after.clone(), PAGE)
                 .await
                 .map_err(|_| "item page")?;
-            for (table, key, siblings) in page {
+            // A page's merges queue at once, so that the store folds them into a few commits.
+            let writes = page.into_iter().map(|(table, key, siblings)| {
                 bytes += super::anti_entropy::item_size(&key, &siblings);
-                c.store()
-                    .write(WriteOp::Merge { table, key, siblings, hint_for: None })
-                    .await
-                    .map_err(|_| "local item write")?;
                 items += 1;
+                c.store().write(WriteOp::Merge { table, key, siblings, hint_for: None })
+            });
+            for written in futures_util::future::join_all(writes).await {
+                written.map_err(|_| "local item write")?;
             }
             if last.is_none() || last == after {
                 break;
@@ -300,17 +304,29 @@ impl RebalanceWorker {
                 .partition_blocks((bits, partitions.to_vec()), after, PAGE)
                 .await
                 .map_err(|_| "block page")?;
-            for id in ids {
-                // A block gone meanwhile was deleted: nothing to copy.
-                let Some(data) = replica.get_block(id).await.map_err(|_| "block read")? else {
-                    continue;
-                };
-                bytes += data.len() as u64;
-                c.store()
-                    .write(WriteOp::PutBlock { id, data, hint_for: None })
-                    .await
-                    .map_err(|_| "local block write")?;
-                blocks += 1;
+            // A few blocks in flight at once: reads from the source overlap local commits.
+            let copies = futures_util::stream::iter(ids).map(|id| {
+                let replica = replica.clone();
+                async move {
+                    // A block gone meanwhile was deleted: nothing to copy.
+                    let Some(data) = replica.get_block(id).await.map_err(|_| "block read")? else {
+                        return Ok(0);
+                    };
+                    let len = data.len() as u64;
+                    c.store()
+                        .write(WriteOp::PutBlock { id, data, hint_for: None })
+                        .await
+                        .map_err(|_| "local block write")?;
+                    Ok::<u64, &'static str>(len)
+                }
+            });
+            let mut copies = copies.buffer_unordered(BLOCKS_IN_FLIGHT);
+            while let Some(copied) = copies.next().await {
+                let len = copied?;
+                if len > 0 {
+                    bytes += len;
+                    blocks += 1;
+                }
             }
             if last.is_none() || last == after {
                 break;

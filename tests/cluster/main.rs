@@ -7,6 +7,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod elastic;
 mod gc;
 mod membership;
 mod process;

@@ -11,7 +11,7 @@ use crate::common::pattern;
 use crate::ring::{TestCluster, eventually};
 
 /// Whether every partition's owners hold the same items and blocks (equal Merkle nodes).
-fn owners_agree(cluster: &TestCluster, nodes: &[usize]) -> bool {
+pub(crate) fn owners_agree(cluster: &TestCluster, nodes: &[usize]) -> bool {
     let layout = cluster.node(nodes[0]).ring().layout();
     let index = |id: u64| nodes.iter().copied().find(|i| cluster.node(*i).node_id() == id);
     (0..layout.partition_count()).all(|p| {
@@ -34,7 +34,7 @@ fn owners_agree(cluster: &TestCluster, nodes: &[usize]) -> bool {
     })
 }
 
-fn objects_held(node: &RunningNode) -> usize {
+pub(crate) fn objects_held(node: &RunningNode) -> usize {
     let (items, _) = node.coordinator().store().scan_all(None, 100_000, &|t, _| t.0 == 2).unwrap();
     items.len()
 }
