@@ -53,7 +53,7 @@ pub use cleanup::CleanupWorker;
 pub use handoff::HandoffWorker;
 pub use purge::{PurgePass, PurgeStats, PurgeWorker};
 pub use read_repair::{Repair, RepairQueue};
-pub use rebalance::RebalanceWorker;
+pub use rebalance::{RebalanceState, RebalanceWorker};
 pub use replica::{Local, Replica, ReplicaError, ScanRange};
 pub use round::{QuorumRound, RoundState};
 pub use scrub::{ScrubControl, ScrubProgress, ScrubTotals, ScrubWorker};

@@ -10,8 +10,10 @@
 //!    requests, read repairs and background copies still in flight, and the ring is not
 //!    between layouts (no previous owner still serves reads);
 //! 2. **every member** of the layout answers that its copy of the item is absent or covered by
-//!    the tombstone and that no hint on it refers to the item. A member that does not answer
-//!    postpones the purge: a node that is down or paused may hold the only stale copy;
+//!    the tombstone and that no hint on it refers to the item, and so does every node that left
+//!    the layout but still runs (its clean-up would send its copies to the owners). A member
+//!    that does not answer postpones the purge: a node that is down or paused may hold the
+//!    only stale copy;
 //! 3. then the members that do not own the item forget their copies first, and only if all of
 //!    them did, the owners forget theirs. A purge cut short by a crash or a failed call leaves
 //!    tombstones on some owners, which anti-entropy spreads back and a later pass purges:
@@ -145,7 +147,17 @@ impl PurgeWorker {
     /// owners after. Returns how many went from every owner.
     async fn purge_batch(&self, layout: &Layout, items: Vec<Item>) -> usize {
         let c = &self.coordinator;
-        let members: Vec<NodeId> = layout.members.iter().map(|m| m.id).collect();
+        let mut members: Vec<NodeId> = layout.members.iter().map(|m| m.id).collect();
+        // Nodes that left the layout but still run (a decommissioned node before it is
+        // stopped) may hold copies their clean-up would send back to the owners: they are
+        // asked too. Those that are down are not waited for (see ARCHITECTURE, invariant 15).
+        let view = c.ring().view();
+        let leavers: Vec<NodeId> = view
+            .states()
+            .map(|s| s.info.id)
+            .filter(|id| !members.contains(id) && *id != c.node_id() && c.alive(*id))
+            .collect();
+        members.extend(leavers);
         let mut agreed = vec![true; items.len()];
         let checks = members.iter().map(|m| {
             let (replica, items) = (c.replica(*m), items.clone());

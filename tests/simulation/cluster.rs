@@ -26,8 +26,8 @@ use std::time::Duration;
 use ringvault::causality::Siblings;
 use ringvault::clock::SharedClock;
 use ringvault::coordinator::{
-    AntiEntropyWorker, Coordinator, HandoffWorker, Local, PurgeWorker, QuorumConfig, Repair,
-    RepairQueue, Scope,
+    AntiEntropyWorker, CleanupWorker, Coordinator, HandoffWorker, Local, PurgeWorker, QuorumConfig,
+    RebalanceState, RebalanceWorker, Repair, RepairQueue, Scope,
 };
 use ringvault::ring::{Layout, Member, NodeId, NodeInfo, PeerState, Ring, item_hash};
 use ringvault::rpc::{MemoryNetwork, Router, RpcClient};
@@ -79,6 +79,14 @@ pub struct SimCluster {
     clock: SharedClock,
     quorum: QuorumConfig,
     pub layout: Layout,
+    /// The layout before the current one, while a change may still be settling.
+    previous: Option<Layout>,
+    /// Per node: what it still has to pull (its durable rebalance state) and the layout
+    /// version it holds in full.
+    rebalance: Vec<RebalanceState>,
+    synced: Vec<u64>,
+    /// Gossip rounds so far: the heartbeat counter of the sync claims `heartbeat` spreads.
+    rounds: std::sync::atomic::AtomicU64,
     pub nodes: Vec<SimNode>,
 }
 
@@ -110,7 +118,11 @@ impl SimCluster {
             links: Arc::new(Mutex::new(LinkFaults::new(seed ^ 0x6c69_6e6b_7300))),
             clock: Arc::new(SimClock::new()),
             quorum,
+            synced: vec![layout.version; ids.len()],
             layout,
+            previous: None,
+            rebalance: vec![RebalanceState::default(); ids.len()],
+            rounds: std::sync::atomic::AtomicU64::new(1 << 40),
             nodes: ids
                 .iter()
                 .map(|id| SimNode {
@@ -132,6 +144,11 @@ impl SimCluster {
         let id = node.id;
         let ring = Ring::new(id, self.layout.clone(), self.clock.clone(), DETECTOR_INTERVAL);
         ring.set_hedge_bounds(HEDGE);
+        // What a real node restores from its disk: the previous layout and its sync state.
+        if let Some(previous) = &self.previous {
+            ring.set_previous_layout(previous.clone());
+        }
+        ring.set_synced(self.synced[i]);
         let transport = SimTransport { inner: self.net.transport(id), links: self.links.clone() };
         let rpc = RpcClient::new(Arc::new(transport), RPC_TIMEOUT);
         let (repairs, rx) = RepairQueue::new(REPAIR_QUEUE);
@@ -191,16 +208,95 @@ impl SimCluster {
     }
 
     /// One round of liveness evidence: every running node hears from every running peer it
-    /// can reach.
+    /// can reach, and learns which layout version that peer holds in full (as gossip tells).
     pub fn heartbeat(&self) {
+        let round = self.rounds.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         for a in self.nodes.iter().filter(|n| n.running.is_some()) {
             let ring = a.running.as_ref().unwrap().coordinator.ring();
-            for b in self.nodes.iter().filter(|n| n.running.is_some() && n.id != a.id) {
-                if !self.partitioned(a.id, b.id) {
+            let mut claims = Vec::new();
+            for (j, b) in self.nodes.iter().enumerate() {
+                if b.running.is_some() && b.id != a.id && !self.partitioned(a.id, b.id) {
                     ring.heard_from(b.id);
+                    // Only once the scenario changed the layout: the pinned regressions tell
+                    // nodes about syncs themselves (`report_synced`).
+                    if self.previous.is_some() {
+                        claims.push(self.claim(j, round, self.synced[j]));
+                    }
                 }
             }
+            if !claims.is_empty() {
+                ring.merge_view(claims);
+            }
         }
+    }
+
+    fn claim(&self, i: usize, heartbeat: u64, synced_version: u64) -> PeerState {
+        let id = self.nodes[i].id;
+        PeerState {
+            info: NodeInfo {
+                id,
+                rpc_addr: "127.0.0.1:1".parse().unwrap(),
+                s3_addr: "127.0.0.1:2".parse().unwrap(),
+                zone: format!("z{id}"),
+                capacity: 1,
+            },
+            heartbeat,
+            layout_version: self.layout.version,
+            synced_version,
+        }
+    }
+
+    /// An operator changes the membership to `members` (by index): every node's rebalance
+    /// state learns what it gained, and running nodes install the layout (crashed ones find it
+    /// when they restart, as gossip would bring it).
+    pub fn change_layout(&mut self, members: &[usize]) -> Layout {
+        let members = members.iter().map(|i| member(self.nodes[*i].id)).collect();
+        let next = Layout::next(&self.layout, members, REPLICATION_FACTOR).unwrap();
+        for (i, node) in self.nodes.iter().enumerate() {
+            self.rebalance[i].advance(&self.layout, &next, node.id);
+            if self.rebalance[i].pending.is_empty() {
+                self.synced[i] = next.version;
+            }
+        }
+        self.previous = Some(std::mem::replace(&mut self.layout, next.clone()));
+        for (i, node) in self.nodes.iter().enumerate() {
+            if let Some(running) = &node.running {
+                running.coordinator.ring().install_layout(next.clone());
+                running.coordinator.ring().set_synced(self.synced[i]);
+            }
+        }
+        next
+    }
+
+    /// One rebalance pass on node `i`: pulls what it gained from the previous owners. Returns
+    /// the partitions still to pull.
+    pub async fn rebalance(&mut self, i: usize) -> usize {
+        let Some(running) = self.nodes[i].running.as_ref() else {
+            return self.rebalance[i].pending.len();
+        };
+        if self.rebalance[i].pending.is_empty() {
+            return 0;
+        }
+        let worker = RebalanceWorker { coordinator: running.coordinator.clone() };
+        for p in worker.pull(&self.rebalance[i].pending).await {
+            self.rebalance[i].pending.remove(&p);
+        }
+        if self.rebalance[i].pending.is_empty() {
+            self.synced[i] = self.layout.version;
+            running.coordinator.ring().set_synced(self.layout.version);
+        }
+        self.rebalance[i].pending.len()
+    }
+
+    /// One clean-up pass on node `i`: returns the items and blocks it dropped.
+    pub async fn cleanup(&self, i: usize) -> (usize, usize) {
+        let Some(running) = self.nodes[i].running.as_ref() else { return (0, 0) };
+        CleanupWorker { coordinator: running.coordinator.clone(), interval: HEARTBEAT }.pass().await
+    }
+
+    /// Members of the current layout, by index.
+    pub fn members(&self) -> Vec<usize> {
+        (0..self.nodes.len()).filter(|i| self.layout.is_member(self.nodes[*i].id)).collect()
     }
 
     /// Sends every read repair queued on node `i`; returns how many there were.

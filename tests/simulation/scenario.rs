@@ -89,6 +89,9 @@ pub struct Stats {
     pub anti_entropy_moved: u64,
     /// Tombstones purged from every member.
     pub purged: u64,
+    /// Layout changes, and items clean-up dropped from nodes that no longer own them.
+    pub layout_changes: u64,
+    pub cleaned_up: u64,
 }
 
 impl Stats {
@@ -104,6 +107,8 @@ impl Stats {
         self.delete_checks += o.delete_checks;
         self.anti_entropy_moved += o.anti_entropy_moved;
         self.purged += o.purged;
+        self.layout_changes += o.layout_changes;
+        self.cleaned_up += o.cleaned_up;
     }
 }
 
@@ -155,8 +160,13 @@ impl Scenario {
             // Anti-entropy only merges: what every owner held stays (or a successor).
             let (cluster, step) = (&self.cluster, self.step);
             self.model.check_converged(step, |k| cluster.owners(k), |i, k| cluster.local(i, k))?;
-            // Every node purges what is due, then anti-entropy runs again: nothing purged
-            // comes back, and owners still agree.
+            // Every node drops what it no longer owns and purges what is due, then
+            // anti-entropy runs again: nothing dropped or purged comes back, and owners still
+            // agree.
+            for i in 0..self.cluster.nodes.len() {
+                let (items, blocks) = self.cluster.cleanup(i).await;
+                self.log(format!("clean-up on #{i}: {items} items, {blocks} blocks"));
+            }
             for i in 0..self.cluster.nodes.len() {
                 self.purge(i).await?;
             }
@@ -375,6 +385,18 @@ impl Scenario {
                 self.stats.handed_off += handed as u64;
                 self.log(format!("handoff on #{node}: {handed}"));
             }
+            if self.rng.random_bool(0.2) {
+                // The rebalance and the clean-up after layout changes, amid the faults.
+                let running = self.cluster.running();
+                let node = self.pick(&running);
+                let left = self.cluster.rebalance(node).await;
+                self.log(format!("rebalance on #{node}: {left} partitions left"));
+                if self.rng.random_bool(0.25) {
+                    let (items, blocks) = self.cluster.cleanup(node).await;
+                    self.stats.cleaned_up += items as u64;
+                    self.log(format!("clean-up on #{node}: {items} items, {blocks} blocks"));
+                }
+            }
             if self.rng.random_bool(0.05) {
                 // A purge in the middle of the faults: it must wait for every member.
                 let running = self.cluster.running();
@@ -388,6 +410,24 @@ impl Scenario {
         }
         let (cluster, step) = (&self.cluster, self.step);
         self.model.check_purged(step, |k| cluster.anywhere(k))
+    }
+
+    /// Rebalance passes on every node until each holds all it gained, then one heartbeat so
+    /// that every node learns it (reads stop asking the previous owners).
+    async fn finish_rebalance(&mut self) -> Result<(), Violation> {
+        for round in 0..DRAIN_ROUNDS_MAX {
+            let mut left = 0;
+            for i in 0..self.cluster.nodes.len() {
+                left += self.cluster.rebalance(i).await;
+            }
+            self.log(format!("rebalance round {round}: {left} partitions left"));
+            if left == 0 {
+                self.tick().await;
+                return Ok(());
+            }
+            self.tick().await;
+        }
+        Err(self.violation("the rebalance completes once faults heal", String::new()))
     }
 
     /// A purge pass on node `i`; the keys it left with no copy anywhere are checked against
@@ -411,7 +451,7 @@ impl Scenario {
         let crashed: Vec<usize> =
             (0..self.cluster.nodes.len()).filter(|i| !self.cluster.is_running(*i)).collect();
         let ids: Vec<u64> = self.cluster.nodes.iter().map(|n| n.id).collect();
-        let text = match self.rng.random_range(0..8) {
+        let text = match self.rng.random_range(0..9) {
             0 if crashed.len() < MAX_DOWN => {
                 let node = self.pick(&running);
                 if self.rng.random_bool(0.5) {
@@ -465,6 +505,21 @@ impl Scenario {
                 }
                 format!("#{node} slow by {ms} ms")
             }
+            8 => {
+                // An operator changes the membership: one node leaves (it keeps running and
+                // serving as a coordinator, as a decommissioned node does until stopped), or
+                // the one that left comes back.
+                let members = self.cluster.members();
+                let next: Vec<usize> = if members.len() == self.cluster.nodes.len() {
+                    let leaving = members[self.rng.random_range(0..members.len())];
+                    members.into_iter().filter(|i| *i != leaving).collect()
+                } else {
+                    (0..self.cluster.nodes.len()).collect()
+                };
+                let layout = self.cluster.change_layout(&next);
+                self.stats.layout_changes += 1;
+                format!("layout {} with members {next:?}", layout.version)
+            }
             _ => return,
         };
         self.stats.faults += 1;
@@ -513,6 +568,7 @@ impl Scenario {
         for _ in 0..SETTLE_STEPS {
             self.tick().await;
         }
+        self.finish_rebalance().await?;
         for _ in 0..DRAIN_ROUNDS_MAX {
             let mut handed = 0;
             for i in 0..self.cluster.nodes.len() {
@@ -523,6 +579,13 @@ impl Scenario {
             let held: u64 = (0..self.cluster.nodes.len()).map(|i| self.cluster.hints_held(i)).sum();
             self.log(format!("drain: {handed} handed off, {repaired} repaired, {held} held"));
             if handed == 0 && repaired == 0 && held == 0 {
+                // Nodes that lost partitions in a layout change send what the new owners lack
+                // (a hint handed to an old owner, a version the rebalance's source missed).
+                for i in 0..self.cluster.nodes.len() {
+                    let (items, blocks) = self.cluster.cleanup(i).await;
+                    self.stats.cleaned_up += items as u64;
+                    self.log(format!("clean-up on #{i}: {items} items, {blocks} blocks"));
+                }
                 return Ok(());
             }
             self.tick().await;
