@@ -246,9 +246,22 @@ pub struct PendingHints {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "op")]
 pub enum ClusterChange {
-    Add { node_id: String, zone: Option<String>, capacity: Option<u64> },
-    Remove { node_id: String },
-    Set { node_id: String, zone: Option<String>, capacity: Option<u64> },
+    Add {
+        node_id: String,
+        zone: Option<String>,
+        capacity: Option<u64>,
+    },
+    Remove {
+        node_id: String,
+    },
+    Set {
+        node_id: String,
+        zone: Option<String>,
+        capacity: Option<u64>,
+    },
+    /// Double the partition count: each partition splits into two halves that keep its
+    /// owners (no data moves). Applied alone, once no earlier change is still settling.
+    SplitPartitions,
 }
 
 /// `POST /v1/cluster/apply`: the layout the staged changes produced.

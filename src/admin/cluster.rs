@@ -252,6 +252,7 @@ impl AdminService {
             ClusterChange::Remove { node_id } => {
                 parse_id(node_id)?;
             }
+            ClusterChange::SplitPartitions => {}
         }
         let mut staged = self.staged();
         staged.push(change);
@@ -275,6 +276,10 @@ impl AdminService {
                 field: "changes",
                 reason: "nothing is staged".into(),
             });
+        }
+        if staged.contains(&ClusterChange::SplitPartitions) {
+            let layout = self.split_layout(&current, &staged)?;
+            return self.propose(layout, 0).await;
         }
         for change in &staged {
             match change {
@@ -305,6 +310,7 @@ impl AdminService {
                     let id = parse_id(node_id)?;
                     members.retain(|m| m.id != id);
                 }
+                ClusterChange::SplitPartitions => {}
                 ClusterChange::Set { node_id, zone, capacity } => {
                     let id = parse_id(node_id)?;
                     let Some(m) = members.iter_mut().find(|m| m.id == id) else {
@@ -331,13 +337,42 @@ impl AdminService {
         let layout = Layout::next(&current, members, self.inner.cluster.replication_factor)
             .map_err(|e| ApiError::InvalidArgument { field: "changes", reason: e.to_string() })?;
         let moved = moved_replicas(current.assignments(), layout.assignments());
+        self.propose(layout, moved).await
+    }
+
+    /// The layout a staged split makes: refused together with other changes, while an earlier
+    /// change is still settling (its pulls are counted in partitions that are about to halve),
+    /// and past `MAX_PARTITION_BITS`.
+    fn split_layout(&self, current: &Layout, staged: &[ClusterChange]) -> Result<Layout, ApiError> {
+        if staged.len() > 1 {
+            return Err(ApiError::InvalidArgument {
+                field: "changes",
+                reason: "split_partitions is applied alone: apply the other staged changes first"
+                    .into(),
+            });
+        }
+        let settling = self.inner.cluster.ring.read_transition().is_some()
+            || self.inner.cluster.coordinator.repair_control().rebalance().partitions_pending > 0;
+        if settling {
+            return Err(ApiError::InvalidArgument {
+                field: "changes",
+                reason: "an earlier layout change is still settling; split once `cluster status` shows no rebalance".into(),
+            });
+        }
+        Layout::split(current)
+            .map_err(|e| ApiError::InvalidArgument { field: "changes", reason: e.to_string() })
+    }
+
+    /// Installs `layout` on the single decision path and answers what it did: a majority of
+    /// the members must promise this layout its version, so a change applied on another node
+    /// at the same time cannot also win it.
+    async fn propose(&self, layout: Layout, moved: usize) -> Result<Reply, ApiError> {
+        let ring = &self.inner.cluster.ring;
         let result = ApplyResult {
             layout_version: layout.version,
             members: layout.members.len(),
             moved_replicas: moved,
         };
-        // On the single decision path: a majority of the members must promise this layout its
-        // version, so a change applied on another node at the same time cannot also win it.
         let rpc = self.inner.cluster.coordinator.rpc();
         crate::ring::gossip::propose_layout(ring, rpc, layout).await.map_err(|e| {
             tracing::warn!(error = %e, "layout change refused");

@@ -28,6 +28,9 @@ pub enum ClusterCommand {
         #[arg(long)]
         capacity: Option<u64>,
     },
+    /// Stage doubling the partition count (each partition splits into two halves that keep
+    /// its owners; no data moves): for a cluster that outgrew its partitions. Applied alone.
+    SplitPartitions,
     /// Commit the staged changes as the next layout version (gossip spreads it).
     Apply,
 }
@@ -59,6 +62,7 @@ pub async fn run(client: &AdminClient, command: ClusterCommand, json: bool) -> a
             ClusterChange::Add { node_id, zone, capacity }
         }
         ClusterCommand::Remove { node_id } => ClusterChange::Remove { node_id },
+        ClusterCommand::SplitPartitions => ClusterChange::SplitPartitions,
         ClusterCommand::Set { node_id, zone, capacity } => {
             ClusterChange::Set { node_id, zone, capacity }
         }

@@ -6,6 +6,20 @@ use serde::{Deserialize, Serialize};
 use super::assignment::{AssignmentError, Member, assign};
 use super::{NodeId, PartitionId};
 
+/// The most partitions a split may reach: 2^16 (see ARCHITECTURE, "Choosing Q").
+pub const MAX_PARTITION_BITS: u8 = 16;
+
+/// Why the partitions cannot be split.
+#[derive(Debug, thiserror::Error)]
+pub enum SplitError {
+    #[error("the ring already has 2^{bits} partitions, the most a split may reach")]
+    TooMany { bits: u8 },
+    #[error(transparent)]
+    Assignment(AssignmentError),
+    #[error("the split would move an owner of partition {partition}")]
+    WouldMove { partition: usize },
+}
+
 /// The cluster's partition map at one version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Layout {
@@ -58,6 +72,38 @@ impl Layout {
             partition_bits: previous.partition_bits,
             replication_factor,
             members,
+            assignments,
+        })
+    }
+
+    /// The same members with twice the partitions: each partition splits into its two halves,
+    /// which keep its owners, so no data moves (for a cluster that outgrew its partition
+    /// count). Refused past `MAX_PARTITION_BITS`.
+    pub fn split(previous: &Layout) -> Result<Layout, SplitError> {
+        if previous.partition_bits >= MAX_PARTITION_BITS {
+            return Err(SplitError::TooMany { bits: previous.partition_bits });
+        }
+        let bits = previous.partition_bits + 1;
+        let assignments = assign(
+            Some(previous.assignments.as_slice()),
+            &previous.members,
+            1usize << bits,
+            previous.replication_factor,
+        )
+        .map_err(SplitError::Assignment)?;
+        // The assignment keeps a half's owners (only their order may shift); checked, since a
+        // split that moved an owner would need a rebalance it does not get.
+        for (p, owners) in assignments.iter().enumerate() {
+            let parent = previous.assignments.get(p / 2).map_or(&[][..], Vec::as_slice);
+            if owners.len() != parent.len() || owners.iter().any(|o| !parent.contains(o)) {
+                return Err(SplitError::WouldMove { partition: p });
+            }
+        }
+        Ok(Layout {
+            version: previous.version + 1,
+            partition_bits: bits,
+            replication_factor: previous.replication_factor,
+            members: previous.members.clone(),
             assignments,
         })
     }
@@ -120,6 +166,24 @@ mod tests {
 
     fn members(n: u64) -> Vec<Member> {
         (1..=n).map(|id| Member { id, zone: format!("z{}", id % 3), capacity: 1 }).collect()
+    }
+
+    #[test]
+    fn a_split_doubles_the_partitions_and_keeps_every_item_with_its_owners() {
+        let one = Layout::single(1, 6);
+        let layout = Layout::next(&one, members(5), 3).unwrap();
+        let split = Layout::split(&layout).unwrap();
+        assert_eq!((split.version, split.partition_bits), (layout.version + 1, 7));
+        for hash in (0..1000u64).map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15)) {
+            let mut before = layout.preference_list(layout.partition_of(hash)).to_vec();
+            let mut after = split.preference_list(split.partition_of(hash)).to_vec();
+            before.sort_unstable();
+            after.sort_unstable();
+            assert_eq!(before, after, "hash {hash:x} changed owners");
+        }
+        let mut full = Layout::single(1, MAX_PARTITION_BITS);
+        full.version = 3;
+        assert!(matches!(Layout::split(&full), Err(SplitError::TooMany { .. })));
     }
 
     #[test]

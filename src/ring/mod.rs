@@ -25,7 +25,7 @@ use crate::clock::SharedClock;
 pub use assignment::{AssignmentError, Member, leader_changes, moved_replicas, slot_targets};
 pub use failure_detector::FailureDetector;
 pub use latency::{CallKind, HedgeBounds, LatencyEstimates};
-pub use layout::Layout;
+pub use layout::{Layout, MAX_PARTITION_BITS, SplitError};
 pub use membership::{MembershipView, NodeInfo, PeerState};
 
 /// A node's identity in the ring (also its vector-clock actor).

@@ -162,3 +162,55 @@ async fn two_operators_applying_at_once_never_make_two_layouts_of_one_version() 
     }
     eventually("every node to run one layout", || one_layout(&cluster)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn doubling_the_partitions_moves_no_data_and_keeps_every_object() {
+    let cluster = TestCluster::start(3).await;
+    let s3 = cluster.s3(0);
+    s3.create_bucket().bucket("split").send().await.unwrap();
+    let size = |i: u64| if i.is_multiple_of(25) { 300 << 10 } else { 1000 + i as usize };
+    for i in 0..100u64 {
+        let put = cluster.s3((i % 3) as usize).put_object().bucket("split").key(format!("k{i:03}"));
+        put.body(pattern(size(i), i).into()).send().await.unwrap();
+    }
+    eventually("every owner to hold its writes", || owners_agree(&cluster, &[0, 1, 2])).await;
+    let before = cluster.node(0).ring().layout();
+    let pulled: Vec<u64> = cluster
+        .live()
+        .map(|n| n.coordinator().repair_control().rebalance().partitions_pulled)
+        .collect();
+
+    let node = cluster.node(1);
+    let admin =
+        AdminClient::new(&node.admin_addr().to_string(), node.admin_token().clone()).unwrap();
+    admin.stage_change(&ClusterChange::SplitPartitions).await.unwrap();
+    let applied = admin.apply_changes().await.unwrap();
+    assert_eq!(applied.moved_replicas, 0);
+    eventually("every node to run the split layout", || {
+        cluster.live().all(|n| {
+            let l = n.ring().layout();
+            l.version == applied.layout_version && l.partition_bits == before.partition_bits + 1
+        })
+    })
+    .await;
+    // Every half kept its owners: nobody pulled anything, and the owners still agree.
+    for (n, before) in cluster.live().zip(pulled) {
+        let r = n.coordinator().repair_control().rebalance();
+        assert_eq!((r.partitions_pending, r.partitions_pulled), (0, before));
+    }
+    assert!(owners_agree(&cluster, &[0, 1, 2]));
+    for i in 0..100u64 {
+        let got = cluster.s3((i % 3) as usize).get_object().bucket("split").key(format!("k{i:03}"));
+        let body = got.send().await.unwrap().body.collect().await.unwrap().into_bytes();
+        assert!(body == pattern(size(i), i), "k{i:03}");
+    }
+    // And the ring goes on: new writes land on the finer partitions' owners.
+    for i in 100..120u64 {
+        let put = cluster.s3((i % 3) as usize).put_object().bucket("split").key(format!("k{i:03}"));
+        put.body(pattern(size(i), i).into()).send().await.unwrap();
+    }
+    eventually("the owners to agree on the new writes", || owners_agree(&cluster, &[0, 1, 2]))
+        .await;
+    let listed = s3.list_objects_v2().bucket("split").send().await.unwrap();
+    assert_eq!(listed.key_count(), Some(120));
+}
