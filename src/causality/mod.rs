@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 pub type Actor = u64;
 
 /// A vector clock: one counter per actor that coordinated a write.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct VectorClock {
     entries: BTreeMap<Actor, u64>,
 }
@@ -134,7 +134,23 @@ impl Siblings {
         }
         self.versions.retain(|s| !incoming.clock.descends(&s.clock));
         self.versions.push(incoming);
-        self.versions.sort_by_key(Sibling::lww_key);
+        self.canonicalize();
+        true
+    }
+
+    /// Puts the siblings in their one canonical order: last-writer-wins order, then by clock
+    /// for siblings one writer minted in the same millisecond. Every replica that holds the
+    /// same versions then stores the same bytes (anti-entropy compares digests of them) and
+    /// picks the same winner. Returns whether the order changed (a set stored by an older
+    /// build, in arrival order).
+    pub fn canonicalize(&mut self) -> bool {
+        let ordered = |a: &Sibling, b: &Sibling| {
+            a.lww_key().cmp(&b.lww_key()).then_with(|| a.clock.cmp(&b.clock))
+        };
+        if self.versions.is_sorted_by(|a, b| ordered(a, b).is_le()) {
+            return false;
+        }
+        self.versions.sort_by(ordered);
         true
     }
 

@@ -261,7 +261,10 @@ fn merge(
     let full = item_key(table, key);
     let (mut current, old) = load(items, &full)?;
     let before = Before::of(old, &current);
-    let changed = current.merge(incoming);
+    // A set stored in arrival order is rewritten in the canonical one, so that replicas
+    // holding the same versions converge byte for byte.
+    let reordered = current.canonicalize();
+    let changed = current.merge(incoming) || reordered;
     if changed {
         store_item(items, indexes, &full, before, &current)?;
     }
