@@ -26,7 +26,8 @@ use crate::causality::Siblings;
 const PREFIX: &[u8] = b"reclaim/";
 /// Entries looked at per pass.
 const PASS_ENTRIES_MAX: usize = 256;
-/// How long an entry whose check could not reach every owner waits before the next try.
+/// How long an entry whose check could not reach every owner waits before the next try, at
+/// most (a shorter grace period retries sooner: half of it, but not under a second).
 const RETRY_AFTER_MS: i64 = 30_000;
 
 /// An item that referred to a body, and may still.
@@ -110,6 +111,10 @@ impl ObjectService {
         }
     }
 
+    fn retry_after_ms(&self) -> i64 {
+        (self.grace_ms() / 2).clamp(1_000, RETRY_AFTER_MS)
+    }
+
     fn grace_ms(&self) -> i64 {
         i64::try_from(self.inner.body.reclaim_grace.as_millis()).unwrap_or(i64::MAX)
     }
@@ -155,7 +160,7 @@ impl ObjectService {
                     tracing::debug!(data_id = %hex::encode(entry.data_id), error = %e, "reclaim check postponed");
                     self.coordinator()
                         .journal_put(
-                            entry_key(now.saturating_add(RETRY_AFTER_MS), &entry.data_id),
+                            entry_key(now.saturating_add(self.retry_after_ms()), &entry.data_id),
                             value,
                         )
                         .await?;

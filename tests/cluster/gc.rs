@@ -107,7 +107,7 @@ async fn deleted_objects_and_aborted_uploads_leave_nothing_behind_and_their_spac
     let file_full: Vec<u64> = (0..3).map(|i| file_bytes(&cluster, i)).collect();
 
     empty(&cluster, "churn", &uploads).await;
-    wait_for("every body and tombstone to be gone from every node", 60, || {
+    wait_for("every body and tombstone to be gone from every node", 120, || {
         cluster.live().all(|n| {
             store(n).block_count().unwrap() == 0 && store(n).tombstone_count().unwrap() == 0
         })
@@ -137,7 +137,7 @@ async fn deleted_objects_and_aborted_uploads_leave_nothing_behind_and_their_spac
     // And the file gives its free space back: redb trims free pages at its end as it goes,
     // and `ringvault compact` moves the rest to the front on a stopped node.
     empty(&cluster, "churn", &uploads).await;
-    wait_for("the second round's garbage to be gone", 60, || {
+    wait_for("the second round's garbage to be gone", 120, || {
         cluster.live().all(|n| {
             store(n).block_count().unwrap() == 0 && store(n).tombstone_count().unwrap() == 0
         })
