@@ -37,6 +37,33 @@ async fn wait_for(what: &str, secs: u64, mut check: impl FnMut() -> bool) {
     panic!("timed out after {secs} s waiting for {what}");
 }
 
+/// Waits until no node holds a block or a tombstone; on time-out, says what each still holds.
+async fn wait_for_no_garbage(cluster: &TestCluster, what: &str) {
+    for _ in 0..1200 {
+        let clean = cluster.live().all(|n| {
+            store(n).block_count().unwrap() == 0 && store(n).tombstone_count().unwrap() == 0
+        });
+        if clean {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut state = Vec::new();
+    for n in cluster.live() {
+        state.push(format!(
+            "node {:x}: {} blocks, {} tombstones, hints {:?}, reclaim queue {}, purge {} purged {} postponed",
+            n.node_id(),
+            store(n).block_count().unwrap(),
+            store(n).tombstone_count().unwrap(),
+            store(n).hint_counts().unwrap(),
+            n.objects().reclaim_queue_len().await.unwrap(),
+            n.coordinator().purge_stats().purged(),
+            n.coordinator().purge_stats().postponed(),
+        ));
+    }
+    panic!("timed out after 120 s waiting for {what}:\n{}", state.join("\n"));
+}
+
 fn store(node: &RunningNode) -> &Store {
     node.coordinator().store()
 }
@@ -107,12 +134,7 @@ async fn deleted_objects_and_aborted_uploads_leave_nothing_behind_and_their_spac
     let file_full: Vec<u64> = (0..3).map(|i| file_bytes(&cluster, i)).collect();
 
     empty(&cluster, "churn", &uploads).await;
-    wait_for("every body and tombstone to be gone from every node", 120, || {
-        cluster.live().all(|n| {
-            store(n).block_count().unwrap() == 0 && store(n).tombstone_count().unwrap() == 0
-        })
-    })
-    .await;
+    wait_for_no_garbage(&cluster, "every body and tombstone to be gone from every node").await;
     let listed = cluster.s3(2).list_objects_v2().bucket("churn").send().await.unwrap();
     assert_eq!(listed.key_count(), Some(0));
     let uploads_left = cluster.s3(0).list_multipart_uploads().bucket("churn").send().await.unwrap();
@@ -137,12 +159,7 @@ async fn deleted_objects_and_aborted_uploads_leave_nothing_behind_and_their_spac
     // And the file gives its free space back: redb trims free pages at its end as it goes,
     // and `ringvault compact` moves the rest to the front on a stopped node.
     empty(&cluster, "churn", &uploads).await;
-    wait_for("the second round's garbage to be gone", 120, || {
-        cluster.live().all(|n| {
-            store(n).block_count().unwrap() == 0 && store(n).tombstone_count().unwrap() == 0
-        })
-    })
-    .await;
+    wait_for_no_garbage(&cluster, "the second round's garbage to be gone").await;
     cluster.stop(2).await;
     let path = cluster.dirs[2].path().join("ringvault.redb");
     let compacted = ringvault::store::compact_file(&path).unwrap();
