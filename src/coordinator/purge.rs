@@ -21,10 +21,12 @@
 //!
 //! The store removes a copy only if the tombstone still covers it and no hint refers to it
 //! (checked in the same transaction), so a write that lands between the check and the purge
-//! survives. Each partition's tombstones are purged by its first owner only: one node does
-//! the ring-wide round per item.
+//! survives. Each partition's tombstones are purged by its first owner: one node does the
+//! ring-wide round per item. A tombstone four graces old is purged by whichever node holds
+//! it (one that landed late, after its first owner had purged it, would otherwise linger).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -99,7 +101,10 @@ impl PurgeWorker {
         }
     }
 
-    /// One pass over the due tombstones of the partitions this node is first owner of.
+    /// One pass over the due tombstones of the partitions this node is first owner of, then
+    /// over those overdue (four graces old) that this node holds for any reason: a tombstone
+    /// that reached an owner only after its first owner purged it (a late copy) would
+    /// otherwise wait for anti-entropy to bring it back to the first owner.
     pub async fn pass(&self) -> PurgePass {
         let c = &self.coordinator;
         let ring = c.ring();
@@ -108,9 +113,20 @@ impl PurgeWorker {
         if layout.members.is_empty() || ring.read_transition().is_some() {
             return pass;
         }
-        let me = c.node_id();
         let grace_ms = i64::try_from(self.grace.as_millis()).unwrap_or(i64::MAX);
-        let cutoff = c.inner.clock.now().timestamp_millis().saturating_sub(grace_ms);
+        let now = c.inner.clock.now().timestamp_millis();
+        self.sweep(&layout, now.saturating_sub(grace_ms), true, &mut pass).await;
+        let overdue = now.saturating_sub(grace_ms.saturating_mul(4));
+        self.sweep(&layout, overdue, false, &mut pass).await;
+        c.inner.purge.purged.fetch_add(pass.purged as u64, Ordering::Relaxed);
+        pass
+    }
+
+    /// Purges the tombstones older than `cutoff`: of the partitions this node leads, or
+    /// (`led` false) of the others.
+    async fn sweep(&self, layout: &Arc<Layout>, cutoff: i64, led: bool, pass: &mut PurgePass) {
+        let c = &self.coordinator;
+        let me = c.node_id();
         let mut after: Option<Vec<u8>> = None;
         loop {
             let view = layout.clone();
@@ -120,17 +136,17 @@ impl PurgeWorker {
                 .inner
                 .local
                 .blocking(move || {
-                    let first_owner = |table: TableId, key: &[u8]| {
+                    let wanted = |table: TableId, key: &[u8]| {
                         let partition = view.partition_of(item_hash(table.0, key));
-                        view.preference_list(partition).first() == Some(&me)
+                        (view.preference_list(partition).first() == Some(&me)) == led
                     };
-                    store.tombstones_before(cutoff, from.as_deref(), BATCH, &first_owner)
+                    store.tombstones_before(cutoff, from.as_deref(), BATCH, &wanted)
                 })
                 .await;
             let Ok(page) = page else { break };
             if !page.items.is_empty() {
                 let total = page.items.len();
-                let purged = self.purge_batch(&layout, page.items).await;
+                let purged = self.purge_batch(layout, page.items).await;
                 pass.purged += purged;
                 pass.kept += total - purged;
             }
@@ -139,8 +155,6 @@ impl PurgeWorker {
                 None => break,
             }
         }
-        c.inner.purge.purged.fetch_add(pass.purged as u64, Ordering::Relaxed);
-        pass
     }
 
     /// Checks `items` with every member, then purges those all agreed on: non-owners first,

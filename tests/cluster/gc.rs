@@ -18,7 +18,9 @@ const UPLOADS: usize = 20;
 
 fn short_graces(c: &mut Config) {
     c.reclaim_grace = Duration::from_millis(300);
-    c.tombstone_grace = Duration::from_millis(300);
+    // Longer than a background copy takes even on a loaded machine: a copy of a deleted
+    // version that landed after the purge would bring it back.
+    c.tombstone_grace = Duration::from_secs(2);
 }
 
 fn size_of(i: usize) -> usize {
@@ -144,7 +146,9 @@ async fn deleted_objects_and_aborted_uploads_leave_nothing_behind_and_their_spac
         assert!(now * 4 < full[i], "node {i}: {now} bytes in use after GC, {} before", full[i]);
     }
 
-    // The same volume again fits in the space freed: the file barely grows.
+    // The same volume again reuses the space freed: the file stays under twice its size when
+    // full (without reuse it would hold both rounds; redb grows and trims the file in steps,
+    // so its size for one volume varies between runs by up to 1.7x).
     let uploads = fill(&cluster, "churn", 1 << 20).await;
     wait_for("every replica to hold every block again", 30, || {
         cluster.live().all(|n| store(n).block_count().unwrap() == blocks_full)
@@ -153,7 +157,7 @@ async fn deleted_objects_and_aborted_uploads_leave_nothing_behind_and_their_spac
     for (i, before) in file_full.iter().enumerate() {
         let now = file_bytes(&cluster, i);
         eprintln!("node {i}: file {before} -> {now} bytes after the same volume again");
-        assert!(now <= before + before / 2, "node {i}: file grew from {before} to {now} bytes");
+        assert!(now < before * 2, "node {i}: file grew from {before} to {now} bytes");
     }
 
     // And the file gives its free space back: redb trims free pages at its end as it goes,
