@@ -100,6 +100,8 @@ pub struct WriteRound<E> {
     failures: Vec<(NodeId, E)>,
     replied: bool,
     abandoned: bool,
+    /// Acked owners asked to keep a hint for this node's own failed copy.
+    keepers_tried: BTreeSet<NodeId>,
 }
 
 impl<E> WriteRound<E> {
@@ -137,6 +139,7 @@ impl<E> WriteRound<E> {
             failures: Vec::new(),
             replied: false,
             abandoned: false,
+            keepers_tried: BTreeSet::new(),
         }
     }
 
@@ -395,12 +398,28 @@ impl<E> WriteRound<E> {
                 continue;
             }
             let owner = self.slots[slot].owner;
-            if owner == self.me || self.calls.contains_key(&self.me) {
-                // This node's own copy failed (no hint for oneself), or this node is busy with
-                // another hint of the round: the slot waits for the next settle.
-                if owner == self.me {
-                    self.slots[slot].state = SlotState::Settled;
+            if owner == self.me {
+                // This node's own copy failed (its store refused it: a full disk) and no
+                // stand-in is left: an owner that holds the version keeps the hint for it
+                // (its copy is a no-op, the hint is not). One try per such owner.
+                let untried = |n: &NodeId| *n != self.me && !self.keepers_tried.contains(n);
+                let keeper =
+                    self.acked.iter().copied().find(|n| untried(n) && !self.calls.contains_key(n));
+                match keeper {
+                    Some(keeper) if !self.abandoned => {
+                        self.keepers_tried.insert(keeper);
+                        self.slots[slot].state = SlotState::Open;
+                        self.copy_to(slot, keeper, Some(owner), actions);
+                    }
+                    // A node still busy may hold the version soon: the slot waits.
+                    _ if !self.abandoned && self.calls.keys().any(untried) => {}
+                    _ => self.slots[slot].state = SlotState::Settled,
                 }
+                continue;
+            }
+            if self.calls.contains_key(&self.me) {
+                // This node is busy with another hint of the round: the slot waits for the
+                // next settle.
                 continue;
             }
             self.calls.insert(self.me, Role::Hint { slot });

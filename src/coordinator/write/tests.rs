@@ -148,14 +148,28 @@ fn abandoning_the_copies_past_the_quorum_leaves_hints_for_their_owners() {
     assert!(r.finished());
 }
 
+/// Regression (the short chaos run): a coordinator whose own store refused its copy (a full
+/// disk) kept no hint for itself anywhere, so with no stand-in left it missed the write for
+/// good (until anti-entropy). An owner that holds the version now keeps the hint for it.
 #[test]
-fn this_nodes_own_failed_copy_is_not_hinted_to_itself() {
+fn this_nodes_own_failed_copy_is_hinted_by_an_owner_that_holds_it() {
     let mut r = round(1, &[], &[], false);
     r.start();
     assert_eq!(r.on(Failed(1, "disk full")), vec![]);
-    assert_eq!(r.on(Acked(2)), vec![]);
+    assert_eq!(r.on(Acked(2)), vec![Copy { node: 2, hint_for: Some(1) }]);
     assert_eq!(r.on(Acked(3)), vec![Reply(true)]);
+    assert!(!r.finished(), "the keeper's hint is on its way");
+    // The first keeper fails: the next owner that holds it keeps the hint.
+    assert_eq!(r.on(Failed(2, "refused")), vec![Copy { node: 3, hint_for: Some(1) }]);
+    assert_eq!(r.on(Acked(3)), vec![]);
     assert!(r.finished());
+}
+
+#[test]
+fn this_nodes_own_failed_copy_with_a_stand_in_left_goes_to_the_stand_in() {
+    let mut r = round(1, &[], &[4], false);
+    r.start();
+    assert_eq!(r.on(Failed(1, "disk full")), vec![Copy { node: 4, hint_for: Some(1) }]);
 }
 
 /// The protocol under any interleaving: replicas answer, fail or are slow in any order the
@@ -185,9 +199,19 @@ mod interleavings {
         holds: BTreeSet<NodeId>,
         covered: BTreeSet<NodeId>,
         lost: BTreeSet<NodeId>,
+        /// Whether this node's own copy failed (its slot then needs a hint elsewhere).
+        own_failed: bool,
+        /// Nodes asked to keep a hint for this node that failed to.
+        failed_keepers: BTreeSet<NodeId>,
     }
 
     impl Harness {
+        /// Whether every node the round counts as holding its version (other than this one)
+        /// was asked to keep the hint and failed.
+        fn failed_keepers_all(&self) -> bool {
+            self.round.acked().iter().all(|n| *n == self.me || self.failed_keepers.contains(n))
+        }
+
         fn take(&mut self, actions: Vec<WriteAction>) {
             for action in actions {
                 match action {
@@ -218,6 +242,10 @@ mod interleavings {
             }
             self.pending.remove(i);
             let ok = how != 1;
+            let keeper_for = match &call {
+                Call::Copy(_, Some(h)) => Some(*h),
+                _ => None,
+            };
             let actions = match (call, ok) {
                 (Call::Mint(n), true) => {
                     self.holds.insert(n);
@@ -235,7 +263,10 @@ mod interleavings {
                 }
                 (Call::Mint(n) | Call::Copy(n, _), false) => {
                     if n == self.me {
-                        self.lost.insert(n);
+                        self.own_failed = true;
+                    }
+                    if keeper_for == Some(self.me) {
+                        self.failed_keepers.insert(n);
                     }
                     self.round.on(Failed(n, "failed"))
                 }
@@ -277,6 +308,8 @@ mod interleavings {
                 holds: BTreeSet::new(),
                 covered: BTreeSet::new(),
                 lost: BTreeSet::new(),
+                own_failed: false,
+                failed_keepers: BTreeSet::new(),
             };
             let actions = h.round.start();
             h.take(actions);
@@ -298,8 +331,11 @@ mod interleavings {
             prop_assert_eq!(h.replies.len(), 1, "exactly one reply: {:?}", h.replies);
             if !h.holds.is_empty() {
                 for owner in owners {
+                    // This node's own failed copy is lost only if every other node that holds
+                    // the version failed to keep a hint for it (or there is none).
+                    let own_loss = owner == me && h.own_failed && h.failed_keepers_all();
                     prop_assert!(
-                        h.covered.contains(&owner) || h.lost.contains(&owner),
+                        h.covered.contains(&owner) || h.lost.contains(&owner) || own_loss,
                         "owner {} is neither covered nor lost (holds {:?}, covered {:?})",
                         owner, h.holds, h.covered
                     );
