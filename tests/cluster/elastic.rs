@@ -16,7 +16,7 @@ use ringvault::coordinator::Scope;
 
 use crate::common::{ACCESS_KEY_ID, SECRET_ACCESS_KEY, client, pattern};
 use crate::membership::{objects_held, owners_agree};
-use crate::ring::{TestCluster, config};
+use crate::ring::{TestCluster, config, wait_for};
 
 const BUCKET: &str = "elastic";
 const CLIENTS: usize = 4;
@@ -121,16 +121,6 @@ fn p99(latencies: &[(f64, f64)], from: f64, to: f64) -> f64 {
         latencies.iter().filter(|(at, _)| (from..to).contains(at)).map(|(_, ms)| *ms).collect();
     window.sort_by(f64::total_cmp);
     window.get(window.len().saturating_sub(1) * 99 / 100).copied().unwrap_or(0.0)
-}
-
-async fn wait_for(what: &str, secs: u64, mut check: impl FnMut() -> bool) {
-    for _ in 0..secs * 10 {
-        if check() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("timed out after {secs} s waiting for {what}");
 }
 
 fn admin(cluster: &TestCluster, i: usize) -> AdminClient {

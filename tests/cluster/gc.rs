@@ -11,7 +11,7 @@ use ringvault::node::RunningNode;
 use ringvault::store::{Store, TreeKind};
 
 use crate::common::pattern;
-use crate::ring::TestCluster;
+use crate::ring::{TestCluster, wait_for};
 
 const OBJECTS: usize = 1000;
 const UPLOADS: usize = 20;
@@ -26,17 +26,6 @@ fn short_graces(c: &mut Config) {
 fn size_of(i: usize) -> usize {
     // One object in 20 has a block of its own; the rest live inside their records.
     if i.is_multiple_of(20) { 200 << 10 } else { 6 << 10 }
-}
-
-/// Polls `check` every 100 ms for up to `secs` seconds.
-async fn wait_for(what: &str, secs: u64, mut check: impl FnMut() -> bool) {
-    for _ in 0..secs * 10 {
-        if check() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("timed out after {secs} s waiting for {what}");
 }
 
 /// Waits until no node holds a block or a tombstone; on time-out, says what each still holds.

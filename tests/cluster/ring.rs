@@ -47,6 +47,17 @@ pub(crate) async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     panic!("timed out waiting for {what}");
 }
 
+/// Polls `check` every 100 ms for up to `secs` seconds (for waits longer than `eventually`'s).
+pub(crate) async fn wait_for(what: &str, secs: u64, mut check: impl FnMut() -> bool) {
+    for _ in 0..secs * 10 {
+        if check() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out after {secs} s waiting for {what}");
+}
+
 impl TestCluster {
     pub(crate) async fn start(n: usize) -> TestCluster {
         Self::start_with(n, |_| {}).await
