@@ -17,6 +17,7 @@ pub mod causality;
 pub mod clock;
 pub mod cluster;
 pub mod config;
+pub mod consensus;
 pub mod coordinator;
 pub mod metrics;
 pub mod node;

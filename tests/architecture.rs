@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 /// Which top-level modules each module may use (besides itself).
 const ALLOWED: &[(&str, &[&str])] = &[
     ("causality", &[]),
+    ("consensus", &[]),
     ("clock", &[]),
     ("config", &[]),
     ("telemetry", &[]),
