@@ -147,7 +147,12 @@ fn node_id(store: &Store, rng: &mut StdRng) -> Result<NodeId, NodeError> {
     {
         return Ok(u64::from_be_bytes(b));
     }
-    let id = rng.next_u64();
+    let id = loop {
+        let id = rng.next_u64();
+        if id != crate::causality::CONSENSUS_ACTOR {
+            break id;
+        }
+    };
     store.put_meta("node_id", &id.to_be_bytes())?;
     Ok(id)
 }

@@ -17,6 +17,10 @@ use serde::{Deserialize, Serialize};
 /// The identity of a node that increments clock entries (the ring's node id).
 pub type Actor = u64;
 
+/// The clock entry of versions decided by per-key consensus (conditional writes); never a
+/// node's id. Its counter grows by one with each decision on a key, so it also ranks them.
+pub const CONSENSUS_ACTOR: Actor = u64::MAX;
+
 /// A vector clock: one counter per actor that coordinated a write.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct VectorClock {
@@ -97,9 +101,17 @@ impl Sibling {
         self.value.is_none()
     }
 
-    /// The total order used to pick one answer among concurrent siblings.
-    pub fn lww_key(&self) -> (i64, Actor) {
-        (self.timestamp_ms, self.writer)
+    /// The total order used to pick one answer among concurrent siblings: the version that
+    /// descends from more consensus decisions first (a plain write that did not see a
+    /// committed conditional write never beats it), then last writer wins.
+    pub fn lww_key(&self) -> (u64, i64, Actor) {
+        (self.clock.get(CONSENSUS_ACTOR), self.timestamp_ms, self.writer)
+    }
+}
+
+impl From<Sibling> for Siblings {
+    fn from(sibling: Sibling) -> Self {
+        Siblings { versions: vec![sibling] }
     }
 }
 

@@ -9,9 +9,10 @@ use serde::{Deserialize, Serialize};
 
 use super::replica::Answer;
 use crate::causality::{Sibling, Siblings, VectorClock};
+use crate::consensus::Request;
 use crate::rpc::RpcRequest;
 use crate::store::merkle::Children;
-use crate::store::{BlockId, Entry, NodeDigest, TableId, TreeKind};
+use crate::store::{BlockId, Entry, NodeDigest, PaxosAnswer, PaxosValue, TableId, TreeKind};
 
 /// Read an item's siblings.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -32,12 +33,10 @@ pub struct ReplicaCoordinate {
     pub context: VectorClock,
     pub timestamp_ms: i64,
     pub value: Option<Vec<u8>>,
-    pub only_if_unchanged: bool,
 }
 impl RpcRequest for ReplicaCoordinate {
     const TAG: u16 = 11;
-    /// `None`: a compare-and-set found the item changed.
-    type Response = Answer<Option<Sibling>>;
+    type Response = Answer<Sibling>;
 }
 
 /// Merge siblings durably; with `hint_for`, as a stand-in for that owner.
@@ -213,4 +212,27 @@ pub struct PurgeItems {
 impl RpcRequest for PurgeItems {
     const TAG: u16 = 26;
     type Response = Answer<()>;
+}
+
+/// One step of per-key consensus on the receiving owner's acceptor (see `consensus`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PaxosStep {
+    pub table: TableId,
+    pub key: Vec<u8>,
+    pub request: Request<PaxosValue>,
+}
+impl RpcRequest for PaxosStep {
+    const TAG: u16 = 27;
+    type Response = Answer<PaxosAnswer>;
+}
+
+/// The version accepted for an item and not yet known committed, if any.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PaxosPending {
+    pub table: TableId,
+    pub key: Vec<u8>,
+}
+impl RpcRequest for PaxosPending {
+    const TAG: u16 = 28;
+    type Response = Answer<Option<Sibling>>;
 }

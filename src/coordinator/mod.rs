@@ -16,6 +16,7 @@
 
 mod anti_entropy;
 mod cleanup;
+mod consensus;
 mod handoff;
 mod journal;
 mod messages;
@@ -93,10 +94,12 @@ pub enum CoordinatorError {
     NoOwner,
     #[error("local store: {0}")]
     Local(ReplicaError),
-    #[error("the item changed since it was read")]
-    Conflict,
-    #[error("conditional writes need a single owner per item until consensus lands")]
-    ConditionalUnsupported,
+    /// Other conditional writes on the key kept preempting this one.
+    #[error("conditional write contended: other conditional writes on the key kept winning")]
+    Contended,
+    /// The ring is between layouts: owners are changing, so no majority is safe to decide with.
+    #[error("the ring is between layouts; conditional writes wait until it settled")]
+    Settling,
 }
 
 /// Replicated reads and writes through this node.
@@ -273,38 +276,6 @@ impl Coordinator {
             minted: None,
         };
         WriteJob::new(self, round, payload).run().await?.ok_or(CoordinatorError::NoOwner)
-    }
-
-    /// Writes `value` only if the item is still exactly what was read (`context`): an atomic
-    /// compare-and-set. Exact on a ring where each item has one owner; with more owners it would
-    /// need consensus among them (design notes: single-decree Paxos), so it refuses there.
-    pub async fn put_if_unchanged(
-        &self,
-        table: TableId,
-        key: &[u8],
-        value: Option<Vec<u8>>,
-        context: VectorClock,
-    ) -> Result<Sibling, CoordinatorError> {
-        if self.quorum().replication_factor != 1 {
-            return Err(CoordinatorError::ConditionalUnsupported);
-        }
-        let owner = *self
-            .inner
-            .ring
-            .preference_list(table.0, key)
-            .first()
-            .ok_or(CoordinatorError::NoOwner)?;
-        let replica = self.replica(owner).ok_or(CoordinatorError::NoOwner)?;
-        let timestamp_ms = self.inner.clock.now().timestamp_millis();
-        match replica.coordinate(table, key.to_vec(), context, timestamp_ms, value, true).await {
-            Ok(Some(sibling)) => Ok(sibling),
-            Ok(None) => Err(CoordinatorError::Conflict),
-            Err(e) => Err(CoordinatorError::QuorumNotReached {
-                needed: 1,
-                acked: 0,
-                failures: vec![(owner, e)],
-            }),
-        }
     }
 
     pub(crate) fn block_key(id: BlockId) -> [u8; 20] {

@@ -126,9 +126,10 @@ impl Coordinator {
     }
 
     /// Reads an item from every owner (of the current layout, and of the previous one while a
-    /// rebalance may still be moving it) and merges what they hold; fails unless all answer.
-    /// For decisions that must not miss a version any owner holds, such as whether a body is
-    /// still referenced before it is deleted.
+    /// rebalance may still be moving it) and merges what they hold, with any version a
+    /// conditional write left accepted but not committed there (a later round may complete it);
+    /// fails unless all answer. For decisions that must not miss a version any owner holds or
+    /// may yet hold, such as whether a body is still referenced before it is deleted.
     pub async fn get_from_every_owner(
         &self,
         table: TableId,
@@ -149,9 +150,15 @@ impl Coordinator {
             .map(|node| {
                 let (node, replica, key) = (*node, self.replica(*node), key.to_vec());
                 async move {
-                    let result = match replica {
-                        Some(r) => r.get(table, key).await,
-                        None => Err(ReplicaError::Task("no transport to peers".into())),
+                    let Some(r) = replica else {
+                        return (node, Err(ReplicaError::Task("no transport to peers".into())));
+                    };
+                    let result = match r.get(table, key.clone()).await {
+                        Ok(mut held) => r.paxos_pending(table, key).await.map(|pending| {
+                            held.merge(&pending.map(Siblings::from).unwrap_or_default());
+                            held
+                        }),
+                        Err(e) => Err(e),
                     };
                     (node, result)
                 }

@@ -11,15 +11,18 @@ use bytes::Bytes;
 
 use super::messages::{
     BlockGet, BlockPut, BlocksDelete, BodyDelete, ItemsGet, ItemsMerge, PartitionBlocks,
-    PartitionFilter, PartitionItems, PartitionItemsPage, PurgeCheck, PurgeItems, ReplicaCoordinate,
-    ReplicaGet, ReplicaMerge, ReplicaScan, TreeChildren, TreeEntries, TreeNodes,
+    PartitionFilter, PartitionItems, PartitionItemsPage, PaxosPending, PaxosStep, PurgeCheck,
+    PurgeItems, ReplicaCoordinate, ReplicaGet, ReplicaMerge, ReplicaScan, TreeChildren,
+    TreeEntries, TreeNodes,
 };
 use crate::causality::{Sibling, Siblings, VectorClock};
+use crate::consensus::Request;
 use crate::ring::{NodeId, PartitionId, item_hash};
 use crate::rpc::{RpcClient, RpcError};
 use crate::store::merkle::Children;
 use crate::store::{
-    BlockId, Entry, NodeDigest, Store, StoreError, TableId, TreeKind, WriteOp, WriteOutcome,
+    BlockId, Entry, NodeDigest, PaxosAnswer, PaxosValue, Store, StoreError, TableId, TreeKind,
+    WriteOp, WriteOutcome,
 };
 
 /// Why a replica did not do what was asked. Typed on both sides of the wire (a remote replica
@@ -102,22 +105,34 @@ impl Local {
         context: VectorClock,
         timestamp_ms: i64,
         value: Option<Vec<u8>>,
-        only_if_unchanged: bool,
-    ) -> Result<Option<Sibling>, ReplicaError> {
-        let op = WriteOp::Coordinate {
-            table,
-            key,
-            context,
-            actor: self.me,
-            timestamp_ms,
-            value,
-            only_if_unchanged,
-        };
+    ) -> Result<Sibling, ReplicaError> {
+        let op = WriteOp::Coordinate { table, key, context, actor: self.me, timestamp_ms, value };
         match self.store.write(op).await? {
-            WriteOutcome::Coordinated(sibling) => Ok(Some(sibling)),
-            WriteOutcome::Conflict => Ok(None),
+            WriteOutcome::Coordinated(sibling) => Ok(sibling),
             other => Err(ReplicaError::Task(format!("unexpected outcome {other:?}"))),
         }
+    }
+
+    /// One consensus step on this node's acceptor for the item, durable before it returns.
+    pub async fn paxos(
+        &self,
+        table: TableId,
+        key: Vec<u8>,
+        request: Request<PaxosValue>,
+    ) -> Result<PaxosAnswer, ReplicaError> {
+        match self.store.write(WriteOp::Paxos { table, key, request }).await? {
+            WriteOutcome::Paxos(answer) => Ok(answer),
+            other => Err(ReplicaError::Task(format!("unexpected outcome {other:?}"))),
+        }
+    }
+
+    pub async fn paxos_pending(
+        &self,
+        table: TableId,
+        key: Vec<u8>,
+    ) -> Result<Option<Sibling>, ReplicaError> {
+        let store = self.store.clone();
+        self.blocking(move || store.paxos_pending(table, &key)).await
     }
 
     pub async fn merge(
@@ -340,7 +355,7 @@ impl Replica {
         }
     }
 
-    /// Mints a version; `Ok(None)` when `only_if_unchanged` found the item changed.
+    /// Mints a version on this owner.
     pub async fn coordinate(
         &self,
         table: TableId,
@@ -348,23 +363,38 @@ impl Replica {
         context: VectorClock,
         timestamp_ms: i64,
         value: Option<Vec<u8>>,
-        only_if_unchanged: bool,
-    ) -> Result<Option<Sibling>, ReplicaError> {
+    ) -> Result<Sibling, ReplicaError> {
         match self {
-            Replica::Local(l) => {
-                l.coordinate(table, key, context, timestamp_ms, value, only_if_unchanged).await
-            }
+            Replica::Local(l) => l.coordinate(table, key, context, timestamp_ms, value).await,
             Replica::Remote { node, rpc } => {
-                let request = ReplicaCoordinate {
-                    table,
-                    key,
-                    context,
-                    timestamp_ms,
-                    value,
-                    only_if_unchanged,
-                };
+                let request = ReplicaCoordinate { table, key, context, timestamp_ms, value };
                 rpc.call(*node, &request).await?
             }
+        }
+    }
+
+    pub async fn paxos(
+        &self,
+        table: TableId,
+        key: Vec<u8>,
+        request: Request<PaxosValue>,
+    ) -> Result<PaxosAnswer, ReplicaError> {
+        match self {
+            Replica::Local(l) => l.paxos(table, key, request).await,
+            Replica::Remote { node, rpc } => {
+                rpc.call(*node, &PaxosStep { table, key, request }).await?
+            }
+        }
+    }
+
+    pub async fn paxos_pending(
+        &self,
+        table: TableId,
+        key: Vec<u8>,
+    ) -> Result<Option<Sibling>, ReplicaError> {
+        match self {
+            Replica::Local(l) => l.paxos_pending(table, key).await,
+            Replica::Remote { node, rpc } => rpc.call(*node, &PaxosPending { table, key }).await?,
         }
     }
 

@@ -3,8 +3,8 @@
 
 use super::messages::{
     BlockGet, BlockPut, BlocksDelete, BodyDelete, ItemsGet, ItemsMerge, PartitionBlocks,
-    PartitionItems, PurgeCheck, PurgeItems, ReplicaCoordinate, ReplicaGet, ReplicaMerge,
-    ReplicaScan, TreeChildren, TreeEntries, TreeNodes,
+    PartitionItems, PaxosPending, PaxosStep, PurgeCheck, PurgeItems, ReplicaCoordinate, ReplicaGet,
+    ReplicaMerge, ReplicaScan, TreeChildren, TreeEntries, TreeNodes,
 };
 use super::replica::{Local, ScanRange};
 use crate::rpc::Router;
@@ -24,17 +24,17 @@ pub fn register(router: &mut Router, local: &Local) {
     let l = local.clone();
     router.register(move |_, r: ReplicaCoordinate| {
         let l = l.clone();
-        async move {
-            Ok(l.coordinate(
-                r.table,
-                r.key,
-                r.context,
-                r.timestamp_ms,
-                r.value,
-                r.only_if_unchanged,
-            )
-            .await)
-        }
+        async move { Ok(l.coordinate(r.table, r.key, r.context, r.timestamp_ms, r.value).await) }
+    });
+    let l = local.clone();
+    router.register(move |_, r: PaxosStep| {
+        let l = l.clone();
+        async move { Ok(l.paxos(r.table, r.key, r.request).await) }
+    });
+    let l = local.clone();
+    router.register(move |_, r: PaxosPending| {
+        let l = l.clone();
+        async move { Ok(l.paxos_pending(r.table, r.key).await) }
     });
     let l = local.clone();
     router.register(move |_, r: ReplicaMerge| {

@@ -48,7 +48,7 @@ impl Payload {
 
 /// What one call came back with.
 enum Outcome {
-    Minted(Result<Option<Sibling>, ReplicaError>),
+    Minted(Result<Sibling, ReplicaError>),
     Copied(Result<(), ReplicaError>),
     Hinted(NodeId, Result<(), ReplicaError>),
 }
@@ -168,7 +168,7 @@ impl WriteJob {
     fn feed(&mut self, node: NodeId, outcome: Outcome, hedging: bool) {
         let started = self.started.remove(&node);
         let event = match outcome {
-            Outcome::Minted(Ok(Some(sibling))) => {
+            Outcome::Minted(Ok(sibling)) => {
                 if let Payload::Item { minted, .. } = &mut self.payload
                     && minted.is_none()
                 {
@@ -177,10 +177,6 @@ impl WriteJob {
                 self.observe(node, started);
                 WriteEvent::Minted(node)
             }
-            Outcome::Minted(Ok(None)) => WriteEvent::Failed(
-                node,
-                ReplicaError::Task("a plain write was refused as a conflict".into()),
-            ),
             Outcome::Minted(Err(e)) | Outcome::Copied(Err(e)) => {
                 tracing::debug!(node = format_args!("{node:x}"), error = %e, "replica write failed");
                 WriteEvent::Failed(node, e)
@@ -248,7 +244,7 @@ impl WriteJob {
             (*table, key.clone(), context.clone(), *timestamp_ms, value.clone());
         Box::pin(async move {
             let result = match replica {
-                Some(r) => r.coordinate(table, key, context, timestamp_ms, value, false).await,
+                Some(r) => r.coordinate(table, key, context, timestamp_ms, value).await,
                 None => Err(ReplicaError::Task("no transport to peers".into())),
             };
             (node, Outcome::Minted(result))

@@ -69,15 +69,8 @@ impl ObjectService {
         owner: &str,
         location: &str,
     ) -> Result<BucketInfo, Error> {
-        let current = self.coordinator().get(BUCKETS, name.as_bytes()).await?;
-        if let Some(value) = live_value(&current) {
-            let existing: BucketRecord = records::decode(value)?;
-            return Err(if existing.owner == owner {
-                Error::BucketAlreadyOwnedByYou
-            } else {
-                Error::BucketAlreadyExists
-            });
-        }
+        // Decided by consensus among the name's owners: of two clients creating one name
+        // through two nodes, exactly one succeeds.
         let record = BucketRecord {
             name: name.to_owned(),
             created_ms: self.now_ms(),
@@ -86,9 +79,20 @@ impl ObjectService {
             grants: Vec::new(),
             tags: Vec::new(),
         };
+        let value = records::encode(&record);
         self.coordinator()
-            .put(BUCKETS, name.as_bytes(), Some(records::encode(&record)), current.context())
-            .await?;
+            .put_conditional(BUCKETS, name.as_bytes(), |current| match live_value(current) {
+                None => Ok(Some(value.clone())),
+                Some(existing) => {
+                    let existing: BucketRecord = records::decode(existing)?;
+                    Err(if existing.owner == owner {
+                        Error::BucketAlreadyOwnedByYou
+                    } else {
+                        Error::BucketAlreadyExists
+                    })
+                }
+            })
+            .await??;
         Ok(record.into())
     }
 

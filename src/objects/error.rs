@@ -34,10 +34,8 @@ pub enum Error {
     NoSuchUpload,
     #[error("the write's precondition does not hold")]
     PreconditionFailed,
-    #[error("a concurrent write changed the object during this conditional write")]
+    #[error("concurrent conditional writes on the object kept this one from being decided")]
     ConditionalConflict,
-    #[error("conditional writes are not supported with more than one replica yet")]
-    ConditionalUnsupported,
     #[error("part {part_number} was not found or its ETag did not match")]
     InvalidPart { part_number: u32 },
     #[error("the parts are not in ascending order")]
@@ -67,6 +65,9 @@ pub enum Error {
 /// is `Corrupt` (a 500, logged), anything else is out of reach for now (a 503, retryable).
 impl From<CoordinatorError> for Error {
     fn from(e: CoordinatorError) -> Self {
+        if matches!(e, CoordinatorError::Contended) {
+            return Error::ConditionalConflict;
+        }
         if e.is_data_loss() {
             tracing::error!(error = %e, "data lost or corrupt on every replica that answered");
             Error::Corrupt { what: e.to_string() }

@@ -441,8 +441,7 @@ impl ObjectService {
             return Err(Error::Unavailable { what: "the completion took too long" });
         }
         let kept = record.body.data_ids();
-        let outcome =
-            self.commit_record(bucket, key, record, &current, condition.is_some()).await?;
+        let outcome = self.commit_record(bucket, key, record, &current, condition).await?;
         Ok(Completion::Committed { outcome, upload_siblings, stored, kept, current })
     }
 

@@ -229,21 +229,21 @@ impl ObjectService {
             tags: put.tags,
             upload_id: None,
         };
-        let conditional = put.condition.is_some();
-        self.commit_record(bucket, key, record, current, conditional).await
+        self.commit_record(bucket, key, record, current, put.condition.as_ref()).await
     }
 
     /// Writes `record` as the successor of `current`. On failure its body goes to the reclaim
     /// queue, not straight to deletion: a write that missed its quorum may still have landed on
-    /// an owner, and would spread from there. A `conditional` write happens only if the object
-    /// is still exactly `current`.
+    /// an owner, and would spread from there. A write with a `condition` is decided by consensus
+    /// among the key's owners against the object as it is then (`current` only served an early
+    /// check); the versions that read found superseded go to the reclaim queue too.
     pub(super) async fn commit_record(
         &self,
         bucket: &str,
         key: &str,
         record: ObjectRecord,
         current: &Siblings,
-        conditional: bool,
+        condition: Option<&WriteCondition>,
     ) -> Result<PutOutcome, Error> {
         let outcome = PutOutcome {
             etag: record.etag.clone(),
@@ -253,20 +253,31 @@ impl ObjectService {
         let data_ids = record.body.data_ids();
         let item_key = records::object_key(bucket, key);
         let value = Some(records::encode(&record));
-        let put = if conditional {
-            self.coordinator().put_if_unchanged(OBJECTS, &item_key, value, current.context()).await
-        } else {
-            self.coordinator().put(OBJECTS, &item_key, value, current.context()).await
+        let put = match condition {
+            None => self
+                .coordinator()
+                .put(OBJECTS, &item_key, value, current.context())
+                .await
+                .map_err(Error::from),
+            Some(condition) => {
+                let mut read = Siblings::new();
+                let decided = self
+                    .coordinator()
+                    .put_conditional(OBJECTS, &item_key, |now| {
+                        read = now.clone();
+                        condition.check(now).map(|()| value.clone())
+                    })
+                    .await;
+                let put = decided.map_err(Error::from).and_then(|r| r);
+                if put.is_ok() {
+                    self.reclaim(bucket, key, &read, &data_ids).await;
+                }
+                put
+            }
         };
         if let Err(e) = put {
             self.defer_reclaim(&data_ids, vec![Reference::object(bucket, key)]).await;
-            return Err(match e {
-                crate::coordinator::CoordinatorError::Conflict => Error::ConditionalConflict,
-                crate::coordinator::CoordinatorError::ConditionalUnsupported => {
-                    Error::ConditionalUnsupported
-                }
-                other => other.into(),
-            });
+            return Err(e);
         }
         Ok(outcome)
     }
@@ -343,15 +354,30 @@ impl ObjectService {
         let mut record = info.record;
         record.tags = tags;
         let kept = record.body.data_ids();
-        self.commit_record(bucket, key, record, &current, false).await?;
+        self.commit_record(bucket, key, record, &current, None).await?;
         self.reclaim(bucket, key, &current, &kept).await;
         Ok(())
     }
 
     /// Deletes the current version; deleting a missing key succeeds, as in S3.
-    pub async fn delete_object(&self, bucket: &str, key: &str) -> Result<(), Error> {
+    pub async fn delete_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        condition: Option<&WriteCondition>,
+    ) -> Result<(), Error> {
         self.bucket(bucket).await?;
-        self.delete_object_in(bucket, key).await
+        let Some(condition) = condition else { return self.delete_object_in(bucket, key).await };
+        let item_key = records::object_key(bucket, key);
+        let mut read = Siblings::new();
+        self.coordinator()
+            .put_conditional(OBJECTS, &item_key, |now| {
+                read = now.clone();
+                condition.check(now).map(|()| None)
+            })
+            .await??;
+        self.reclaim(bucket, key, &read, &[]).await;
+        Ok(())
     }
 
     /// Deletes many keys of one bucket (DeleteObjects), a few at a time; one result per key,

@@ -311,7 +311,7 @@ impl S3Service {
             Operation::PutObject => h.put_object(ctx, request).await,
             Operation::GetObject => h.get_object(&ctx, request.headers(), false).await,
             Operation::HeadObject => h.get_object(&ctx, request.headers(), true).await,
-            Operation::DeleteObject => h.delete_object(&ctx).await,
+            Operation::DeleteObject => h.delete_object(&ctx, request.headers()).await,
             Operation::CopyObject => h.copy_object(&ctx, request.headers()).await,
             Operation::DeleteObjects => h.delete_objects(&ctx, request).await,
             Operation::CreateMultipartUpload => {

@@ -4,8 +4,8 @@
 use redb::{Database, Durability, ReadableTable};
 
 use super::{
-    BlockId, StoreError, TableId, WriteOp, WriteOutcome, codec, hints, item_key, merkle, redb_err,
-    tables, tombstones,
+    BlockId, StoreError, TableId, WriteOp, WriteOutcome, codec, hints, item_key, merkle, paxos,
+    redb_err, tables, tombstones,
 };
 use crate::causality::{Actor, Sibling, Siblings, VectorClock};
 use hints::HintOp;
@@ -23,6 +23,7 @@ pub(super) fn apply_batch(
         let mut items = txn.open_table(tables::ITEMS).map_err(redb_err)?;
         let mut blocks = txn.open_table(tables::BLOCKS).map_err(redb_err)?;
         let mut journal = txn.open_table(tables::JOURNAL).map_err(redb_err)?;
+        let mut paxos_table = txn.open_table(tables::PAXOS).map_err(redb_err)?;
         let mut hint_tables = hints::HintTables::open(&txn)?;
         let mut indexes = Indexes {
             merkle: merkle::MerkleTables::open(&txn)?,
@@ -30,25 +31,21 @@ pub(super) fn apply_batch(
         };
         for op in ops {
             let outcome = match op {
-                WriteOp::Coordinate {
-                    table,
-                    key,
-                    context,
-                    actor,
-                    timestamp_ms,
-                    value,
-                    only_if_unchanged,
-                } => coordinate(
-                    &mut items,
-                    &mut indexes,
-                    table,
-                    &key,
-                    context,
-                    actor,
-                    timestamp_ms,
-                    value,
-                    only_if_unchanged,
-                ),
+                WriteOp::Coordinate { table, key, context, actor, timestamp_ms, value } => {
+                    coordinate(
+                        &mut items,
+                        &mut indexes,
+                        table,
+                        &key,
+                        context,
+                        actor,
+                        timestamp_ms,
+                        value,
+                    )
+                }
+                WriteOp::Paxos { table, key, request } => {
+                    consensus_step(&mut items, &mut indexes, &mut paxos_table, table, &key, request)
+                }
                 WriteOp::Merge { table, key, siblings, hint_for } => {
                     let outcome = merge(&mut items, &mut indexes, table, &key, &siblings);
                     match hint_for {
@@ -234,14 +231,10 @@ fn coordinate(
     actor: Actor,
     timestamp_ms: i64,
     value: Option<Vec<u8>>,
-    only_if_unchanged: bool,
 ) -> Result<WriteOutcome, StoreError> {
     let full = item_key(table, key);
     let (mut current, old) = load(items, &full)?;
     let before = Before::of(old, &current);
-    if only_if_unchanged && current.context() != context {
-        return Ok(WriteOutcome::Conflict);
-    }
     let highest = current.iter().map(|s| s.clock.get(actor)).max().unwrap_or(0);
     let mut clock = context;
     clock.set(actor, clock.get(actor).max(highest) + 1);
@@ -249,6 +242,29 @@ fn coordinate(
     current.apply(sibling.clone());
     store_item(items, indexes, &full, before, &current)?;
     Ok(WriteOutcome::Coordinated(sibling))
+}
+
+/// A consensus step: the acceptor answers; a promise carries the item as held here (the
+/// round's read); a commit merges the decided version into the item.
+fn consensus_step(
+    items: &mut ItemsTable<'_>,
+    indexes: &mut Indexes<'_>,
+    paxos_table: &mut paxos::PaxosTable<'_>,
+    table: TableId,
+    key: &[u8],
+    request: crate::consensus::Request<paxos::PaxosValue>,
+) -> Result<WriteOutcome, StoreError> {
+    let full = item_key(table, key);
+    let (reply, decided) = paxos::step(paxos_table, &full, request)?;
+    let current = match (&reply, decided) {
+        (crate::consensus::Reply::Promise { .. }, _) => load(items, &full)?.0,
+        (_, Some(version)) => {
+            merge(items, indexes, table, key, &Siblings::from(version))?;
+            Siblings::new()
+        }
+        _ => Siblings::new(),
+    };
+    Ok(WriteOutcome::Paxos(paxos::PaxosAnswer { reply, current }))
 }
 
 fn merge(

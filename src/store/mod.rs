@@ -18,6 +18,7 @@ mod codec;
 mod hints;
 mod journal;
 pub mod merkle;
+mod paxos;
 mod space;
 mod tables;
 mod tombstones;
@@ -40,6 +41,7 @@ use crate::causality::{Actor, Sibling, Siblings, VectorClock};
 pub use codec::FORMAT_VERSION;
 pub use hints::{Hint, HintOp};
 pub use merkle::{BLOCK_PLACEMENT_TABLE, Entry, NodeDigest, TreeKind, block_hash, item_hash};
+pub use paxos::{PaxosAnswer, PaxosValue};
 pub use space::{Compaction, SpaceUsage, compact_file};
 pub use tombstones::{TombstonePage, tombstone_time};
 
@@ -123,9 +125,13 @@ pub enum WriteOp {
         actor: Actor,
         timestamp_ms: i64,
         value: Option<Vec<u8>>,
-        /// Compare-and-set: write only if the stored siblings' merged clock is still exactly
-        /// `context` (nothing was written since the caller read); else `Conflict`.
-        only_if_unchanged: bool,
+    },
+    /// One step of per-key consensus on this node's acceptor for the item (see `paxos`); a
+    /// commit merges the decided version into the item in the same transaction.
+    Paxos {
+        table: TableId,
+        key: Vec<u8>,
+        request: crate::consensus::Request<PaxosValue>,
     },
     /// Merge siblings received from a coordinator or a repair into the local set.
     /// With `hint_for`, this node stands in for that owner: a hint to hand the item off later
@@ -185,8 +191,8 @@ pub enum WriteOp {
 pub enum WriteOutcome {
     /// The sibling a `Coordinate` created.
     Coordinated(Sibling),
-    /// A compare-and-set `Coordinate` found the item changed since it was read.
-    Conflict,
+    /// A consensus step's answer.
+    Paxos(PaxosAnswer),
     /// Whether a `Merge` changed the stored set.
     Merged {
         changed: bool,
@@ -693,6 +699,7 @@ pub(super) fn init_tables(db: &Database) -> Result<(), StoreError> {
         txn.open_table(tables::DIGESTS).map_err(redb_err)?;
         txn.open_table(tables::TREE).map_err(redb_err)?;
         txn.open_table(tables::TOMBSTONES).map_err(redb_err)?;
+        txn.open_table(tables::PAXOS).map_err(redb_err)?;
         let mut meta = txn.open_table(tables::META).map_err(redb_err)?;
         let stored = meta.get("format_version").map_err(redb_err)?.map(|v| v.value().to_vec());
         match stored.as_deref() {

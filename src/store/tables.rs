@@ -42,3 +42,7 @@ pub const TREE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("merkle_nod
 /// Items that are only tombstones, by age. Key: `[newest timestamp u64 BE][table u8][key]`.
 /// See `tombstones`.
 pub const TOMBSTONES: TableDefinition<&[u8], ()> = TableDefinition::new("tombstones");
+
+/// Per-key consensus: each key's acceptor state (`consensus::Acceptor`). Key: `[table u8]
+/// [item key]`. Value: `[format version][postcard]`. See `paxos`.
+pub const PAXOS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("paxos");

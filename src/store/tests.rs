@@ -17,7 +17,6 @@ fn coordinate(key: &[u8], context: VectorClock, value: &[u8]) -> WriteOp {
         actor: 1,
         timestamp_ms: 1,
         value: Some(value.to_vec()),
-        only_if_unchanged: false,
     }
 }
 
@@ -118,7 +117,6 @@ async fn scan_is_ordered_bounded_and_stays_in_its_table() {
             actor: 1,
             timestamp_ms: 1,
             value: None,
-            only_if_unchanged: false,
         })
         .await
         .unwrap();
@@ -202,35 +200,46 @@ async fn hints_are_stored_with_their_data_and_listed_per_owner() {
 }
 
 #[tokio::test]
-async fn compare_and_set_writes_only_over_what_was_read() {
-    let store = Store::in_memory(StoreOptions::default()).unwrap();
-    let cas = |context: VectorClock, value: &[u8]| WriteOp::Coordinate {
-        table: T,
-        key: b"k".to_vec(),
-        context,
-        actor: 1,
-        timestamp_ms: 1,
-        value: Some(value.to_vec()),
-        only_if_unchanged: true,
+async fn a_paxos_promise_and_acceptance_survive_a_restart_and_a_commit_applies_the_value() {
+    use crate::consensus::{Ballot, Proposal, Reply, Request};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("node.redb");
+    let b = |round| Ballot { round, node: 7 };
+    // A successor of the item written below ({1: 1}), one consensus decision up.
+    let mut clock = VectorClock::new();
+    clock.set(1, 1);
+    clock.set(crate::causality::CONSENSUS_ACTOR, 1);
+    let version = Sibling { clock, timestamp_ms: 5, writer: 7, value: Some(b"decided".to_vec()) };
+    let step = |request| WriteOp::Paxos { table: T, key: b"k".to_vec(), request };
+    let answer = |outcome| match outcome {
+        WriteOutcome::Paxos(answer) => answer,
+        other => panic!("unexpected {other:?}"),
     };
-    // Absent item: the empty context matches; a second create with it does not.
-    assert!(matches!(
-        store.write(cas(VectorClock::new(), b"a")).await.unwrap(),
-        WriteOutcome::Coordinated(_)
-    ));
-    assert_eq!(store.write(cas(VectorClock::new(), b"b")).await.unwrap(), WriteOutcome::Conflict);
-    let read = store.get(T, b"k").unwrap().unwrap().context();
-    assert!(matches!(
-        store.write(cas(read.clone(), b"c")).await.unwrap(),
-        WriteOutcome::Coordinated(_)
-    ));
-    assert_eq!(
-        store.write(cas(read, b"d")).await.unwrap(),
-        WriteOutcome::Conflict,
-        "a stale read must not win"
-    );
-    let got = store.get(T, b"k").unwrap().unwrap();
-    assert_eq!(got.winner().unwrap().value.as_deref(), Some(&b"c"[..]));
+    {
+        let store = Store::open(&path, StoreOptions::default()).unwrap();
+        store.write(coordinate(b"k", VectorClock::new(), b"before")).await.unwrap();
+        let promise = answer(store.write(step(Request::Prepare(b(2)))).await.unwrap());
+        assert!(matches!(promise.reply, Reply::Promise { accepted: None, .. }));
+        let read = promise.current.winner().unwrap().value.clone();
+        assert_eq!(read.as_deref(), Some(&b"before"[..]), "a promise carries the item");
+        let accept = Proposal { ballot: b(2), value: Some(version.clone()) };
+        let accepted = answer(store.write(step(Request::Accept(accept))).await.unwrap());
+        assert_eq!(accepted.reply, Reply::Accepted);
+        assert_eq!(store.paxos_pending(T, b"k").unwrap(), Some(version.clone()));
+        store.close().await;
+    }
+    let store = Store::open(&path, StoreOptions::default()).unwrap();
+    let stale = answer(store.write(step(Request::Prepare(b(1)))).await.unwrap());
+    assert_eq!(stale.reply, Reply::Rejected { promised: b(2) }, "the promise was durable");
+    let later = answer(store.write(step(Request::Prepare(b(3)))).await.unwrap());
+    let accepted = Some(Proposal { ballot: b(2), value: Some(version.clone()) });
+    assert_eq!(later.reply, Reply::Promise { accepted, committed: Ballot::default() });
+    let commit = Proposal { ballot: b(3), value: Some(version.clone()) };
+    answer(store.write(step(Request::Commit(commit))).await.unwrap());
+    let item = store.get(T, b"k").unwrap().unwrap();
+    assert_eq!(item.winner().unwrap().value.as_deref(), Some(&b"decided"[..]));
+    assert_eq!(item.len(), 1, "the decided version supersedes what it read");
+    assert_eq!(store.paxos_pending(T, b"k").unwrap(), None, "a commit clears the acceptance");
 }
 
 #[tokio::test(start_paused = true)]
@@ -517,7 +526,6 @@ fn delete_at(key: &[u8], context: VectorClock, timestamp_ms: i64) -> WriteOp {
         actor: 1,
         timestamp_ms,
         value: None,
-        only_if_unchanged: false,
     }
 }
 

@@ -7,6 +7,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod consensus;
 mod elastic;
 mod gc;
 mod membership;

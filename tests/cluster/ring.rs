@@ -158,18 +158,20 @@ async fn every_node_serves_what_any_node_wrote() {
         let listed = s3.list_objects_v2().bucket("ring").send().await.unwrap();
         assert_eq!(listed.key_count(), Some(30), "node {reader} lists every key");
     }
-    // Conditional writes need consensus among the owners: refused, never a wrong success.
-    let err = cluster
-        .s3(0)
-        .put_object()
-        .bucket("ring")
-        .key("fresh")
-        .if_none_match("*")
-        .body(b"x".to_vec().into())
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(err.raw_response().unwrap().status().as_u16(), 501);
+    // Conditional writes are decided by consensus among the owners, through any node.
+    let create = |node: usize| {
+        cluster
+            .s3(node)
+            .put_object()
+            .bucket("ring")
+            .key("fresh")
+            .if_none_match("*")
+            .body(b"x".to_vec().into())
+            .send()
+    };
+    create(0).await.unwrap();
+    let err = create(1).await.unwrap_err();
+    assert_eq!(err.raw_response().unwrap().status().as_u16(), 412);
 
     // Two of three nodes down: no quorum. Every request, its authentication included, gets a
     // 503 the SDKs retry, never a 500.

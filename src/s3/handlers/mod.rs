@@ -46,10 +46,6 @@ pub(crate) fn map_error(e: objects::Error) -> S3Error {
         E::PreconditionFailed => S3Error::from(S3ErrorCode::PreconditionFailed)
             .with("Condition", "If-Match or If-None-Match"),
         E::ConditionalConflict => S3ErrorCode::ConditionalRequestConflict.into(),
-        E::ConditionalUnsupported => S3Error::new(
-            S3ErrorCode::NotImplemented,
-            "Conditional writes are not supported on a cluster with more than one replica yet.",
-        ),
         E::BadDigest { what } => S3Error::new(
             S3ErrorCode::BadDigest,
             format!("The {what} you specified did not match the calculated value."),

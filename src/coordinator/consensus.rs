@@ -1,0 +1,213 @@
+//! Conditional writes: rounds of per-key consensus (`crate::consensus`) among the item's N
+//! owners, driven over the replica protocol. Plain writes never come here.
+//!
+//! A round reads the item from the majority that promised, lets the caller decide (write a
+//! value, or refuse: a failed precondition), and commits the decided version at a majority of
+//! owners before it returns, never at a stand-in. The version carries the consensus entry of
+//! the vector clock (`CONSENSUS_ACTOR`), one above every decision it read, so that it descends
+//! from what was read and outranks any concurrent plain write (see `Sibling::lww_key`).
+//!
+//! Outcomes: `Ok(Ok(version))` committed; `Ok(Err(refusal))` the caller refused, nothing was
+//! written; `Contended` other conditional writes on the key kept preempting this one;
+//! `QuorumNotReached` no majority of owners answered. In both error cases the write may still
+//! be decided later if it reached an acceptor (a later round completes it), as with any write
+//! whose answer was lost; the next conditional request on the key settles it first.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+
+use super::{Coordinator, CoordinatorError};
+use crate::causality::{CONSENSUS_ACTOR, Sibling, Siblings};
+use crate::consensus::{Ballot, Proposer, Reply, Request, Step};
+use crate::ring::NodeId;
+use crate::store::{PaxosValue, TableId};
+
+/// Rounds a conditional write tries before it reports contention or unreachable owners.
+const ROUNDS_MAX: u32 = 12;
+/// The first back-off after a preempted round; doubled per round, up to `BACKOFF_MAX`.
+const BACKOFF_FIRST: Duration = Duration::from_millis(2);
+const BACKOFF_MAX: Duration = Duration::from_millis(250);
+
+/// How a round ended, when it did not return to the caller.
+enum Retry {
+    /// A higher ballot was in the way, or an earlier round's value was completed first.
+    Contended,
+    Unreachable,
+}
+
+impl Coordinator {
+    /// Writes `(table, key)` by consensus among its owners: `decide` sees the item as a majority
+    /// of them holds it and returns the value to write (`None`: a tombstone) or a refusal.
+    /// `decide` may run more than once (once per round that reaches it).
+    pub async fn put_conditional<E>(
+        &self,
+        table: TableId,
+        key: &[u8],
+        mut decide: impl FnMut(&Siblings) -> Result<Option<Vec<u8>>, E>,
+    ) -> Result<Result<Sibling, E>, CoordinatorError> {
+        if self.inner.ring.read_transition().is_some() {
+            return Err(CoordinatorError::Settling);
+        }
+        let n = self.quorum().replication_factor;
+        let owners: Vec<NodeId> =
+            self.inner.ring.preference_list(table.0, key).into_iter().take(n).collect();
+        if owners.is_empty() {
+            return Err(CoordinatorError::NoOwner);
+        }
+        let me = self.node_id();
+        let mut seen = Ballot::default();
+        let mut mine: Option<Sibling> = None;
+        let mut last = Retry::Unreachable;
+        for round in 0..ROUNDS_MAX {
+            if round > 0 {
+                tokio::time::sleep(backoff(round, me)).await;
+            }
+            let floor = u64::try_from(self.inner.clock.now().timestamp_micros()).unwrap_or(0);
+            let ballot = Ballot::after(seen, me, floor);
+            seen = ballot;
+            let mut proposer = Proposer::new(ballot, owners.clone());
+            let mut reads = BTreeMap::new();
+            let mut step = self
+                .phase(&mut proposer, &owners, table, key, Request::Prepare(ballot), &mut reads)
+                .await;
+            last = loop {
+                step = match step {
+                    Step::Decide { promised } => {
+                        let mut current = Siblings::new();
+                        for node in &promised {
+                            if let Some(read) = reads.get(node) {
+                                current.merge(read);
+                            }
+                        }
+                        // An earlier round of this request was completed by another proposer.
+                        if let Some(m) = &mine
+                            && current.iter().any(|s| s == m)
+                        {
+                            return Ok(Ok(m.clone()));
+                        }
+                        let value = match decide(&current) {
+                            Ok(value) => value,
+                            Err(refusal) => return Ok(Err(refusal)),
+                        };
+                        let version = self.consensus_version(&current, value);
+                        mine = Some(version.clone());
+                        proposer.propose(Some(version))
+                    }
+                    Step::Accept(p) => {
+                        self.phase(
+                            &mut proposer,
+                            &owners,
+                            table,
+                            key,
+                            Request::Accept(p),
+                            &mut reads,
+                        )
+                        .await
+                    }
+                    Step::Commit(p) => {
+                        self.phase(
+                            &mut proposer,
+                            &owners,
+                            table,
+                            key,
+                            Request::Commit(p),
+                            &mut reads,
+                        )
+                        .await
+                    }
+                    Step::Chosen { value: Some(version), own }
+                        if own || mine.as_ref() == Some(&version) =>
+                    {
+                        return Ok(Ok(version));
+                    }
+                    Step::Chosen { .. } => break Retry::Contended,
+                    Step::Preempted { promised } => {
+                        seen = seen.max(promised);
+                        break Retry::Contended;
+                    }
+                    Step::Unreachable | Step::Wait => break Retry::Unreachable,
+                };
+            };
+            tracing::debug!(
+                round,
+                contended = matches!(last, Retry::Contended),
+                "conditional write round ended without a decision"
+            );
+        }
+        Err(match last {
+            Retry::Contended => CoordinatorError::Contended,
+            Retry::Unreachable => CoordinatorError::QuorumNotReached {
+                needed: owners.len() / 2 + 1,
+                acked: 0,
+                failures: Vec::new(),
+            },
+        })
+    }
+
+    /// The version a decision writes: a successor of everything read, one consensus decision
+    /// above it.
+    fn consensus_version(&self, read: &Siblings, value: Option<Vec<u8>>) -> Sibling {
+        let mut clock = read.context();
+        clock.set(CONSENSUS_ACTOR, clock.get(CONSENSUS_ACTOR) + 1);
+        let timestamp_ms = self.inner.clock.now().timestamp_millis();
+        Sibling { clock, timestamp_ms, writer: self.node_id(), value }
+    }
+
+    /// Sends one request to every owner at once and feeds the answers to the proposer until
+    /// it says what comes next: the first majority decides, a silent owner costs nothing more.
+    async fn phase(
+        &self,
+        proposer: &mut Proposer<PaxosValue>,
+        owners: &[NodeId],
+        table: TableId,
+        key: &[u8],
+        request: Request<PaxosValue>,
+        reads: &mut BTreeMap<NodeId, Siblings>,
+    ) -> Step<PaxosValue> {
+        let ballot = proposer.ballot();
+        let mut calls = FuturesUnordered::new();
+        for &node in owners {
+            match self.replica(node) {
+                Some(replica) if self.alive(node) => {
+                    let (request, key) = (request.clone(), key.to_vec());
+                    calls.push(async move { (node, replica.paxos(table, key, request).await) });
+                }
+                _ => {
+                    let step = proposer.on_failure(node);
+                    if step != Step::Wait {
+                        return step;
+                    }
+                }
+            }
+        }
+        while let Some((node, answer)) = calls.next().await {
+            let step = match answer {
+                Ok(answer) => {
+                    if matches!(answer.reply, Reply::Promise { .. }) {
+                        reads.insert(node, answer.current);
+                    }
+                    proposer.on_reply(node, ballot, answer.reply)
+                }
+                Err(e) => {
+                    tracing::debug!(node = format_args!("{node:x}"), error = %e, "consensus call failed");
+                    proposer.on_failure(node)
+                }
+            };
+            if step != Step::Wait {
+                return step;
+            }
+        }
+        Step::Unreachable
+    }
+}
+
+/// The pause before round `round` (from 1): exponential, with a per-node offset so that two
+/// proposers that preempt each other do not retry in lockstep.
+fn backoff(round: u32, node: NodeId) -> Duration {
+    let base = BACKOFF_FIRST.saturating_mul(1 << round.min(8)).min(BACKOFF_MAX);
+    let spread = u32::try_from(node.wrapping_add(u64::from(round)) % 4).unwrap_or(0);
+    base + base * spread / 4
+}
