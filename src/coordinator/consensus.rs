@@ -65,8 +65,7 @@ impl Coordinator {
             if round > 0 {
                 tokio::time::sleep(backoff(round, me)).await;
             }
-            let floor = u64::try_from(self.inner.clock.now().timestamp_micros()).unwrap_or(0);
-            let ballot = Ballot::after(seen, me, floor);
+            let ballot = self.next_ballot(seen);
             seen = ballot;
             let mut proposer = Proposer::new(ballot, owners.clone());
             let mut reads = BTreeMap::new();
@@ -147,6 +146,19 @@ impl Coordinator {
         })
     }
 
+    /// A ballot above `seen` that no other proposal of this node uses: its round is above the
+    /// last one this node issued, and at least the clock in microseconds.
+    fn next_ballot(&self, seen: Ballot) -> Ballot {
+        use std::sync::atomic::Ordering;
+        let now = u64::try_from(self.inner.clock.now().timestamp_micros()).unwrap_or(0);
+        let mut round = 0;
+        let _ = self.inner.ballot_round.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |last| {
+            round = Ballot::after(seen, self.node_id(), now).round.max(last + 1);
+            Some(round)
+        });
+        Ballot { round, node: self.node_id() }
+    }
+
     /// The version a decision writes: a successor of everything read, one consensus decision
     /// above it.
     fn consensus_version(&self, read: &Siblings, value: Option<Vec<u8>>) -> Sibling {
@@ -158,6 +170,8 @@ impl Coordinator {
 
     /// Sends one request to every owner at once and feeds the answers to the proposer until
     /// it says what comes next: the first majority decides, a silent owner costs nothing more.
+    /// Owners the failure detector holds down are asked too: it may not have heard from a
+    /// live one yet (a node just restarted), and a dead one only fails its call.
     async fn phase(
         &self,
         proposer: &mut Proposer<PaxosValue>,
@@ -171,11 +185,11 @@ impl Coordinator {
         let mut calls = FuturesUnordered::new();
         for &node in owners {
             match self.replica(node) {
-                Some(replica) if self.alive(node) => {
+                Some(replica) => {
                     let (request, key) = (request.clone(), key.to_vec());
                     calls.push(async move { (node, replica.paxos(table, key, request).await) });
                 }
-                _ => {
+                None => {
                     let step = proposer.on_failure(node);
                     if step != Step::Wait {
                         return step;

@@ -126,6 +126,9 @@ struct Inner {
     scrub: Arc<ScrubControl>,
     /// The tombstone purge's totals.
     purge: Arc<PurgeStats>,
+    /// The round of the last ballot this node proposed with: every proposal of this node gets
+    /// a ballot of its own, even two started in the same microsecond.
+    ballot_round: std::sync::atomic::AtomicU64,
 }
 
 /// Write rounds finishing in the background at once, at most; beyond, the copies still in
@@ -162,6 +165,7 @@ impl Coordinator {
                 repair,
                 scrub,
                 purge: Arc::default(),
+                ballot_round: std::sync::atomic::AtomicU64::new(0),
             }),
         }
     }

@@ -31,6 +31,7 @@
 //! run's trace.
 
 mod cluster;
+mod conditional;
 mod model;
 mod net;
 mod regressions;

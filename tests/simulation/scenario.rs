@@ -15,6 +15,9 @@
 //!    Every owner must cover every acknowledged write; acknowledged deletes stay deleted.
 //! 4. **Calm again**, with the reads and scans checked against the whole history.
 //!
+//! Throughout the storm, clients also race conditional writes on keys of their own (see
+//! `conditional`); after each heal their history is checked for linearizability.
+//!
 //! Storm, heal and calm repeat. Every mutation first reads the key for its causal context, as
 //! the objects layer does, and lets a millisecond pass so that timestamps follow issue order.
 
@@ -28,6 +31,7 @@ use ringvault::coordinator::{Coordinator, CoordinatorError, QuorumConfig, ScanRa
 use ringvault::rpc::FaultPlan;
 
 use crate::cluster::{HEARTBEAT, SimCluster, TABLE};
+use crate::conditional::{self, Condition};
 use crate::model::{Model, Violation};
 
 const NODES: u64 = 5;
@@ -92,6 +96,12 @@ pub struct Stats {
     /// Layout changes, and items clean-up dropped from nodes that no longer own them.
     pub layout_changes: u64,
     pub cleaned_up: u64,
+    /// Conditional writes: acknowledged, refused (condition false), undecided (of which
+    /// because the ring was between layouts).
+    pub conditional_acked: u64,
+    pub conditional_refused: u64,
+    pub conditional_undecided: u64,
+    pub conditional_settling: u64,
 }
 
 impl Stats {
@@ -109,6 +119,10 @@ impl Stats {
         self.purged += o.purged;
         self.layout_changes += o.layout_changes;
         self.cleaned_up += o.cleaned_up;
+        self.conditional_acked += o.conditional_acked;
+        self.conditional_refused += o.conditional_refused;
+        self.conditional_undecided += o.conditional_undecided;
+        self.conditional_settling += o.conditional_settling;
     }
 }
 
@@ -118,6 +132,8 @@ pub struct Scenario {
     rng: StdRng,
     cluster: SimCluster,
     model: Model,
+    /// The conditional writes issued, for the linearizability checker.
+    conditional: conditional::History,
     pub step: u64,
     ops: u64,
     /// Every event and outcome, in order: two runs of one seed must produce the same trace.
@@ -136,6 +152,7 @@ impl Scenario {
             rng,
             cluster: SimCluster::with_quorum(seed, NODES, quorum),
             model: Model::default(),
+            conditional: conditional::History::default(),
             step: 0,
             ops: 0,
             trace: Vec::new(),
@@ -174,9 +191,14 @@ impl Scenario {
             let (cluster, step) = (&self.cluster, self.step);
             self.model.check_converged(step, |k| cluster.owners(k), |i, k| cluster.local(i, k))?;
             self.model.check_purged(step, |k| cluster.anywhere(k))?;
+            self.check_conditional().await?;
             self.log("calm".into());
             self.calm(CALM_AFTER_OPS).await?;
         }
+        self.stats.conditional_acked = self.conditional.acked;
+        self.stats.conditional_refused = self.conditional.refused;
+        self.stats.conditional_undecided = self.conditional.undecided;
+        self.stats.conditional_settling = self.conditional.settling;
         Ok(())
     }
 
@@ -368,6 +390,9 @@ impl Scenario {
                 };
                 self.record(node, &key, delete, &outcome, false);
             }
+            if self.rng.random_bool(0.2) {
+                self.conditional_race().await;
+            }
             if self.rng.random_bool(0.05) {
                 // Anti-entropy of one partition, in the middle of the faults.
                 let running = self.cluster.running();
@@ -410,6 +435,79 @@ impl Scenario {
         }
         let (cluster, step) = (&self.cluster, self.step);
         self.model.check_purged(step, |k| cluster.anywhere(k))
+    }
+
+    /// One to three clients race conditional writes on one conditional key through random
+    /// nodes; an update names the operation its node's read found last. Some give up midway.
+    async fn conditional_race(&mut self) {
+        let running = self.cluster.running();
+        let key = conditional::key(self.rng.random_range(0..conditional::KEYS));
+        let mut racers = Vec::new();
+        for _ in 0..self.rng.random_range(1..=3) {
+            let node = self.pick(&running);
+            let condition = if self.rng.random_bool(0.3) {
+                Condition::Create
+            } else {
+                match self.cluster.coordinator(node).get(TABLE, &key).await {
+                    Ok(current) => match conditional::current_log(&current) {
+                        Some(log) => Condition::Extends(*log.last().unwrap_or(&0)),
+                        None => Condition::Create,
+                    },
+                    Err(_) => continue,
+                }
+            };
+            let id = self.conditional.begin(&key, condition, self.step);
+            let patience = self
+                .rng
+                .random_bool(0.15)
+                .then(|| Duration::from_micros(self.rng.random_range(0..300_000)));
+            racers.push((node, id, condition, patience));
+        }
+        let runs = racers.iter().map(|(node, id, condition, patience)| {
+            let write =
+                conditional::run(self.cluster.coordinator(*node), key.clone(), *id, *condition);
+            let patience = *patience;
+            async move {
+                match patience {
+                    Some(patience) => tokio::select! {
+                        outcome = write => outcome,
+                        () = tokio::time::sleep(patience) => conditional::Outcome::Cancelled,
+                    },
+                    None => write.await,
+                }
+            }
+        });
+        let outcomes = futures_util::future::join_all(runs).await;
+        for ((node, id, condition, _), outcome) in racers.into_iter().zip(outcomes) {
+            self.conditional.end(id, &outcome, self.step);
+            self.log(format!(
+                "conditional {} op {id} {condition:?} via #{node}: {outcome:?}",
+                String::from_utf8_lossy(&key)
+            ));
+        }
+    }
+
+    /// With every node up, settles each conditional key with one more consensus write and
+    /// checks its chain against every conditional write's outcome.
+    async fn check_conditional(&mut self) -> Result<(), Violation> {
+        for n in 0..conditional::KEYS {
+            let key = conditional::key(n);
+            let node = self.pick(&self.cluster.running());
+            let id = self.conditional.begin(&key, Condition::Any, self.step);
+            let outcome =
+                conditional::run(self.cluster.coordinator(node), key.clone(), id, Condition::Any)
+                    .await;
+            self.conditional.end(id, &outcome, self.step);
+            self.log(format!("settle {} via #{node}: {outcome:?}", String::from_utf8_lossy(&key)));
+            let conditional::Outcome::Acked(log) = outcome else {
+                return Err(self.violation(
+                    "with every node up, a conditional write is decided",
+                    format!("{outcome:?}"),
+                ));
+            };
+            self.conditional.check(self.step, &key, &log)?;
+        }
+        Ok(())
     }
 
     /// Rebalance passes on every node until each holds all it gained, then one heartbeat so
