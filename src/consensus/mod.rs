@@ -6,7 +6,9 @@
 //! the key's N owners (never stand-ins), as Cassandra's lightweight transactions do:
 //!
 //! 1. **Prepare** a ballot higher than any seen; a majority promises to accept nothing lower
-//!    and answers with what it accepted and the highest ballot it committed.
+//!    and answers with what it accepted and the last proposal it committed (ballot and value:
+//!    the value is read with the item, so a decision is seen even where the item's copy was
+//!    since dropped, as clean-up does on a node that no longer owns the key).
 //! 2. If some promise carries an accepted value newer than every commit the majority reports,
 //!    an earlier round may have chosen it: the proposer *completes* it (accepts and commits it
 //!    under its own ballot) and starts again. Otherwise it reads the majority's state, decides
@@ -71,10 +73,10 @@ pub enum Request<V> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Reply<V> {
     /// Nothing below the ballot will be accepted; here is what was accepted and not yet
-    /// known committed, and the highest ballot committed here.
+    /// known committed, and the proposal with the highest ballot committed here.
     Promise {
         accepted: Option<Proposal<V>>,
-        committed: Ballot,
+        committed: Option<Proposal<V>>,
     },
     Accepted,
     /// The value is applied here (the caller applies it in the same transaction).
@@ -90,14 +92,25 @@ pub enum Reply<V> {
 pub struct Acceptor<V> {
     pub promised: Ballot,
     pub accepted: Option<Proposal<V>>,
-    /// The highest ballot whose value this acceptor applied.
-    pub committed: Ballot,
+    /// The proposal with the highest ballot this acceptor applied.
+    pub committed: Option<Proposal<V>>,
 }
 
 impl<V> Default for Acceptor<V> {
     fn default() -> Self {
-        Self { promised: Ballot::default(), accepted: None, committed: Ballot::default() }
+        Self { promised: Ballot::default(), accepted: None, committed: None }
     }
+}
+
+impl<V> Acceptor<V> {
+    /// The highest ballot committed here.
+    pub fn committed_ballot(&self) -> Ballot {
+        ballot_of(self.committed.as_ref())
+    }
+}
+
+fn ballot_of<V>(proposal: Option<&Proposal<V>>) -> Ballot {
+    proposal.map(|p| p.ballot).unwrap_or_default()
 }
 
 impl<V: Clone> Acceptor<V> {
@@ -110,7 +123,10 @@ impl<V: Clone> Acceptor<V> {
                     return Reply::Rejected { promised: self.promised };
                 }
                 self.promised = ballot;
-                Reply::Promise { accepted: self.accepted.clone(), committed: self.committed }
+                Reply::Promise {
+                    accepted: self.accepted.clone(),
+                    committed: self.committed.clone(),
+                }
             }
             Request::Accept(proposal) => {
                 if proposal.ballot < self.promised {
@@ -124,8 +140,10 @@ impl<V: Clone> Acceptor<V> {
                 if self.accepted.as_ref().is_some_and(|a| a.ballot <= proposal.ballot) {
                     self.accepted = None;
                 }
-                self.committed = self.committed.max(proposal.ballot);
                 self.promised = self.promised.max(proposal.ballot);
+                if proposal.ballot > self.committed_ballot() {
+                    self.committed = Some(proposal);
+                }
                 Reply::Committed
             }
         }
@@ -138,8 +156,9 @@ pub enum Step<V> {
     /// Wait for more replies.
     Wait,
     /// A majority promised and nothing is in progress: read the state of `promised` (the
-    /// acceptors that promised), then `propose` a value or give up.
-    Decide { promised: Vec<NodeId> },
+    /// acceptors that promised) together with `committed`, the last value they report
+    /// committed, then `propose` a value or give up.
+    Decide { promised: Vec<NodeId>, committed: Option<V> },
     /// Send `Request::Accept(proposal)` to every acceptor.
     Accept(Proposal<V>),
     /// Send `Request::Commit(proposal)` to every acceptor.
@@ -155,7 +174,7 @@ pub enum Step<V> {
 
 #[derive(Debug, Clone)]
 enum Phase<V> {
-    Prepare { promises: BTreeMap<NodeId, (Option<Proposal<V>>, Ballot)> },
+    Prepare { promises: BTreeMap<NodeId, (Option<Proposal<V>>, Option<Proposal<V>>)> },
     Decide,
     Accept { value: V, own: bool },
     Commit { value: V, own: bool },
@@ -166,8 +185,12 @@ enum Phase<V> {
 #[derive(Debug, Clone)]
 pub struct Proposer<V> {
     ballot: Ballot,
+    /// Every acceptor of the round: the union of the groups.
     acceptors: Vec<NodeId>,
-    quorum: usize,
+    /// Each phase needs a majority of every group: one group normally; while the key's owners
+    /// change, the old owners and the new ones (joint consensus), so that a round overlaps
+    /// every round decided by either set alone.
+    groups: Vec<Vec<NodeId>>,
     phase: Phase<V>,
     /// Acceptors that answered yes in the current phase.
     answered: BTreeSet<NodeId>,
@@ -181,11 +204,18 @@ impl<V: Clone + PartialEq> Proposer<V> {
     /// A round under `ballot` among `acceptors`, needing a majority of them. The driver first
     /// sends `Request::Prepare(ballot)` to every acceptor.
     pub fn new(ballot: Ballot, acceptors: Vec<NodeId>) -> Self {
-        let quorum = acceptors.len() / 2 + 1;
+        Self::joint(ballot, vec![acceptors])
+    }
+
+    /// A round needing a majority of each of `groups` in every phase.
+    pub fn joint(ballot: Ballot, groups: Vec<Vec<NodeId>>) -> Self {
+        let mut acceptors: Vec<NodeId> = groups.iter().flatten().copied().collect();
+        acceptors.sort_unstable();
+        acceptors.dedup();
         Self {
             ballot,
             acceptors,
-            quorum,
+            groups,
             phase: Phase::Prepare { promises: BTreeMap::new() },
             answered: BTreeSet::new(),
             refused: BTreeSet::new(),
@@ -195,6 +225,27 @@ impl<V: Clone + PartialEq> Proposer<V> {
 
     pub fn ballot(&self) -> Ballot {
         self.ballot
+    }
+
+    /// Every acceptor the driver sends to.
+    pub fn acceptors(&self) -> &[NodeId] {
+        &self.acceptors
+    }
+
+    /// Whether `yes` holds a majority of every group.
+    fn quorum_in<'a>(&self, yes: impl Iterator<Item = &'a NodeId> + Clone) -> bool {
+        self.groups.iter().all(|group| {
+            let count = yes.clone().filter(|n| group.contains(n)).count();
+            count > group.len() / 2
+        })
+    }
+
+    /// Whether the acceptors not yet refused could still make a majority of every group.
+    fn quorum_possible(&self) -> bool {
+        self.groups.iter().all(|group| {
+            let left = group.iter().filter(|n| !self.refused.contains(n)).count();
+            left > group.len() / 2
+        })
     }
 
     /// A reply from `from` to a request sent under `ballot`. Replies to another ballot, from
@@ -249,7 +300,7 @@ impl<V: Clone + PartialEq> Proposer<V> {
             return Step::Wait;
         }
         self.refused.insert(from);
-        if self.acceptors.len() - self.refused.len() >= self.quorum {
+        if self.quorum_possible() {
             return Step::Wait;
         }
         // In the commit phase the value is chosen already: a later round completes it.
@@ -263,10 +314,12 @@ impl<V: Clone + PartialEq> Proposer<V> {
 
     fn after_promise(&mut self) -> Step<V> {
         let Phase::Prepare { promises } = &self.phase else { return Step::Wait };
-        if promises.len() < self.quorum {
+        if !self.quorum_in(promises.keys()) {
             return Step::Wait;
         }
-        let committed = promises.values().map(|(_, c)| *c).max().unwrap_or_default();
+        let last_commit =
+            promises.values().filter_map(|(_, c)| c.as_ref()).max_by_key(|c| c.ballot).cloned();
+        let committed = ballot_of(last_commit.as_ref());
         let in_progress = promises
             .values()
             .filter_map(|(a, _)| a.as_ref())
@@ -281,13 +334,13 @@ impl<V: Clone + PartialEq> Proposer<V> {
             }
             None => {
                 self.enter(Phase::Decide);
-                Step::Decide { promised }
+                Step::Decide { promised, committed: last_commit.map(|c| c.value) }
             }
         }
     }
 
     fn after_ack(&mut self) -> Step<V> {
-        if self.answered.len() < self.quorum {
+        if !self.quorum_in(self.answered.iter()) {
             return Step::Wait;
         }
         match std::mem::replace(&mut self.phase, Phase::Done) {

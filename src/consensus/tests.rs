@@ -40,15 +40,12 @@ fn an_acceptor_refuses_ballots_below_its_promise() {
     let promise = a.handle(Request::Prepare(higher));
     assert_eq!(
         promise,
-        Reply::Promise {
-            accepted: Some(Proposal { ballot: high, value: 8 }),
-            committed: Ballot::default()
-        }
+        Reply::Promise { accepted: Some(Proposal { ballot: high, value: 8 }), committed: None }
     );
     a.handle(Request::Commit(Proposal { ballot: high, value: 8 }));
     assert_eq!(
         a.handle(Request::Prepare(Ballot { round: 4, node: 2 })),
-        Reply::Promise { accepted: None, committed: high }
+        Reply::Promise { accepted: None, committed: Some(Proposal { ballot: high, value: 8 }) }
     );
 }
 
@@ -57,13 +54,15 @@ fn a_proposer_completes_a_value_accepted_after_the_last_commit() {
     let b = |round| Ballot { round, node: 9 };
     let mut p = Proposer::<u8>::new(b(10), vec![1, 2, 3]);
     let earlier = Proposal { ballot: b(5), value: 4 };
+    let commit = |round, value| Some(Proposal { ballot: b(round), value });
     assert_eq!(
-        p.on_reply(1, b(10), Reply::Promise { accepted: Some(earlier), committed: b(3) }),
+        p.on_reply(1, b(10), Reply::Promise { accepted: Some(earlier), committed: commit(3, 3) }),
         Step::Wait
     );
     // Accepted at ballot 2, older than the commit at 3 reported by acceptor 1: stale.
     let stale = Proposal { ballot: b(2), value: 6 };
-    let step = p.on_reply(2, b(10), Reply::Promise { accepted: Some(stale), committed: b(1) });
+    let step =
+        p.on_reply(2, b(10), Reply::Promise { accepted: Some(stale), committed: commit(1, 1) });
     assert_eq!(step, Step::Accept(Proposal { ballot: b(10), value: 4 }));
     assert_eq!(p.on_reply(1, b(10), Reply::Accepted), Step::Wait);
     assert_eq!(p.on_reply(1, b(10), Reply::Accepted), Step::Wait, "a duplicate counts once");
@@ -84,6 +83,24 @@ fn refusals_from_a_majority_end_the_round() {
     let mut q = Proposer::<u8>::new(b(10), vec![1, 2, 3]);
     q.on_failure(1);
     assert_eq!(q.on_failure(3), Step::Unreachable);
+}
+
+#[test]
+fn a_joint_round_needs_a_majority_of_each_group() {
+    let b = Ballot { round: 1, node: 9 };
+    let promise = || Reply::<u8>::Promise { accepted: None, committed: None };
+    let mut p = Proposer::<u8>::joint(b, vec![vec![1, 2, 3], vec![3, 4, 5]]);
+    assert_eq!(p.acceptors(), &[1, 2, 3, 4, 5]);
+    assert_eq!(p.on_reply(1, b, promise()), Step::Wait);
+    assert_eq!(p.on_reply(2, b, promise()), Step::Wait, "a majority of the old owners alone");
+    assert_eq!(p.on_reply(4, b, promise()), Step::Wait);
+    assert_eq!(
+        p.on_reply(5, b, promise()),
+        Step::Decide { promised: vec![1, 2, 4, 5], committed: None }
+    );
+    let mut q = Proposer::<u8>::joint(b, vec![vec![1, 2, 3], vec![3, 4, 5]]);
+    assert_eq!(q.on_failure(4), Step::Wait);
+    assert_eq!(q.on_failure(5), Step::Unreachable, "the new owners can no longer agree");
 }
 
 struct Message {
@@ -130,7 +147,12 @@ struct Sim {
     step: usize,
     /// Whether messages are lost or duplicated, acceptors crash and proposers give up.
     faults: bool,
+    /// Whether the key's owners change midway (five acceptors only; see `groups`).
+    transition: bool,
 }
+
+const TRANSITION_STARTS: usize = 200;
+const TRANSITION_ENDS: usize = 400;
 
 const ACCEPTORS: [NodeId; 5] = [1, 2, 3, 4, 5];
 
@@ -160,6 +182,7 @@ impl Sim {
             highest: Ballot::default(),
             step: 0,
             faults: true,
+            transition: false,
         }
     }
 
@@ -167,8 +190,46 @@ impl Sim {
         self.nodes.keys().copied().collect()
     }
 
+    /// The groups a round started now needs a majority of: with `transition`, the key's owners
+    /// move from {1, 2, 3} to {3, 4, 5}: old owners alone, then both (joint), then the new
+    /// ones, after they copied what the old ones applied (the rebalance).
+    fn groups(&self) -> Vec<Vec<NodeId>> {
+        match (self.transition, self.step) {
+            (false, _) => vec![self.acceptors()],
+            (true, 0..TRANSITION_STARTS) => vec![vec![1, 2, 3]],
+            (true, TRANSITION_STARTS..TRANSITION_ENDS) => vec![vec![1, 2, 3], vec![3, 4, 5]],
+            (true, _) => vec![vec![3, 4, 5]],
+        }
+    }
+
+    /// The owners change (see `groups`): every round in flight is abandoned (a driver checks
+    /// the layout between phases) and started again; its messages still in flight may land.
+    fn change_owners(&mut self) {
+        if self.step == TRANSITION_ENDS {
+            let longest = [1, 2, 3]
+                .iter()
+                .map(|id| self.nodes[id].applied.clone())
+                .max_by_key(Vec::len)
+                .unwrap_or_default();
+            for id in [4, 5] {
+                let node = self.nodes.get_mut(&id).unwrap();
+                assert!(comparable(&node.applied, &longest), "old owners fork");
+                if longest.len() > node.applied.len() {
+                    node.applied = longest.clone();
+                }
+            }
+        }
+        for c in 0..self.clients.len() {
+            if self.clients[c].round.is_some() {
+                self.start_round(c, false);
+            }
+        }
+    }
+
     fn broadcast(&mut self, from: NodeId, ballot: Ballot, request: Request<Log>) {
-        for to in self.acceptors() {
+        let Some(c) = self.clients.iter().position(|c| c.id == from) else { return };
+        let Some(round) = &self.clients[c].round else { return };
+        for to in round.acceptors().to_vec() {
             self.net.push(Message { from, to, ballot, body: Body::Request(request.clone()) });
         }
     }
@@ -181,9 +242,9 @@ impl Sim {
         }
         let ballot = Ballot::after(self.highest, self.clients[c].id, 0);
         self.highest = ballot;
-        let acceptors = self.acceptors();
+        let groups = self.groups();
         let client = &mut self.clients[c];
-        client.round = Some(Proposer::new(ballot, acceptors));
+        client.round = Some(Proposer::joint(ballot, groups));
         client.reads.clear();
         let from = client.id;
         self.broadcast(from, ballot, Request::Prepare(ballot));
@@ -242,8 +303,8 @@ impl Sim {
         };
         match step {
             Step::Wait => {}
-            Step::Decide { promised } => {
-                let mut read: Log = Vec::new();
+            Step::Decide { promised, committed } => {
+                let mut read: Log = committed.unwrap_or_default();
                 for node in &promised {
                     let log = &self.clients[c].reads[node];
                     assert!(comparable(log, &read), "a majority read forks: {log:?} vs {read:?}");
@@ -285,12 +346,15 @@ impl Sim {
 
     fn random_step(&mut self) {
         self.step += 1;
+        if self.transition && (self.step == TRANSITION_STARTS || self.step == TRANSITION_ENDS) {
+            self.change_owners();
+        }
         for node in self.nodes.values_mut() {
             node.down_for = node.down_for.saturating_sub(1);
         }
         let roll = self.rng.random_range(0..100);
         let roll = match roll {
-            60..=72 | 90..=97 if !self.faults => 0,
+            60..=72 | 90..=98 if !self.faults => 0,
             other => other,
         };
         match roll {
@@ -334,6 +398,14 @@ impl Sim {
                     self.start_round(c, false);
                 }
             }
+            98 if !self.transition => {
+                // An acceptor's copy of the item goes, its Paxos state stays (as clean-up does
+                // on a node that no longer owns the key). Not while owners change: there the
+                // copies are what the new owners pull.
+                let ids = self.acceptors();
+                let id = ids[self.rng.random_range(0..ids.len())];
+                self.nodes.get_mut(&id).unwrap().applied.clear();
+            }
             96..=97 => {
                 // A client gives up: its operation's outcome is unknown.
                 let c = self.rng.random_range(0..self.clients.len());
@@ -368,8 +440,20 @@ impl Sim {
 }
 
 fn run(seed: u64, acceptors: usize, clients: usize, steps: usize, faults: bool) -> (usize, Log) {
+    run_with(seed, acceptors, clients, steps, faults, false)
+}
+
+fn run_with(
+    seed: u64,
+    acceptors: usize,
+    clients: usize,
+    steps: usize,
+    faults: bool,
+    transition: bool,
+) -> (usize, Log) {
     let mut sim = Sim::new(seed, acceptors, clients);
     sim.faults = faults;
+    sim.transition = transition && acceptors == 5;
     for _ in 0..steps {
         sim.random_step();
     }
@@ -417,5 +501,11 @@ proptest! {
     #[test]
     fn committed_values_form_one_chain(seed in any::<u64>(), five in any::<bool>(), clients in 2usize..5) {
         run(seed, if five { 5 } else { 3 }, clients, 600, true);
+    }
+
+    /// The same while the key's owners move from {1, 2, 3} to {3, 4, 5} through joint rounds.
+    #[test]
+    fn committed_values_form_one_chain_while_owners_change(seed in any::<u64>(), clients in 2usize..5) {
+        run_with(seed, 5, clients, 600, true, true);
     }
 }

@@ -3,7 +3,9 @@
 //!
 //! A round reads the item from the majority that promised, lets the caller decide (write a
 //! value, or refuse: a failed precondition), and commits the decided version at a majority of
-//! owners before it returns, never at a stand-in. The version carries the consensus entry of
+//! owners before it returns, never at a stand-in. While a layout change is being synced, every
+//! phase needs a majority of the previous owners and one of the new owners (joint consensus),
+//! so conditional writes stay available through a rebalance. The version carries the consensus entry of
 //! the vector clock (`CONSENSUS_ACTOR`), one above every decision it read, so that it descends
 //! from what was read and outranks any concurrent plain write (see `Sibling::lww_key`).
 //!
@@ -48,14 +50,8 @@ impl Coordinator {
         key: &[u8],
         mut decide: impl FnMut(&Siblings) -> Result<Option<Vec<u8>>, E>,
     ) -> Result<Result<Sibling, E>, CoordinatorError> {
-        if self.inner.ring.read_transition().is_some() {
+        if self.inner.ring.transition_stacked() {
             return Err(CoordinatorError::Settling);
-        }
-        let n = self.quorum().replication_factor;
-        let owners: Vec<NodeId> =
-            self.inner.ring.preference_list(table.0, key).into_iter().take(n).collect();
-        if owners.is_empty() {
-            return Err(CoordinatorError::NoOwner);
         }
         let me = self.node_id();
         let mut seen = Ballot::default();
@@ -65,21 +61,35 @@ impl Coordinator {
             if round > 0 {
                 tokio::time::sleep(backoff(round, me)).await;
             }
+            let (version, groups) = self.consensus_groups(table, key);
+            if groups.iter().any(Vec::is_empty) {
+                return Err(CoordinatorError::NoOwner);
+            }
             let ballot = self.next_ballot(seen);
             seen = ballot;
-            let mut proposer = Proposer::new(ballot, owners.clone());
+            let mut proposer = Proposer::joint(ballot, groups);
+            let owners = proposer.acceptors().to_vec();
             let mut reads = BTreeMap::new();
             let mut step = self
                 .phase(&mut proposer, &owners, table, key, Request::Prepare(ballot), &mut reads)
                 .await;
             last = loop {
+                // A round is decided by the owners it began with: once the layout changed, it
+                // stops and the next one asks the new owners.
+                if self.inner.ring.layout().version != version {
+                    break Retry::Unreachable;
+                }
                 step = match step {
-                    Step::Decide { promised } => {
+                    Step::Decide { promised, committed } => {
                         let mut current = Siblings::new();
                         for node in &promised {
                             if let Some(read) = reads.get(node) {
                                 current.merge(read);
                             }
+                        }
+                        // The last decision, even where its item copy is gone (clean-up).
+                        if let Some(Some(decided)) = committed {
+                            current.apply(decided);
                         }
                         // An earlier round of this request was completed by another proposer.
                         if let Some(m) = &mine
@@ -87,6 +97,15 @@ impl Coordinator {
                         {
                             return Ok(Ok(m.clone()));
                         }
+                        tracing::debug!(
+                            key = %String::from_utf8_lossy(key),
+                            me,
+                            ?promised,
+                            owners = ?owners,
+                            layout = version,
+                            read = ?current.iter().map(|s| &s.clock).collect::<Vec<_>>(),
+                            "consensus read"
+                        );
                         let value = match decide(&current) {
                             Ok(value) => value,
                             Err(refusal) => return Ok(Err(refusal)),
@@ -139,11 +158,29 @@ impl Coordinator {
         Err(match last {
             Retry::Contended => CoordinatorError::Contended,
             Retry::Unreachable => CoordinatorError::QuorumNotReached {
-                needed: owners.len() / 2 + 1,
+                needed: self.quorum().replication_factor / 2 + 1,
                 acked: 0,
                 failures: Vec::new(),
             },
         })
+    }
+
+    /// The layout version and the groups of owners a round needs a majority of: the key's
+    /// owners; while a layout change is being synced, the previous owners too (joint
+    /// consensus: the new owners may not hold the key yet, and either set alone might decide
+    /// without the other).
+    fn consensus_groups(&self, table: TableId, key: &[u8]) -> (u64, Vec<Vec<NodeId>>) {
+        let ring = &self.inner.ring;
+        let current = ring.layout();
+        let n = self.quorum().replication_factor;
+        let owners = ring.preference_list(table.0, key).into_iter().take(n).collect();
+        let mut groups = vec![owners];
+        if let Some(previous) = ring.read_transition() {
+            let partition = previous.partition_of(crate::ring::item_hash(table.0, key));
+            let n = previous.replication_factor.clamp(1, previous.members.len().max(1));
+            groups.push(previous.preference_list(partition).iter().copied().take(n).collect());
+        }
+        (current.version, groups)
     }
 
     /// A ballot above `seen` that no other proposal of this node uses: its round is above the

@@ -94,12 +94,15 @@ pub enum CoordinatorError {
     NoOwner,
     #[error("local store: {0}")]
     Local(ReplicaError),
+    /// A layout change was applied on top of one still being synced: which owners hold the
+    /// latest decisions is not known until it settles (conditional writes wait).
+    #[error(
+        "the ring is between layouts, one change on top of another; conditional writes wait until it settled"
+    )]
+    Settling,
     /// Other conditional writes on the key kept preempting this one.
     #[error("conditional write contended: other conditional writes on the key kept winning")]
     Contended,
-    /// The ring is between layouts: owners are changing, so no majority is safe to decide with.
-    #[error("the ring is between layouts; conditional writes wait until it settled")]
-    Settling,
 }
 
 /// Replicated reads and writes through this node.

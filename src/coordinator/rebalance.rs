@@ -204,59 +204,78 @@ impl RebalanceWorker {
         }
     }
 
-    /// One pass over `pending`: each partition from its first live source. Returns the
-    /// partitions whose items and blocks all came in.
+    /// One pass over `pending`: each partition's items and blocks from its first live source,
+    /// and its items once more from a second live source when there is one, so that an item
+    /// version a majority of the previous owners held (a write acknowledged by W of them, a
+    /// conditional write's decision) is pulled even if the first source missed it. Returns
+    /// the partitions whose pulls all came in.
     pub async fn pull(&self, pending: &BTreeMap<u32, Vec<NodeId>>) -> Vec<u32> {
         let c = &self.coordinator;
         let bits = c.ring().layout().partition_bits;
-        // Group partitions by the source chosen for them, so each source is scanned once.
-        let mut by_source: BTreeMap<NodeId, Vec<u32>> = BTreeMap::new();
+        // Per source, the partitions to pull whole and those to pull the items of, so that
+        // each source is scanned at most twice.
+        let mut plan: BTreeMap<NodeId, (Vec<u32>, Vec<u32>)> = BTreeMap::new();
+        let mut planned = Vec::new();
         let mut unreachable = 0usize;
         for (p, sources) in pending {
-            match sources.iter().copied().find(|n| *n != c.node_id() && c.ring().is_alive(*n)) {
-                Some(source) => by_source.entry(source).or_default().push(*p),
-                None => unreachable += 1,
+            let mut live =
+                sources.iter().copied().filter(|n| *n != c.node_id() && c.ring().is_alive(*n));
+            let Some(first) = live.next() else {
+                unreachable += 1;
+                continue;
+            };
+            plan.entry(first).or_default().0.push(*p);
+            if let Some(second) = live.next() {
+                plan.entry(second).or_default().1.push(*p);
             }
+            planned.push(*p);
         }
         tracing::info!(
             worker = "rebalance",
             partitions = pending.len(),
-            sources = by_source.len(),
+            sources = plan.len(),
             unreachable,
             "pulling newly owned partitions"
         );
         let (mut items, mut blocks) = (0usize, 0usize);
-        let mut done = Vec::new();
+        let mut failed = std::collections::BTreeSet::new();
         let clock = c.clock().clone();
-        for (source, partitions) in by_source {
-            let started = clock.monotonic();
-            match self.pull_from(source, bits, &partitions).await {
-                Ok((i, b, bytes)) => {
-                    let took = clock.monotonic().saturating_duration_since(started);
-                    c.repair_control().update_rebalance(|p| {
-                        p.pulled(partitions.len() as u64, i as u64, b as u64, bytes, took);
-                    });
-                    items += i;
-                    blocks += b;
-                    done.extend(partitions);
-                    tracing::info!(
-                        worker = "rebalance",
-                        source = format_args!("{source:x}"),
-                        items,
-                        blocks,
-                        "pulled from a previous owner"
-                    );
+        for (source, (whole, items_only)) in plan {
+            for (partitions, with_blocks) in [(whole, true), (items_only, false)] {
+                if partitions.is_empty() {
+                    continue;
                 }
-                Err(reason) => {
-                    tracing::warn!(
-                        worker = "rebalance",
-                        source = format_args!("{source:x}"),
-                        reason,
-                        "pull failed; will retry"
-                    );
+                let started = clock.monotonic();
+                match self.pull_from(source, bits, &partitions, with_blocks).await {
+                    Ok((i, b, bytes)) => {
+                        let took = clock.monotonic().saturating_duration_since(started);
+                        let whole = if with_blocks { partitions.len() as u64 } else { 0 };
+                        c.repair_control().update_rebalance(|p| {
+                            p.pulled(whole, i as u64, b as u64, bytes, took);
+                        });
+                        items += i;
+                        blocks += b;
+                        tracing::info!(
+                            worker = "rebalance",
+                            source = format_args!("{source:x}"),
+                            items,
+                            blocks,
+                            "pulled from a previous owner"
+                        );
+                    }
+                    Err(reason) => {
+                        failed.extend(partitions);
+                        tracing::warn!(
+                            worker = "rebalance",
+                            source = format_args!("{source:x}"),
+                            reason,
+                            "pull failed; will retry"
+                        );
+                    }
                 }
             }
         }
+        let done: Vec<u32> = planned.into_iter().filter(|p| !failed.contains(p)).collect();
         tracing::info!(
             worker = "rebalance",
             items,
@@ -267,13 +286,14 @@ impl RebalanceWorker {
         done
     }
 
-    /// Pulls every item and block of `partitions` from `source`; `(items, blocks, bytes)`
-    /// merged.
+    /// Pulls every item (and with `with_blocks`, every block) of `partitions` from `source`;
+    /// `(items, blocks, bytes)` merged.
     async fn pull_from(
         &self,
         source: NodeId,
         bits: u8,
         partitions: &[u32],
+        with_blocks: bool,
     ) -> Result<(usize, usize, u64), &'static str> {
         let c = &self.coordinator;
         let replica = c.replica(source).ok_or("no transport to the source")?;
@@ -297,6 +317,9 @@ impl RebalanceWorker {
                 break;
             }
             after = last;
+        }
+        if !with_blocks {
+            return Ok((items, 0, bytes));
         }
         let mut after = None;
         loop {

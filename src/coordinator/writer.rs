@@ -131,6 +131,7 @@ impl WriteJob {
             let Ok(mut job) = rx.await else { return };
             loop {
                 tokio::select! {
+                    biased;
                     next = job.calls.next() => match next {
                         Some((node, outcome)) => job.feed(node, outcome, false),
                         None => return,

@@ -36,8 +36,8 @@ pub use multipart::{
     UploadsPage, UploadsQuery,
 };
 pub use object::{
-    ChecksumRequest, ExpectedChecksum, InterruptedPuts, ObjectInfo, PutObject, PutOutcome,
-    WriteCondition,
+    ChecksumRequest, DeleteCondition, ExpectedChecksum, InterruptedPuts, ObjectInfo, PutObject,
+    PutOutcome, WriteCondition,
 };
 pub use reclaim::ReclaimPass;
 pub use records::{BucketGrant, ChecksumKind, ContentHeaders, StoredChecksum};

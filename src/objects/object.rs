@@ -37,10 +37,47 @@ pub enum ExpectedChecksum {
 /// A condition a write must meet (S3 conditional writes).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WriteCondition {
-    /// `If-None-Match: *`: only if no current version exists.
-    IfNoneMatch,
-    /// `If-Match: "etag"`: only if the current version has this ETag (unquoted).
+    /// `If-None-Match`: `*`, only if no current version exists; an ETag, only if the current
+    /// version (if any) has another.
+    IfNoneMatch(String),
+    /// `If-Match`: `*`, only if a current version exists; an ETag, only if the current version
+    /// has it.
     IfMatch(String),
+}
+
+/// Whether the ETag a client sent (quoted or not, or `*`) names `etag`.
+fn etag_matches(given: &str, etag: &str) -> bool {
+    let given = given.trim();
+    given == "*" || given.trim_matches('"') == etag
+}
+
+/// The conditions of a conditional delete (`If-Match`, `x-amz-if-match-last-modified-time`,
+/// `x-amz-if-match-size`, or their DeleteObjects counterparts): all must hold for the
+/// current version. A key with no current version is not an error: nothing is deleted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeleteCondition {
+    pub etag: Option<String>,
+    /// Compared in whole seconds, as HTTP dates carry them.
+    pub last_modified_ms: Option<i64>,
+    pub size: Option<u64>,
+}
+
+impl DeleteCondition {
+    pub fn is_empty(&self) -> bool {
+        self.etag.is_none() && self.last_modified_ms.is_none() && self.size.is_none()
+    }
+
+    /// `Ok(true)`: delete; `Ok(false)`: nothing to delete; `Err`: a condition failed.
+    fn check(&self, current: &Siblings) -> Result<bool, Error> {
+        let live = live_value(current).and_then(|v| records::decode::<ObjectRecord>(v).ok());
+        let Some(record) = live else { return Ok(false) };
+        let etag_ok = self.etag.as_deref().is_none_or(|e| etag_matches(e, &record.etag));
+        let time_ok = self
+            .last_modified_ms
+            .is_none_or(|t| t.div_euclid(1000) == record.last_modified_ms.div_euclid(1000));
+        let size_ok = self.size.is_none_or(|s| s == record.size);
+        if etag_ok && time_ok && size_ok { Ok(true) } else { Err(Error::PreconditionFailed) }
+    }
 }
 
 impl WriteCondition {
@@ -53,11 +90,17 @@ impl WriteCondition {
     fn check(&self, current: &Siblings) -> Result<(), Error> {
         let live = live_value(current).and_then(|v| records::decode::<ObjectRecord>(v).ok());
         match (self, live) {
-            (WriteCondition::IfNoneMatch, Some(_)) => Err(Error::PreconditionFailed),
-            (WriteCondition::IfNoneMatch, None) => Ok(()),
+            (WriteCondition::IfNoneMatch(_), None) => Ok(()),
+            (WriteCondition::IfNoneMatch(etag), Some(record)) => {
+                if etag_matches(etag, &record.etag) {
+                    Err(Error::PreconditionFailed)
+                } else {
+                    Ok(())
+                }
+            }
             (WriteCondition::IfMatch(_), None) => Err(Error::NoSuchKey),
             (WriteCondition::IfMatch(etag), Some(record)) => {
-                if etag.trim().trim_matches('"') == record.etag || etag.trim() == "*" {
+                if etag_matches(etag, &record.etag) {
                     Ok(())
                 } else {
                     Err(Error::PreconditionFailed)
@@ -364,20 +407,44 @@ impl ObjectService {
         &self,
         bucket: &str,
         key: &str,
-        condition: Option<&WriteCondition>,
+        condition: &DeleteCondition,
     ) -> Result<(), Error> {
         self.bucket(bucket).await?;
-        let Some(condition) = condition else { return self.delete_object_in(bucket, key).await };
+        self.delete_object_if(bucket, key, condition).await
+    }
+
+    /// `delete_object_in`, or with conditions, decided by consensus among the key's owners.
+    async fn delete_object_if(
+        &self,
+        bucket: &str,
+        key: &str,
+        condition: &DeleteCondition,
+    ) -> Result<(), Error> {
+        if condition.is_empty() {
+            return self.delete_object_in(bucket, key).await;
+        }
         let item_key = records::object_key(bucket, key);
         let mut read = Siblings::new();
-        self.coordinator()
+        let decided = self
+            .coordinator()
             .put_conditional(OBJECTS, &item_key, |now| {
                 read = now.clone();
-                condition.check(now).map(|()| None)
+                match condition.check(now) {
+                    Ok(true) => Ok(None),
+                    Ok(false) => Err(Error::NoSuchKey),
+                    Err(e) => Err(e),
+                }
             })
-            .await??;
-        self.reclaim(bucket, key, &read, &[]).await;
-        Ok(())
+            .await?;
+        match decided {
+            Ok(_) => {
+                self.reclaim(bucket, key, &read, &[]).await;
+                Ok(())
+            }
+            // Nothing to delete: a success, as S3 answers it.
+            Err(Error::NoSuchKey) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     /// Deletes many keys of one bucket (DeleteObjects), a few at a time; one result per key,
@@ -385,14 +452,14 @@ impl ObjectService {
     pub async fn delete_objects(
         &self,
         bucket: &str,
-        keys: &[String],
+        keys: &[(String, DeleteCondition)],
     ) -> Result<Vec<Result<(), Error>>, Error> {
         use futures_util::StreamExt;
         self.bucket(bucket).await?;
         let results = futures_util::stream::iter(keys.iter().cloned())
-            .map(|key| {
+            .map(|(key, condition)| {
                 let (this, bucket) = (self.clone(), bucket.to_owned());
-                async move { this.delete_object_in(&bucket, &key).await }
+                async move { this.delete_object_if(&bucket, &key, &condition).await }
             })
             .buffered(16)
             .collect()

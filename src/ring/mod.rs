@@ -59,6 +59,9 @@ struct RingInner {
     heartbeat: Mutex<u64>,
     /// The layout before the current one, while a rebalance may still be moving its data.
     previous: Mutex<Option<Arc<Layout>>>,
+    /// Whether the current layout replaced one that was itself still being synced: owners of
+    /// a layout before the previous one may then hold the only copies of recent writes.
+    stacked: std::sync::atomic::AtomicBool,
     /// This node's synced layout version (see `PeerState::synced_version`).
     synced: Mutex<u64>,
     local: Mutex<Option<NodeInfo>>,
@@ -99,6 +102,7 @@ impl Ring {
                 latency: Mutex::new(LatencyEstimates::new(HedgeBounds::default())),
                 heartbeat: Mutex::new(0),
                 previous: Mutex::new(None),
+                stacked: std::sync::atomic::AtomicBool::new(false),
                 synced: Mutex::new(0),
                 local: Mutex::new(None),
                 addresses: Mutex::new(None),
@@ -117,6 +121,7 @@ impl Ring {
 
     /// Adopts `layout` if it is newer than the current one; returns whether it did.
     pub fn install_layout(&self, layout: Layout) -> bool {
+        let unsettled = self.read_transition().is_some();
         let mut installed = false;
         let mut replaced = None;
         self.inner.layout.send_if_modified(|current| {
@@ -128,8 +133,16 @@ impl Ring {
         });
         if let Some(old) = replaced.filter(|l| !l.members.is_empty()) {
             *lock(&self.inner.previous) = Some(old);
+            self.inner.stacked.store(unsettled, std::sync::atomic::Ordering::Relaxed);
         }
         installed
+    }
+
+    /// True while the ring is between layouts and the current one replaced a layout that was
+    /// itself still being synced (see `read_transition`, which names only the last one).
+    pub fn transition_stacked(&self) -> bool {
+        self.inner.stacked.load(std::sync::atomic::Ordering::Relaxed)
+            && self.read_transition().is_some()
     }
 
     /// Promises that layout `version` will be the one with `digest`, unless this node runs
@@ -156,9 +169,12 @@ impl Ring {
     }
 
     /// Restores the previous layout at start-up.
+    /// Whether that layout's own change had settled is not known after a restart, so until
+    /// this transition settles the ring counts as stacked (see `transition_stacked`).
     pub fn set_previous_layout(&self, layout: Layout) {
         if layout.version < self.layout().version && !layout.members.is_empty() {
             *lock(&self.inner.previous) = Some(Arc::new(layout));
+            self.inner.stacked.store(true, std::sync::atomic::Ordering::Relaxed);
         }
     }
 

@@ -233,7 +233,7 @@ async fn a_paxos_promise_and_acceptance_survive_a_restart_and_a_commit_applies_t
     assert_eq!(stale.reply, Reply::Rejected { promised: b(2) }, "the promise was durable");
     let later = answer(store.write(step(Request::Prepare(b(3)))).await.unwrap());
     let accepted = Some(Proposal { ballot: b(2), value: Some(version.clone()) });
-    assert_eq!(later.reply, Reply::Promise { accepted, committed: Ballot::default() });
+    assert_eq!(later.reply, Reply::Promise { accepted, committed: None });
     let commit = Proposal { ballot: b(3), value: Some(version.clone()) };
     answer(store.write(step(Request::Commit(commit))).await.unwrap());
     let item = store.get(T, b"k").unwrap().unwrap();

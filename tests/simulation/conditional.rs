@@ -61,8 +61,7 @@ pub enum Outcome {
     Acked(Vec<u32>),
     /// The condition did not hold: nothing written.
     Refused,
-    /// No decision (contention, no majority, the ring between layouts): it may still be
-    /// decided later.
+    /// No decision (contention, no majority): it may still be decided later.
     Failed(CoordinatorError),
     /// Its client gave up midway: it may still be decided later.
     Cancelled,
@@ -112,8 +111,8 @@ pub struct History {
     pub acked: u64,
     pub refused: u64,
     pub undecided: u64,
-    /// Undecided because the ring was between layouts.
-    pub settling: u64,
+    /// Of the undecided, those other conditional writes kept preempting.
+    pub contended: u64,
 }
 
 impl History {
@@ -132,11 +131,11 @@ impl History {
                 self.ops.get_mut(&id).expect("begun").acked = Some((step, log.clone()));
             }
             Outcome::Refused => self.refused += 1,
-            Outcome::Failed(CoordinatorError::Settling) => {
+            Outcome::Failed(e) => {
                 self.undecided += 1;
-                self.settling += 1;
+                self.contended += u64::from(matches!(e, CoordinatorError::Contended));
             }
-            Outcome::Failed(_) | Outcome::Cancelled => self.undecided += 1,
+            Outcome::Cancelled => self.undecided += 1,
         }
     }
 

@@ -96,12 +96,11 @@ pub struct Stats {
     /// Layout changes, and items clean-up dropped from nodes that no longer own them.
     pub layout_changes: u64,
     pub cleaned_up: u64,
-    /// Conditional writes: acknowledged, refused (condition false), undecided (of which
-    /// because the ring was between layouts).
+    /// Conditional writes: acknowledged, refused (condition false), undecided.
     pub conditional_acked: u64,
     pub conditional_refused: u64,
     pub conditional_undecided: u64,
-    pub conditional_settling: u64,
+    pub conditional_contended: u64,
 }
 
 impl Stats {
@@ -122,7 +121,7 @@ impl Stats {
         self.conditional_acked += o.conditional_acked;
         self.conditional_refused += o.conditional_refused;
         self.conditional_undecided += o.conditional_undecided;
-        self.conditional_settling += o.conditional_settling;
+        self.conditional_contended += o.conditional_contended;
     }
 }
 
@@ -198,7 +197,8 @@ impl Scenario {
         self.stats.conditional_acked = self.conditional.acked;
         self.stats.conditional_refused = self.conditional.refused;
         self.stats.conditional_undecided = self.conditional.undecided;
-        self.stats.conditional_settling = self.conditional.settling;
+        self.stats.conditional_contended = self.conditional.contended;
+
         Ok(())
     }
 
@@ -382,6 +382,7 @@ impl Scenario {
                 let outcome = if self.rng.random_bool(0.15) {
                     let patience = Duration::from_micros(self.rng.random_range(0..300_000));
                     tokio::select! {
+                        biased;
                         outcome = write => outcome,
                         () = tokio::time::sleep(patience) => Outcome::Cancelled,
                     }
@@ -422,8 +423,10 @@ impl Scenario {
                     self.log(format!("clean-up on #{node}: {items} items, {blocks} blocks"));
                 }
             }
-            // A purge amid the faults made `a_seed_replays_exactly` diverge (seed 7): something
-            // in it is not deterministic under faults yet. Purges run after healing only.
+            // Purges run after healing only. One amid the faults (each step with probability
+            // 0.05, on a random running node) now replays exactly, but breaks "an acknowledged
+            // write is on all its owners after healing" on some seeds (20, 27 and 261 of 300):
+            // a purge in the storm can forget a write it should not; under investigation.
             if self.rng.random_bool(0.05) {
                 let running = self.cluster.running();
                 let _ = self.pick(&running);
@@ -470,6 +473,7 @@ impl Scenario {
             async move {
                 match patience {
                     Some(patience) => tokio::select! {
+                        biased;
                         outcome = write => outcome,
                         () = tokio::time::sleep(patience) => conditional::Outcome::Cancelled,
                     },
@@ -478,11 +482,14 @@ impl Scenario {
             }
         });
         let outcomes = futures_util::future::join_all(runs).await;
+        let owners: Vec<String> =
+            self.cluster.owners(&key).iter().map(|o| format!("#{o}")).collect();
         for ((node, id, condition, _), outcome) in racers.into_iter().zip(outcomes) {
             self.conditional.end(id, &outcome, self.step);
             self.log(format!(
-                "conditional {} op {id} {condition:?} via #{node}: {outcome:?}",
-                String::from_utf8_lossy(&key)
+                "conditional {} (owners {}) op {id} {condition:?} via #{node}: {outcome:?}",
+                String::from_utf8_lossy(&key),
+                owners.join(" ")
             ));
         }
     }

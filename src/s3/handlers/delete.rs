@@ -6,8 +6,8 @@ use md5::{Digest, Md5};
 
 use super::headers::{content_md5, header};
 use super::{Handlers, map_error, read_small_body};
-use crate::objects::Access;
 use crate::objects::checksum::{ChecksumAlgorithm, checksum, decode_checksum_value};
+use crate::objects::{Access, DeleteCondition};
 use crate::s3::Context;
 use crate::s3::error::{S3Error, S3ErrorCode};
 use crate::s3::request::KEY_LEN_MAX;
@@ -69,10 +69,18 @@ impl Handlers<'_> {
         let mut deletable = Vec::new();
         let mut slots = Vec::new();
         for object in &document.objects {
+            let last_modified_ms = match object.last_modified_time.as_deref() {
+                None => Ok(None),
+                Some(t) => chrono::DateTime::parse_from_rfc3339(t.trim())
+                    .map(|t| Some(t.timestamp_millis()))
+                    .map_err(|_| ()),
+            };
             let error = if object.key.is_empty() || object.key.len() > KEY_LEN_MAX {
                 Some(("KeyTooLongError", "Your key is too long"))
             } else if object.version_id.as_deref().is_some_and(|v| v != "null") {
                 Some(("NoSuchVersion", "The specified version does not exist."))
+            } else if last_modified_ms.is_err() {
+                Some(("InvalidArgument", "Invalid LastModifiedTime."))
             } else {
                 None
             };
@@ -86,13 +94,18 @@ impl Handlers<'_> {
                 None => {
                     slots.push(entries.len());
                     entries.push(None);
-                    deletable.push(object.key.clone());
+                    let condition = DeleteCondition {
+                        etag: object.etag.clone(),
+                        last_modified_ms: last_modified_ms.ok().flatten(),
+                        size: object.size,
+                    };
+                    deletable.push((object.key.clone(), condition));
                 }
             }
         }
         let results =
             self.objects.delete_objects(ctx.bucket(), &deletable).await.map_err(map_error)?;
-        for ((slot, key), result) in slots.into_iter().zip(deletable).zip(results) {
+        for ((slot, (key, _)), result) in slots.into_iter().zip(deletable).zip(results) {
             let version_id = document.objects[slot].version_id.clone();
             entries[slot] = Some(match result {
                 Ok(()) => DeleteResultEntry::Deleted { key, version_id },

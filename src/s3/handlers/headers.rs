@@ -10,8 +10,8 @@ use http::HeaderMap;
 
 use crate::objects::checksum::{ChecksumAlgorithm, decode_checksum_value, encode_checksum_value};
 use crate::objects::{
-    BodyError, ByteStream, ChecksumKind, ChecksumRequest, ContentHeaders, ExpectedChecksum,
-    StoredChecksum, WriteCondition,
+    BodyError, ByteStream, ChecksumKind, ChecksumRequest, ContentHeaders, DeleteCondition,
+    ExpectedChecksum, StoredChecksum, WriteCondition,
 };
 use crate::s3::auth::{PayloadMode, verified_body};
 use crate::s3::error::{S3Error, S3ErrorCode};
@@ -237,19 +237,42 @@ pub fn set_checksum_headers(response: &mut S3Response, checksum: &StoredChecksum
     response::set_header(response, "x-amz-checksum-type", checksum_type(checksum));
 }
 
-/// The condition of a conditional write: `If-None-Match: *` or `If-Match: "etag"`.
+/// The condition of a conditional write: `If-None-Match` (`*` or an ETag) or `If-Match`.
 pub fn write_condition(headers: &HeaderMap) -> Result<Option<WriteCondition>, S3Error> {
     if let Some(v) = header(headers, "if-none-match") {
-        if v.trim() != "*" {
-            return Err(S3Error::new(
-                S3ErrorCode::NotImplemented,
-                "If-None-Match on a write supports only '*'.",
-            )
-            .with("Header", "If-None-Match"));
-        }
-        return Ok(Some(WriteCondition::IfNoneMatch));
+        return Ok(Some(WriteCondition::IfNoneMatch(v.trim().to_owned())));
     }
     Ok(header(headers, "if-match").map(|v| WriteCondition::IfMatch(v.trim().to_owned())))
+}
+
+/// The conditions of a DeleteObject: `If-Match`, `x-amz-if-match-last-modified-time` (an HTTP
+/// date) and `x-amz-if-match-size`.
+pub fn delete_condition(headers: &HeaderMap) -> Result<DeleteCondition, S3Error> {
+    let invalid = |name: &str| {
+        S3Error::new(S3ErrorCode::InvalidArgument, format!("Invalid value for {name}."))
+            .with("ArgumentName", name)
+    };
+    let last_modified_ms = match header(headers, "x-amz-if-match-last-modified-time") {
+        None => None,
+        Some(v) => {
+            let time = httpdate::parse_http_date(v.trim())
+                .or_else(|_| {
+                    chrono::DateTime::parse_from_rfc3339(v.trim())
+                        .map(|t| std::time::SystemTime::from(t.with_timezone(&chrono::Utc)))
+                })
+                .map_err(|_| invalid("x-amz-if-match-last-modified-time"))?;
+            Some(chrono::DateTime::<chrono::Utc>::from(time).timestamp_millis())
+        }
+    };
+    let size = match header(headers, "x-amz-if-match-size") {
+        None => None,
+        Some(v) => Some(v.trim().parse().map_err(|_| invalid("x-amz-if-match-size"))?),
+    };
+    Ok(DeleteCondition {
+        etag: header(headers, "if-match").map(|v| v.trim().to_owned()),
+        last_modified_ms,
+        size,
+    })
 }
 
 /// Parses a tag set in the `x-amz-tagging` form (`k1=v1&k2=v2`, URL-encoded).

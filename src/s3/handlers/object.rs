@@ -10,7 +10,7 @@ use super::headers::{
 };
 use super::{Handlers, map_error};
 use crate::objects::checksum::encode_checksum_value;
-use crate::objects::{Access, ObjectInfo, PART_NUMBER_MAX, PutObject, WriteCondition};
+use crate::objects::{Access, ObjectInfo, PART_NUMBER_MAX, PutObject};
 use crate::s3::Context;
 use crate::s3::conditional::Preconditions;
 use crate::s3::error::{S3Error, S3ErrorCode};
@@ -224,13 +224,8 @@ impl Handlers<'_> {
         headers: &HeaderMap,
     ) -> Result<S3Response, S3Error> {
         self.bucket_for(ctx, Access::Write).await?;
-        // Conditional deletes: `If-Match` only, as S3 has it for general purpose buckets.
-        let condition =
-            header(headers, "if-match").map(|v| WriteCondition::IfMatch(v.trim().to_owned()));
-        self.objects
-            .delete_object(ctx.bucket(), ctx.key(), condition.as_ref())
-            .await
-            .map_err(map_error)?;
+        let condition = super::headers::delete_condition(headers)?;
+        self.objects.delete_object(ctx.bucket(), ctx.key(), &condition).await.map_err(map_error)?;
         Ok(response::status_only(StatusCode::NO_CONTENT))
     }
 }

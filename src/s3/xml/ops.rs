@@ -232,6 +232,15 @@ pub struct ObjectIdentifier {
     pub key: String,
     #[serde(rename = "VersionId", default)]
     pub version_id: Option<String>,
+    /// Conditional delete: the ETag the current version must have.
+    #[serde(rename = "ETag", default)]
+    pub etag: Option<String>,
+    /// Conditional delete: the current version's last-modified time (ISO 8601).
+    #[serde(rename = "LastModifiedTime", default)]
+    pub last_modified_time: Option<String>,
+    /// Conditional delete: the current version's size.
+    #[serde(rename = "Size", default)]
+    pub size: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
