@@ -8,6 +8,7 @@ mod addressing;
 mod auth;
 mod buckets;
 mod cancellation;
+mod conditional;
 mod copy;
 mod list;
 mod malformed;
