@@ -172,9 +172,12 @@ pub enum Step<V> {
     Unreachable,
 }
 
+/// What one acceptor promised with: its accepted proposal and its last commit.
+type Promised<V> = (Option<Proposal<V>>, Option<Proposal<V>>);
+
 #[derive(Debug, Clone)]
 enum Phase<V> {
-    Prepare { promises: BTreeMap<NodeId, (Option<Proposal<V>>, Option<Proposal<V>>)> },
+    Prepare { promises: BTreeMap<NodeId, Promised<V>> },
     Decide,
     Accept { value: V, own: bool },
     Commit { value: V, own: bool },
