@@ -81,13 +81,21 @@ async fn delete_objects_checks_each_keys_conditions() {
     let objects = vec![
         ObjectIdentifier::builder().key("a").e_tag("\"ffffffffffffffffffffffffffffffff\"").build(),
         ObjectIdentifier::builder().key("b").e_tag(&etags[1]).size(3).build(),
+        ObjectIdentifier::builder()
+            .key("a")
+            .last_modified_time(DateTime::from_secs(1_420_070_400))
+            .build(),
     ];
     let delete =
         Delete::builder().set_objects(Some(objects.into_iter().map(Result::unwrap).collect()));
     let out =
         s3.delete_objects().bucket(&bucket).delete(delete.build().unwrap()).send().await.unwrap();
     let errors: Vec<_> = out.errors().iter().map(|e| (e.key(), e.code())).collect();
-    assert_eq!(errors, vec![(Some("a"), Some("PreconditionFailed"))]);
+    assert_eq!(
+        errors,
+        vec![(Some("a"), Some("PreconditionFailed")), (Some("a"), Some("PreconditionFailed"))],
+        "a wrong ETag, then a wrong last-modified time"
+    );
     let deleted: Vec<_> = out.deleted().iter().map(|d| d.key()).collect();
     assert_eq!(deleted, vec![Some("b")]);
     s3.head_object().bucket(&bucket).key("a").send().await.expect("a stays");

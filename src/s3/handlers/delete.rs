@@ -71,8 +71,13 @@ impl Handlers<'_> {
         for object in &document.objects {
             let last_modified_ms = match object.last_modified_time.as_deref() {
                 None => Ok(None),
-                Some(t) => chrono::DateTime::parse_from_rfc3339(t.trim())
-                    .map(|t| Some(t.timestamp_millis()))
+                // The SDKs send an HTTP date here (the model's format); ISO 8601 is accepted too.
+                Some(t) => httpdate::parse_http_date(t.trim())
+                    .map(|t| chrono::DateTime::<chrono::Utc>::from(t).timestamp_millis())
+                    .or_else(|_| {
+                        chrono::DateTime::parse_from_rfc3339(t.trim()).map(|t| t.timestamp_millis())
+                    })
+                    .map(Some)
                     .map_err(|_| ()),
             };
             let error = if object.key.is_empty() || object.key.len() > KEY_LEN_MAX {
