@@ -89,11 +89,20 @@ pub(super) fn apply_batch(
                     for (table, key, tombstone) in purged {
                         let full = item_key(table, &key);
                         let (held, _) = load(&items, &full)?;
-                        if !held.is_empty()
-                            && tombstone.covers(&held)
+                        let gone = if held.is_empty() {
+                            true
+                        } else if tombstone.covers(&held)
                             && !hint_tables.refers_to(&hints::item_ref(table.0, &key))?
                         {
                             remove_item(&mut items, &mut indexes, &full)?;
+                            true
+                        } else {
+                            false
+                        };
+                        if gone {
+                            // A decision the consensus row still names would come back with
+                            // the next conditional read once the tombstone is gone.
+                            paxos::forget_covered(&mut paxos_table, &full, &tombstone)?;
                         }
                     }
                     Ok(WriteOutcome::Done)

@@ -63,6 +63,37 @@ pub(super) fn step(
     Ok((reply, apply))
 }
 
+/// A purge forgets a deleted item: the versions of `full`'s acceptor row that `tombstone`
+/// covers go too (the last commit keeps its ballot, without the value; a covered accepted
+/// proposal is dropped), so that no later round reads or completes them once the tombstone
+/// is gone.
+pub(super) fn forget_covered(
+    table: &mut PaxosTable<'_>,
+    full: &[u8],
+    tombstone: &Siblings,
+) -> Result<(), StoreError> {
+    let mut state = match table.get(full).map_err(redb_err)? {
+        Some(v) => decode(v.value())?,
+        None => return Ok(()),
+    };
+    let covered = |value: &PaxosValue| {
+        value.as_ref().is_some_and(|v| tombstone.covers(&Siblings::from(v.clone())))
+    };
+    let before = state.clone();
+    if let Some(committed) = state.committed.as_mut()
+        && covered(&committed.value)
+    {
+        committed.value = None;
+    }
+    if state.accepted.as_ref().is_some_and(|a| covered(&a.value)) {
+        state.accepted = None;
+    }
+    if state != before {
+        table.insert(full, encode(&state)?.as_slice()).map_err(redb_err)?;
+    }
+    Ok(())
+}
+
 impl Store {
     /// The value accepted for `(table, key)` and not yet known committed, if any: a version
     /// that a later round may still complete (the reclaim queue keeps the bodies it uses).

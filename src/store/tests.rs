@@ -612,3 +612,44 @@ async fn the_tombstone_index_is_built_for_a_store_written_before_it() {
     let store = Store::open(&path, StoreOptions::default()).unwrap();
     assert_eq!(due(&store, 100), vec![b"old".to_vec()]);
 }
+
+#[tokio::test]
+async fn a_purge_forgets_the_decisions_its_tombstone_covers() {
+    use crate::consensus::{Ballot, Proposal, Reply, Request};
+    let store = Store::in_memory(StoreOptions::default()).unwrap();
+    let mut clock = VectorClock::new();
+    clock.set(crate::causality::CONSENSUS_ACTOR, 1);
+    let created = Sibling { clock, timestamp_ms: 1, writer: 7, value: Some(b"v1".to_vec()) };
+    let step = |request| WriteOp::Paxos { table: T, key: b"k".to_vec(), request };
+    let b = Ballot { round: 1, node: 7 };
+    let commit = Proposal { ballot: b, value: Some(created.clone()) };
+    store.write(step(Request::Commit(commit))).await.unwrap();
+    // A plain delete supersedes the decided version; the purge forgets the tombstone.
+    let WriteOutcome::Coordinated(tombstone) = store
+        .write(WriteOp::Coordinate {
+            table: T,
+            key: b"k".to_vec(),
+            context: created.clock.clone(),
+            actor: 1,
+            timestamp_ms: 2,
+            value: None,
+        })
+        .await
+        .unwrap()
+    else {
+        panic!("expected a coordinated outcome")
+    };
+    let purge = vec![(T, b"k".to_vec(), Siblings::from(tombstone))];
+    store.write(WriteOp::Purge { items: purge }).await.unwrap();
+    assert!(store.get(T, b"k").unwrap().is_none());
+    let WriteOutcome::Paxos(answer) =
+        store.write(step(Request::Prepare(Ballot { round: 2, node: 7 }))).await.unwrap()
+    else {
+        panic!("expected a consensus answer")
+    };
+    assert_eq!(
+        answer.reply,
+        Reply::Promise { accepted: None, committed: Some(Proposal { ballot: b, value: None }) },
+        "the deleted version must not come back through the consensus row"
+    );
+}
