@@ -140,6 +140,11 @@ impl AdminClient {
         self.json(Method::POST, "/v1/cluster/apply", None::<&()>).await
     }
 
+    /// `apply_changes` even while an earlier change is still being synced.
+    pub async fn apply_changes_forced(&self) -> Result<ApplyResult, ClientError> {
+        self.json(Method::POST, "/v1/cluster/apply?force=true", None::<&()>).await
+    }
+
     /// `POST /v1/repair`: starts an anti-entropy pass on the node.
     pub async fn repair(&self, request: &RepairRequest) -> Result<RepairAccepted, ClientError> {
         self.json(Method::POST, "/v1/repair", Some(request)).await

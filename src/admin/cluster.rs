@@ -265,7 +265,11 @@ impl AdminService {
     }
 
     /// Computes the next layout from the current members and the staged changes, installs it.
-    pub(super) async fn apply_changes(&self) -> Result<Reply, ApiError> {
+    /// Applies the staged changes. Refused (409) while an earlier change is still being
+    /// synced, unless `force`: a change on top of another leaves conditional writes answering
+    /// 503 until both settled, and could let one of them miss the last decision on a key
+    /// (the ring remembers one previous layout); a dead node's removal may need it.
+    pub(super) async fn apply_changes(&self, force: bool) -> Result<Reply, ApiError> {
         let ring = &self.inner.cluster.ring;
         let current = ring.layout();
         let view = ring.view();
@@ -280,6 +284,13 @@ impl AdminService {
         if staged.contains(&ClusterChange::SplitPartitions) {
             let layout = self.split_layout(&current, &staged)?;
             return self.propose(layout, 0).await;
+        }
+        if !force && ring.read_transition().is_some() {
+            return Err(ApiError::LayoutConflict {
+                reason: "an earlier layout change is still being synced (see `cluster status`); \
+                         wait for it, or apply with --force"
+                    .into(),
+            });
         }
         for change in &staged {
             match change {

@@ -202,6 +202,10 @@ impl AdminService {
             return Err(ApiError::Unauthorized);
         }
         let route = router::route(request.method(), request.uri().path())?;
+        let force = request
+            .uri()
+            .query()
+            .is_some_and(|q| q.split('&').any(|p| p == "force" || p == "force=true"));
         tracing::Span::current().record("route", route.name());
         let body = request.into_body();
         let max = self.inner.options.body_bytes_max;
@@ -223,7 +227,7 @@ impl AdminService {
             Route::ClusterStatus => self.cluster_status(),
             Route::StageChange => self.stage_change(read_json(body, max).await?),
             Route::ClearChanges => Ok(self.clear_changes()),
-            Route::ApplyChanges => self.apply_changes().await,
+            Route::ApplyChanges => self.apply_changes(force).await,
             Route::Repair => self.repair(read_json(body, max).await?),
             Route::Metrics => Ok(self.metrics()),
         }

@@ -31,8 +31,14 @@ pub enum ClusterCommand {
     /// Stage doubling the partition count (each partition splits into two halves that keep
     /// its owners; no data moves): for a cluster that outgrew its partitions. Applied alone.
     SplitPartitions,
-    /// Commit the staged changes as the next layout version (gossip spreads it).
-    Apply,
+    /// Commit the staged changes as the next layout version (gossip spreads it). Refused
+    /// while an earlier change is still being synced, unless --force.
+    Apply {
+        /// Apply on top of a change still being synced (conditional writes answer 503 until
+        /// both settled).
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 pub async fn run(client: &AdminClient, command: ClusterCommand, json: bool) -> anyhow::Result<()> {
@@ -46,8 +52,12 @@ pub async fn run(client: &AdminClient, command: ClusterCommand, json: bool) -> a
             }
             return Ok(());
         }
-        ClusterCommand::Apply => {
-            let result = client.apply_changes().await?;
+        ClusterCommand::Apply { force } => {
+            let result = if force {
+                client.apply_changes_forced().await?
+            } else {
+                client.apply_changes().await?
+            };
             if json {
                 println!("{}", serde_json::to_string_pretty(&result)?);
             } else {

@@ -185,6 +185,10 @@ async fn a_node_joins_and_another_leaves_under_load_without_a_failed_request() {
         zone: Some("z".into()),
         capacity: None,
     };
+    wait_for("the first layout to settle", 30, || {
+        cluster.node(0).ring().read_transition().is_none()
+    })
+    .await;
     admin(&cluster, 0).stage_change(&add).await.unwrap();
     let join_began = workload.seconds();
     let applied = admin(&cluster, 0).apply_changes().await.unwrap();

@@ -102,6 +102,9 @@ async fn a_dead_node_removed_then_replaced_leaves_every_partition_whole() {
         zone: Some("z".into()),
         capacity: None,
     };
+    // A change on top of one still being synced is refused: wait until every member synced.
+    eventually("the removal to settle", || cluster.node(0).ring().read_transition().is_none())
+        .await;
     admin.stage_change(&add).await.unwrap();
     let applied = admin.apply_changes().await.unwrap();
     assert_eq!(applied.members, 4);
@@ -161,6 +164,36 @@ async fn two_operators_applying_at_once_never_make_two_layouts_of_one_version() 
         (Err(_), Err(_)) => {} // both lost to each other's promises: nothing installed
     }
     eventually("every node to run one layout", || one_layout(&cluster)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_change_on_top_of_one_still_syncing_needs_force() {
+    let mut cluster = TestCluster::start(3).await;
+    let admin = AdminClient::new(
+        &cluster.node(0).admin_addr().to_string(),
+        cluster.node(0).admin_token().clone(),
+    )
+    .unwrap();
+    let target = format!("{:016x}", cluster.node(1).node_id());
+    let set = |capacity| ClusterChange::Set { node_id: target.clone(), zone: None, capacity };
+    eventually("the first layout to settle", || cluster.node(0).ring().read_transition().is_none())
+        .await;
+    // A member that is down cannot report that it synced: the change stays unsettled.
+    cluster.stop(2).await;
+    admin.stage_change(&set(Some(2))).await.unwrap();
+    let first = admin.apply_changes().await.unwrap();
+    assert!(cluster.node(0).ring().read_transition().is_some());
+    admin.stage_change(&set(Some(3))).await.unwrap();
+    let refused = admin.apply_changes().await.unwrap_err();
+    assert_eq!(refused.api_code(), Some("LayoutConflict"), "{refused}");
+    assert_eq!(cluster.node(0).ring().layout().version, first.layout_version);
+    // An operator who knows why (a dead member to replace) can still go on.
+    let forced = admin.apply_changes_forced().await.unwrap();
+    assert_eq!(forced.layout_version, first.layout_version + 1);
+    // Conditional writes wait while changes are stacked: a 503, never a decision that could
+    // miss the owners of the layout before.
+    let s3 = cluster.s3(0);
+    s3.create_bucket().bucket("stacked").send().await.expect_err("a conditional CreateBucket");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

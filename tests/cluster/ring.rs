@@ -272,6 +272,9 @@ async fn a_node_joins_through_the_admin_api_and_the_ring_keeps_serving() {
         zone: Some("z".into()),
         capacity: None,
     };
+    // A change waits until the one before it is synced everywhere (else 409 LayoutConflict).
+    eventually("the first layout to settle", || cluster.node(0).ring().read_transition().is_none())
+        .await;
     admin.stage_change(&add).await.unwrap();
     let applied = admin.apply_changes().await.unwrap();
     assert_eq!(applied.members, 4);
