@@ -193,7 +193,8 @@ async fn a_change_on_top_of_one_still_syncing_needs_force() {
     // Conditional writes wait while changes are stacked: a 503, never a decision that could
     // miss the owners of the layout before.
     let s3 = cluster.s3(0);
-    s3.create_bucket().bucket("stacked").send().await.expect_err("a conditional CreateBucket");
+    let err = s3.create_bucket().bucket("stacked").send().await.unwrap_err();
+    assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(503), "{err:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
