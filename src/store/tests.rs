@@ -653,3 +653,23 @@ async fn a_purge_forgets_the_decisions_its_tombstone_covers() {
         "the deleted version must not come back through the consensus row"
     );
 }
+
+/// Regression (simulation seed 850 of 1000): an owner that forgot a key (clean-up while it did
+/// not own it) and owns it again minted a delete with a counter older versions already
+/// carried; they dominated it and the acknowledged delete was lost. Counters are per node now.
+#[tokio::test]
+async fn a_node_never_mints_a_counter_twice_even_for_a_key_it_forgot() {
+    let store = Store::in_memory(StoreOptions::default()).unwrap();
+    let first = store.write(coordinate(b"k", VectorClock::new(), b"v1")).await.unwrap();
+    let WriteOutcome::Coordinated(first) = first else { panic!("expected a version") };
+    store
+        .write(WriteOp::DropUnhinted { items: vec![(T, b"k".to_vec())], blocks: Vec::new() })
+        .await
+        .unwrap();
+    assert!(store.get(T, b"k").unwrap().is_none());
+    // A stale context (the read missed every version) and no stored copy: still a new counter.
+    let again = store.write(coordinate(b"k", VectorClock::new(), b"v2")).await.unwrap();
+    let WriteOutcome::Coordinated(again) = again else { panic!("expected a version") };
+    assert!(again.clock.get(1) > first.clock.get(1), "{:?} after {:?}", again.clock, first.clock);
+    assert!(!first.clock.descends(&again.clock), "the old version must not dominate the new one");
+}
