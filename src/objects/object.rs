@@ -301,21 +301,13 @@ impl ObjectService {
                 .coordinator()
                 .put(OBJECTS, &item_key, value, current.context())
                 .await
+                .map(drop)
                 .map_err(Error::from),
             Some(condition) => {
-                let mut read = Siblings::new();
-                let decided = self
-                    .coordinator()
-                    .put_conditional(OBJECTS, &item_key, |now| {
-                        read = now.clone();
-                        condition.check(now).map(|()| value.clone())
-                    })
-                    .await;
-                let put = decided.map_err(Error::from).and_then(|r| r);
-                if put.is_ok() {
-                    self.reclaim(bucket, key, &read, &data_ids).await;
-                }
-                put
+                self.decide_object(bucket, key, &data_ids, |now| {
+                    condition.check(now).map(|()| value.clone())
+                })
+                .await
             }
         };
         if let Err(e) = put {
@@ -423,28 +415,40 @@ impl ObjectService {
         if condition.is_empty() {
             return self.delete_object_in(bucket, key).await;
         }
-        let item_key = records::object_key(bucket, key);
-        let mut read = Siblings::new();
         let decided = self
-            .coordinator()
-            .put_conditional(OBJECTS, &item_key, |now| {
-                read = now.clone();
-                match condition.check(now) {
-                    Ok(true) => Ok(None),
-                    Ok(false) => Err(Error::NoSuchKey),
-                    Err(e) => Err(e),
-                }
+            .decide_object(bucket, key, &[], |now| match condition.check(now) {
+                Ok(true) => Ok(None),
+                Ok(false) => Err(Error::NoSuchKey),
+                Err(e) => Err(e),
             })
-            .await?;
+            .await;
         match decided {
-            Ok(_) => {
-                self.reclaim(bucket, key, &read, &[]).await;
-                Ok(())
-            }
             // Nothing to delete: a success, as S3 answers it.
-            Err(Error::NoSuchKey) => Ok(()),
+            Ok(()) | Err(Error::NoSuchKey) => Ok(()),
             Err(e) => Err(e),
         }
+    }
+
+    /// Writes an object's item by consensus among its owners (`Coordinator::put_conditional`):
+    /// `decide` sees the current versions and returns the value to write or a refusal. The
+    /// versions the decision superseded go to the reclaim queue, except the bodies in `keep`.
+    async fn decide_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        keep: &[[u8; 16]],
+        mut decide: impl FnMut(&Siblings) -> Result<Option<Vec<u8>>, Error>,
+    ) -> Result<(), Error> {
+        let item_key = records::object_key(bucket, key);
+        let mut read = Siblings::new();
+        self.coordinator()
+            .put_conditional(OBJECTS, &item_key, |now| {
+                read = now.clone();
+                decide(now)
+            })
+            .await??;
+        self.reclaim(bucket, key, &read, keep).await;
+        Ok(())
     }
 
     /// Deletes many keys of one bucket (DeleteObjects), a few at a time; one result per key,
