@@ -68,11 +68,9 @@ impl Coordinator {
             let ballot = self.next_ballot(seen);
             seen = ballot;
             let mut proposer = Proposer::joint(ballot, groups);
-            let owners = proposer.acceptors().to_vec();
             let mut reads = BTreeMap::new();
-            let mut step = self
-                .phase(&mut proposer, &owners, table, key, Request::Prepare(ballot), &mut reads)
-                .await;
+            let mut step =
+                self.phase(&mut proposer, table, key, Request::Prepare(ballot), &mut reads).await;
             last = loop {
                 // A round is decided by the owners it began with: once the layout changed, it
                 // stops and the next one asks the new owners.
@@ -101,7 +99,7 @@ impl Coordinator {
                             key = %String::from_utf8_lossy(key),
                             me,
                             ?promised,
-                            owners = ?owners,
+                            owners = ?proposer.acceptors(),
                             layout = version,
                             read = ?current.iter().map(|s| &s.clock).collect::<Vec<_>>(),
                             "consensus read"
@@ -115,26 +113,10 @@ impl Coordinator {
                         proposer.propose(Some(version))
                     }
                     Step::Accept(p) => {
-                        self.phase(
-                            &mut proposer,
-                            &owners,
-                            table,
-                            key,
-                            Request::Accept(p),
-                            &mut reads,
-                        )
-                        .await
+                        self.phase(&mut proposer, table, key, Request::Accept(p), &mut reads).await
                     }
                     Step::Commit(p) => {
-                        self.phase(
-                            &mut proposer,
-                            &owners,
-                            table,
-                            key,
-                            Request::Commit(p),
-                            &mut reads,
-                        )
-                        .await
+                        self.phase(&mut proposer, table, key, Request::Commit(p), &mut reads).await
                     }
                     Step::Chosen { value: Some(version), own }
                         if own || mine.as_ref() == Some(&version) =>
@@ -158,7 +140,7 @@ impl Coordinator {
         Err(match last {
             Retry::Contended => CoordinatorError::Contended,
             Retry::Unreachable => CoordinatorError::QuorumNotReached {
-                needed: self.quorum().replication_factor / 2 + 1,
+                needed: super::majority(self.quorum().replication_factor),
                 acked: 0,
                 failures: Vec::new(),
             },
@@ -205,14 +187,14 @@ impl Coordinator {
         Sibling { clock, timestamp_ms, writer: self.node_id(), value }
     }
 
-    /// Sends one request to every owner at once and feeds the answers to the proposer until
-    /// it says what comes next: the first majority decides, a silent owner costs nothing more.
+    /// Sends one request to every acceptor of the round at once and feeds the answers to the
+    /// proposer until it says what comes next: the first majority decides, a silent owner
+    /// costs nothing more.
     /// Owners the failure detector holds down are asked too: it may not have heard from a
     /// live one yet (a node just restarted), and a dead one only fails its call.
     async fn phase(
         &self,
         proposer: &mut Proposer<PaxosValue>,
-        owners: &[NodeId],
         table: TableId,
         key: &[u8],
         request: Request<PaxosValue>,
@@ -220,7 +202,7 @@ impl Coordinator {
     ) -> Step<PaxosValue> {
         let ballot = proposer.ballot();
         let mut calls = FuturesUnordered::new();
-        for &node in owners {
+        for node in proposer.acceptors().to_vec() {
             match self.replica(node) {
                 Some(replica) => {
                     let (request, key) = (request.clone(), key.to_vec());
