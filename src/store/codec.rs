@@ -1,6 +1,9 @@
 //! On-disk encoding of store values, behind an explicit `FORMAT_VERSION` so that a future
 //! layout change can read old files instead of misreading them.
 
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
 use crate::causality::Siblings;
 
 use super::StoreError;
@@ -9,19 +12,29 @@ use super::StoreError;
 pub const FORMAT_VERSION: u8 = 1;
 
 pub fn encode_siblings(siblings: &Siblings) -> Result<Vec<u8>, StoreError> {
+    encode(siblings, "siblings")
+}
+
+pub fn decode_siblings(bytes: &[u8]) -> Result<Siblings, StoreError> {
+    decode(bytes, "siblings")
+}
+
+/// `[FORMAT_VERSION][postcard]`: how every structured store value is kept; `what` names it
+/// in errors.
+pub fn encode<T: Serialize>(value: &T, what: &str) -> Result<Vec<u8>, StoreError> {
     let mut out = vec![FORMAT_VERSION];
-    let body = postcard::to_allocvec(siblings)
-        .map_err(|e| StoreError::Corrupt { what: format!("encoding siblings: {e}") })?;
+    let body = postcard::to_allocvec(value)
+        .map_err(|e| StoreError::Corrupt { what: format!("encoding {what}: {e}") })?;
     out.extend_from_slice(&body);
     Ok(out)
 }
 
-pub fn decode_siblings(bytes: &[u8]) -> Result<Siblings, StoreError> {
+pub fn decode<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, StoreError> {
     match bytes.split_first() {
         Some((&FORMAT_VERSION, body)) => postcard::from_bytes(body)
-            .map_err(|e| StoreError::Corrupt { what: format!("decoding siblings: {e}") }),
+            .map_err(|e| StoreError::Corrupt { what: format!("decoding {what}: {e}") }),
         Some((v, _)) => Err(StoreError::Corrupt { what: format!("unknown format version {v}") }),
-        None => Err(StoreError::Corrupt { what: "empty item value".into() }),
+        None => Err(StoreError::Corrupt { what: format!("empty {what} value") }),
     }
 }
 

@@ -24,20 +24,11 @@ pub struct PaxosAnswer {
 pub(super) type PaxosTable<'t> = Table<'t, &'static [u8], &'static [u8]>;
 
 fn decode(bytes: &[u8]) -> Result<Acceptor<PaxosValue>, StoreError> {
-    match bytes.split_first() {
-        Some((&codec::FORMAT_VERSION, body)) => postcard::from_bytes(body)
-            .map_err(|e| StoreError::Corrupt { what: format!("decoding Paxos state: {e}") }),
-        _ => Err(StoreError::Corrupt { what: "unknown Paxos state encoding".into() }),
-    }
+    codec::decode(bytes, "Paxos state")
 }
 
 fn encode(state: &Acceptor<PaxosValue>) -> Result<Vec<u8>, StoreError> {
-    let mut out = vec![codec::FORMAT_VERSION];
-    out.extend(
-        postcard::to_allocvec(state)
-            .map_err(|e| StoreError::Corrupt { what: format!("encoding Paxos state: {e}") })?,
-    );
-    Ok(out)
+    codec::encode(state, "Paxos state")
 }
 
 /// Loads the acceptor of `full` (empty when none), hands the request to it and stores it.
