@@ -4,7 +4,7 @@ use std::ops::Bound;
 
 use crate::coordinator::ScanRange;
 
-use super::records::{self, BUCKETS, BucketGrant, BucketRecord, OBJECTS};
+use super::records::{self, BUCKETS, BucketGrant, BucketRecord, OBJECTS, VERSIONS, Versioning};
 use super::{Error, ObjectService, live_value};
 
 /// A bucket as the protocol layer sees it.
@@ -16,6 +16,7 @@ pub struct BucketInfo {
     pub location: String,
     pub grants: Vec<BucketGrant>,
     pub tags: Vec<(String, String)>,
+    pub versioning: Versioning,
 }
 
 impl From<BucketRecord> for BucketInfo {
@@ -27,6 +28,7 @@ impl From<BucketRecord> for BucketInfo {
             location: r.location,
             grants: r.grants,
             tags: r.tags,
+            versioning: r.versioning,
         }
     }
 }
@@ -78,6 +80,7 @@ impl ObjectService {
             location: location.to_owned(),
             grants: Vec::new(),
             tags: Vec::new(),
+            versioning: Versioning::Unversioned,
         };
         let value = records::encode(&record);
         self.coordinator()
@@ -158,6 +161,19 @@ impl ObjectService {
         self.update_bucket(bucket, |r| r.tags = tags).await.map(drop)
     }
 
+    /// Turns versioning on (`Enabled`) or pauses it (`Suspended`); a bucket never returns to
+    /// unversioned.
+    pub async fn set_bucket_versioning(
+        &self,
+        bucket: &str,
+        versioning: Versioning,
+    ) -> Result<(), Error> {
+        if versioning == Versioning::Unversioned {
+            return Err(Error::MalformedRequest { what: "a bucket cannot return to unversioned" });
+        }
+        self.update_bucket(bucket, |r| r.versioning = versioning).await.map(drop)
+    }
+
     /// Deletes an empty bucket.
     pub async fn delete_bucket(&self, name: &str) -> Result<(), Error> {
         let current = self.coordinator().get(BUCKETS, name.as_bytes()).await?;
@@ -171,18 +187,23 @@ impl ObjectService {
         Ok(())
     }
 
+    /// Whether any object, version or delete marker is left in the bucket.
     async fn bucket_has_objects(&self, name: &str) -> Result<bool, Error> {
-        let mut start = Bound::Included(records::object_key(name, ""));
-        let mut end_key = name.as_bytes().to_vec();
-        end_key.push(1);
-        loop {
-            let range = ScanRange { start: start.clone(), end: Bound::Excluded(end_key.clone()) };
-            let items = self.coordinator().scan(OBJECTS, range, 256).await?;
-            let Some((last, _)) = items.last() else { return Ok(false) };
-            if items.iter().any(|(_, s)| live_value(s).is_some()) {
-                return Ok(true);
+        for table in [OBJECTS, VERSIONS] {
+            let mut start = Bound::Included(records::object_key(name, ""));
+            let mut end_key = name.as_bytes().to_vec();
+            end_key.push(1);
+            loop {
+                let range =
+                    ScanRange { start: start.clone(), end: Bound::Excluded(end_key.clone()) };
+                let items = self.coordinator().scan(table, range, 256).await?;
+                let Some((last, _)) = items.last() else { break };
+                if items.iter().any(|(_, s)| live_value(s).is_some()) {
+                    return Ok(true);
+                }
+                start = Bound::Excluded(last.clone());
             }
-            start = Bound::Excluded(last.clone());
         }
+        Ok(false)
     }
 }

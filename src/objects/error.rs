@@ -30,6 +30,13 @@ pub enum Error {
     BucketNotEmpty,
     #[error("no such access key")]
     NoSuchAccessKey,
+    #[error("no such version")]
+    NoSuchVersion,
+    #[error("invalid version id")]
+    InvalidVersionId,
+    /// The version asked for is a delete marker: `named` when the request gave its id.
+    #[error("the version is a delete marker")]
+    DeleteMarker { version_id: Option<super::VersionId>, named: bool },
     #[error("no such upload")]
     NoSuchUpload,
     #[error("the write's precondition does not hold")]

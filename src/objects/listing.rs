@@ -10,7 +10,8 @@ use std::ops::Bound;
 use crate::coordinator::ScanRange;
 
 use super::records::{self, OBJECTS, ObjectRecord};
-use super::{Error, ObjectService, live_value};
+use super::versions::live_object;
+use super::{Error, ObjectService};
 
 /// Items fetched per scan while building a page.
 const SCAN_BATCH: usize = 1000;
@@ -91,7 +92,8 @@ impl ObjectService {
             let exhausted = items.len() < SCAN_BATCH;
             let Some(last_key) = items.last().map(|(k, _)| k.clone()) else { break };
             for (item_key, siblings) in items {
-                let Some(value) = live_value(&siblings) else { continue };
+                // Keys whose current version is a delete marker are not listed.
+                let Some(record) = live_object(&siblings)? else { continue };
                 let key = String::from_utf8_lossy(&item_key[bucket_start.len()..]).into_owned();
                 let entry = match delimiter.and_then(|d| rolled_up(&key, &query.prefix, d)) {
                     Some(prefix) => {
@@ -101,10 +103,7 @@ impl ObjectService {
                             Some(Entry::Prefix(prefix))
                         }
                     }
-                    None => {
-                        let record: ObjectRecord = records::decode(value)?;
-                        Some(Entry::Object(summary(key, &record)))
-                    }
+                    None => Some(Entry::Object(summary(key, &record))),
                 };
                 let jump = match &entry {
                     Some(Entry::Prefix(p)) => Some(p.clone()),

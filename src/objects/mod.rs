@@ -16,6 +16,8 @@ mod multipart;
 mod object;
 mod reclaim;
 mod records;
+mod version_listing;
+mod versions;
 
 use std::sync::{Arc, Mutex};
 
@@ -36,11 +38,15 @@ pub use multipart::{
     UploadsPage, UploadsQuery,
 };
 pub use object::{
-    ChecksumRequest, DeleteCondition, ExpectedChecksum, InterruptedPuts, ObjectInfo, PutObject,
-    PutOutcome, WriteCondition,
+    ChecksumRequest, DeleteCondition, DeleteTarget, ExpectedChecksum, InterruptedPuts, ObjectInfo,
+    PutObject, PutOutcome, WriteCondition,
 };
 pub use reclaim::ReclaimPass;
-pub use records::{BucketGrant, ChecksumKind, ContentHeaders, StoredChecksum};
+pub use records::{
+    BucketGrant, ChecksumKind, ContentHeaders, StoredChecksum, VersionId, Versioning,
+};
+pub use version_listing::{VersionEntry, VersionsPage, VersionsQuery};
+pub use versions::{DeleteOutcome, VersionSel};
 
 /// The object store facade handed to the protocol layer.
 #[derive(Debug, Clone)]

@@ -18,8 +18,9 @@ use super::object::{
 use super::reclaim::Reference;
 use super::records::{
     self, BodyLayout, ChecksumKind, ContentHeaders, Extent, OBJECTS, ObjectRecord, PARTS,
-    PartRecord, PartSummary, StoredChecksum, UPLOADS, UploadRecord,
+    PartRecord, PartSummary, StoredChecksum, UPLOADS, UploadRecord, Versioning,
 };
+use super::versions::Condition;
 use super::{Error, ObjectService, live_value};
 use crate::causality::Siblings;
 use crate::coordinator::ScanRange;
@@ -34,7 +35,6 @@ pub(super) enum Completion {
         upload_siblings: Siblings,
         stored: Vec<(PartRecord, Siblings)>,
         kept: Vec<[u8; 16]>,
-        current: Siblings,
     },
 }
 
@@ -217,7 +217,8 @@ impl ObjectService {
     ) -> Result<PartInfo, Error> {
         let (upload, _) = self.upload(bucket, key, upload_id).await?;
         let data_id = self.random_bytes::<16>();
-        self.journal_body(data_id, bucket, key, Some((upload_id.to_owned(), part_number))).await?;
+        let journaled = Some((upload_id.to_owned(), part_number));
+        self.journal_body(data_id, bucket, key, journaled, None).await?;
         let result = self.write_part(&upload, part_number, part, data_id).await;
         self.clear_journal(data_id).await;
         result
@@ -366,17 +367,16 @@ impl ObjectService {
         let committed = self
             .commit_completion(bucket, key, upload_id, requested, part_size_min, condition)
             .await?;
-        let (outcome, upload_siblings, stored, kept, current) = match committed {
+        let (outcome, upload_siblings, stored, kept) = match committed {
             Completion::AlreadyDone(outcome) => return Ok(outcome),
-            Completion::Committed { outcome, upload_siblings, stored, kept, current } => {
-                (outcome, upload_siblings, stored, kept, current)
+            Completion::Committed { outcome, upload_siblings, stored, kept } => {
+                (outcome, upload_siblings, stored, kept)
             }
         };
         // The object is committed: the upload and its parts are now only bookkeeping. Should
         // this stop here (a crash), the upload stays open: a retried completion commits the
         // same parts again, and an abort finds them referenced by the object.
         self.drop_upload(bucket, key, upload_id, &upload_siblings, &stored, &kept).await?;
-        self.reclaim(bucket, key, &current, &kept).await;
         Ok(outcome)
     }
 
@@ -429,7 +429,12 @@ impl ObjectService {
             }
             chosen.push(part.clone());
         }
-        let record = assemble(&upload, &chosen, self.now_ms())?;
+        let mut record = assemble(&upload, &chosen, self.now_ms())?;
+        let versioning = self.bucket(bucket).await?.versioning;
+        if versioning == Versioning::Enabled {
+            // A completion retried after a crash reuses the version it wrote, if it got that far.
+            record.version_id = self.version_of_upload(bucket, key, upload_id).await?;
+        }
         let item_key = records::object_key(bucket, key);
         let current = self.coordinator().get(OBJECTS, &item_key).await?;
         if let Some(condition) = condition {
@@ -441,8 +446,10 @@ impl ObjectService {
             return Err(Error::Unavailable { what: "the completion took too long" });
         }
         let kept = record.body.data_ids();
-        let outcome = self.commit_record(bucket, key, record, &current, condition).await?;
-        Ok(Completion::Committed { outcome, upload_siblings, stored, kept, current })
+        let condition = condition.map(Condition::Write);
+        let outcome =
+            self.commit_record(bucket, versioning, key, record, &current, condition).await?;
+        Ok(Completion::Committed { outcome, upload_siblings, stored, kept })
     }
 
     /// A completion retried after it succeeded (a client that timed out waiting) gets the same
@@ -454,7 +461,7 @@ impl ObjectService {
         upload_id: &str,
     ) -> Result<PutOutcome, Error> {
         let info = self.head_object(bucket, key).await.map_err(|e| match e {
-            Error::NoSuchKey => Error::NoSuchUpload,
+            Error::NoSuchKey | Error::DeleteMarker { .. } => Error::NoSuchUpload,
             other => other,
         })?;
         if info.record.upload_id.as_deref() != Some(upload_id) {
@@ -464,6 +471,8 @@ impl ObjectService {
             etag: info.record.etag.clone(),
             checksum: info.record.checksum.clone(),
             last_modified_ms: info.record.last_modified_ms,
+            version_id: info.record.version_id,
+            delete_marker: false,
         })
     }
 
@@ -647,5 +656,7 @@ fn assemble(
             .collect(),
         tags: upload.tags.clone(),
         upload_id: Some(upload.upload_id.clone()),
+        version_id: None,
+        delete_marker: false,
     })
 }

@@ -11,9 +11,10 @@ use super::checksum::{ChecksumAlgorithm, decode_checksum_value};
 use super::reclaim::Reference;
 use super::records::{
     self, ChecksumKind, ContentHeaders, OBJECTS, ObjectRecord, PendingBody, StoredChecksum,
-    pending_body_key,
+    VersionId, Versioning, pending_body_key,
 };
-use super::{Error, ObjectService, live_value};
+use super::versions::{Condition, DeleteOutcome, NULL_SLOT, VersionSel, live_object};
+use super::{Error, ObjectService};
 use crate::causality::Siblings;
 
 /// The checksum a PUT asks for.
@@ -68,9 +69,8 @@ impl DeleteCondition {
     }
 
     /// `Ok(true)`: delete; `Ok(false)`: nothing to delete; `Err`: a condition failed.
-    fn check(&self, current: &Siblings) -> Result<bool, Error> {
-        let live = live_value(current).and_then(|v| records::decode::<ObjectRecord>(v).ok());
-        let Some(record) = live else { return Ok(false) };
+    pub(super) fn check(&self, current: &Siblings) -> Result<bool, Error> {
+        let Some(record) = live_object(current)? else { return Ok(false) };
         let etag_ok = self.etag.as_deref().is_none_or(|e| etag_matches(e, &record.etag));
         let time_ok = self
             .last_modified_ms
@@ -88,8 +88,7 @@ impl WriteCondition {
     }
 
     fn check(&self, current: &Siblings) -> Result<(), Error> {
-        let live = live_value(current).and_then(|v| records::decode::<ObjectRecord>(v).ok());
-        match (self, live) {
+        match (self, live_object(current)?) {
             (WriteCondition::IfNoneMatch(_), None) => Ok(()),
             (WriteCondition::IfNoneMatch(etag), Some(record)) => {
                 if etag_matches(etag, &record.etag) {
@@ -108,6 +107,23 @@ impl WriteCondition {
             }
         }
     }
+}
+
+/// Where a write goes: the key, and the version it becomes.
+pub(super) struct Target<'a> {
+    pub bucket: &'a str,
+    pub key: &'a str,
+    pub versioning: Versioning,
+    /// Minted ahead in a versioning-enabled bucket; `None` otherwise.
+    pub version: Option<VersionId>,
+}
+
+/// One key (or version) of a DeleteObjects request.
+#[derive(Debug, Clone, Default)]
+pub struct DeleteTarget {
+    pub key: String,
+    pub version: Option<VersionSel>,
+    pub condition: DeleteCondition,
 }
 
 /// A PUT of a whole object (also what CopyObject writes).
@@ -131,6 +147,10 @@ pub struct PutOutcome {
     pub etag: String,
     pub checksum: Option<StoredChecksum>,
     pub last_modified_ms: i64,
+    /// The version written; `None` for the null version.
+    pub version_id: Option<VersionId>,
+    /// The version written is a delete marker.
+    pub delete_marker: bool,
 }
 
 /// One object version, as GET and HEAD see it.
@@ -167,6 +187,10 @@ impl ObjectInfo {
     pub fn tags(&self) -> &[(String, String)] {
         &self.record.tags
     }
+    /// `None` for the null version.
+    pub fn version_id(&self) -> Option<VersionId> {
+        self.record.version_id
+    }
     /// Number of parts of a multipart object; 0 for a single PUT.
     pub fn part_count(&self) -> usize {
         self.record.parts.len()
@@ -189,25 +213,27 @@ impl ObjectService {
         key: &str,
         put: PutObject,
     ) -> Result<PutOutcome, Error> {
-        self.bucket(bucket).await?;
+        let versioning = self.bucket(bucket).await?.versioning;
         let item_key = records::object_key(bucket, key);
         let current = self.coordinator().get(OBJECTS, &item_key).await?;
         if let Some(condition) = &put.condition {
             condition.check(&current)?;
         }
         let data_id = self.random_bytes::<16>();
+        // Minted before the body is written, so that the journal names the version whose
+        // item may refer to the body if this node crashes.
+        let version = (versioning == Versioning::Enabled).then(|| self.mint_version(self.now_ms()));
         let journaled =
             put.size_hint.is_none_or(|n| n > u64::from(self.inner.body.inline_max_bytes));
         if journaled {
-            self.journal_body(data_id, bucket, key, None).await?;
+            self.journal_body(data_id, bucket, key, None, version).await?;
         }
-        let result = self.write_object(bucket, key, put, data_id, &current).await;
+        let target = Target { bucket, key, versioning, version };
+        let result = self.write_object(&target, put, data_id, &current).await;
         if journaled {
             self.clear_journal(data_id).await;
         }
-        let outcome = result?;
-        self.reclaim(bucket, key, &current, &[data_id]).await;
-        Ok(outcome)
+        result
     }
 
     /// Records a body about to be written, so that a crash cannot orphan its blocks.
@@ -217,6 +243,7 @@ impl ObjectService {
         bucket: &str,
         key: &str,
         part: Option<(String, u32)>,
+        version: Option<VersionId>,
     ) -> Result<(), Error> {
         let pending = PendingBody {
             data_id,
@@ -224,6 +251,7 @@ impl ObjectService {
             key: key.to_owned(),
             started_ms: self.now_ms(),
             part,
+            version,
         };
         self.coordinator()
             .journal_put(pending_body_key(&data_id), records::encode(&pending))
@@ -241,8 +269,7 @@ impl ObjectService {
 
     async fn write_object(
         &self,
-        bucket: &str,
-        key: &str,
+        target: &Target<'_>,
         put: PutObject,
         data_id: [u8; 16],
         current: &Siblings,
@@ -271,75 +298,17 @@ impl ObjectService {
             parts: Vec::new(),
             tags: put.tags,
             upload_id: None,
+            version_id: target.version,
+            delete_marker: false,
         };
-        self.commit_record(bucket, key, record, current, put.condition.as_ref()).await
-    }
-
-    /// Writes `record` as the successor of `current`. On failure its body goes to the reclaim
-    /// queue, not straight to deletion: a write that missed its quorum may still have landed on
-    /// an owner, and would spread from there. A write with a `condition` is decided by consensus
-    /// among the key's owners against the object as it is then (`current` only served an early
-    /// check); the versions that read found superseded go to the reclaim queue too.
-    pub(super) async fn commit_record(
-        &self,
-        bucket: &str,
-        key: &str,
-        record: ObjectRecord,
-        current: &Siblings,
-        condition: Option<&WriteCondition>,
-    ) -> Result<PutOutcome, Error> {
-        let outcome = PutOutcome {
-            etag: record.etag.clone(),
-            checksum: record.checksum.clone(),
-            last_modified_ms: record.last_modified_ms,
-        };
-        let data_ids = record.body.data_ids();
-        let item_key = records::object_key(bucket, key);
-        let value = Some(records::encode(&record));
-        let put = match condition {
-            None => self
-                .coordinator()
-                .put(OBJECTS, &item_key, value, current.context())
-                .await
-                .map(drop)
-                .map_err(Error::from),
-            Some(condition) => {
-                self.decide_object(bucket, key, &data_ids, |now| {
-                    condition.check(now).map(|()| value.clone())
-                })
-                .await
-            }
-        };
-        if let Err(e) = put {
-            self.defer_reclaim(&data_ids, vec![Reference::object(bucket, key)]).await;
-            return Err(e);
-        }
-        Ok(outcome)
+        let condition = put.condition.as_ref().map(Condition::Write);
+        self.commit_record(target.bucket, target.versioning, target.key, record, current, condition)
+            .await
     }
 
     /// The current version of an object.
     pub async fn head_object(&self, bucket: &str, key: &str) -> Result<ObjectInfo, Error> {
-        let (info, _) = self.current_object(bucket, key).await?;
-        Ok(info)
-    }
-
-    async fn current_object(
-        &self,
-        bucket: &str,
-        key: &str,
-    ) -> Result<(ObjectInfo, Siblings), Error> {
-        let current = self.coordinator().get(OBJECTS, &records::object_key(bucket, key)).await?;
-        match live_value(&current) {
-            Some(value) => {
-                let record = records::decode(value)?;
-                Ok((ObjectInfo { bucket: bucket.to_owned(), key: key.to_owned(), record }, current))
-            }
-            None => {
-                // Tell a missing bucket from a missing key, as S3 does.
-                self.bucket(bucket).await?;
-                Err(Error::NoSuchKey)
-            }
-        }
+        self.object_version(bucket, key, None).await
     }
 
     /// Streams bytes `start..=end` of a version found by `head_object`, once its first piece is
@@ -378,42 +347,46 @@ impl ObjectService {
         )
     }
 
-    /// Replaces an object's tags, keeping its body and everything else.
+    /// Replaces the tags of a version (the current one for `None`), keeping everything else.
     pub async fn set_object_tags(
         &self,
         bucket: &str,
         key: &str,
+        which: Option<VersionSel>,
         tags: Vec<(String, String)>,
-    ) -> Result<(), Error> {
-        let (info, current) = self.current_object(bucket, key).await?;
-        let mut record = info.record;
-        record.tags = tags;
-        let kept = record.body.data_ids();
-        self.commit_record(bucket, key, record, &current, None).await?;
-        self.reclaim(bucket, key, &current, &kept).await;
-        Ok(())
+    ) -> Result<ObjectInfo, Error> {
+        self.rewrite_version(bucket, key, which, |r| r.tags = tags).await
     }
 
-    /// Deletes the current version; deleting a missing key succeeds, as in S3.
+    /// Deletes the current version; deleting a missing key succeeds, as in S3. In a versioned
+    /// bucket this writes a delete marker.
     pub async fn delete_object(
         &self,
         bucket: &str,
         key: &str,
+        owner: &str,
         condition: &DeleteCondition,
-    ) -> Result<(), Error> {
-        self.bucket(bucket).await?;
-        self.delete_object_if(bucket, key, condition).await
+    ) -> Result<DeleteOutcome, Error> {
+        let versioning = self.bucket(bucket).await?.versioning;
+        self.delete_object_if(bucket, versioning, key, owner, condition).await
     }
 
-    /// `delete_object_in`, or with conditions, decided by consensus among the key's owners.
+    /// `delete_object_in`, or with conditions, decided by consensus among the key's owners;
+    /// a delete marker in a versioned bucket.
     async fn delete_object_if(
         &self,
         bucket: &str,
+        versioning: Versioning,
         key: &str,
+        owner: &str,
         condition: &DeleteCondition,
-    ) -> Result<(), Error> {
+    ) -> Result<DeleteOutcome, Error> {
+        if versioning != Versioning::Unversioned {
+            return self.write_delete_marker(bucket, versioning, key, owner, condition).await;
+        }
         if condition.is_empty() {
-            return self.delete_object_in(bucket, key).await;
+            self.delete_object_in(bucket, key).await?;
+            return Ok(DeleteOutcome::default());
         }
         let decided = self
             .decide_object(bucket, key, &[], |now| match condition.check(now) {
@@ -424,7 +397,7 @@ impl ObjectService {
             .await;
         match decided {
             // Nothing to delete: a success, as S3 answers it.
-            Ok(()) | Err(Error::NoSuchKey) => Ok(()),
+            Ok(()) | Err(Error::NoSuchKey) => Ok(DeleteOutcome::default()),
             Err(e) => Err(e),
         }
     }
@@ -432,7 +405,7 @@ impl ObjectService {
     /// Writes an object's item by consensus among its owners (`Coordinator::put_conditional`):
     /// `decide` sees the current versions and returns the value to write or a refusal. The
     /// versions the decision superseded go to the reclaim queue, except the bodies in `keep`.
-    async fn decide_object(
+    pub(super) async fn decide_object(
         &self,
         bucket: &str,
         key: &str,
@@ -451,19 +424,34 @@ impl ObjectService {
         Ok(())
     }
 
-    /// Deletes many keys of one bucket (DeleteObjects), a few at a time; one result per key,
-    /// in order.
+    /// Deletes many keys (or versions) of one bucket (DeleteObjects), a few at a time; one
+    /// result per key, in order.
     pub async fn delete_objects(
         &self,
         bucket: &str,
-        keys: &[(String, DeleteCondition)],
-    ) -> Result<Vec<Result<(), Error>>, Error> {
+        owner: &str,
+        keys: &[DeleteTarget],
+    ) -> Result<Vec<Result<DeleteOutcome, Error>>, Error> {
         use futures_util::StreamExt;
-        self.bucket(bucket).await?;
+        let versioning = self.bucket(bucket).await?.versioning;
         let results = futures_util::stream::iter(keys.iter().cloned())
-            .map(|(key, condition)| {
-                let (this, bucket) = (self.clone(), bucket.to_owned());
-                async move { this.delete_object_if(&bucket, &key, &condition).await }
+            .map(|target| {
+                let (this, bucket, owner) = (self.clone(), bucket.to_owned(), owner.to_owned());
+                async move {
+                    match target.version {
+                        Some(sel) => this.delete_version(&bucket, &target.key, sel).await,
+                        None => {
+                            this.delete_object_if(
+                                &bucket,
+                                versioning,
+                                &target.key,
+                                &owner,
+                                &target.condition,
+                            )
+                            .await
+                        }
+                    }
+                }
             })
             .buffered(16)
             .collect()
@@ -504,6 +492,9 @@ impl ObjectService {
         while let Some((journal_key, value)) = puts.entries.last() {
             let pending: PendingBody = records::decode(value)?;
             let mut references = Vec::new();
+            if let Some(version) = pending.version {
+                references.push(Reference::version(&pending.bucket, &pending.key, version.0));
+            }
             if let Some((upload_id, part_number)) = &pending.part {
                 references.push(Reference::upload_part(
                     &pending.bucket,
@@ -521,8 +512,10 @@ impl ObjectService {
         Ok(recovered)
     }
 
-    /// Queues for reclamation the bodies of versions of `bucket/key` that a successful write
-    /// superseded, except bodies in `keep` (still used by the new version).
+    /// Queues for reclamation the bodies of the null versions a successful write superseded
+    /// on the head of `bucket/key`, except bodies in `keep` (still used by the new version).
+    /// Other versions live on in their own items. A null version that moved to the null slot
+    /// is found there by the queue's check, and kept.
     pub(super) async fn reclaim(
         &self,
         bucket: &str,
@@ -534,14 +527,17 @@ impl ObjectService {
         for sibling in superseded.iter() {
             if let Some(value) = &sibling.value {
                 match records::decode::<ObjectRecord>(value) {
-                    Ok(record) => ids
+                    Ok(record) if record.version_id.is_none() => ids
                         .extend(record.body.data_ids().into_iter().filter(|id| !keep.contains(id))),
+                    Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "cannot read superseded version"),
                 }
             }
         }
         if !ids.is_empty() {
-            self.defer_reclaim(&ids, vec![Reference::object(bucket, key)]).await;
+            let references =
+                vec![Reference::object(bucket, key), Reference::version(bucket, key, NULL_SLOT)];
+            self.defer_reclaim(&ids, references).await;
         }
     }
 }

@@ -19,7 +19,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::records::{self, OBJECTS, ObjectRecord, PARTS, PartRecord, UPLOADS};
+use super::records::{self, OBJECTS, ObjectRecord, PARTS, PartRecord, UPLOADS, VERSIONS};
 use super::{Error, ObjectService};
 use crate::causality::Siblings;
 
@@ -38,11 +38,17 @@ pub(super) enum Reference {
     /// A part of an upload, which counts only while the upload is open: the parts of a closed
     /// upload are bookkeeping (a completed object refers to the bodies it uses itself).
     UploadPart { bucket: String, key: String, upload_id: String, part_number: u32 },
+    /// The version item `suffix` of `bucket/key` (a version id, or the null slot).
+    Version { bucket: String, key: String, suffix: [u8; 16] },
 }
 
 impl Reference {
     pub(super) fn object(bucket: &str, key: &str) -> Self {
         Reference::Object { bucket: bucket.to_owned(), key: key.to_owned() }
+    }
+
+    pub(super) fn version(bucket: &str, key: &str, suffix: [u8; 16]) -> Self {
+        Reference::Version { bucket: bucket.to_owned(), key: key.to_owned(), suffix }
     }
 
     pub(super) fn upload_part(bucket: &str, key: &str, upload_id: &str, part_number: u32) -> Self {
@@ -74,6 +80,8 @@ struct Entry {
     data_id: [u8; 16],
     references: Vec<Reference>,
 }
+
+impl records::Record for Entry {}
 
 fn entry_key(due_ms: i64, data_id: &[u8; 16]) -> Vec<u8> {
     let mut k = PREFIX.to_vec();
@@ -181,6 +189,13 @@ impl ObjectService {
                 Reference::Object { bucket, key } => {
                     let item = records::object_key(bucket, key);
                     let versions = self.coordinator().get_from_every_owner(OBJECTS, &item).await?;
+                    any_value(&versions, |v| {
+                        Ok(records::decode::<ObjectRecord>(v)?.body.data_ids().contains(&data_id))
+                    })?
+                }
+                Reference::Version { bucket, key, suffix } => {
+                    let item = super::versions::version_key(bucket, key, suffix);
+                    let versions = self.coordinator().get_from_every_owner(VERSIONS, &item).await?;
                     any_value(&versions, |v| {
                         Ok(records::decode::<ObjectRecord>(v)?.body.data_ids().contains(&data_id))
                     })?

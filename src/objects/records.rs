@@ -6,7 +6,11 @@
 //!   0x00, so one bucket's objects are one contiguous, key-ordered range)
 //! - `ACCESS_KEYS`: access key id -> `AccessKeyRecord`
 //!
-//! Every value starts with `RECORD_VERSION`, so that a later layout can still read older ones.
+//! - `VERSIONS`: object item key, 0x00, 16-byte version sort key -> `ObjectRecord` (every
+//!   version of a versioned object; see `versions`)
+//!
+//! Every value starts with `RECORD_VERSION`, so that a later layout can still read older ones:
+//! version 1 records (before versioning) are read through `Record::decode_v1`.
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -24,22 +28,35 @@ pub const UPLOADS: TableId = TableId(4);
 /// Parts of uploads: upload id, 0x00, part number (u32 BE) -> `PartRecord`.
 pub const PARTS: TableId = TableId(5);
 
-const RECORD_VERSION: u8 = 1;
+/// Every version of every object of versioned buckets, placed like any item (by its whole key).
+pub const VERSIONS: TableId = TableId(6);
 
-pub fn encode<T: Serialize>(record: &T) -> Vec<u8> {
+/// 2: object records carry a version id and a delete-marker flag, buckets their versioning
+/// state, pending bodies the version they will become.
+const RECORD_VERSION: u8 = 2;
+
+/// A value stored in an item or the journal.
+pub trait Record: Serialize + DeserializeOwned {
+    /// Reads a body written with record version 1; the same layout unless the type changed.
+    fn decode_v1(body: &[u8]) -> Result<Self, postcard::Error> {
+        postcard::from_bytes(body)
+    }
+}
+
+pub fn encode<T: Record>(record: &T) -> Vec<u8> {
     let mut out = vec![RECORD_VERSION];
     // Serialising plain structs into a Vec cannot fail.
     out.extend(postcard::to_allocvec(record).unwrap_or_default());
     out
 }
 
-pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
-    match bytes.split_first() {
-        Some((&RECORD_VERSION, body)) => {
-            postcard::from_bytes(body).map_err(|e| Error::Corrupt { what: format!("record: {e}") })
-        }
-        _ => Err(Error::Corrupt { what: "record with unknown version".into() }),
-    }
+pub fn decode<T: Record>(bytes: &[u8]) -> Result<T, Error> {
+    let decoded = match bytes.split_first() {
+        Some((&RECORD_VERSION, body)) => postcard::from_bytes(body),
+        Some((1, body)) => T::decode_v1(body),
+        _ => return Err(Error::Corrupt { what: "record with unknown version".into() }),
+    };
+    decoded.map_err(|e| Error::Corrupt { what: format!("record: {e}") })
 }
 
 /// The item key of an object.
@@ -63,6 +80,50 @@ pub struct BucketRecord {
     pub grants: Vec<BucketGrant>,
     /// Bucket tags (PutBucketTagging).
     pub tags: Vec<(String, String)>,
+    pub versioning: Versioning,
+}
+
+/// A bucket's versioning state (PutBucketVersioning); it never returns to `Unversioned`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Versioning {
+    #[default]
+    Unversioned,
+    Enabled,
+    Suspended,
+}
+
+/// The identity of a version: its 16-byte sort key. Newer versions sort first: the key is the
+/// write time in milliseconds, inverted, then the writing node's id, inverted, then random
+/// bytes that keep two writes of one millisecond apart. Shown to clients as 32 hex digits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct VersionId(pub [u8; 16]);
+
+impl VersionId {
+    pub fn new(time_ms: i64, node: u64, random: [u8; 4]) -> Self {
+        let mut bytes = [0u8; 16];
+        bytes[..8].copy_from_slice(&sort_time(time_ms).to_be_bytes());
+        bytes[8..12].copy_from_slice(&(!(node as u32)).to_be_bytes());
+        bytes[12..].copy_from_slice(&random);
+        VersionId(bytes)
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        let bytes: [u8; 16] = hex::decode(text).ok()?.try_into().ok()?;
+        // The first eight bytes of an id are never all 0xff or all zero (see `sort_time`).
+        let time = u64::from_be_bytes(bytes[..8].try_into().ok()?);
+        (time != 0 && time != u64::MAX).then_some(VersionId(bytes))
+    }
+}
+
+impl std::fmt::Display for VersionId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+/// The first eight bytes of a version's sort key: newer is smaller.
+pub fn sort_time(time_ms: i64) -> u64 {
+    (u64::MAX - 1) - u64::try_from(time_ms).unwrap_or(0)
 }
 
 /// Access given to a key on a bucket it does not own.
@@ -161,6 +222,10 @@ pub struct ObjectRecord {
     pub tags: Vec<(String, String)>,
     /// The multipart upload this version completed, if any (a retried completion finds it).
     pub upload_id: Option<String>,
+    /// `None` for the null version (every object of an unversioned bucket).
+    pub version_id: Option<VersionId>,
+    /// A delete marker: no body, and GET answers 404 while it is the current version.
+    pub delete_marker: bool,
 }
 
 /// Journal entry of a body being written: if the node crashes before the object record lands,
@@ -173,6 +238,8 @@ pub struct PendingBody {
     pub started_ms: i64,
     /// For a multipart part: the upload and part number whose record will reference it.
     pub part: Option<(String, u32)>,
+    /// The version the body will belong to, in a versioning-enabled bucket.
+    pub version: Option<VersionId>,
 }
 
 /// Journal key of a pending body.
@@ -235,6 +302,101 @@ pub struct AccessKeyRecord {
     pub allow_create_bucket: bool,
 }
 
+impl Record for UploadRecord {}
+impl Record for PartRecord {}
+impl Record for AccessKeyRecord {}
+
+impl Record for BucketRecord {
+    fn decode_v1(body: &[u8]) -> Result<Self, postcard::Error> {
+        let v1: v1::BucketRecord = postcard::from_bytes(body)?;
+        Ok(BucketRecord {
+            name: v1.name,
+            created_ms: v1.created_ms,
+            owner: v1.owner,
+            location: v1.location,
+            grants: v1.grants,
+            tags: v1.tags,
+            versioning: Versioning::Unversioned,
+        })
+    }
+}
+
+impl Record for ObjectRecord {
+    fn decode_v1(body: &[u8]) -> Result<Self, postcard::Error> {
+        let v1: v1::ObjectRecord = postcard::from_bytes(body)?;
+        Ok(ObjectRecord {
+            last_modified_ms: v1.last_modified_ms,
+            size: v1.size,
+            etag: v1.etag,
+            owner: v1.owner,
+            headers: v1.headers,
+            user_metadata: v1.user_metadata,
+            checksum: v1.checksum,
+            body: v1.body,
+            parts: v1.parts,
+            tags: v1.tags,
+            upload_id: v1.upload_id,
+            version_id: None,
+            delete_marker: false,
+        })
+    }
+}
+
+impl Record for PendingBody {
+    fn decode_v1(body: &[u8]) -> Result<Self, postcard::Error> {
+        let v1: v1::PendingBody = postcard::from_bytes(body)?;
+        Ok(PendingBody {
+            data_id: v1.data_id,
+            bucket: v1.bucket,
+            key: v1.key,
+            started_ms: v1.started_ms,
+            part: v1.part,
+            version: None,
+        })
+    }
+}
+
+/// The layouts of record version 1, read only.
+mod v1 {
+    use serde::Deserialize;
+
+    use super::{BodyLayout, BucketGrant, ContentHeaders, PartSummary, StoredChecksum};
+
+    #[derive(Deserialize)]
+    pub struct BucketRecord {
+        pub name: String,
+        pub created_ms: i64,
+        pub owner: String,
+        pub location: String,
+        pub grants: Vec<BucketGrant>,
+        pub tags: Vec<(String, String)>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct ObjectRecord {
+        pub last_modified_ms: i64,
+        pub size: u64,
+        pub etag: String,
+        pub owner: String,
+        pub headers: ContentHeaders,
+        pub user_metadata: Vec<(String, String)>,
+        pub checksum: Option<StoredChecksum>,
+        pub body: BodyLayout,
+        pub parts: Vec<PartSummary>,
+        pub tags: Vec<(String, String)>,
+        pub upload_id: Option<String>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct PendingBody {
+        pub data_id: [u8; 16],
+        pub bucket: String,
+        pub key: String,
+        pub started_ms: i64,
+        pub part: Option<(String, u32)>,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -262,9 +424,58 @@ mod tests {
             parts: Vec::new(),
             tags: vec![("t".into(), "v".into())],
             upload_id: None,
+            version_id: Some(VersionId::new(1_700_000_000_000, 7, [1, 2, 3, 4])),
+            delete_marker: false,
         };
         assert_eq!(decode::<ObjectRecord>(&encode(&r)).unwrap(), r);
         assert!(decode::<ObjectRecord>(&[9, 9]).is_err());
+    }
+
+    #[test]
+    fn version_one_records_read_as_null_versions_of_unversioned_buckets() {
+        // Bytes a node wrote before versioning existed: record version 1.
+        let mut bytes = vec![1u8];
+        bytes.extend(
+            postcard::to_allocvec(&(
+                1i64,
+                0u64,
+                "d41d8cd98f00b204e9800998ecf8427e",
+                "owner",
+                ContentHeaders::default(),
+                Vec::<(String, String)>::new(),
+                Option::<StoredChecksum>::None,
+                BodyLayout::Inline(Vec::new()),
+                Vec::<PartSummary>::new(),
+                Vec::<(String, String)>::new(),
+                Option::<String>::None,
+            ))
+            .unwrap(),
+        );
+        let record: ObjectRecord = decode(&bytes).unwrap();
+        assert_eq!(record.owner, "owner");
+        assert_eq!(record.version_id, None);
+        assert!(!record.delete_marker);
+        let mut bucket = vec![1u8];
+        let grants = Vec::<BucketGrant>::new();
+        let tags = Vec::<(String, String)>::new();
+        bucket.extend(postcard::to_allocvec(&("b", 5i64, "o", "", grants, tags)).unwrap());
+        let bucket: BucketRecord = decode(&bucket).unwrap();
+        assert_eq!((bucket.name.as_str(), bucket.versioning), ("b", Versioning::Unversioned));
+    }
+
+    #[test]
+    fn version_ids_sort_newest_first_and_round_trip_as_text() {
+        let older = VersionId::new(1_000, 1, [0; 4]);
+        let newer = VersionId::new(2_000, 1, [0; 4]);
+        let same_ms_other_node = VersionId::new(2_000, 2, [0; 4]);
+        assert!(newer < older);
+        assert!(same_ms_other_node < newer, "a higher node id ranks first within a millisecond");
+        let text = newer.to_string();
+        assert_eq!(text.len(), 32);
+        assert_eq!(VersionId::parse(&text), Some(newer));
+        assert_eq!(VersionId::parse("null"), None);
+        assert_eq!(VersionId::parse(&"f".repeat(32)), None);
+        assert_eq!(VersionId::parse(&"0".repeat(32)), None);
     }
 
     #[test]

@@ -296,7 +296,7 @@ async fn regression_a_delete_that_missed_a_version_still_wins_when_the_version_a
         writer.coordinator().store().get(OBJECTS, &item).unwrap().unwrap()
     };
     let older = record.iter().next().unwrap().clone();
-    service.delete_object("b", "k", &Default::default()).await.unwrap();
+    service.delete_object("b", "k", "owner", &Default::default()).await.unwrap();
     // The missed version arrives (hand-off, repair): its clock is concurrent with the
     // tombstone's, its timestamp older.
     let mut clock = VectorClock::new();

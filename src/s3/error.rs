@@ -25,6 +25,7 @@ pub enum S3ErrorCode {
     ExpiredToken,
     IncompleteBody,
     InternalError,
+    IllegalVersioningConfigurationException,
     InvalidAccessKeyId,
     InvalidArgument,
     InvalidBucketName,
@@ -48,6 +49,7 @@ pub enum S3ErrorCode {
     NoSuchKey,
     NoSuchTagSet,
     NoSuchUpload,
+    NoSuchVersion,
     NotImplemented,
     NotModified,
     PreconditionFailed,
@@ -78,6 +80,7 @@ impl S3ErrorCode {
             | C::InvalidPartOrder
             | C::InvalidTag
             | C::IncompleteBody
+            | C::IllegalVersioningConfigurationException
             | C::InvalidArgument
             | C::InvalidBucketName
             | C::InvalidChunkSizeError
@@ -95,9 +98,11 @@ impl S3ErrorCode {
             | C::BucketAlreadyOwnedByYou
             | C::BucketNotEmpty
             | C::ConditionalRequestConflict => StatusCode::CONFLICT,
-            C::NoSuchBucket | C::NoSuchKey | C::NoSuchTagSet | C::NoSuchUpload => {
-                StatusCode::NOT_FOUND
-            }
+            C::NoSuchBucket
+            | C::NoSuchKey
+            | C::NoSuchTagSet
+            | C::NoSuchUpload
+            | C::NoSuchVersion => StatusCode::NOT_FOUND,
             C::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             C::MissingContentLength => StatusCode::LENGTH_REQUIRED,
             C::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
@@ -126,6 +131,7 @@ impl S3ErrorCode {
             C::ExpiredToken => "ExpiredToken",
             C::IncompleteBody => "IncompleteBody",
             C::InternalError => "InternalError",
+            C::IllegalVersioningConfigurationException => "IllegalVersioningConfigurationException",
             C::InvalidAccessKeyId => "InvalidAccessKeyId",
             C::InvalidArgument => "InvalidArgument",
             C::InvalidBucketName => "InvalidBucketName",
@@ -149,6 +155,7 @@ impl S3ErrorCode {
             C::NoSuchKey => "NoSuchKey",
             C::NoSuchTagSet => "NoSuchTagSet",
             C::NoSuchUpload => "NoSuchUpload",
+            C::NoSuchVersion => "NoSuchVersion",
             C::NotImplemented => "NotImplemented",
             C::NotModified => "NotModified",
             C::PreconditionFailed => "PreconditionFailed",
@@ -269,6 +276,10 @@ fn default_message(code: S3ErrorCode) -> &'static str {
         C::NoSuchBucket => "The specified bucket does not exist",
         C::NoSuchKey => "The specified key does not exist.",
         C::NoSuchTagSet => "The TagSet does not exist",
+        C::NoSuchVersion => "The specified version does not exist.",
+        C::IllegalVersioningConfigurationException => {
+            "The versioning configuration specified in the request is invalid."
+        }
         C::NoSuchUpload => {
             "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed."
         }

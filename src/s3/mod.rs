@@ -329,6 +329,8 @@ impl S3Service {
             Operation::GetBucketTagging => h.get_bucket_tagging(&ctx).await,
             Operation::PutBucketTagging => h.put_bucket_tagging(&ctx, request).await,
             Operation::DeleteBucketTagging => h.delete_bucket_tagging(&ctx).await,
+            Operation::GetBucketVersioning => h.get_bucket_versioning(&ctx).await,
+            Operation::PutBucketVersioning => h.put_bucket_versioning(&ctx, request).await,
             Operation::Unsupported(name) => Err(S3Error::new(
                 S3ErrorCode::NotImplemented,
                 format!("{name} is not implemented by RingVault yet."),

@@ -35,6 +35,8 @@ pub enum Operation {
     GetBucketTagging,
     PutBucketTagging,
     DeleteBucketTagging,
+    GetBucketVersioning,
+    PutBucketVersioning,
     /// Recognised, not supported yet: answered with 501 NotImplemented.
     Unsupported(&'static str),
     /// The method makes no sense on this resource: 405 MethodNotAllowed.
@@ -71,6 +73,8 @@ impl Operation {
             Operation::GetBucketTagging => "GetBucketTagging",
             Operation::PutBucketTagging => "PutBucketTagging",
             Operation::DeleteBucketTagging => "DeleteBucketTagging",
+            Operation::GetBucketVersioning => "GetBucketVersioning",
+            Operation::PutBucketVersioning => "PutBucketVersioning",
             Operation::Unsupported(name) => name,
             Operation::NotAllowed => "NotAllowed",
         }
@@ -155,6 +159,13 @@ pub fn route(
                     Method::GET => Operation::GetBucketTagging,
                     Method::PUT => Operation::PutBucketTagging,
                     Method::DELETE => Operation::DeleteBucketTagging,
+                    _ => Operation::NotAllowed,
+                };
+            }
+            if has(query, "versioning") {
+                return match *method {
+                    Method::GET => Operation::GetBucketVersioning,
+                    Method::PUT => Operation::PutBucketVersioning,
                     _ => Operation::NotAllowed,
                 };
             }
@@ -263,13 +274,9 @@ mod tests {
             (Method::GET, target(b, None), "tagging", &none, Operation::GetBucketTagging),
             (Method::PUT, target(b, None), "tagging", &none, Operation::PutBucketTagging),
             (Method::DELETE, target(b, None), "tagging", &none, Operation::DeleteBucketTagging),
-            (
-                Method::PUT,
-                target(b, None),
-                "versioning",
-                &none,
-                Operation::Unsupported("BucketVersioning"),
-            ),
+            (Method::PUT, target(b, None), "versioning", &none, Operation::PutBucketVersioning),
+            (Method::GET, target(b, None), "versioning", &none, Operation::GetBucketVersioning),
+            (Method::GET, target(b, None), "cors", &none, Operation::Unsupported("BucketCors")),
             (Method::PUT, target(b, k), "", &none, Operation::PutObject),
             (Method::PUT, target(b, k), "", &copy, Operation::CopyObject),
             (Method::GET, target(b, k), "response-content-type=x", &none, Operation::GetObject),

@@ -16,3 +16,4 @@ mod multipart;
 mod objects;
 mod sigv2;
 mod tagging;
+mod versioning;

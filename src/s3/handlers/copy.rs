@@ -12,7 +12,9 @@ use super::headers::{
 use super::object::quoted;
 use super::{Handlers, map_error};
 use crate::objects::checksum::ChecksumAlgorithm;
-use crate::objects::{Access, ByteStream, ChecksumRequest, ExpectedChecksum, PutObject};
+use crate::objects::{
+    Access, ByteStream, ChecksumRequest, ExpectedChecksum, PutObject, VersionSel, Versioning,
+};
 use crate::s3::Context;
 use crate::s3::conditional::Preconditions;
 use crate::s3::error::{S3Error, S3ErrorCode};
@@ -25,6 +27,8 @@ use crate::s3::xml;
 pub struct CopySource {
     pub bucket: String,
     pub key: String,
+    /// `?versionId=` of the source; its current version when absent.
+    pub version: Option<VersionSel>,
 }
 
 /// Parses `x-amz-copy-source`: `[/]bucket/key[?versionId=...]`, percent-encoded.
@@ -46,12 +50,33 @@ pub fn copy_source(headers: &HeaderMap) -> Result<CopySource, S3Error> {
     if key.len() > KEY_LEN_MAX {
         return Err(S3ErrorCode::KeyTooLongError.into());
     }
-    if let Some(version) = query.strip_prefix("versionId=").filter(|v| *v != "null") {
-        return Err(S3Error::new(S3ErrorCode::InvalidArgument, "Invalid version id specified")
-            .with("ArgumentName", "versionId")
-            .with("ArgumentValue", version));
+    let version = match query.strip_prefix("versionId=") {
+        None => None,
+        Some(text) => Some(VersionSel::parse(text).map_err(|_| {
+            S3Error::new(S3ErrorCode::InvalidArgument, "Invalid version id specified")
+                .with("ArgumentName", "versionId")
+                .with("ArgumentValue", text)
+        })?),
+    };
+    Ok(CopySource { bucket: bucket.to_owned(), key: key.to_owned(), version })
+}
+
+impl Handlers<'_> {
+    /// The version a copy reads: a delete marker named by id is an invalid source.
+    pub(crate) async fn copy_source_object(
+        &self,
+        source: &CopySource,
+    ) -> Result<crate::objects::ObjectInfo, S3Error> {
+        self.objects.object_version(&source.bucket, &source.key, source.version).await.map_err(
+            |e| match e {
+                crate::objects::Error::DeleteMarker { named: true, .. } => S3Error::new(
+                    S3ErrorCode::InvalidRequest,
+                    "The source of a copy request may not specifically refer to a delete marker by version id.",
+                ),
+                other => map_error(other),
+            },
+        )
     }
-    Ok(CopySource { bucket: bucket.to_owned(), key: key.to_owned() })
 }
 
 /// `x-amz-copy-source-range: bytes=first-last`, checked against the source size.
@@ -120,17 +145,17 @@ impl Handlers<'_> {
         ctx: &Context,
         headers: &HeaderMap,
     ) -> Result<S3Response, S3Error> {
-        self.bucket_for(ctx, Access::Write).await?;
+        let bucket = self.bucket_for(ctx, Access::Write).await?;
         let source = copy_source(headers)?;
-        self.bucket_named(&source.bucket, ctx, Access::Read).await?;
-        let info =
-            self.objects.head_object(&source.bucket, &source.key).await.map_err(map_error)?;
+        let source_bucket = self.bucket_named(&source.bucket, ctx, Access::Read).await?;
+        let info = self.copy_source_object(&source).await?;
         Preconditions::from_copy_source_headers(headers)?
             .evaluate_copy_source(&quoted(info.etag()), time_of(info.last_modified_ms()))?;
         let metadata = directive(headers, "x-amz-metadata-directive")?;
         let tagging = directive(headers, "x-amz-tagging-directive")?;
         let new_algorithm = checksum_algorithm(headers)?;
-        let onto_itself = source.bucket == ctx.bucket() && source.key == ctx.key();
+        let onto_itself =
+            source.bucket == ctx.bucket() && source.key == ctx.key() && source.version.is_none();
         if onto_itself
             && metadata == Directive::Copy
             && tagging == Directive::Copy
@@ -189,7 +214,17 @@ impl Handlers<'_> {
             sha1: field(ChecksumAlgorithm::Sha1),
             sha256: field(ChecksumAlgorithm::Sha256),
         };
-        Ok(response::xml_response(xml::to_xml("CopyObjectResult", &result)))
+        let mut response = response::xml_response(xml::to_xml("CopyObjectResult", &result));
+        let versioned = bucket.versioning != Versioning::Unversioned;
+        super::set_version_header(&mut response, outcome.version_id, versioned);
+        if source_bucket.versioning != Versioning::Unversioned || info.version_id().is_some() {
+            response::set_header(
+                &mut response,
+                "x-amz-copy-source-version-id",
+                &super::version_text(info.version_id()),
+            );
+        }
+        Ok(response)
     }
 }
 
@@ -208,8 +243,9 @@ mod tests {
     #[test]
     fn copy_sources_are_decoded() {
         let s = copy_source(&headers(&[("x-amz-copy-source", "/src/a%20b/c%2Bd")])).unwrap();
-        assert_eq!(s, CopySource { bucket: "src".into(), key: "a b/c+d".into() });
+        assert_eq!(s, CopySource { bucket: "src".into(), key: "a b/c+d".into(), version: None });
         let s = copy_source(&headers(&[("x-amz-copy-source", "src/k?versionId=null")])).unwrap();
+        assert_eq!(s.version, Some(VersionSel::Null));
         assert_eq!(s.key, "k");
         for bad in ["src", "/src/", "/", "src/k?versionId=abc"] {
             assert!(copy_source(&headers(&[("x-amz-copy-source", bad)])).is_err(), "{bad}");

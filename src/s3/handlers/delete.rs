@@ -7,7 +7,7 @@ use md5::{Digest, Md5};
 use super::headers::{content_md5, header};
 use super::{Handlers, map_error, read_small_body};
 use crate::objects::checksum::{ChecksumAlgorithm, checksum, decode_checksum_value};
-use crate::objects::{Access, DeleteCondition};
+use crate::objects::{Access, DeleteCondition, DeleteTarget, VersionSel};
 use crate::s3::Context;
 use crate::s3::error::{S3Error, S3ErrorCode};
 use crate::s3::request::KEY_LEN_MAX;
@@ -69,6 +69,7 @@ impl Handlers<'_> {
         let mut deletable = Vec::new();
         let mut slots = Vec::new();
         for object in &document.objects {
+            let version = object.version_id.as_deref().map(VersionSel::parse).transpose();
             let last_modified_ms = match object.last_modified_time.as_deref() {
                 None => Ok(None),
                 // The SDKs send an HTTP date here (the model's format); ISO 8601 is accepted too.
@@ -82,7 +83,8 @@ impl Handlers<'_> {
             };
             let error = if object.key.is_empty() || object.key.len() > KEY_LEN_MAX {
                 Some(("KeyTooLongError", "Your key is too long"))
-            } else if object.version_id.as_deref().is_some_and(|v| v != "null") {
+            } else if version.is_err() {
+                // No version has an id of another form (what S3 answers here too).
                 Some(("NoSuchVersion", "The specified version does not exist."))
             } else if last_modified_ms.is_err() {
                 Some(("InvalidArgument", "Invalid LastModifiedTime."))
@@ -104,16 +106,40 @@ impl Handlers<'_> {
                         last_modified_ms: last_modified_ms.ok().flatten(),
                         size: object.size,
                     };
-                    deletable.push((object.key.clone(), condition));
+                    deletable.push(DeleteTarget {
+                        key: object.key.clone(),
+                        version: version.ok().flatten(),
+                        condition,
+                    });
                 }
             }
         }
-        let results =
-            self.objects.delete_objects(ctx.bucket(), &deletable).await.map_err(map_error)?;
-        for ((slot, (key, _)), result) in slots.into_iter().zip(deletable).zip(results) {
+        let owner = &ctx.access_key_id;
+        let results = self
+            .objects
+            .delete_objects(ctx.bucket(), owner, &deletable)
+            .await
+            .map_err(map_error)?;
+        for ((slot, target), result) in slots.into_iter().zip(deletable).zip(results) {
+            let key = target.key;
             let version_id = document.objects[slot].version_id.clone();
             entries[slot] = Some(match result {
-                Ok(()) => DeleteResultEntry::Deleted { key, version_id },
+                Ok(outcome) if target.version.is_none() && outcome.delete_marker => {
+                    DeleteResultEntry::Deleted {
+                        key,
+                        version_id,
+                        delete_marker: true,
+                        delete_marker_version_id: Some(super::version_text(outcome.version_id)),
+                    }
+                }
+                Ok(outcome) => DeleteResultEntry::Deleted {
+                    key,
+                    version_id,
+                    delete_marker: outcome.delete_marker,
+                    delete_marker_version_id: outcome
+                        .delete_marker
+                        .then(|| super::version_text(outcome.version_id)),
+                },
                 Err(e) => {
                     let e = map_error(e);
                     DeleteResultEntry::Error {

@@ -1,5 +1,4 @@
-//! Listing operations: ListObjects (v1), ListObjectsV2 and ListObjectVersions (an unversioned
-//! bucket: one "null" version per key).
+//! Listing operations: ListObjects (v1), ListObjectsV2 and ListObjectVersions.
 //! Reference: <https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html>
 
 use base64::Engine;
@@ -8,7 +7,9 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use super::bucket::{owner, time_of};
 use super::{Handlers, map_error};
-use crate::objects::{ListPage, ListQuery, ObjectSummary};
+use crate::objects::{
+    Access, ListPage, ListQuery, ObjectSummary, VersionEntry, VersionSel, VersionsQuery,
+};
 use crate::s3::Context;
 use crate::s3::error::{S3Error, S3ErrorCode};
 use crate::s3::response::{self, S3Response};
@@ -174,44 +175,75 @@ impl Handlers<'_> {
             )
             .with("ArgumentName", "version-id-marker"));
         }
-        let after = (!key_marker.is_empty()).then(|| key_marker.to_owned());
-        let page = self.list_page(ctx, after, max_keys).await?;
-        let common_prefixes = prefixes(&page, &enc);
+        let version_marker = if version_id_marker.is_empty() {
+            None
+        } else {
+            Some(VersionSel::parse(version_id_marker).map_err(|_| {
+                S3Error::new(S3ErrorCode::InvalidArgument, "Invalid version id specified")
+                    .with("ArgumentName", "version-id-marker")
+                    .with("ArgumentValue", version_id_marker)
+            })?)
+        };
+        self.bucket_for(ctx, Access::Read).await?;
+        let query = VersionsQuery {
+            prefix: ctx.query("prefix").unwrap_or_default().to_owned(),
+            delimiter: ctx.query("delimiter").map(str::to_owned),
+            key_marker: (!key_marker.is_empty()).then(|| key_marker.to_owned()),
+            version_marker,
+            max_keys,
+        };
+        let page =
+            self.objects.list_object_versions(ctx.bucket(), &query).await.map_err(map_error)?;
         let truncated = page.is_truncated;
-        let next_key_marker = truncated.then(|| enc.opt(page.last.as_deref())).flatten();
         let result = xml::ListVersionsResult {
             name: ctx.bucket().to_owned(),
-            prefix: enc.enc(ctx.query("prefix").unwrap_or_default()),
+            prefix: enc.enc(&query.prefix),
             key_marker: enc.enc(key_marker),
             version_id_marker: version_id_marker.to_owned(),
-            next_version_id_marker: next_key_marker.as_ref().map(|_| "null".to_owned()),
-            next_key_marker,
+            next_key_marker: truncated
+                .then(|| page.next_key_marker.as_deref().map(|k| enc.enc(k)))
+                .flatten(),
+            next_version_id_marker: truncated
+                .then(|| page.next_version_marker.map(super::version_text))
+                .flatten(),
             max_keys: u32_of(max_keys),
             delimiter: enc.opt(ctx.query("delimiter").filter(|d| !d.is_empty())),
             encoding_type: enc.name(),
             is_truncated: truncated,
-            entries: page
-                .objects
-                .into_iter()
-                .map(|o| {
-                    xml::VersionListEntry::Version(xml::ObjectVersionEntry {
-                        key: enc.enc(&o.key),
-                        version_id: "null".into(),
-                        is_latest: true,
-                        last_modified: time_of(o.last_modified_ms),
-                        etag: format!("\"{}\"", o.etag),
-                        checksum_algorithm: o.checksum_algorithm.map(|a| a.as_str().to_owned()),
-                        checksum_type: o.checksum_algorithm.map(|_| "FULL_OBJECT".to_owned()),
-                        size: o.size,
-                        storage_class: "STANDARD".into(),
-                        owner: owner(&o.owner),
-                    })
-                })
+            entries: page.entries.into_iter().map(|e| version_entry(e, &enc)).collect(),
+            common_prefixes: page
+                .common_prefixes
+                .iter()
+                .map(|p| xml::CommonPrefix { prefix: enc.enc(p) })
                 .collect(),
-            common_prefixes,
         };
         Ok(response::xml_response(result.to_xml()))
     }
+}
+
+fn version_entry(e: VersionEntry, enc: &Encoder) -> xml::VersionListEntry {
+    let version_id = super::version_text(e.version_id);
+    if e.delete_marker {
+        return xml::VersionListEntry::DeleteMarker(xml::DeleteMarkerEntry {
+            key: enc.enc(&e.key),
+            version_id,
+            is_latest: e.is_latest,
+            last_modified: time_of(e.last_modified_ms),
+            owner: owner(&e.owner),
+        });
+    }
+    xml::VersionListEntry::Version(xml::ObjectVersionEntry {
+        key: enc.enc(&e.key),
+        version_id,
+        is_latest: e.is_latest,
+        last_modified: time_of(e.last_modified_ms),
+        etag: format!("\"{}\"", e.etag),
+        checksum_algorithm: e.checksum_algorithm.map(|a| a.as_str().to_owned()),
+        checksum_type: e.checksum_algorithm.map(|_| "FULL_OBJECT".to_owned()),
+        size: e.size,
+        storage_class: "STANDARD".into(),
+        owner: owner(&e.owner),
+    })
 }
 
 fn encode_token(last: &str) -> String {

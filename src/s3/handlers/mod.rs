@@ -9,6 +9,7 @@ mod list;
 mod multipart;
 mod object;
 mod tagging;
+mod versioning;
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
@@ -34,6 +35,18 @@ pub(crate) fn map_error(e: objects::Error) -> S3Error {
         E::BucketNotEmpty => S3ErrorCode::BucketNotEmpty.into(),
         E::NoSuchAccessKey => S3ErrorCode::InvalidAccessKeyId.into(),
         E::NoSuchUpload => S3ErrorCode::NoSuchUpload.into(),
+        E::NoSuchVersion => S3ErrorCode::NoSuchVersion.into(),
+        E::InvalidVersionId => invalid_version_id(),
+        E::DeleteMarker { version_id, named } => {
+            let error = if named {
+                S3Error::from(S3ErrorCode::MethodNotAllowed).with_header("allow", "DELETE")
+            } else {
+                S3Error::from(S3ErrorCode::NoSuchKey)
+            };
+            error
+                .with_header("x-amz-delete-marker", "true")
+                .with_header("x-amz-version-id", version_text(version_id))
+        }
         E::InvalidPart { part_number } => {
             S3Error::from(S3ErrorCode::InvalidPart).with("PartNumber", part_number.to_string())
         }
@@ -69,6 +82,36 @@ pub(crate) fn map_error(e: objects::Error) -> S3Error {
             )
         }
         e @ (E::Corrupt { .. } | E::Internal { .. }) => S3Error::internal(&e),
+    }
+}
+
+fn invalid_version_id() -> S3Error {
+    S3Error::new(S3ErrorCode::InvalidArgument, "Invalid version id specified")
+        .with("ArgumentName", "versionId")
+}
+
+/// A version id as clients see it: `null` for the null version.
+pub(crate) fn version_text(version_id: Option<objects::VersionId>) -> String {
+    version_id.map_or_else(|| "null".to_owned(), |id| id.to_string())
+}
+
+/// The `versionId` query parameter, if given.
+pub(crate) fn version_param(ctx: &super::Context) -> Result<Option<objects::VersionSel>, S3Error> {
+    let Some(text) = ctx.query("versionId") else { return Ok(None) };
+    objects::VersionSel::parse(text)
+        .map(Some)
+        .map_err(|_| invalid_version_id().with("ArgumentValue", text))
+}
+
+/// Sets `x-amz-version-id` on a response about a version of a versioned bucket's object:
+/// always for an id, and as `null` for the null version of a versioned bucket.
+pub(crate) fn set_version_header(
+    response: &mut super::response::S3Response,
+    version_id: Option<objects::VersionId>,
+    versioned: bool,
+) {
+    if version_id.is_some() || versioned {
+        super::response::set_header(response, "x-amz-version-id", &version_text(version_id));
     }
 }
 

@@ -14,7 +14,9 @@ use super::list::{Encoder, max_count};
 use super::object::{PUT_SIZE_MAX, quoted};
 use super::{Handlers, map_error, read_small_body};
 use crate::objects::checksum::{ChecksumAlgorithm, decode_checksum_value, encode_checksum_value};
-use crate::objects::{Access, CompletePart, CreateUpload, PART_NUMBER_MAX, PutPart, UploadsQuery};
+use crate::objects::{
+    Access, CompletePart, CreateUpload, PART_NUMBER_MAX, PutPart, UploadsQuery, Versioning,
+};
 use crate::s3::Context;
 use crate::s3::conditional::Preconditions;
 use crate::s3::error::{S3Error, S3ErrorCode};
@@ -180,8 +182,7 @@ impl Handlers<'_> {
         let part_number = required_part_number(ctx)?;
         let source = copy_source(headers)?;
         let source_bucket = self.bucket_named(&source.bucket, ctx, Access::Read).await?;
-        let info =
-            self.objects.head_object(&source_bucket.name, &source.key).await.map_err(map_error)?;
+        let info = self.copy_source_object(&source).await?;
         Preconditions::from_copy_source_headers(headers)?
             .evaluate_copy_source(&quoted(info.etag()), time_of(info.last_modified_ms()))?;
         let (start, end) = match copy_source_range(headers, info.size())? {
@@ -222,7 +223,15 @@ impl Handlers<'_> {
             sha1: field(ChecksumAlgorithm::Sha1),
             sha256: field(ChecksumAlgorithm::Sha256),
         };
-        Ok(response::xml_response(xml::to_xml("CopyPartResult", &result)))
+        let mut response = response::xml_response(xml::to_xml("CopyPartResult", &result));
+        if source_bucket.versioning != Versioning::Unversioned || info.version_id().is_some() {
+            response::set_header(
+                &mut response,
+                "x-amz-copy-source-version-id",
+                &super::version_text(info.version_id()),
+            );
+        }
+        Ok(response)
     }
 
     pub async fn complete_multipart_upload<B>(
@@ -234,7 +243,7 @@ impl Handlers<'_> {
         B: http_body::Body<Data = bytes::Bytes> + Send + Unpin + 'static,
         B::Error: std::fmt::Display,
     {
-        self.bucket_for(ctx, Access::Write).await?;
+        let bucket = self.bucket_for(ctx, Access::Write).await?;
         // A completed upload is gone, but a retried completion must still get its answer:
         // the objects layer recognises it, so a missing upload is not an error here.
         let algorithm =
@@ -305,6 +314,8 @@ impl Handlers<'_> {
                 .map(|c| super::headers::checksum_type(c).to_owned()),
         };
         let mut response = response::xml_response(result.to_xml());
+        let versioned = bucket.versioning != Versioning::Unversioned;
+        super::set_version_header(&mut response, outcome.version_id, versioned);
         if let Some(c) = &outcome.checksum {
             set_checksum_headers(&mut response, c);
         }

@@ -8,9 +8,9 @@ use super::headers::{
     checksum_request, content_headers, content_md5, header, incoming_body, set_checksum_headers,
     tagging_header, user_metadata, write_condition,
 };
-use super::{Handlers, map_error};
+use super::{Handlers, map_error, set_version_header, version_param, version_text};
 use crate::objects::checksum::encode_checksum_value;
-use crate::objects::{Access, ObjectInfo, PART_NUMBER_MAX, PutObject};
+use crate::objects::{Access, ObjectInfo, PART_NUMBER_MAX, PutObject, Versioning};
 use crate::s3::Context;
 use crate::s3::conditional::Preconditions;
 use crate::s3::error::{S3Error, S3ErrorCode};
@@ -51,7 +51,7 @@ impl Handlers<'_> {
         B: http_body::Body<Data = bytes::Bytes> + Send + Unpin + 'static,
         B::Error: std::fmt::Display,
     {
-        self.bucket_for(&ctx, Access::Write).await?;
+        let bucket = self.bucket_for(&ctx, Access::Write).await?;
         let (parts, body) = request.into_parts();
         let headers = &parts.headers;
         let incoming = incoming_body(ctx.payload.clone(), headers, body, PUT_SIZE_MAX)?;
@@ -70,6 +70,8 @@ impl Handlers<'_> {
             self.objects.put_object(ctx.bucket(), ctx.key(), put).await.map_err(map_error)?;
         let mut response = response::status_only(StatusCode::OK);
         response::set_header(&mut response, "etag", &quoted(&outcome.etag));
+        let versioned = bucket.versioning != Versioning::Unversioned;
+        set_version_header(&mut response, outcome.version_id, versioned);
         if let Some(c) = &outcome.checksum {
             set_checksum_headers(&mut response, c);
         }
@@ -82,12 +84,8 @@ impl Handlers<'_> {
         headers: &HeaderMap,
         head_only: bool,
     ) -> Result<S3Response, S3Error> {
-        self.bucket_for(ctx, Access::Read).await?;
-        if let Some(v) = ctx.query("versionId").filter(|v| *v != "null") {
-            return Err(S3Error::new(S3ErrorCode::InvalidArgument, "Invalid version id specified")
-                .with("ArgumentName", "versionId")
-                .with("ArgumentValue", v));
-        }
+        let bucket = self.bucket_for(ctx, Access::Read).await?;
+        let version = version_param(ctx)?;
         let part = part_number(ctx)?;
         let range_header = header(headers, "range");
         if part.is_some() && range_header.is_some() {
@@ -96,7 +94,11 @@ impl Handlers<'_> {
                 "Cannot specify both Range header and partNumber query parameter",
             ));
         }
-        let info = self.objects.head_object(ctx.bucket(), ctx.key()).await.map_err(map_error)?;
+        let info = self
+            .objects
+            .object_version(ctx.bucket(), ctx.key(), version)
+            .await
+            .map_err(map_error)?;
         let last_modified = time_of(info.last_modified_ms());
         Preconditions::from_headers(headers)?
             .evaluate(&quoted(info.etag()), last_modified)
@@ -147,6 +149,11 @@ impl Handlers<'_> {
         let mut response = http::Response::new(body);
         *response.status_mut() = status;
         self.object_headers(&mut response, ctx, &info, headers, range.is_none());
+        set_version_header(
+            &mut response,
+            info.version_id(),
+            bucket.versioning != Versioning::Unversioned,
+        );
         response::set_header(&mut response, "content-length", &length.to_string());
         if let Some((s, e)) = range {
             response::set_header(&mut response, "content-range", &content_range(s, e, size));
@@ -225,7 +232,25 @@ impl Handlers<'_> {
     ) -> Result<S3Response, S3Error> {
         self.bucket_for(ctx, Access::Write).await?;
         let condition = super::headers::delete_condition(headers)?;
-        self.objects.delete_object(ctx.bucket(), ctx.key(), &condition).await.map_err(map_error)?;
-        Ok(response::status_only(StatusCode::NO_CONTENT))
+        let outcome = match version_param(ctx)? {
+            Some(version) => self.objects.delete_version(ctx.bucket(), ctx.key(), version).await,
+            None => {
+                let owner = &ctx.access_key_id;
+                self.objects.delete_object(ctx.bucket(), ctx.key(), owner, &condition).await
+            }
+        }
+        .map_err(map_error)?;
+        let mut response = response::status_only(StatusCode::NO_CONTENT);
+        if outcome.versioned || outcome.version_id.is_some() {
+            response::set_header(
+                &mut response,
+                "x-amz-version-id",
+                &version_text(outcome.version_id),
+            );
+        }
+        if outcome.delete_marker {
+            response::set_header(&mut response, "x-amz-delete-marker", "true");
+        }
+        Ok(response)
     }
 }

@@ -36,9 +36,17 @@ where
 
 impl Handlers<'_> {
     pub async fn get_object_tagging(&self, ctx: &Context) -> Result<S3Response, S3Error> {
-        self.bucket_for(ctx, Access::Read).await?;
-        let info = self.objects.head_object(ctx.bucket(), ctx.key()).await.map_err(map_error)?;
-        Ok(response::xml_response(tagging_document(info.tags())))
+        let bucket = self.bucket_for(ctx, Access::Read).await?;
+        let version = super::version_param(ctx)?;
+        let info = self
+            .objects
+            .object_version(ctx.bucket(), ctx.key(), version)
+            .await
+            .map_err(map_error)?;
+        let mut response = response::xml_response(tagging_document(info.tags()));
+        let versioned = bucket.versioning != crate::objects::Versioning::Unversioned;
+        super::set_version_header(&mut response, info.version_id(), versioned);
+        Ok(response)
     }
 
     pub async fn put_object_tagging<B>(
@@ -50,19 +58,32 @@ impl Handlers<'_> {
         B: http_body::Body<Data = bytes::Bytes> + Unpin,
         B::Error: std::fmt::Display,
     {
-        self.bucket_for(ctx, Access::Write).await?;
+        let bucket = self.bucket_for(ctx, Access::Write).await?;
+        let version = super::version_param(ctx)?;
         let tags = read_tags(request, OBJECT_TAGS_MAX).await?;
-        self.objects.set_object_tags(ctx.bucket(), ctx.key(), tags).await.map_err(map_error)?;
-        Ok(response::status_only(StatusCode::OK))
+        let info = self
+            .objects
+            .set_object_tags(ctx.bucket(), ctx.key(), version, tags)
+            .await
+            .map_err(map_error)?;
+        let mut response = response::status_only(StatusCode::OK);
+        let versioned = bucket.versioning != crate::objects::Versioning::Unversioned;
+        super::set_version_header(&mut response, info.version_id(), versioned);
+        Ok(response)
     }
 
     pub async fn delete_object_tagging(&self, ctx: &Context) -> Result<S3Response, S3Error> {
-        self.bucket_for(ctx, Access::Write).await?;
-        self.objects
-            .set_object_tags(ctx.bucket(), ctx.key(), Vec::new())
+        let bucket = self.bucket_for(ctx, Access::Write).await?;
+        let version = super::version_param(ctx)?;
+        let info = self
+            .objects
+            .set_object_tags(ctx.bucket(), ctx.key(), version, Vec::new())
             .await
             .map_err(map_error)?;
-        Ok(response::status_only(StatusCode::NO_CONTENT))
+        let mut response = response::status_only(StatusCode::NO_CONTENT);
+        let versioned = bucket.versioning != crate::objects::Versioning::Unversioned;
+        super::set_version_header(&mut response, info.version_id(), versioned);
+        Ok(response)
     }
 
     pub async fn get_bucket_tagging(&self, ctx: &Context) -> Result<S3Response, S3Error> {

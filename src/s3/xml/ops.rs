@@ -250,6 +250,10 @@ pub enum DeleteResultEntry {
         key: String,
         #[serde(rename = "VersionId", skip_serializing_if = "Option::is_none")]
         version_id: Option<String>,
+        #[serde(rename = "DeleteMarker", skip_serializing_if = "std::ops::Not::not")]
+        delete_marker: bool,
+        #[serde(rename = "DeleteMarkerVersionId", skip_serializing_if = "Option::is_none")]
+        delete_marker_version_id: Option<String>,
     },
     Error {
         #[serde(rename = "Key")]
@@ -271,6 +275,19 @@ pub struct DeleteResult {
 
 impl XmlResponse for DeleteResult {
     const ROOT: &'static str = "DeleteResult";
+}
+
+/// `PutBucketVersioning` request and `GetBucketVersioning` response.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersioningConfiguration {
+    #[serde(rename = "Status", skip_serializing_if = "Option::is_none", default)]
+    pub status: Option<String>,
+    #[serde(rename = "MfaDelete", skip_serializing_if = "Option::is_none", default)]
+    pub mfa_delete: Option<String>,
+}
+
+impl XmlResponse for VersioningConfiguration {
+    const ROOT: &'static str = "VersioningConfiguration";
 }
 
 /// Object and bucket tagging documents.
@@ -333,7 +350,12 @@ mod tests {
     fn delete_results_interleave_deleted_and_errors() {
         let result = DeleteResult {
             entries: vec![
-                DeleteResultEntry::Deleted { key: "a".into(), version_id: None },
+                DeleteResultEntry::Deleted {
+                    key: "a".into(),
+                    version_id: None,
+                    delete_marker: false,
+                    delete_marker_version_id: None,
+                },
                 DeleteResultEntry::Error {
                     key: "b".into(),
                     version_id: None,

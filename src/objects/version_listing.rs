@@ -1,0 +1,260 @@
+//! ListObjectVersions: every version and delete marker under a prefix, keys in UTF-8 byte
+//! order, newest version first within a key, rolled up at a delimiter, resumed after a
+//! (key, version) marker.
+//!
+//! Two ordered scans are merged: the heads (`OBJECTS`), which name each key's current version
+//! and hold the null version while it is current, and the version items (`VERSIONS`), whose
+//! keys extend the head's key, so both scans meet every key in the same order.
+
+use std::collections::VecDeque;
+use std::ops::Bound;
+
+use super::checksum::ChecksumAlgorithm;
+use super::listing::prefix_successor;
+use super::records::{self, OBJECTS, ObjectRecord, VERSIONS, VersionId};
+use super::versions::{NULL_SLOT, VersionSel, head_record, sort_key, version_record};
+use super::{Error, ObjectService};
+use crate::causality::Siblings;
+use crate::coordinator::ScanRange;
+use crate::store::TableId;
+
+/// Items fetched per scan.
+const SCAN_BATCH: usize = 500;
+
+/// What to list.
+#[derive(Debug, Clone, Default)]
+pub struct VersionsQuery {
+    pub prefix: String,
+    pub delimiter: Option<String>,
+    /// Start after this key (all its versions), or within it after `version_marker`.
+    pub key_marker: Option<String>,
+    pub version_marker: Option<VersionSel>,
+    pub max_keys: usize,
+}
+
+/// One version or delete marker in a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionEntry {
+    pub key: String,
+    /// `None` for the null version.
+    pub version_id: Option<VersionId>,
+    pub is_latest: bool,
+    pub delete_marker: bool,
+    pub size: u64,
+    pub etag: String,
+    pub last_modified_ms: i64,
+    pub owner: String,
+    pub checksum_algorithm: Option<ChecksumAlgorithm>,
+}
+
+/// One page of versions. Entries and prefixes together number at most `max_keys`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VersionsPage {
+    pub entries: Vec<VersionEntry>,
+    pub common_prefixes: Vec<String>,
+    pub is_truncated: bool,
+    /// Where the next page starts: the last key (or common prefix) and, after a version, its
+    /// id (`Some(None)` for the null version).
+    pub next_key_marker: Option<String>,
+    pub next_version_marker: Option<Option<VersionId>>,
+}
+
+/// An ordered scan of one table, fetched a batch at a time.
+struct Cursor {
+    table: TableId,
+    start: Bound<Vec<u8>>,
+    end: Bound<Vec<u8>>,
+    buffered: VecDeque<(Vec<u8>, Siblings)>,
+    exhausted: bool,
+}
+
+impl Cursor {
+    fn new(table: TableId, start: Bound<Vec<u8>>, end: Bound<Vec<u8>>) -> Self {
+        Self { table, start, end, buffered: VecDeque::new(), exhausted: false }
+    }
+
+    /// The key of the next item, fetching a batch when needed.
+    async fn peek(&mut self, objects: &ObjectService) -> Result<Option<&[u8]>, Error> {
+        if self.buffered.is_empty() && !self.exhausted {
+            let range = ScanRange { start: self.start.clone(), end: self.end.clone() };
+            let items = objects.coordinator().scan(self.table, range, SCAN_BATCH).await?;
+            self.exhausted = items.len() < SCAN_BATCH;
+            if let Some((last, _)) = items.last() {
+                self.start = Bound::Excluded(last.clone());
+            }
+            self.buffered.extend(items);
+        }
+        Ok(self.buffered.front().map(|(k, _)| k.as_slice()))
+    }
+
+    fn pop(&mut self) -> Option<(Vec<u8>, Siblings)> {
+        self.buffered.pop_front()
+    }
+
+    /// Skips every item before `from`.
+    fn skip_to(&mut self, from: &[u8]) {
+        while self.buffered.front().is_some_and(|(k, _)| k.as_slice() < from) {
+            self.buffered.pop_front();
+        }
+        if self.buffered.is_empty() {
+            let past_start = match &self.start {
+                Bound::Included(s) | Bound::Excluded(s) => from > s.as_slice(),
+                Bound::Unbounded => true,
+            };
+            if past_start {
+                self.start = Bound::Included(from.to_vec());
+            }
+        }
+    }
+}
+
+/// The head key a version item belongs to.
+fn group_of(version_item: &[u8]) -> &[u8] {
+    &version_item[..version_item.len().saturating_sub(NULL_SLOT.len() + 1)]
+}
+
+fn entry(key: &str, record: &ObjectRecord, is_latest: bool) -> VersionEntry {
+    VersionEntry {
+        key: key.to_owned(),
+        version_id: record.version_id,
+        is_latest,
+        delete_marker: record.delete_marker,
+        size: record.size,
+        etag: record.etag.clone(),
+        last_modified_ms: record.last_modified_ms,
+        owner: record.owner.clone(),
+        checksum_algorithm: record.checksum.as_ref().map(|c| c.algorithm),
+    }
+}
+
+impl ObjectService {
+    pub async fn list_object_versions(
+        &self,
+        bucket: &str,
+        query: &VersionsQuery,
+    ) -> Result<VersionsPage, Error> {
+        self.bucket(bucket).await?;
+        let mut page = VersionsPage::default();
+        if query.max_keys == 0 {
+            return Ok(page);
+        }
+        let bucket_start = records::object_key(bucket, "").len();
+        let full_prefix = records::object_key(bucket, &query.prefix);
+        let end = prefix_successor(&full_prefix).map_or(Bound::Unbounded, Bound::Excluded);
+        let marker = query.key_marker.as_deref().filter(|m| *m >= query.prefix.as_str());
+        // Resuming within a key re-reads that key and skips what the last page showed.
+        let resume = marker.zip(query.version_marker);
+        let (head_start, version_start) = match (marker, resume) {
+            (Some(key), Some(_)) => {
+                let head = records::object_key(bucket, key);
+                let mut group = head.clone();
+                group.push(0);
+                (Bound::Included(head), Bound::Included(group))
+            }
+            (Some(key), None) => {
+                let head = records::object_key(bucket, key);
+                let mut after = head.clone();
+                after.push(1);
+                (Bound::Excluded(head), Bound::Included(after))
+            }
+            (None, _) => (Bound::Included(full_prefix.clone()), Bound::Included(full_prefix)),
+        };
+        let mut heads = Cursor::new(OBJECTS, head_start, end.clone());
+        let mut versions = Cursor::new(VERSIONS, version_start, end);
+        let delimiter = query.delimiter.as_deref().filter(|d| !d.is_empty());
+        let mut count = 0usize;
+        loop {
+            let head_key = heads.peek(self).await?.map(<[u8]>::to_vec);
+            let group = versions.peek(self).await?.map(|k| group_of(k).to_vec());
+            let next = match (head_key, group) {
+                (Some(h), Some(g)) => h.min(g),
+                (Some(k), None) | (None, Some(k)) => k,
+                (None, None) => break,
+            };
+            let key = String::from_utf8_lossy(&next[bucket_start..]).into_owned();
+            if let Some(prefix) = delimiter.and_then(|d| rolled_up(&key, &query.prefix, d)) {
+                if marker.is_none_or(|m| prefix.as_str() > m) {
+                    if count == query.max_keys {
+                        page.is_truncated = true;
+                        break;
+                    }
+                    count += 1;
+                    page.next_key_marker = Some(prefix.clone());
+                    page.next_version_marker = None;
+                    page.common_prefixes.push(prefix.clone());
+                }
+                let Some(past) = prefix_successor(&records::object_key(bucket, &prefix)) else {
+                    break;
+                };
+                heads.skip_to(&past);
+                versions.skip_to(&past);
+                continue;
+            }
+            let head = match heads.peek(self).await? {
+                Some(h) if h == next.as_slice() => {
+                    let (_, siblings) = heads.pop().unwrap_or_default();
+                    head_record(&siblings)?
+                }
+                _ => None,
+            };
+            let mut null = head.clone().filter(|r| r.version_id.is_none());
+            // The null slot sorts first among the key's version items; it counts only while the
+            // head holds no null version.
+            if let Some(item) = versions.peek(self).await?
+                && group_of(item) == next.as_slice()
+                && item[item.len() - NULL_SLOT.len()..] == NULL_SLOT
+            {
+                let (_, siblings) = versions.pop().unwrap_or_default();
+                if null.is_none() {
+                    null = version_record(&siblings)?;
+                }
+            }
+            let skip_through = match resume {
+                Some((resumed, VersionSel::Id(id))) if resumed == key => Some(id.0),
+                Some((resumed, VersionSel::Null)) if resumed == key => null.as_ref().map(sort_key),
+                _ => None,
+            };
+            let shown = |r: &ObjectRecord| skip_through.is_none_or(|s| sort_key(r) > s);
+            // The versions this page can still show, plus one to tell whether it is truncated.
+            let room = query.max_keys - count + 1;
+            let mut listed: Vec<ObjectRecord> = Vec::new();
+            while listed.len() < room {
+                match versions.peek(self).await? {
+                    Some(item) if group_of(item) == next.as_slice() => {}
+                    _ => break,
+                }
+                let (_, siblings) = versions.pop().unwrap_or_default();
+                let Some(record) = version_record(&siblings)? else { continue };
+                if record.version_id.is_none() {
+                    continue;
+                }
+                if let Some(n) = null.take_if(|n| sort_key(n) < sort_key(&record)) {
+                    listed.extend(Some(n).filter(shown));
+                }
+                listed.extend(Some(record).filter(shown));
+            }
+            listed.extend(null.filter(shown));
+            let latest = head.as_ref().map(|h| h.version_id);
+            for record in listed {
+                if count == query.max_keys {
+                    page.is_truncated = true;
+                    return Ok(page);
+                }
+                count += 1;
+                let is_latest = latest == Some(record.version_id);
+                page.next_key_marker = Some(key.clone());
+                page.next_version_marker = Some(record.version_id);
+                page.entries.push(entry(&key, &record, is_latest));
+            }
+            // Whatever is left of this key (a page ended inside it) was cut above.
+        }
+        Ok(page)
+    }
+}
+
+/// The common prefix `key` rolls up into, if the delimiter occurs after the query prefix.
+fn rolled_up(key: &str, prefix: &str, delimiter: &str) -> Option<String> {
+    let rest = key.strip_prefix(prefix)?;
+    let at = rest.find(delimiter)?;
+    Some(key[..prefix.len() + at + delimiter.len()].to_owned())
+}
