@@ -71,12 +71,17 @@ impl DeleteCondition {
     /// `Ok(true)`: delete; `Ok(false)`: nothing to delete; `Err`: a condition failed.
     pub(super) fn check(&self, current: &Siblings) -> Result<bool, Error> {
         let Some(record) = live_object(current)? else { return Ok(false) };
+        if self.holds_for(&record) { Ok(true) } else { Err(Error::PreconditionFailed) }
+    }
+
+    /// Whether every condition holds for the version `record`.
+    pub(super) fn holds_for(&self, record: &ObjectRecord) -> bool {
         let etag_ok = self.etag.as_deref().is_none_or(|e| etag_matches(e, &record.etag));
         let time_ok = self
             .last_modified_ms
             .is_none_or(|t| t.div_euclid(1000) == record.last_modified_ms.div_euclid(1000));
         let size_ok = self.size.is_none_or(|s| s == record.size);
-        if etag_ok && time_ok && size_ok { Ok(true) } else { Err(Error::PreconditionFailed) }
+        etag_ok && time_ok && size_ok
     }
 }
 
@@ -439,7 +444,9 @@ impl ObjectService {
                 let (this, bucket, owner) = (self.clone(), bucket.to_owned(), owner.to_owned());
                 async move {
                     match target.version {
-                        Some(sel) => this.delete_version(&bucket, &target.key, sel).await,
+                        Some(sel) => {
+                            this.delete_version(&bucket, &target.key, sel, &target.condition).await
+                        }
                         None => {
                             this.delete_object_if(
                                 &bucket,

@@ -215,6 +215,10 @@ impl ObjectService {
                 _ => None,
             };
             let shown = |r: &ObjectRecord| skip_through.is_none_or(|s| sort_key(r) > s);
+            // A head naming a version whose item is gone (a write and a delete of it raced,
+            // and the loser has not yet set the head right) is listed too: GET shows it, and
+            // a DELETE of its id repairs the head.
+            let mut orphan = head.clone().filter(|h| h.version_id.is_some());
             // The versions this page can still show, plus one to tell whether it is truncated.
             let room = query.max_keys - count + 1;
             let mut listed: Vec<ObjectRecord> = Vec::new();
@@ -228,12 +232,17 @@ impl ObjectService {
                 if record.version_id.is_none() {
                     continue;
                 }
-                if let Some(n) = null.take_if(|n| sort_key(n) < sort_key(&record)) {
-                    listed.extend(Some(n).filter(shown));
+                orphan.take_if(|h| h.version_id == record.version_id);
+                for extra in [&mut null, &mut orphan] {
+                    if let Some(r) = extra.take_if(|r| sort_key(r) < sort_key(&record)) {
+                        listed.extend(Some(r).filter(shown));
+                    }
                 }
                 listed.extend(Some(record).filter(shown));
             }
-            listed.extend(null.filter(shown));
+            let mut rest: Vec<ObjectRecord> = null.into_iter().chain(orphan).collect();
+            rest.sort_by_key(sort_key);
+            listed.extend(rest.into_iter().filter(shown));
             let latest = head.as_ref().map(|h| h.version_id);
             for record in listed {
                 if count == query.max_keys {

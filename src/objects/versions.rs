@@ -213,13 +213,15 @@ impl ObjectService {
         if let Some(null) = head_record(current)?.filter(|r| r.version_id.is_none()) {
             self.write_version_item(bucket, key, NULL_SLOT, &null).await?;
         }
-        let head = self.write_head(bucket, key, record, current, condition).await;
-        if let Err(e @ (Error::PreconditionFailed | Error::NoSuchKey)) = head {
-            // Refused: the version must not outlive the refusal.
-            self.drop_version_item(bucket, key, id.0).await?;
-            return Err(e);
+        match self.write_head(bucket, key, record, current, condition).await {
+            Ok(()) => self.settle_head(bucket, key, id).await,
+            Err(e @ (Error::PreconditionFailed | Error::NoSuchKey)) => {
+                // Refused: the version must not outlive the refusal.
+                self.drop_version_item(bucket, key, id.0).await?;
+                Err(e)
+            }
+            Err(e) => Err(e),
         }
-        head
     }
 
     /// Writes the head of `bucket/key`: a plain write after `current`, or by consensus.
@@ -376,21 +378,28 @@ impl ObjectService {
     /// DELETE with a version id: removes that version for good (a delete marker too). When it
     /// was the current version, the newest one left becomes current. Deleting a version that
     /// does not exist succeeds, as in S3.
+    /// With conditions, they are checked against that version (whose ETag, size and time never
+    /// change); a version that does not exist is not an error either way.
     pub async fn delete_version(
         &self,
         bucket: &str,
         key: &str,
         sel: VersionSel,
+        condition: &DeleteCondition,
     ) -> Result<DeleteOutcome, Error> {
         let info = self.bucket(bucket).await?;
-        let head_key = records::object_key(bucket, key);
-        let head = self.coordinator().get(OBJECTS, &head_key).await?;
-        let current = head_record(&head)?;
-        let is_current = current.as_ref().is_some_and(|r| r.version_id == sel.id());
+        if !condition.is_empty()
+            && let Some(record) = self.find_version(bucket, key, sel).await?
+            && !condition.holds_for(&record)
+        {
+            return Err(Error::PreconditionFailed);
+        }
         let mut removed = self.drop_version_item(bucket, key, sel.suffix()).await?;
-        if is_current {
+        // The head is read after the item is gone: a write that made this version current
+        // concurrently either shows here or finds the item gone itself (`settle_head`).
+        if let Some((head, current)) = self.head_naming(bucket, key, sel).await? {
             if sel == VersionSel::Null {
-                removed = current;
+                removed = Some(current);
             }
             self.replace_head(bucket, key, head, sel).await?;
         }
@@ -399,6 +408,31 @@ impl ObjectService {
             delete_marker: removed.is_some_and(|r| r.delete_marker),
             versioned: info.versioning != Versioning::Unversioned,
         })
+    }
+
+    /// The head of `bucket/key` and its current record, if that names version `sel`.
+    async fn head_naming(
+        &self,
+        bucket: &str,
+        key: &str,
+        sel: VersionSel,
+    ) -> Result<Option<(Siblings, ObjectRecord)>, Error> {
+        let head = self.coordinator().get(OBJECTS, &records::object_key(bucket, key)).await?;
+        Ok(head_record(&head)?.filter(|r| r.version_id == sel.id()).map(|r| (head, r)))
+    }
+
+    /// After the head was pointed at version `id`: if a concurrent DELETE removed that version
+    /// meanwhile (and checked the head before this write landed), the newest version left
+    /// becomes current, so that no head names a version that is gone.
+    async fn settle_head(&self, bucket: &str, key: &str, id: VersionId) -> Result<(), Error> {
+        let sel = VersionSel::Id(id);
+        if self.find_version_item(bucket, key, sel).await?.is_some() {
+            return Ok(());
+        }
+        if let Some((head, _)) = self.head_naming(bucket, key, sel).await? {
+            self.replace_head(bucket, key, head, sel).await?;
+        }
+        Ok(())
     }
 
     /// Makes the newest version left (other than `removed`) the head of `bucket/key`, or

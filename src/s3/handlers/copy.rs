@@ -145,7 +145,7 @@ impl Handlers<'_> {
         ctx: &Context,
         headers: &HeaderMap,
     ) -> Result<S3Response, S3Error> {
-        let bucket = self.bucket_for(ctx, Access::Write).await?;
+        self.bucket_for(ctx, Access::Write).await?;
         let source = copy_source(headers)?;
         let source_bucket = self.bucket_named(&source.bucket, ctx, Access::Read).await?;
         let info = self.copy_source_object(&source).await?;
@@ -215,8 +215,7 @@ impl Handlers<'_> {
             sha256: field(ChecksumAlgorithm::Sha256),
         };
         let mut response = response::xml_response(xml::to_xml("CopyObjectResult", &result));
-        let versioned = bucket.versioning != Versioning::Unversioned;
-        super::set_version_header(&mut response, outcome.version_id, versioned);
+        super::set_version_header(&mut response, outcome.version_id, false);
         if source_bucket.versioning != Versioning::Unversioned || info.version_id().is_some() {
             response::set_header(
                 &mut response,

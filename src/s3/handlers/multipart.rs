@@ -243,7 +243,7 @@ impl Handlers<'_> {
         B: http_body::Body<Data = bytes::Bytes> + Send + Unpin + 'static,
         B::Error: std::fmt::Display,
     {
-        let bucket = self.bucket_for(ctx, Access::Write).await?;
+        self.bucket_for(ctx, Access::Write).await?;
         // A completed upload is gone, but a retried completion must still get its answer:
         // the objects layer recognises it, so a missing upload is not an error here.
         let algorithm =
@@ -314,8 +314,7 @@ impl Handlers<'_> {
                 .map(|c| super::headers::checksum_type(c).to_owned()),
         };
         let mut response = response::xml_response(result.to_xml());
-        let versioned = bucket.versioning != Versioning::Unversioned;
-        super::set_version_header(&mut response, outcome.version_id, versioned);
+        super::set_version_header(&mut response, outcome.version_id, false);
         if let Some(c) = &outcome.checksum {
             set_checksum_headers(&mut response, c);
         }

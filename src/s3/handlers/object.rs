@@ -51,7 +51,7 @@ impl Handlers<'_> {
         B: http_body::Body<Data = bytes::Bytes> + Send + Unpin + 'static,
         B::Error: std::fmt::Display,
     {
-        let bucket = self.bucket_for(&ctx, Access::Write).await?;
+        self.bucket_for(&ctx, Access::Write).await?;
         let (parts, body) = request.into_parts();
         let headers = &parts.headers;
         let incoming = incoming_body(ctx.payload.clone(), headers, body, PUT_SIZE_MAX)?;
@@ -70,8 +70,8 @@ impl Handlers<'_> {
             self.objects.put_object(ctx.bucket(), ctx.key(), put).await.map_err(map_error)?;
         let mut response = response::status_only(StatusCode::OK);
         response::set_header(&mut response, "etag", &quoted(&outcome.etag));
-        let versioned = bucket.versioning != Versioning::Unversioned;
-        set_version_header(&mut response, outcome.version_id, versioned);
+        // A write to a suspended bucket makes the null version, and S3 names no version then.
+        set_version_header(&mut response, outcome.version_id, false);
         if let Some(c) = &outcome.checksum {
             set_checksum_headers(&mut response, c);
         }
@@ -233,7 +233,9 @@ impl Handlers<'_> {
         self.bucket_for(ctx, Access::Write).await?;
         let condition = super::headers::delete_condition(headers)?;
         let outcome = match version_param(ctx)? {
-            Some(version) => self.objects.delete_version(ctx.bucket(), ctx.key(), version).await,
+            Some(version) => {
+                self.objects.delete_version(ctx.bucket(), ctx.key(), version, &condition).await
+            }
             None => {
                 let owner = &ctx.access_key_id;
                 self.objects.delete_object(ctx.bucket(), ctx.key(), owner, &condition).await
