@@ -133,10 +133,12 @@ def empty_and_delete(client, name: str) -> None:
     except ClientError:
         pass  # NoSuchBucket, or multipart not implemented yet
     try:
-        paginator = client.get_paginator("list_objects_v2")
+        # Every version and delete marker (an unversioned bucket lists its objects as null
+        # versions), so that versioned buckets empty too.
+        paginator = client.get_paginator("list_object_versions")
         for page in paginator.paginate(Bucket=name):
-            for item in page.get("Contents", []):
-                client.delete_object(Bucket=name, Key=item["Key"])
+            for item in page.get("Versions", []) + page.get("DeleteMarkers", []):
+                client.delete_object(Bucket=name, Key=item["Key"], VersionId=item["VersionId"])
         client.delete_bucket(Bucket=name)
     except ClientError as e:
         if e.response["Error"]["Code"] not in ("NoSuchBucket", "404"):
