@@ -14,3 +14,4 @@ mod membership;
 mod process;
 mod repair;
 mod ring;
+mod versioning;
