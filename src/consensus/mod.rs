@@ -201,6 +201,9 @@ pub struct Proposer<V> {
     refused: BTreeSet<NodeId>,
     /// The highest ballot a refusal named.
     highest_refusal: Option<Ballot>,
+    /// Acks of each group the commit phase needs, if more than a majority (a write quorum W
+    /// above it: a decided value is then durable on W owners before the round succeeds).
+    commit_quorum: usize,
 }
 
 impl<V: Clone + PartialEq> Proposer<V> {
@@ -223,6 +226,24 @@ impl<V: Clone + PartialEq> Proposer<V> {
             answered: BTreeSet::new(),
             refused: BTreeSet::new(),
             highest_refusal: None,
+            commit_quorum: 0,
+        }
+    }
+
+    /// The commit phase succeeds only once `acks` acceptors of each group (at most all of
+    /// them, at least a majority) applied the value.
+    #[must_use]
+    pub fn with_commit_quorum(mut self, acks: usize) -> Self {
+        self.commit_quorum = acks;
+        self
+    }
+
+    /// Yes answers the current phase needs from a group of `size` acceptors.
+    fn needed(&self, size: usize) -> usize {
+        let majority = size / 2 + 1;
+        match self.phase {
+            Phase::Commit { .. } => majority.max(self.commit_quorum.min(size)),
+            _ => majority,
         }
     }
 
@@ -235,19 +256,20 @@ impl<V: Clone + PartialEq> Proposer<V> {
         &self.acceptors
     }
 
-    /// Whether `yes` holds a majority of every group.
+    /// Whether `yes` holds a quorum of every group: a majority (in the commit phase, at
+    /// least the commit quorum).
     fn quorum_in<'a>(&self, yes: impl Iterator<Item = &'a NodeId> + Clone) -> bool {
         self.groups.iter().all(|group| {
             let count = yes.clone().filter(|n| group.contains(n)).count();
-            count > group.len() / 2
+            count >= self.needed(group.len())
         })
     }
 
-    /// Whether the acceptors not yet refused could still make a majority of every group.
+    /// Whether the acceptors not yet refused could still make a quorum of every group.
     fn quorum_possible(&self) -> bool {
         self.groups.iter().all(|group| {
             let left = group.iter().filter(|n| !self.refused.contains(n)).count();
-            left > group.len() / 2
+            left >= self.needed(group.len())
         })
     }
 

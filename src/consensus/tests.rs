@@ -75,6 +75,35 @@ fn a_proposer_completes_a_value_accepted_after_the_last_commit() {
 }
 
 #[test]
+fn a_commit_quorum_above_the_majority_waits_for_it() {
+    let b = |round| Ballot { round, node: 9 };
+    let round = |p: &mut Proposer<u8>| {
+        for n in [1, 2, 3] {
+            p.on_reply(n, b(10), Reply::Promise { accepted: None, committed: None });
+        }
+        p.propose(5);
+        p.on_reply(1, b(10), Reply::Accepted);
+        p.on_reply(2, b(10), Reply::Accepted)
+    };
+    let mut p = Proposer::<u8>::new(b(10), vec![1, 2, 3]).with_commit_quorum(3);
+    assert_eq!(round(&mut p), Step::Commit(Proposal { ballot: b(10), value: 5 }));
+    p.on_reply(1, b(10), Reply::Committed);
+    assert_eq!(p.on_reply(2, b(10), Reply::Committed), Step::Wait, "two of the three W");
+    assert_eq!(p.on_reply(3, b(10), Reply::Committed), Step::Chosen { value: 5, own: true });
+    // An owner that cannot apply it: the round fails (the value is chosen; a later round
+    // completes it), as a plain write short of W fails.
+    let mut p = Proposer::<u8>::new(b(10), vec![1, 2, 3]).with_commit_quorum(3);
+    round(&mut p);
+    p.on_reply(1, b(10), Reply::Committed);
+    assert_eq!(p.on_failure(3), Step::Unreachable);
+    // A commit quorum at or below the majority changes nothing.
+    let mut p = Proposer::<u8>::new(b(10), vec![1, 2, 3]).with_commit_quorum(1);
+    round(&mut p);
+    p.on_reply(1, b(10), Reply::Committed);
+    assert_eq!(p.on_reply(2, b(10), Reply::Committed), Step::Chosen { value: 5, own: true });
+}
+
+#[test]
 fn refusals_from_a_majority_end_the_round() {
     let b = |round| Ballot { round, node: 9 };
     let mut p = Proposer::<u8>::new(b(10), vec![1, 2, 3]);

@@ -67,7 +67,9 @@ impl Coordinator {
             }
             let ballot = self.next_ballot(seen);
             seen = ballot;
-            let mut proposer = Proposer::joint(ballot, groups);
+            // A decision is acknowledged once W owners hold it, as a plain write is.
+            let mut proposer =
+                Proposer::joint(ballot, groups).with_commit_quorum(self.quorum().write_quorum);
             let mut reads = BTreeMap::new();
             let mut step =
                 self.phase(&mut proposer, table, key, Request::Prepare(ballot), &mut reads).await;

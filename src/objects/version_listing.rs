@@ -190,13 +190,14 @@ impl ObjectService {
                 versions.skip_to(&past);
                 continue;
             }
-            let head = match heads.peek(self).await? {
+            let (head, head_siblings) = match heads.peek(self).await? {
                 Some(h) if h == next.as_slice() => {
                     let (_, siblings) = heads.pop().unwrap_or_default();
-                    head_record(&siblings)?
+                    (head_record(&siblings)?, siblings)
                 }
-                _ => None,
+                _ => (None, Siblings::new()),
             };
+            let head_id = head.as_ref().and_then(|h| h.version_id);
             let mut null = head.clone().filter(|r| r.version_id.is_none());
             // The null slot sorts first among the key's version items; it counts only while the
             // head holds no null version.
@@ -219,6 +220,7 @@ impl ObjectService {
             // and the loser has not yet set the head right) is listed too: GET shows it, and
             // a DELETE of its id repairs the head.
             let mut orphan = head.clone().filter(|h| h.version_id.is_some());
+            let mut stale_head = false;
             // The versions this page can still show, plus one to tell whether it is truncated.
             let room = query.max_keys - count + 1;
             let mut listed: Vec<ObjectRecord> = Vec::new();
@@ -227,8 +229,16 @@ impl ObjectService {
                     Some(item) if group_of(item) == next.as_slice() => {}
                     _ => break,
                 }
-                let (_, siblings) = versions.pop().unwrap_or_default();
-                let Some(record) = version_record(&siblings)? else { continue };
+                let (item, siblings) = versions.pop().unwrap_or_default();
+                let Some(record) = version_record(&siblings)? else {
+                    // A deleted version the head still names: a delete that missed the head
+                    // (a read of it, amid faults, found an older one).
+                    if head_id.is_some_and(|id| item.ends_with(&id.0)) {
+                        stale_head = true;
+                        orphan = None;
+                    }
+                    continue;
+                };
                 if record.version_id.is_none() {
                     continue;
                 }
@@ -243,7 +253,13 @@ impl ObjectService {
             let mut rest: Vec<ObjectRecord> = null.into_iter().chain(orphan).collect();
             rest.sort_by_key(sort_key);
             listed.extend(rest.into_iter().filter(shown));
-            let latest = head.as_ref().map(|h| h.version_id);
+            let mut latest = head.as_ref().map(|h| h.version_id);
+            if stale_head && let Some(id) = head_id {
+                // Repaired here, as a read repairs a stale replica: the newest version left
+                // becomes current.
+                let current = self.replace_head(bucket, &key, head_siblings, VersionSel::Id(id));
+                latest = current.await?.map(|r| r.version_id);
+            }
             for record in listed {
                 if count == query.max_keys {
                     page.is_truncated = true;

@@ -266,8 +266,10 @@ impl ObjectService {
         Ok(())
     }
 
-    /// Deletes the version item `suffix` of `bucket/key`, if it holds anything, and queues its
-    /// body for reclamation. Returns the record it held.
+    /// Deletes the version item `suffix` of `bucket/key` and queues its body for reclamation.
+    /// Returns the record it held. The tombstone is written even when the read found nothing:
+    /// a sloppy quorum's read can miss a version that stand-ins acknowledged, which would come
+    /// back when handed off; the tombstone, its successor or concurrent and newer, wins then.
     async fn drop_version_item(
         &self,
         bucket: &str,
@@ -276,7 +278,7 @@ impl ObjectService {
     ) -> Result<Option<ObjectRecord>, Error> {
         let item = version_key(bucket, key, &suffix);
         let before = self.coordinator().get(VERSIONS, &item).await?;
-        if before.iter().all(|s| s.value.is_none()) {
+        if !before.is_empty() && before.iter().all(|s| s.value.is_none()) {
             return Ok(None);
         }
         self.coordinator().put(VERSIONS, &item, None, before.context()).await?;
@@ -438,13 +440,13 @@ impl ObjectService {
     /// Makes the newest version left (other than `removed`) the head of `bucket/key`, or
     /// deletes the head when none is left. A concurrent delete of that version may slip
     /// between the scan and the write: the write is checked and redone then.
-    async fn replace_head(
+    pub(super) async fn replace_head(
         &self,
         bucket: &str,
         key: &str,
         mut head: Siblings,
         removed: VersionSel,
-    ) -> Result<(), Error> {
+    ) -> Result<Option<ObjectRecord>, Error> {
         let head_key = records::object_key(bucket, key);
         for _ in 0..HEAD_ATTEMPTS {
             let newest = self.newest_version(bucket, key, removed).await?;
@@ -454,10 +456,10 @@ impl ObjectService {
                 // The removed null version was the head: its body is garbage now.
                 self.reclaim(bucket, key, &head, &[]).await;
             }
-            let Some(newest) = newest else { return Ok(()) };
+            let Some(newest) = newest else { return Ok(None) };
             let sel = newest.version_id.map_or(VersionSel::Null, VersionSel::Id);
             if self.find_version_item(bucket, key, sel).await?.is_some() {
-                return Ok(());
+                return Ok(Some(newest));
             }
             head = self.coordinator().get(OBJECTS, &head_key).await?;
         }

@@ -29,6 +29,7 @@ use ringvault::coordinator::{
     AntiEntropyWorker, CleanupWorker, Coordinator, HandoffWorker, Local, PurgeWorker, QuorumConfig,
     RebalanceState, RebalanceWorker, Repair, RepairQueue, Scope,
 };
+use ringvault::objects::{BodyOptions, ObjectService};
 use ringvault::ring::{Layout, Member, NodeId, NodeInfo, PeerState, Ring, item_hash};
 use ringvault::rpc::{MemoryNetwork, Router, RpcClient};
 use ringvault::store::{Store, TableId};
@@ -63,6 +64,8 @@ fn member(id: NodeId) -> Member {
 /// A node that is running.
 struct Running {
     coordinator: Coordinator,
+    /// The objects layer on the coordinator, one per node as in a real node.
+    objects: ObjectService,
     repairs: mpsc::Receiver<Repair>,
 }
 
@@ -167,7 +170,9 @@ impl SimCluster {
             f.down.remove(&id);
             f.refused.remove(&id);
         });
-        node.running = Some(Running { coordinator, repairs: rx });
+        let objects =
+            ObjectService::new(coordinator.clone(), self.clock.clone(), id, BodyOptions::default());
+        node.running = Some(Running { coordinator, objects, repairs: rx });
     }
 
     /// The node's host goes silent: calls to it wait for their timeout.
@@ -197,6 +202,11 @@ impl SimCluster {
 
     pub fn running(&self) -> Vec<usize> {
         (0..self.nodes.len()).filter(|i| self.is_running(*i)).collect()
+    }
+
+    /// Node `i`'s objects layer (it must be running).
+    pub fn objects(&self, i: usize) -> ObjectService {
+        self.nodes[i].running.as_ref().expect("node is running").objects.clone()
     }
 
     pub fn coordinator(&self, i: usize) -> Coordinator {
@@ -409,6 +419,16 @@ impl SimCluster {
 
     /// What node `i`'s own store holds for a key, read directly.
     pub fn local(&self, i: usize, key: &[u8]) -> Siblings {
-        self.nodes[i].store.get(TABLE, key).unwrap().unwrap_or_default()
+        self.local_in(i, TABLE, key)
+    }
+
+    /// What node `i`'s own store holds for an item of any table.
+    pub fn local_in(&self, i: usize, table: TableId, key: &[u8]) -> Siblings {
+        self.nodes[i].store.get(table, key).unwrap().unwrap_or_default()
+    }
+
+    /// The owners (by index) of an item of any table.
+    pub fn owners_in(&self, table: TableId, key: &[u8]) -> Vec<usize> {
+        self.partition_owners(self.layout.partition_of(item_hash(table.0, key)).0)
     }
 }

@@ -25,7 +25,8 @@
 //! - `cargo test --test simulation`: seeds `0..16` (CI).
 //! - `SIM_SEEDS=500 cargo test --test simulation --release`: a longer run.
 //! - `SIM_SEED=<n> cargo test --test simulation`: replays one seed exactly; add
-//!   `SIM_TRACE=1` to print its whole trace.
+//!   `SIM_TRACE=1` to print its whole trace, and `SIM_DEBUG_ITEMS=1` to print every item the
+//!   owners of a partition hold when they disagree after anti-entropy.
 //!
 //! A failure prints `SIM_SEED=<n>`, the step and the violated property, then the end of the
 //! run's trace.
@@ -36,6 +37,7 @@ mod model;
 mod net;
 mod regressions;
 mod scenario;
+mod versioned;
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};

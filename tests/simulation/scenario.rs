@@ -16,7 +16,9 @@
 //! 4. **Calm again**, with the reads and scans checked against the whole history.
 //!
 //! Throughout the storm, clients also race conditional writes on keys of their own (see
-//! `conditional`); after each heal their history is checked for linearizability.
+//! `conditional`); after each heal their history is checked for linearizability. Others write
+//! and delete versions in a versioned bucket through the objects layer (see `versioned`); after
+//! each heal no acknowledged version may be missing.
 //!
 //! Storm, heal and calm repeat. Every mutation first reads the key for its causal context, as
 //! the objects layer does, and lets a millisecond pass so that timestamps follow issue order.
@@ -33,6 +35,7 @@ use ringvault::rpc::FaultPlan;
 use crate::cluster::{HEARTBEAT, SimCluster, TABLE};
 use crate::conditional::{self, Condition};
 use crate::model::{Model, Violation};
+use crate::versioned;
 
 const NODES: u64 = 5;
 const MAX_DOWN: usize = 2;
@@ -101,6 +104,9 @@ pub struct Stats {
     pub conditional_refused: u64,
     pub conditional_undecided: u64,
     pub conditional_contended: u64,
+    /// Versioned-bucket operations acknowledged, and failed or given up.
+    pub versioned_acked: u64,
+    pub versioned_failed: u64,
 }
 
 impl Stats {
@@ -122,6 +128,8 @@ impl Stats {
         self.conditional_refused += o.conditional_refused;
         self.conditional_undecided += o.conditional_undecided;
         self.conditional_contended += o.conditional_contended;
+        self.versioned_acked += o.versioned_acked;
+        self.versioned_failed += o.versioned_failed;
     }
 }
 
@@ -133,6 +141,8 @@ pub struct Scenario {
     model: Model,
     /// The conditional writes issued, for the linearizability checker.
     conditional: conditional::History,
+    /// The versioned-bucket operations issued, for their checker.
+    versioned: versioned::History,
     pub step: u64,
     ops: u64,
     /// Every event and outcome, in order: two runs of one seed must produce the same trace.
@@ -152,6 +162,7 @@ impl Scenario {
             cluster: SimCluster::with_quorum(seed, NODES, quorum),
             model: Model::default(),
             conditional: conditional::History::default(),
+            versioned: versioned::History::default(),
             step: 0,
             ops: 0,
             trace: Vec::new(),
@@ -162,6 +173,7 @@ impl Scenario {
 
     pub async fn run(&mut self) -> Result<(), Violation> {
         self.log("calm".into());
+        self.create_versioned_bucket().await?;
         self.calm(CALM_OPS).await?;
         for round in 0..STORMS {
             self.log(format!("storm {round}"));
@@ -191,6 +203,32 @@ impl Scenario {
             self.model.check_converged(step, |k| cluster.owners(k), |i, k| cluster.local(i, k))?;
             self.model.check_purged(step, |k| cluster.anywhere(k))?;
             self.check_conditional().await?;
+            // Settling may have taken long enough for detectors to forget their peers: the
+            // gossip a real node runs all along.
+            self.tick().await;
+            let node = self.pick(&self.cluster.running());
+            let checked = self.versioned.check(self.step, &self.cluster.objects(node)).await;
+            if let Err(mut v) = checked {
+                let table = ringvault::store::TableId(1);
+                let key = versioned::BUCKET.as_bytes();
+                let held: Vec<String> = (0..self.cluster.nodes.len())
+                    .map(|i| format!("#{i}: {:?}", self.cluster.local_in(i, table, key).len()))
+                    .collect();
+                let ring = self.cluster.coordinator(node).ring().clone();
+                let view: Vec<(u64, bool)> = ring
+                    .extended_preference_list(table.0, key)
+                    .into_iter()
+                    .map(|id| (id, ring.is_alive(id)))
+                    .collect();
+                v.detail = format!(
+                    "{} (via #{node}; bucket owners {:?}, held {held:?}; its view {view:?}, layout {} / {})",
+                    v.detail,
+                    self.cluster.owners_in(table, key),
+                    ring.layout().version,
+                    self.cluster.layout.version,
+                );
+                return Err(v);
+            }
             self.log("calm".into());
             self.calm(CALM_AFTER_OPS).await?;
         }
@@ -198,6 +236,8 @@ impl Scenario {
         self.stats.conditional_refused = self.conditional.refused;
         self.stats.conditional_undecided = self.conditional.undecided;
         self.stats.conditional_contended = self.conditional.contended;
+        self.stats.versioned_acked = self.versioned.acked;
+        self.stats.versioned_failed = self.versioned.failed;
 
         Ok(())
     }
@@ -394,6 +434,9 @@ impl Scenario {
             if self.rng.random_bool(0.2) {
                 self.conditional_race().await;
             }
+            if self.rng.random_bool(0.15) {
+                self.versioned_race().await;
+            }
             if self.rng.random_bool(0.05) {
                 // Anti-entropy of one partition, in the middle of the faults.
                 let running = self.cluster.running();
@@ -489,6 +532,65 @@ impl Scenario {
                 String::from_utf8_lossy(&key),
                 owners.join(" ")
             ));
+        }
+    }
+
+    /// The versioned bucket, created with every node up.
+    async fn create_versioned_bucket(&mut self) -> Result<(), Violation> {
+        let objects = self.cluster.objects(0);
+        let created = async {
+            objects.create_bucket(versioned::BUCKET, "sim", "").await?;
+            objects
+                .set_bucket_versioning(versioned::BUCKET, ringvault::objects::Versioning::Enabled)
+                .await
+        };
+        created.await.map_err(|e| {
+            self.violation("with no faults, a versioned bucket can be made", e.to_string())
+        })
+    }
+
+    /// One or two clients write versions of one key through random nodes: a PUT, a delete
+    /// marker, or the deletion of a version they were told about. Some give up midway.
+    async fn versioned_race(&mut self) {
+        let running = self.cluster.running();
+        let key = versioned::key(self.rng.random_range(0..versioned::KEYS));
+        let mut racers = Vec::new();
+        for _ in 0..self.rng.random_range(1..=2) {
+            let node = self.pick(&running);
+            let live = self.versioned.live(&key);
+            let roll = self.rng.random_range(0..10);
+            let op = if roll < 3 && !live.is_empty() {
+                versioned::Op::Delete(live[self.rng.random_range(0..live.len())])
+            } else if roll == 3 {
+                versioned::Op::Mark
+            } else {
+                self.ops += 1;
+                versioned::Op::Put(format!("s{}v{}", self.seed, self.ops).into_bytes())
+            };
+            let patience = self
+                .rng
+                .random_bool(0.15)
+                .then(|| Duration::from_micros(self.rng.random_range(0..300_000)));
+            racers.push((node, op, patience));
+        }
+        let runs = racers.iter().map(|(node, op, patience)| {
+            let write = versioned::run(self.cluster.objects(*node), key.clone(), op.clone());
+            let patience = *patience;
+            async move {
+                match patience {
+                    Some(patience) => tokio::select! {
+                        biased;
+                        outcome = write => outcome,
+                        () = tokio::time::sleep(patience) => versioned::Outcome::Cancelled,
+                    },
+                    None => write.await,
+                }
+            }
+        });
+        let outcomes = futures_util::future::join_all(runs).await;
+        for ((node, op, _), outcome) in racers.into_iter().zip(outcomes) {
+            self.versioned.record(&key, &op, &outcome);
+            self.log(format!("versioned {key} {op:?} via #{node}: {outcome:?}"));
         }
     }
 
@@ -634,6 +736,9 @@ impl Scenario {
     /// healed, replicas that anti-entropy compared agree whatever reads and hints did.
     async fn anti_entropy_converges(&mut self) -> Result<(), Violation> {
         for round in 0..ANTI_ENTROPY_ROUNDS_MAX {
+            // Gossip runs all along in a real cluster: without it, detectors would forget peers
+            // during long passes and anti-entropy would skip partitions as unreachable.
+            self.tick().await;
             let mut moved = 0;
             for i in 0..self.cluster.nodes.len() {
                 let (items, blocks) = self.cluster.anti_entropy(i, Scope::All).await;
@@ -649,6 +754,20 @@ impl Scenario {
             let owners: Vec<usize> = self.cluster.partition_owners(p);
             let nodes: Vec<_> = owners.iter().map(|i| self.cluster.tree_node(*i, p)).collect();
             if nodes.windows(2).any(|w| w[0] != w[1]) {
+                if std::env::var_os("SIM_DEBUG_ITEMS").is_some() {
+                    for i in &owners {
+                        let bits = self.cluster.layout.partition_bits;
+                        let page = self.cluster.nodes[*i]
+                            .store
+                            .scan_all(None, 100_000, &|t, k| {
+                                ringvault::ring::item_hash(t.0, k) >> (64 - bits) == u64::from(p)
+                            })
+                            .unwrap();
+                        for (t, k, v) in page.0 {
+                            eprintln!("#{i} t{} {:?}: {:?}", t.0, String::from_utf8_lossy(&k), v);
+                        }
+                    }
+                }
                 return Err(self.violation(
                     "owners agree after anti-entropy",
                     format!("partition {p}: owners {owners:?} hold {nodes:?}"),
