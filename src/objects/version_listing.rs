@@ -59,6 +59,15 @@ pub struct VersionsPage {
     pub next_version_marker: Option<Option<VersionId>>,
 }
 
+/// What a listing found of the version item its key's head names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HeadItem {
+    Unknown,
+    Live,
+    /// Deleted (a tombstone), or absent where it should sort.
+    Gone,
+}
+
 /// An ordered scan of one table, fetched a batch at a time.
 struct Cursor {
     table: TableId,
@@ -216,45 +225,57 @@ impl ObjectService {
                 _ => None,
             };
             let shown = |r: &ObjectRecord| skip_through.is_none_or(|s| sort_key(r) > s);
-            // A head naming a version whose item is gone (a write and a delete of it raced,
-            // and the loser has not yet set the head right) is listed too: GET shows it, and
-            // a DELETE of its id repairs the head.
-            let mut orphan = head.clone().filter(|h| h.version_id.is_some());
-            let mut stale_head = false;
+            // Whether the head names a version that has no live item: a delete that missed
+            // the head (a read of it, amid faults, found an older one). Known once the scan is
+            // past the head's id without meeting it live.
+            let mut head_item = match head_id {
+                Some(_) => HeadItem::Unknown,
+                None => HeadItem::Live,
+            };
             // The versions this page can still show, plus one to tell whether it is truncated.
             let room = query.max_keys - count + 1;
             let mut listed: Vec<ObjectRecord> = Vec::new();
+            let mut group_ended = false;
             while listed.len() < room {
                 match versions.peek(self).await? {
                     Some(item) if group_of(item) == next.as_slice() => {}
-                    _ => break,
+                    _ => {
+                        group_ended = true;
+                        break;
+                    }
                 }
                 let (item, siblings) = versions.pop().unwrap_or_default();
-                let Some(record) = version_record(&siblings)? else {
-                    // A deleted version the head still names: a delete that missed the head
-                    // (a read of it, amid faults, found an older one).
-                    if head_id.is_some_and(|id| item.ends_with(&id.0)) {
-                        stale_head = true;
-                        orphan = None;
+                let suffix = &item[item.len() - NULL_SLOT.len()..];
+                if let (HeadItem::Unknown, Some(id)) = (head_item, head_id) {
+                    match suffix.cmp(&id.0[..]) {
+                        std::cmp::Ordering::Less => {}
+                        std::cmp::Ordering::Equal if version_record(&siblings)?.is_some() => {
+                            head_item = HeadItem::Live;
+                        }
+                        _ => head_item = HeadItem::Gone,
                     }
-                    continue;
-                };
+                }
+                let Some(record) = version_record(&siblings)? else { continue };
                 if record.version_id.is_none() {
                     continue;
                 }
-                orphan.take_if(|h| h.version_id == record.version_id);
-                for extra in [&mut null, &mut orphan] {
-                    if let Some(r) = extra.take_if(|r| sort_key(r) < sort_key(&record)) {
-                        listed.extend(Some(r).filter(shown));
-                    }
+                if let Some(n) = null.take_if(|n| sort_key(n) < sort_key(&record)) {
+                    listed.extend(Some(n).filter(shown));
                 }
                 listed.extend(Some(record).filter(shown));
             }
-            let mut rest: Vec<ObjectRecord> = null.into_iter().chain(orphan).collect();
-            rest.sort_by_key(sort_key);
-            listed.extend(rest.into_iter().filter(shown));
+            if group_ended && head_item == HeadItem::Unknown {
+                head_item = HeadItem::Gone;
+            }
+            listed.extend(null.filter(shown));
             let mut latest = head.as_ref().map(|h| h.version_id);
-            if stale_head && let Some(id) = head_id {
+            // The two scans ran at different times: a PUT may have written its item after the
+            // version scan passed and its head before the head scan did. Only a version whose
+            // item a read now finds gone is taken for deleted.
+            if head_item == HeadItem::Gone
+                && let Some(id) = head_id
+                && self.version_item(bucket, &key, VersionSel::Id(id)).await?.is_none()
+            {
                 // Repaired here, as a read repairs a stale replica: the newest version left
                 // becomes current.
                 let current = self.replace_head(bucket, &key, head_siblings, VersionSel::Id(id));

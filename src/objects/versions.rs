@@ -428,7 +428,7 @@ impl ObjectService {
     /// becomes current, so that no head names a version that is gone.
     async fn settle_head(&self, bucket: &str, key: &str, id: VersionId) -> Result<(), Error> {
         let sel = VersionSel::Id(id);
-        if self.find_version_item(bucket, key, sel).await?.is_some() {
+        if self.version_item(bucket, key, sel).await?.is_some() {
             return Ok(());
         }
         if let Some((head, _)) = self.head_naming(bucket, key, sel).await? {
@@ -458,7 +458,7 @@ impl ObjectService {
             }
             let Some(newest) = newest else { return Ok(None) };
             let sel = newest.version_id.map_or(VersionSel::Null, VersionSel::Id);
-            if self.find_version_item(bucket, key, sel).await?.is_some() {
+            if self.version_item(bucket, key, sel).await?.is_some() {
                 return Ok(Some(newest));
             }
             head = self.coordinator().get(OBJECTS, &head_key).await?;
@@ -467,7 +467,7 @@ impl ObjectService {
     }
 
     /// The record in the version item of `sel` (the null slot for the null version).
-    async fn find_version_item(
+    pub(super) async fn version_item(
         &self,
         bucket: &str,
         key: &str,
