@@ -419,16 +419,6 @@ impl SimCluster {
 
     /// What node `i`'s own store holds for a key, read directly.
     pub fn local(&self, i: usize, key: &[u8]) -> Siblings {
-        self.local_in(i, TABLE, key)
-    }
-
-    /// What node `i`'s own store holds for an item of any table.
-    pub fn local_in(&self, i: usize, table: TableId, key: &[u8]) -> Siblings {
-        self.nodes[i].store.get(table, key).unwrap().unwrap_or_default()
-    }
-
-    /// The owners (by index) of an item of any table.
-    pub fn owners_in(&self, table: TableId, key: &[u8]) -> Vec<usize> {
-        self.partition_owners(self.layout.partition_of(item_hash(table.0, key)).0)
+        self.nodes[i].store.get(TABLE, key).unwrap().unwrap_or_default()
     }
 }

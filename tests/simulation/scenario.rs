@@ -78,6 +78,19 @@ async fn mutation(c: Coordinator, key: Vec<u8>, value: Option<Vec<u8>>) -> Outco
     }
 }
 
+/// `work`, or `gave_up` if it has not finished after `patience`: a client that hangs up drops
+/// the request future at whatever await point it reached.
+async fn within<T>(patience: Option<Duration>, work: impl Future<Output = T>, gave_up: T) -> T {
+    match patience {
+        Some(patience) => tokio::select! {
+            biased;
+            outcome = work => outcome,
+            () = tokio::time::sleep(patience) => gave_up,
+        },
+        None => work.await,
+    }
+}
+
 /// What a run exercised, for the summary line.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Stats {
@@ -207,28 +220,7 @@ impl Scenario {
             // gossip a real node runs all along.
             self.tick().await;
             let node = self.pick(&self.cluster.running());
-            let checked = self.versioned.check(self.step, &self.cluster.objects(node)).await;
-            if let Err(mut v) = checked {
-                let table = ringvault::store::TableId(1);
-                let key = versioned::BUCKET.as_bytes();
-                let held: Vec<String> = (0..self.cluster.nodes.len())
-                    .map(|i| format!("#{i}: {:?}", self.cluster.local_in(i, table, key).len()))
-                    .collect();
-                let ring = self.cluster.coordinator(node).ring().clone();
-                let view: Vec<(u64, bool)> = ring
-                    .extended_preference_list(table.0, key)
-                    .into_iter()
-                    .map(|id| (id, ring.is_alive(id)))
-                    .collect();
-                v.detail = format!(
-                    "{} (via #{node}; bucket owners {:?}, held {held:?}; its view {view:?}, layout {} / {})",
-                    v.detail,
-                    self.cluster.owners_in(table, key),
-                    ring.layout().version,
-                    self.cluster.layout.version,
-                );
-                return Err(v);
-            }
+            self.versioned.check(self.step, &self.cluster.objects(node)).await?;
             self.log("calm".into());
             self.calm(CALM_AFTER_OPS).await?;
         }
@@ -419,16 +411,11 @@ impl Scenario {
                 // Now and then the client gives up after a random delay: the mutation is
                 // dropped at whatever await point it reached (reading the context, minting,
                 // copying), as a client that hangs up drops a request future.
-                let outcome = if self.rng.random_bool(0.15) {
-                    let patience = Duration::from_micros(self.rng.random_range(0..300_000));
-                    tokio::select! {
-                        biased;
-                        outcome = write => outcome,
-                        () = tokio::time::sleep(patience) => Outcome::Cancelled,
-                    }
-                } else {
-                    write.await
-                };
+                let patience = self
+                    .rng
+                    .random_bool(0.15)
+                    .then(|| Duration::from_micros(self.rng.random_range(0..300_000)));
+                let outcome = within(patience, write, Outcome::Cancelled).await;
                 self.record(node, &key, delete, &outcome, false);
             }
             if self.rng.random_bool(0.2) {
@@ -510,17 +497,7 @@ impl Scenario {
         let runs = racers.iter().map(|(node, id, condition, patience)| {
             let write =
                 conditional::run(self.cluster.coordinator(*node), key.clone(), *id, *condition);
-            let patience = *patience;
-            async move {
-                match patience {
-                    Some(patience) => tokio::select! {
-                        biased;
-                        outcome = write => outcome,
-                        () = tokio::time::sleep(patience) => conditional::Outcome::Cancelled,
-                    },
-                    None => write.await,
-                }
-            }
+            within(*patience, write, conditional::Outcome::Cancelled)
         });
         let outcomes = futures_util::future::join_all(runs).await;
         let owners: Vec<String> =
@@ -575,17 +552,7 @@ impl Scenario {
         }
         let runs = racers.iter().map(|(node, op, patience)| {
             let write = versioned::run(self.cluster.objects(*node), key.clone(), op.clone());
-            let patience = *patience;
-            async move {
-                match patience {
-                    Some(patience) => tokio::select! {
-                        biased;
-                        outcome = write => outcome,
-                        () = tokio::time::sleep(patience) => versioned::Outcome::Cancelled,
-                    },
-                    None => write.await,
-                }
-            }
+            within(*patience, write, versioned::Outcome::Cancelled)
         });
         let outcomes = futures_util::future::join_all(runs).await;
         for ((node, op, _), outcome) in racers.into_iter().zip(outcomes) {
