@@ -11,7 +11,7 @@ import pytest
 from expect import s3_error
 
 # Operations outside RingVault's scope for now (README: ACLs, policies, lifecycle, CORS,
-# website, object lock). Each is called with the smallest valid input.
+# website). Each is called with the smallest valid input.
 UNIMPLEMENTED = {
     "put_bucket_lifecycle_configuration": lambda c, b: c.put_bucket_lifecycle_configuration(
         Bucket=b,
@@ -31,12 +31,10 @@ UNIMPLEMENTED = {
     "put_bucket_website": lambda c, b: c.put_bucket_website(
         Bucket=b, WebsiteConfiguration={"IndexDocument": {"Suffix": "index.html"}}
     ),
-    "get_object_lock_configuration": lambda c, b: c.get_object_lock_configuration(Bucket=b),
     "get_bucket_encryption": lambda c, b: c.get_bucket_encryption(Bucket=b),
     "get_bucket_notification_configuration": lambda c, b: (
         c.get_bucket_notification_configuration(Bucket=b)
     ),
-    "get_object_retention": lambda c, b: c.get_object_retention(Bucket=b, Key="k"),
 }
 
 

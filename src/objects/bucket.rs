@@ -4,7 +4,9 @@ use std::ops::Bound;
 
 use crate::coordinator::ScanRange;
 
-use super::records::{self, BUCKETS, BucketGrant, BucketRecord, OBJECTS, VERSIONS, Versioning};
+use super::records::{
+    self, BUCKETS, BucketGrant, BucketRecord, OBJECTS, ObjectLockConfig, VERSIONS, Versioning,
+};
 use super::{Error, ObjectService, live_value};
 
 /// A bucket as the protocol layer sees it.
@@ -17,6 +19,7 @@ pub struct BucketInfo {
     pub grants: Vec<BucketGrant>,
     pub tags: Vec<(String, String)>,
     pub versioning: Versioning,
+    pub object_lock: Option<ObjectLockConfig>,
 }
 
 impl From<BucketRecord> for BucketInfo {
@@ -29,6 +32,7 @@ impl From<BucketRecord> for BucketInfo {
             grants: r.grants,
             tags: r.tags,
             versioning: r.versioning,
+            object_lock: r.object_lock,
         }
     }
 }
@@ -64,12 +68,14 @@ const BUCKET_LIST_MAX: usize = 10_000;
 
 impl ObjectService {
     /// Creates `name` for `owner`. Creating a bucket one already owns is
-    /// `BucketAlreadyOwnedByYou`; one owned by another key is `BucketAlreadyExists`.
+    /// `BucketAlreadyOwnedByYou`; one owned by another key is `BucketAlreadyExists`. With
+    /// `object_lock`, versioning is enabled too, as S3 does.
     pub async fn create_bucket(
         &self,
         name: &str,
         owner: &str,
         location: &str,
+        object_lock: bool,
     ) -> Result<BucketInfo, Error> {
         // Decided by consensus among the name's owners: of two clients creating one name
         // through two nodes, exactly one succeeds.
@@ -80,7 +86,8 @@ impl ObjectService {
             location: location.to_owned(),
             grants: Vec::new(),
             tags: Vec::new(),
-            versioning: Versioning::Unversioned,
+            versioning: if object_lock { Versioning::Enabled } else { Versioning::Unversioned },
+            object_lock: object_lock.then(ObjectLockConfig::default),
         };
         let value = records::encode(&record);
         self.coordinator()
@@ -124,10 +131,23 @@ impl ObjectService {
         name: &str,
         change: impl FnOnce(&mut BucketRecord),
     ) -> Result<BucketInfo, Error> {
+        self.try_update_bucket(name, |r| {
+            change(r);
+            Ok(())
+        })
+        .await
+    }
+
+    /// `update_bucket` with a change that may refuse.
+    async fn try_update_bucket(
+        &self,
+        name: &str,
+        change: impl FnOnce(&mut BucketRecord) -> Result<(), Error>,
+    ) -> Result<BucketInfo, Error> {
         let current = self.coordinator().get(BUCKETS, name.as_bytes()).await?;
         let value = live_value(&current).ok_or(Error::NoSuchBucket)?;
         let mut record: BucketRecord = records::decode(value)?;
-        change(&mut record);
+        change(&mut record)?;
         self.coordinator()
             .put(BUCKETS, name.as_bytes(), Some(records::encode(&record)), current.context())
             .await?;
@@ -171,7 +191,36 @@ impl ObjectService {
         if versioning == Versioning::Unversioned {
             return Err(Error::MalformedRequest { what: "a bucket cannot return to unversioned" });
         }
-        self.update_bucket(bucket, |r| r.versioning = versioning).await.map(drop)
+        self.try_update_bucket(bucket, |r| {
+            if r.object_lock.is_some() && versioning != Versioning::Enabled {
+                return Err(Error::InvalidBucketState {
+                    what: "versioning cannot be suspended on a bucket with object lock",
+                });
+            }
+            r.versioning = versioning;
+            Ok(())
+        })
+        .await
+        .map(drop)
+    }
+
+    /// Enables object lock (and sets its default retention) on a versioning-enabled bucket.
+    pub async fn set_object_lock_config(
+        &self,
+        bucket: &str,
+        config: ObjectLockConfig,
+    ) -> Result<(), Error> {
+        self.try_update_bucket(bucket, |r| {
+            if r.versioning != Versioning::Enabled {
+                return Err(Error::InvalidBucketState {
+                    what: "object lock needs versioning enabled on the bucket",
+                });
+            }
+            r.object_lock = Some(config);
+            Ok(())
+        })
+        .await
+        .map(drop)
     }
 
     /// Deletes an empty bucket.

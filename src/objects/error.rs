@@ -37,6 +37,19 @@ pub enum Error {
     /// The version asked for is a delete marker: `named` when the request gave its id.
     #[error("the version is a delete marker")]
     DeleteMarker { version_id: Option<super::VersionId>, named: bool },
+    /// An object lock request on a bucket without object lock.
+    #[error("the bucket has no object lock configuration")]
+    LockNotEnabled,
+    /// The bucket is not in a state that allows this (object lock without versioning enabled,
+    /// suspending versioning with object lock).
+    #[error("invalid bucket state: {what}")]
+    InvalidBucketState { what: &'static str },
+    /// The version is protected by a legal hold or a retention the request may not override.
+    #[error("the version is locked: {what}")]
+    Locked { what: &'static str },
+    /// A version with no retention (GetObjectRetention) or bucket with no lock configuration.
+    #[error("no object lock configuration")]
+    NoLockConfiguration,
     #[error("no such upload")]
     NoSuchUpload,
     #[error("the write's precondition does not hold")]

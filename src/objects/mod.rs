@@ -12,6 +12,7 @@ pub mod checksum;
 mod error;
 mod keys;
 mod listing;
+mod lock;
 mod multipart;
 mod object;
 mod reclaim;
@@ -39,11 +40,12 @@ pub use multipart::{
 };
 pub use object::{
     ChecksumRequest, DeleteCondition, DeleteTarget, ExpectedChecksum, InterruptedPuts, ObjectInfo,
-    PutObject, PutOutcome, WriteCondition,
+    ObjectLock, PutObject, PutOutcome, WriteCondition,
 };
 pub use reclaim::ReclaimPass;
 pub use records::{
-    BucketGrant, ChecksumKind, ContentHeaders, StoredChecksum, VersionId, Versioning,
+    BucketGrant, ChecksumKind, ContentHeaders, DefaultRetention, LockMode, ObjectLockConfig,
+    Retention, RetentionPeriod, StoredChecksum, VersionId, Versioning,
 };
 pub use version_listing::{VersionEntry, VersionsPage, VersionsQuery};
 pub use versions::{DeleteOutcome, VersionSel};

@@ -13,7 +13,7 @@ use super::body::{self, BodyOptions, ByteStream};
 use super::checksum::{self, ChecksumAlgorithm, combine_crc};
 use super::listing::prefix_successor;
 use super::object::{
-    ChecksumRequest, ExpectedChecksum, PutOutcome, WriteCondition, verify_digests,
+    ChecksumRequest, ExpectedChecksum, ObjectLock, PutOutcome, WriteCondition, verify_digests,
 };
 use super::reclaim::Reference;
 use super::records::{
@@ -50,6 +50,7 @@ pub struct CreateUpload {
     pub tags: Vec<(String, String)>,
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
     pub checksum_full_object: bool,
+    pub lock: ObjectLock,
 }
 
 /// An upload in progress.
@@ -156,8 +157,9 @@ impl ObjectService {
         key: &str,
         create: CreateUpload,
     ) -> Result<String, Error> {
-        self.bucket(bucket).await?;
+        let info = self.bucket(bucket).await?;
         let now = self.now_ms();
+        let lock = create.lock.for_new_version(&info, now)?;
         // Time first, so that ids of one key sort in the order the uploads began.
         let upload_id = format!("{now:012x}{}", self.random_string(UPLOAD_ID_ALPHABET, 24));
         let record = UploadRecord {
@@ -171,6 +173,8 @@ impl ObjectService {
             tags: create.tags,
             checksum_algorithm: create.checksum_algorithm,
             checksum_full_object: create.checksum_full_object,
+            retention: lock.retention,
+            legal_hold: lock.legal_hold,
         };
         let item_key = records::upload_key(bucket, key, &upload_id);
         self.coordinator()
@@ -658,5 +662,7 @@ fn assemble(
         upload_id: Some(upload.upload_id.clone()),
         version_id: None,
         delete_marker: false,
+        retention: upload.retention,
+        legal_hold: upload.legal_hold,
     })
 }

@@ -10,8 +10,8 @@ use super::body::{self, ByteStream, TrailerSlot};
 use super::checksum::{ChecksumAlgorithm, decode_checksum_value};
 use super::reclaim::Reference;
 use super::records::{
-    self, ChecksumKind, ContentHeaders, OBJECTS, ObjectRecord, PendingBody, StoredChecksum,
-    VersionId, Versioning, pending_body_key,
+    self, ChecksumKind, ContentHeaders, OBJECTS, ObjectRecord, PendingBody, Retention,
+    StoredChecksum, VersionId, Versioning, pending_body_key,
 };
 use super::versions::{Condition, DeleteOutcome, NULL_SLOT, VersionSel, live_object};
 use super::{Error, ObjectService};
@@ -121,6 +121,7 @@ pub(super) struct Target<'a> {
     pub versioning: Versioning,
     /// Minted ahead in a versioning-enabled bucket; `None` otherwise.
     pub version: Option<VersionId>,
+    pub lock: ObjectLock,
 }
 
 /// One key (or version) of a DeleteObjects request.
@@ -129,6 +130,8 @@ pub struct DeleteTarget {
     pub key: String,
     pub version: Option<VersionSel>,
     pub condition: DeleteCondition,
+    /// `x-amz-bypass-governance-retention`, from a requester allowed to use it.
+    pub bypass_governance: bool,
 }
 
 /// A PUT of a whole object (also what CopyObject writes).
@@ -144,6 +147,40 @@ pub struct PutObject {
     pub body: ByteStream,
     pub content_md5: Option<[u8; 16]>,
     pub checksum: Option<ChecksumRequest>,
+    /// Object lock headers: they need a bucket with object lock enabled.
+    pub lock: ObjectLock,
+}
+
+/// The object lock a write asks for (`x-amz-object-lock-*`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ObjectLock {
+    pub retention: Option<Retention>,
+    pub legal_hold: bool,
+}
+
+impl ObjectLock {
+    /// What a new version in `bucket` gets: what was asked, else the bucket's default
+    /// retention. Asking on a bucket without object lock is an error.
+    pub(super) fn for_new_version(
+        self,
+        bucket: &super::BucketInfo,
+        now_ms: i64,
+    ) -> Result<ObjectLock, Error> {
+        let Some(config) = &bucket.object_lock else {
+            return if self == ObjectLock::default() {
+                Ok(self)
+            } else {
+                Err(Error::LockNotEnabled)
+            };
+        };
+        if self.retention.is_some_and(|r| r.until_ms <= now_ms) {
+            return Err(Error::MalformedRequest {
+                what: "The retain until date must be in the future",
+            });
+        }
+        let default = config.default_retention.map(|d| d.from(now_ms));
+        Ok(ObjectLock { retention: self.retention.or(default), legal_hold: self.legal_hold })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -196,6 +233,12 @@ impl ObjectInfo {
     pub fn version_id(&self) -> Option<VersionId> {
         self.record.version_id
     }
+    pub fn retention(&self) -> Option<Retention> {
+        self.record.retention
+    }
+    pub fn legal_hold(&self) -> bool {
+        self.record.legal_hold
+    }
     /// Number of parts of a multipart object; 0 for a single PUT.
     pub fn part_count(&self) -> usize {
         self.record.parts.len()
@@ -218,7 +261,9 @@ impl ObjectService {
         key: &str,
         put: PutObject,
     ) -> Result<PutOutcome, Error> {
-        let versioning = self.bucket(bucket).await?.versioning;
+        let info = self.bucket(bucket).await?;
+        let versioning = info.versioning;
+        let lock = put.lock.for_new_version(&info, self.now_ms())?;
         let item_key = records::object_key(bucket, key);
         let current = self.coordinator().get(OBJECTS, &item_key).await?;
         if let Some(condition) = &put.condition {
@@ -233,7 +278,7 @@ impl ObjectService {
         if journaled {
             self.journal_body(data_id, bucket, key, None, version).await?;
         }
-        let target = Target { bucket, key, versioning, version };
+        let target = Target { bucket, key, versioning, version, lock };
         let result = self.write_object(&target, put, data_id, &current).await;
         if journaled {
             self.clear_journal(data_id).await;
@@ -305,6 +350,8 @@ impl ObjectService {
             upload_id: None,
             version_id: target.version,
             delete_marker: false,
+            retention: target.lock.retention,
+            legal_hold: target.lock.legal_hold,
         };
         let condition = put.condition.as_ref().map(Condition::Write);
         self.commit_record(target.bucket, target.versioning, target.key, record, current, condition)
@@ -445,7 +492,9 @@ impl ObjectService {
                 async move {
                     match target.version {
                         Some(sel) => {
-                            this.delete_version(&bucket, &target.key, sel, &target.condition).await
+                            let (key, condition) = (&target.key, &target.condition);
+                            let bypass = target.bypass_governance;
+                            this.delete_version(&bucket, key, sel, condition, bypass).await
                         }
                         None => {
                             this.delete_object_if(

@@ -81,6 +81,55 @@ pub struct BucketRecord {
     /// Bucket tags (PutBucketTagging).
     pub tags: Vec<(String, String)>,
     pub versioning: Versioning,
+    /// Object lock, once enabled (it cannot be disabled).
+    pub object_lock: Option<ObjectLockConfig>,
+}
+
+/// A bucket's object lock configuration (PutObjectLockConfiguration).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectLockConfig {
+    /// Applied to every new version that names no retention of its own.
+    pub default_retention: Option<DefaultRetention>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DefaultRetention {
+    pub mode: LockMode,
+    pub period: RetentionPeriod,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RetentionPeriod {
+    Days(u32),
+    Years(u32),
+}
+
+impl DefaultRetention {
+    /// The retention a version written at `now_ms` gets.
+    pub fn from(&self, now_ms: i64) -> Retention {
+        const DAY_MS: i64 = 86_400_000;
+        let days = match self.period {
+            RetentionPeriod::Days(d) => i64::from(d),
+            RetentionPeriod::Years(y) => i64::from(y) * 365,
+        };
+        Retention { mode: self.mode, until_ms: now_ms.saturating_add(days * DAY_MS) }
+    }
+}
+
+/// How strictly a retention protects a version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LockMode {
+    /// The bucket owner may shorten, remove or override it (x-amz-bypass-governance-retention).
+    Governance,
+    /// Nobody may shorten or remove it, or delete the version, before it ends.
+    Compliance,
+}
+
+/// A version's retention: no deletion before `until_ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Retention {
+    pub mode: LockMode,
+    pub until_ms: i64,
 }
 
 /// A bucket's versioning state (PutBucketVersioning); it never returns to `Unversioned`.
@@ -226,6 +275,8 @@ pub struct ObjectRecord {
     pub version_id: Option<VersionId>,
     /// A delete marker: no body, and GET answers 404 while it is the current version.
     pub delete_marker: bool,
+    pub retention: Option<Retention>,
+    pub legal_hold: bool,
 }
 
 /// Journal entry of a body being written: if the node crashes before the object record lands,
@@ -263,6 +314,9 @@ pub struct UploadRecord {
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
     /// Requested with `x-amz-checksum-type`; composite when absent, as S3 defaults.
     pub checksum_full_object: bool,
+    /// The object lock the completed version gets.
+    pub retention: Option<Retention>,
+    pub legal_hold: bool,
 }
 
 /// One uploaded part.
@@ -302,7 +356,25 @@ pub struct AccessKeyRecord {
     pub allow_create_bucket: bool,
 }
 
-impl Record for UploadRecord {}
+impl Record for UploadRecord {
+    fn decode_v1(body: &[u8]) -> Result<Self, postcard::Error> {
+        let v1: v1::UploadRecord = postcard::from_bytes(body)?;
+        Ok(UploadRecord {
+            upload_id: v1.upload_id,
+            bucket: v1.bucket,
+            key: v1.key,
+            initiated_ms: v1.initiated_ms,
+            owner: v1.owner,
+            headers: v1.headers,
+            user_metadata: v1.user_metadata,
+            tags: v1.tags,
+            checksum_algorithm: v1.checksum_algorithm,
+            checksum_full_object: v1.checksum_full_object,
+            retention: None,
+            legal_hold: false,
+        })
+    }
+}
 impl Record for PartRecord {}
 impl Record for AccessKeyRecord {}
 
@@ -317,6 +389,7 @@ impl Record for BucketRecord {
             grants: v1.grants,
             tags: v1.tags,
             versioning: Versioning::Unversioned,
+            object_lock: None,
         })
     }
 }
@@ -338,6 +411,8 @@ impl Record for ObjectRecord {
             upload_id: v1.upload_id,
             version_id: None,
             delete_marker: false,
+            retention: None,
+            legal_hold: false,
         })
     }
 }
@@ -360,7 +435,23 @@ impl Record for PendingBody {
 mod v1 {
     use serde::Deserialize;
 
-    use super::{BodyLayout, BucketGrant, ContentHeaders, PartSummary, StoredChecksum};
+    use super::{
+        BodyLayout, BucketGrant, ChecksumAlgorithm, ContentHeaders, PartSummary, StoredChecksum,
+    };
+
+    #[derive(Deserialize)]
+    pub struct UploadRecord {
+        pub upload_id: String,
+        pub bucket: String,
+        pub key: String,
+        pub initiated_ms: i64,
+        pub owner: String,
+        pub headers: ContentHeaders,
+        pub user_metadata: Vec<(String, String)>,
+        pub tags: Vec<(String, String)>,
+        pub checksum_algorithm: Option<ChecksumAlgorithm>,
+        pub checksum_full_object: bool,
+    }
 
     #[derive(Deserialize)]
     pub struct BucketRecord {
@@ -426,6 +517,8 @@ mod tests {
             upload_id: None,
             version_id: Some(VersionId::new(1_700_000_000_000, 7, [1, 2, 3, 4])),
             delete_marker: false,
+            retention: Some(Retention { mode: LockMode::Compliance, until_ms: 9 }),
+            legal_hold: true,
         };
         assert_eq!(decode::<ObjectRecord>(&encode(&r)).unwrap(), r);
         assert!(decode::<ObjectRecord>(&[9, 9]).is_err());

@@ -47,14 +47,14 @@ impl VersionSel {
         VersionId::parse(text).map(VersionSel::Id).ok_or(Error::InvalidVersionId)
     }
 
-    fn id(self) -> Option<VersionId> {
+    pub(super) fn id(self) -> Option<VersionId> {
         match self {
             VersionSel::Null => None,
             VersionSel::Id(id) => Some(id),
         }
     }
 
-    fn suffix(self) -> [u8; 16] {
+    pub(super) fn suffix(self) -> [u8; 16] {
         self.id().map_or(NULL_SLOT, |id| id.0)
     }
 }
@@ -363,6 +363,8 @@ impl ObjectService {
             upload_id: None,
             version_id: None,
             delete_marker: true,
+            retention: None,
+            legal_hold: false,
         };
         let condition = (!condition.is_empty()).then_some(Condition::Delete(condition));
         match self.commit_record(bucket, versioning, key, marker, &head, condition).await {
@@ -388,6 +390,7 @@ impl ObjectService {
         key: &str,
         sel: VersionSel,
         condition: &DeleteCondition,
+        bypass_governance: bool,
     ) -> Result<DeleteOutcome, Error> {
         let info = self.bucket(bucket).await?;
         if !condition.is_empty()
@@ -396,7 +399,11 @@ impl ObjectService {
         {
             return Err(Error::PreconditionFailed);
         }
-        let mut removed = self.drop_version_item(bucket, key, sel.suffix()).await?;
+        let mut removed = if info.object_lock.is_some() {
+            self.drop_locked_version(bucket, key, sel, bypass_governance).await?
+        } else {
+            self.drop_version_item(bucket, key, sel.suffix()).await?
+        };
         // The head is read after the item is gone: a write that made this version current
         // concurrently either shows here or finds the item gone itself (`settle_head`).
         if let Some((head, current)) = self.head_naming(bucket, key, sel).await? {
@@ -410,6 +417,43 @@ impl ObjectService {
             delete_marker: removed.is_some_and(|r| r.delete_marker),
             versioned: info.versioning != Versioning::Unversioned,
         })
+    }
+
+    /// `drop_version_item` in a bucket with object lock: decided by consensus on the item, so
+    /// that no lock set concurrently is missed. The null version, while the head holds it, is
+    /// checked there.
+    async fn drop_locked_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        sel: VersionSel,
+        bypass: bool,
+    ) -> Result<Option<ObjectRecord>, Error> {
+        let now_ms = self.now_ms();
+        if sel == VersionSel::Null
+            && let Some((_, current)) = self.head_naming(bucket, key, sel).await?
+        {
+            super::lock::deletable(&current, now_ms, bypass)?;
+        }
+        let item = version_key(bucket, key, &sel.suffix());
+        let mut removed = None;
+        let decided = self
+            .coordinator()
+            .put_conditional(VERSIONS, &item, |now| {
+                removed = version_record(now)?;
+                if let Some(record) = &removed {
+                    super::lock::deletable(record, now_ms, bypass)?;
+                }
+                Ok::<_, Error>(None)
+            })
+            .await?;
+        decided?;
+        if let Some(record) = &removed {
+            let references =
+                vec![Reference::object(bucket, key), Reference::version(bucket, key, sel.suffix())];
+            self.defer_reclaim(&record.body.data_ids(), references).await;
+        }
+        Ok(removed)
     }
 
     /// The head of `bucket/key` and its current record, if that names version `sel`.

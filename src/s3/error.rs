@@ -25,6 +25,7 @@ pub enum S3ErrorCode {
     ExpiredToken,
     IncompleteBody,
     InternalError,
+    InvalidBucketState,
     IllegalVersioningConfigurationException,
     InvalidAccessKeyId,
     InvalidArgument,
@@ -37,6 +38,7 @@ pub enum S3ErrorCode {
     InvalidPartOrder,
     InvalidRange,
     InvalidRequest,
+    InvalidRetentionPeriod,
     InvalidStorageClass,
     InvalidTag,
     KeyTooLongError,
@@ -47,11 +49,13 @@ pub enum S3ErrorCode {
     MissingSecurityHeader,
     NoSuchBucket,
     NoSuchKey,
+    NoSuchObjectLockConfiguration,
     NoSuchTagSet,
     NoSuchUpload,
     NoSuchVersion,
     NotImplemented,
     NotModified,
+    ObjectLockConfigurationNotFoundError,
     PreconditionFailed,
     RequestHeaderSectionTooLarge,
     RequestTimeTooSkewed,
@@ -87,6 +91,7 @@ impl S3ErrorCode {
             | C::InvalidDigest
             | C::InvalidLocationConstraint
             | C::InvalidRequest
+            | C::InvalidRetentionPeriod
             | C::InvalidStorageClass
             | C::KeyTooLongError
             | C::MalformedXML
@@ -97,12 +102,15 @@ impl S3ErrorCode {
             C::BucketAlreadyExists
             | C::BucketAlreadyOwnedByYou
             | C::BucketNotEmpty
+            | C::InvalidBucketState
             | C::ConditionalRequestConflict => StatusCode::CONFLICT,
             C::NoSuchBucket
             | C::NoSuchKey
             | C::NoSuchTagSet
             | C::NoSuchUpload
-            | C::NoSuchVersion => StatusCode::NOT_FOUND,
+            | C::NoSuchVersion
+            | C::NoSuchObjectLockConfiguration
+            | C::ObjectLockConfigurationNotFoundError => StatusCode::NOT_FOUND,
             C::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             C::MissingContentLength => StatusCode::LENGTH_REQUIRED,
             C::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
@@ -131,6 +139,7 @@ impl S3ErrorCode {
             C::ExpiredToken => "ExpiredToken",
             C::IncompleteBody => "IncompleteBody",
             C::InternalError => "InternalError",
+            C::InvalidBucketState => "InvalidBucketState",
             C::IllegalVersioningConfigurationException => "IllegalVersioningConfigurationException",
             C::InvalidAccessKeyId => "InvalidAccessKeyId",
             C::InvalidArgument => "InvalidArgument",
@@ -143,6 +152,7 @@ impl S3ErrorCode {
             C::InvalidPartOrder => "InvalidPartOrder",
             C::InvalidRange => "InvalidRange",
             C::InvalidRequest => "InvalidRequest",
+            C::InvalidRetentionPeriod => "InvalidRetentionPeriod",
             C::InvalidStorageClass => "InvalidStorageClass",
             C::InvalidTag => "InvalidTag",
             C::KeyTooLongError => "KeyTooLongError",
@@ -153,11 +163,13 @@ impl S3ErrorCode {
             C::MissingSecurityHeader => "MissingSecurityHeader",
             C::NoSuchBucket => "NoSuchBucket",
             C::NoSuchKey => "NoSuchKey",
+            C::NoSuchObjectLockConfiguration => "NoSuchObjectLockConfiguration",
             C::NoSuchTagSet => "NoSuchTagSet",
             C::NoSuchUpload => "NoSuchUpload",
             C::NoSuchVersion => "NoSuchVersion",
             C::NotImplemented => "NotImplemented",
             C::NotModified => "NotModified",
+            C::ObjectLockConfigurationNotFoundError => "ObjectLockConfigurationNotFoundError",
             C::PreconditionFailed => "PreconditionFailed",
             C::RequestHeaderSectionTooLarge => "RequestHeaderSectionTooLarge",
             C::RequestTimeTooSkewed => "RequestTimeTooSkewed",
@@ -277,6 +289,16 @@ fn default_message(code: S3ErrorCode) -> &'static str {
         C::NoSuchKey => "The specified key does not exist.",
         C::NoSuchTagSet => "The TagSet does not exist",
         C::NoSuchVersion => "The specified version does not exist.",
+        C::InvalidBucketState => "The request is not valid with the current state of the bucket.",
+        C::InvalidRetentionPeriod => {
+            "The retention period must be a positive number of days or years."
+        }
+        C::NoSuchObjectLockConfiguration => {
+            "The specified object does not have an ObjectLock configuration"
+        }
+        C::ObjectLockConfigurationNotFoundError => {
+            "Object Lock configuration does not exist for this bucket"
+        }
         C::IllegalVersioningConfigurationException => {
             "The versioning configuration specified in the request is invalid."
         }

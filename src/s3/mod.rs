@@ -331,6 +331,14 @@ impl S3Service {
             Operation::DeleteBucketTagging => h.delete_bucket_tagging(&ctx).await,
             Operation::GetBucketVersioning => h.get_bucket_versioning(&ctx).await,
             Operation::PutBucketVersioning => h.put_bucket_versioning(&ctx, request).await,
+            Operation::GetObjectLockConfiguration => h.get_object_lock_configuration(&ctx).await,
+            Operation::PutObjectLockConfiguration => {
+                h.put_object_lock_configuration(&ctx, request).await
+            }
+            Operation::GetObjectRetention => h.get_object_retention(&ctx).await,
+            Operation::PutObjectRetention => h.put_object_retention(&ctx, request).await,
+            Operation::GetObjectLegalHold => h.get_object_legal_hold(&ctx).await,
+            Operation::PutObjectLegalHold => h.put_object_legal_hold(&ctx, request).await,
             Operation::Unsupported(name) => Err(S3Error::new(
                 S3ErrorCode::NotImplemented,
                 format!("{name} is not implemented by RingVault yet."),

@@ -37,6 +37,12 @@ pub enum Operation {
     DeleteBucketTagging,
     GetBucketVersioning,
     PutBucketVersioning,
+    GetObjectLockConfiguration,
+    PutObjectLockConfiguration,
+    GetObjectRetention,
+    PutObjectRetention,
+    GetObjectLegalHold,
+    PutObjectLegalHold,
     /// Recognised, not supported yet: answered with 501 NotImplemented.
     Unsupported(&'static str),
     /// The method makes no sense on this resource: 405 MethodNotAllowed.
@@ -75,6 +81,12 @@ impl Operation {
             Operation::DeleteBucketTagging => "DeleteBucketTagging",
             Operation::GetBucketVersioning => "GetBucketVersioning",
             Operation::PutBucketVersioning => "PutBucketVersioning",
+            Operation::GetObjectLockConfiguration => "GetObjectLockConfiguration",
+            Operation::PutObjectLockConfiguration => "PutObjectLockConfiguration",
+            Operation::GetObjectRetention => "GetObjectRetention",
+            Operation::PutObjectRetention => "PutObjectRetention",
+            Operation::GetObjectLegalHold => "GetObjectLegalHold",
+            Operation::PutObjectLegalHold => "PutObjectLegalHold",
             Operation::Unsupported(name) => name,
             Operation::NotAllowed => "NotAllowed",
         }
@@ -169,6 +181,13 @@ pub fn route(
                     _ => Operation::NotAllowed,
                 };
             }
+            if has(query, "object-lock") {
+                return match *method {
+                    Method::GET => Operation::GetObjectLockConfiguration,
+                    Method::PUT => Operation::PutObjectLockConfiguration,
+                    _ => Operation::NotAllowed,
+                };
+            }
             if let Some(sub) = subresource(query, BUCKET_SUBRESOURCES) {
                 return Operation::Unsupported(sub);
             }
@@ -209,6 +228,18 @@ pub fn route(
                     Method::DELETE => Operation::DeleteObjectTagging,
                     _ => Operation::NotAllowed,
                 };
+            }
+            for (name, get, put) in [
+                ("retention", Operation::GetObjectRetention, Operation::PutObjectRetention),
+                ("legal-hold", Operation::GetObjectLegalHold, Operation::PutObjectLegalHold),
+            ] {
+                if has(query, name) {
+                    return match *method {
+                        Method::GET => get,
+                        Method::PUT => put,
+                        _ => Operation::NotAllowed,
+                    };
+                }
             }
             if let Some(sub) = subresource(query, OBJECT_SUBRESOURCES) {
                 return Operation::Unsupported(sub);
@@ -277,6 +308,15 @@ mod tests {
             (Method::PUT, target(b, None), "versioning", &none, Operation::PutBucketVersioning),
             (Method::GET, target(b, None), "versioning", &none, Operation::GetBucketVersioning),
             (Method::GET, target(b, None), "cors", &none, Operation::Unsupported("BucketCors")),
+            (
+                Method::PUT,
+                target(b, None),
+                "object-lock",
+                &none,
+                Operation::PutObjectLockConfiguration,
+            ),
+            (Method::GET, target(b, k), "retention", &none, Operation::GetObjectRetention),
+            (Method::PUT, target(b, k), "legal-hold", &none, Operation::PutObjectLegalHold),
             (Method::PUT, target(b, k), "", &none, Operation::PutObject),
             (Method::PUT, target(b, k), "", &copy, Operation::CopyObject),
             (Method::GET, target(b, k), "response-content-type=x", &none, Operation::GetObject),

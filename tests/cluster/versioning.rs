@@ -118,3 +118,37 @@ async fn a_node_down_while_versions_change_serves_them_all_when_back() {
     assert_eq!(current.version_id(), Some(ids[5].as_str()), "v6 is current after v7 went");
     assert_eq!(read(&back, "vdown", "k", &ids[0]).await, b"v1");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_lock_set_through_one_node_refuses_deletes_through_every_other() {
+    use aws_sdk_s3::primitives::DateTime;
+    use aws_sdk_s3::types::{ObjectLockRetention, ObjectLockRetentionMode};
+    let mut cluster = TestCluster::start(3).await;
+    let s3 = cluster.s3(0);
+    let bucket = "vlock";
+    s3.create_bucket().bucket(bucket).object_lock_enabled_for_bucket(true).send().await.unwrap();
+    let put = s3.put_object().bucket(bucket).key("k").body(b"kept".to_vec().into()).send();
+    let version = put.await.unwrap().version_id().unwrap().to_owned();
+    let until = DateTime::from_secs(4_102_444_800);
+    let retention = ObjectLockRetention::builder()
+        .mode(ObjectLockRetentionMode::Compliance)
+        .retain_until_date(until);
+    s3.put_object_retention()
+        .bucket(bucket)
+        .key("k")
+        .retention(retention.build())
+        .send()
+        .await
+        .unwrap();
+    for node in [1, 2] {
+        let delete = cluster.s3(node).delete_object().bucket(bucket).key("k").version_id(&version);
+        let err = delete.bypass_governance_retention(true).send().await.unwrap_err();
+        assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(403), "via node {node}");
+    }
+    // With one owner down the lock still holds (a majority decides); the version stays.
+    cluster.stop(2).await;
+    let delete = cluster.s3(1).delete_object().bucket(bucket).key("k").version_id(&version);
+    let err = delete.send().await.unwrap_err();
+    assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(403));
+    assert_eq!(read(&cluster.s3(1), bucket, "k", &version).await, b"kept");
+}

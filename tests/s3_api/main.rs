@@ -11,6 +11,7 @@ mod cancellation;
 mod conditional;
 mod copy;
 mod list;
+mod lock;
 mod malformed;
 mod multipart;
 mod objects;

@@ -49,6 +49,7 @@ pub async fn run(objects: ObjectService, key: String, op: Op) -> Outcome {
     let result = match op {
         Op::Put(bytes) => {
             let put = PutObject {
+                lock: Default::default(),
                 condition: None,
                 owner: "sim".into(),
                 size_hint: Some(bytes.len() as u64),
@@ -66,7 +67,7 @@ pub async fn run(objects: ObjectService, key: String, op: Op) -> Outcome {
             .await
             .map(|o| o.version_id),
         Op::Delete(id) => objects
-            .delete_version(BUCKET, &key, VersionSel::Id(id), &DeleteCondition::default())
+            .delete_version(BUCKET, &key, VersionSel::Id(id), &DeleteCondition::default(), false)
             .await
             .map(|_| None),
     };

@@ -64,7 +64,9 @@ impl Handlers<'_> {
                 "This access key may not create buckets.",
             ));
         }
-        let body = read_small_body(request.into_body(), self.options.xml_body_bytes_max).await?;
+        let (parts, body) = request.into_parts();
+        let request_headers = &parts.headers;
+        let body = read_small_body(body, self.options.xml_body_bytes_max).await?;
         let location = if body.iter().all(u8::is_ascii_whitespace) {
             String::new()
         } else {
@@ -81,7 +83,13 @@ impl Handlers<'_> {
             )
             .with("LocationConstraint", location));
         }
-        self.objects.create_bucket(name, &ctx.access_key_id, &location).await.map_err(map_error)?;
+        let object_lock =
+            super::headers::header(request_headers, "x-amz-bucket-object-lock-enabled")
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+        self.objects
+            .create_bucket(name, &ctx.access_key_id, &location, object_lock)
+            .await
+            .map_err(map_error)?;
         let mut response = response::status_only(StatusCode::OK);
         response::set_header(&mut response, "location", &format!("/{name}"));
         Ok(response)

@@ -182,6 +182,7 @@ impl Handlers<'_> {
             self.objects.open_object(&info, 0, info.size() - 1).await.map_err(map_error)?
         };
         let put = PutObject {
+            lock: super::lock::object_lock_headers(headers)?,
             condition: super::headers::write_condition(headers)?,
             owner: ctx.access_key_id.clone(),
             size_hint: Some(info.size()),

@@ -57,8 +57,9 @@ impl Handlers<'_> {
         B: http_body::Body<Data = bytes::Bytes> + Send + Unpin + 'static,
         B::Error: std::fmt::Display,
     {
-        self.bucket_for(ctx, Access::Write).await?;
+        let bucket = self.bucket_for(ctx, Access::Write).await?;
         let (parts, body) = request.into_parts();
+        let bypass = super::lock::bypass_governance(&parts.headers, &bucket, ctx);
         let body = read_small_body(body, BODY_BYTES_MAX).await?;
         verify_integrity(&parts.headers, &body)?;
         let document: xml::Delete = xml::from_xml_with_root(&body, xml::Delete::ROOT)?;
@@ -110,6 +111,7 @@ impl Handlers<'_> {
                         key: object.key.clone(),
                         version: version.ok().flatten(),
                         condition,
+                        bypass_governance: bypass,
                     });
                 }
             }

@@ -6,6 +6,7 @@ mod copy;
 mod delete;
 mod headers;
 mod list;
+mod lock;
 mod multipart;
 mod object;
 mod tagging;
@@ -36,6 +37,12 @@ pub(crate) fn map_error(e: objects::Error) -> S3Error {
         E::NoSuchAccessKey => S3ErrorCode::InvalidAccessKeyId.into(),
         E::NoSuchUpload => S3ErrorCode::NoSuchUpload.into(),
         E::NoSuchVersion => S3ErrorCode::NoSuchVersion.into(),
+        E::LockNotEnabled => {
+            S3Error::new(S3ErrorCode::InvalidRequest, "Bucket is missing Object Lock Configuration")
+        }
+        E::InvalidBucketState { what } => S3Error::new(S3ErrorCode::InvalidBucketState, what),
+        E::Locked { what } => S3Error::new(S3ErrorCode::AccessDenied, what),
+        E::NoLockConfiguration => S3ErrorCode::NoSuchObjectLockConfiguration.into(),
         E::InvalidVersionId => invalid_version_id(),
         E::DeleteMarker { version_id, named } => {
             let error = if named {

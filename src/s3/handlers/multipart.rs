@@ -106,6 +106,7 @@ impl Handlers<'_> {
             tags: tagging_header(headers)?,
             checksum_algorithm: algorithm,
             checksum_full_object: full_object,
+            lock: super::lock::object_lock_headers(headers)?,
         };
         let upload_id = self
             .objects

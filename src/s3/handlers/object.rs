@@ -56,6 +56,7 @@ impl Handlers<'_> {
         let headers = &parts.headers;
         let incoming = incoming_body(ctx.payload.clone(), headers, body, PUT_SIZE_MAX)?;
         let put = PutObject {
+            lock: super::lock::object_lock_headers(headers)?,
             condition: write_condition(headers)?,
             owner: ctx.access_key_id.clone(),
             size_hint: incoming.size,
@@ -149,6 +150,7 @@ impl Handlers<'_> {
         let mut response = http::Response::new(body);
         *response.status_mut() = status;
         self.object_headers(&mut response, ctx, &info, headers, range.is_none());
+        super::lock::set_lock_headers(&mut response, &info);
         set_version_header(
             &mut response,
             info.version_id(),
@@ -230,11 +232,13 @@ impl Handlers<'_> {
         ctx: &Context,
         headers: &HeaderMap,
     ) -> Result<S3Response, S3Error> {
-        self.bucket_for(ctx, Access::Write).await?;
+        let bucket = self.bucket_for(ctx, Access::Write).await?;
         let condition = super::headers::delete_condition(headers)?;
+        let bypass = super::lock::bypass_governance(headers, &bucket, ctx);
         let outcome = match version_param(ctx)? {
             Some(version) => {
-                self.objects.delete_version(ctx.bucket(), ctx.key(), version, &condition).await
+                let (name, key) = (ctx.bucket(), ctx.key());
+                self.objects.delete_version(name, key, version, &condition, bypass).await
             }
             None => {
                 let owner = &ctx.access_key_id;

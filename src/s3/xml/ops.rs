@@ -290,6 +290,59 @@ impl XmlResponse for VersioningConfiguration {
     const ROOT: &'static str = "VersioningConfiguration";
 }
 
+/// `PutObjectLockConfiguration` request and `GetObjectLockConfiguration` response.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectLockConfiguration {
+    #[serde(rename = "ObjectLockEnabled", skip_serializing_if = "Option::is_none", default)]
+    pub enabled: Option<String>,
+    #[serde(rename = "Rule", skip_serializing_if = "Option::is_none", default)]
+    pub rule: Option<ObjectLockRule>,
+}
+
+impl XmlResponse for ObjectLockConfiguration {
+    const ROOT: &'static str = "ObjectLockConfiguration";
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectLockRule {
+    #[serde(rename = "DefaultRetention", skip_serializing_if = "Option::is_none", default)]
+    pub default_retention: Option<DefaultRetention>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DefaultRetention {
+    #[serde(rename = "Mode", skip_serializing_if = "Option::is_none", default)]
+    pub mode: Option<String>,
+    #[serde(rename = "Days", skip_serializing_if = "Option::is_none", default)]
+    pub days: Option<i64>,
+    #[serde(rename = "Years", skip_serializing_if = "Option::is_none", default)]
+    pub years: Option<i64>,
+}
+
+/// `PutObjectRetention` request and `GetObjectRetention` response.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Retention {
+    #[serde(rename = "Mode", skip_serializing_if = "Option::is_none", default)]
+    pub mode: Option<String>,
+    #[serde(rename = "RetainUntilDate", skip_serializing_if = "Option::is_none", default)]
+    pub retain_until_date: Option<String>,
+}
+
+impl XmlResponse for Retention {
+    const ROOT: &'static str = "Retention";
+}
+
+/// `PutObjectLegalHold` request and `GetObjectLegalHold` response.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LegalHold {
+    #[serde(rename = "Status", skip_serializing_if = "Option::is_none", default)]
+    pub status: Option<String>,
+}
+
+impl XmlResponse for LegalHold {
+    const ROOT: &'static str = "LegalHold";
+}
+
 /// Object and bucket tagging documents.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tagging {
