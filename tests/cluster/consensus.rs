@@ -116,10 +116,33 @@ async fn if_match_read_modify_write_through_three_nodes_loses_no_update() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn one_of_two_racing_bucket_creations_wins() {
     let cluster = TestCluster::start(3).await;
+    // Two owners: the root key through node 0, a second key through node 1.
+    let node = cluster.node(0);
+    let admin = ringvault::admin::AdminClient::new(
+        &node.admin_addr().to_string(),
+        node.admin_token().clone(),
+    )
+    .unwrap();
+    let (second_id, second_secret) = ("RVSECONDOWNER0000001", "second-owner-secret-for-the-race");
+    admin
+        .import_key(&ringvault::admin::api::ImportKeyRequest {
+            access_key_id: second_id.into(),
+            secret_access_key: second_secret.into(),
+            name: "second".into(),
+            allow_create_bucket: true,
+        })
+        .await
+        .unwrap();
+    let second = crate::common::client(
+        &format!("http://{}", cluster.node(1).s3_addr()),
+        second_id,
+        second_secret,
+    );
     for round in 0..4 {
         let name = format!("exclusive-{round}");
-        let creates = (0..2).map(|i| {
-            let (s3, name) = (cluster.s3(i), name.clone());
+        let clients = [cluster.s3(0), second.clone()];
+        let creates = clients.into_iter().map(|s3| {
+            let name = name.clone();
             async move { s3.create_bucket().bucket(name).send().await }
         });
         let results = join_all(creates).await;
@@ -127,7 +150,7 @@ async fn one_of_two_racing_bucket_creations_wins() {
         assert_eq!(won, 1, "round {round}: exactly one creation succeeds");
         let lost = results.into_iter().find_map(Result::err).unwrap();
         let code = lost.as_service_error().and_then(|s| s.code()).map(str::to_owned);
-        assert_eq!(code.as_deref(), Some("BucketAlreadyOwnedByYou"));
+        assert_eq!(code.as_deref(), Some("BucketAlreadyExists"));
     }
 }
 

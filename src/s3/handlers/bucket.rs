@@ -86,10 +86,14 @@ impl Handlers<'_> {
         let object_lock =
             super::headers::header(request_headers, "x-amz-bucket-object-lock-enabled")
                 .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
-        self.objects
-            .create_bucket(name, &ctx.access_key_id, &location, object_lock)
-            .await
-            .map_err(map_error)?;
+        let created = self.objects.create_bucket(name, &ctx.access_key_id, &location, object_lock);
+        match created.await {
+            Ok(_) => {}
+            // S3's legacy rule in us-east-1: creating a bucket one already owns succeeds (and
+            // changes nothing); every other region answers BucketAlreadyOwnedByYou.
+            Err(crate::objects::Error::BucketAlreadyOwnedByYou) if *region == "us-east-1" => {}
+            Err(e) => return Err(map_error(e)),
+        }
         let mut response = response::status_only(StatusCode::OK);
         response::set_header(&mut response, "location", &format!("/{name}"));
         Ok(response)
