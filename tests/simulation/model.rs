@@ -48,6 +48,9 @@ pub struct KeyHistory {
     pub last: Option<Attempt>,
     /// The step of a purge that left no copy anywhere, if no mutation was attempted since.
     pub purged: Option<u64>,
+    /// Per node: the tombstones a purge removed from it while other nodes kept a successor.
+    /// Such a node holds nothing for the key, which covers what those tombstones covered.
+    pub forgotten: BTreeMap<usize, Siblings>,
 }
 
 #[derive(Debug, Default)]
@@ -96,7 +99,7 @@ impl Model {
     /// Only tombstones may go, and only tombstones that cover every acknowledged write (else a
     /// write was lost, purge or not). The acknowledged writes are settled: from now on nothing
     /// live may appear for the key until a client writes it again.
-    pub fn purged(&mut self, step: u64, key: &[u8], held: &Siblings) -> Result<(), Violation> {
+    fn purged(&mut self, step: u64, key: &[u8], held: &Siblings) -> Result<(), Violation> {
         let name = String::from_utf8_lossy(key);
         if held.iter().any(|s| !s.is_tombstone()) {
             return Err(Violation {
@@ -121,6 +124,59 @@ impl Model {
         }
         history.acked.clear();
         history.purged = Some(step);
+        Ok(())
+    }
+
+    /// Checks and records what a purge pass did to `key`, from each node's copy before and
+    /// after it: gone everywhere (`purged`), or gone from some nodes only (`forgot`).
+    pub fn after_purge(
+        &mut self,
+        step: u64,
+        key: &[u8],
+        before: &[Siblings],
+        after: &[Siblings],
+    ) -> Result<(), Violation> {
+        let mut held = Siblings::new();
+        for s in before {
+            held.merge(s);
+        }
+        if !held.is_empty() && after.iter().all(Siblings::is_empty) {
+            return self.purged(step, key, &held);
+        }
+        for (node, (had, has)) in before.iter().zip(after).enumerate() {
+            if !had.is_empty() && has.is_empty() {
+                self.forgot(step, key, node, had, &held)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A purge removed `held` from `node` while other nodes kept the key: tombstones, and
+    /// values a tombstone some node held (`everywhere`) supersedes.
+    fn forgot(
+        &mut self,
+        step: u64,
+        key: &[u8],
+        node: usize,
+        held: &Siblings,
+        everywhere: &Siblings,
+    ) -> Result<(), Violation> {
+        let superseded = |s: &Sibling| {
+            s.is_tombstone()
+                || everywhere.iter().any(|t| t.is_tombstone() && t.clock.descends(&s.clock))
+        };
+        if !held.iter().all(superseded) {
+            return Err(Violation {
+                step,
+                property: "a purge forgets only deleted items",
+                detail: format!(
+                    "key {}: purged from #{node} while it held {}",
+                    String::from_utf8_lossy(key),
+                    describe(held)
+                ),
+            });
+        }
+        self.keys.entry(key.to_vec()).or_default().forgotten.insert(node, held.clone());
         Ok(())
     }
 
@@ -195,8 +251,11 @@ impl Model {
             let name = String::from_utf8_lossy(key);
             for owner in owners(key) {
                 let held = local(owner, key);
+                let forgotten = history.forgotten.get(&owner).filter(|_| held.is_empty());
                 for acked in &history.acked {
-                    if !covers(&held, &acked.clock) {
+                    if !covers(&held, &acked.clock)
+                        && !forgotten.is_some_and(|f| covers(f, &acked.clock))
+                    {
                         return Err(Violation {
                             step,
                             property: "an acknowledged write is on all its owners after healing",

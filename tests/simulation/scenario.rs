@@ -606,14 +606,15 @@ impl Scenario {
     /// what was acknowledged.
     async fn purge(&mut self, i: usize) -> Result<(), Violation> {
         let keys: Vec<Vec<u8>> = self.model.keys.keys().cloned().collect();
-        let before: Vec<Siblings> = keys.iter().map(|k| self.cluster.anywhere(k)).collect();
+        let nodes = self.cluster.nodes.len();
+        let before: Vec<Vec<Siblings>> =
+            keys.iter().map(|k| (0..nodes).map(|n| self.cluster.local(n, k)).collect()).collect();
         let purged = self.cluster.purge(i, PURGE_GRACE).await;
         self.stats.purged += purged as u64;
         self.log(format!("purge on #{i}: {purged}"));
-        for (key, held) in keys.iter().zip(before) {
-            if !held.is_empty() && self.cluster.anywhere(key).is_empty() {
-                self.model.purged(self.step, key, &held)?;
-            }
+        for (key, before) in keys.iter().zip(before) {
+            let after: Vec<Siblings> = (0..nodes).map(|n| self.cluster.local(n, key)).collect();
+            self.model.after_purge(self.step, key, &before, &after)?;
         }
         Ok(())
     }
