@@ -64,6 +64,8 @@ struct Inner {
     body: BodyOptions,
     /// Bodies the reclaim queue deleted since start (by the background loop or on demand).
     reclaimed: std::sync::atomic::AtomicU64,
+    /// Version ids minted since start: orders this node's versions within a millisecond.
+    minted: std::sync::atomic::AtomicU32,
 }
 
 impl ObjectService {
@@ -75,6 +77,7 @@ impl ObjectService {
                 rng: Mutex::new(StdRng::seed_from_u64(seed)),
                 body,
                 reclaimed: std::sync::atomic::AtomicU64::new(0),
+                minted: std::sync::atomic::AtomicU32::new(0),
             }),
         }
     }

@@ -142,17 +142,18 @@ pub enum Versioning {
 }
 
 /// The identity of a version: its 16-byte sort key. Newer versions sort first: the key is the
-/// write time in milliseconds, inverted, then the writing node's id, inverted, then random
-/// bytes that keep two writes of one millisecond apart. Shown to clients as 32 hex digits.
+/// write time in milliseconds, inverted, then the writing node's id, inverted, then the node's
+/// mint sequence number, inverted, so that of two writes of one millisecond on one node the
+/// later sorts first. Shown to clients as 32 hex digits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct VersionId(pub [u8; 16]);
 
 impl VersionId {
-    pub fn new(time_ms: i64, node: u64, random: [u8; 4]) -> Self {
+    pub fn new(time_ms: i64, node: u64, sequence: u32) -> Self {
         let mut bytes = [0u8; 16];
         bytes[..8].copy_from_slice(&sort_time(time_ms).to_be_bytes());
         bytes[8..12].copy_from_slice(&(!(node as u32)).to_be_bytes());
-        bytes[12..].copy_from_slice(&random);
+        bytes[12..].copy_from_slice(&(!sequence).to_be_bytes());
         VersionId(bytes)
     }
 
@@ -515,7 +516,7 @@ mod tests {
             parts: Vec::new(),
             tags: vec![("t".into(), "v".into())],
             upload_id: None,
-            version_id: Some(VersionId::new(1_700_000_000_000, 7, [1, 2, 3, 4])),
+            version_id: Some(VersionId::new(1_700_000_000_000, 7, 3)),
             delete_marker: false,
             retention: Some(Retention { mode: LockMode::Compliance, until_ms: 9 }),
             legal_hold: true,
@@ -558,11 +559,13 @@ mod tests {
 
     #[test]
     fn version_ids_sort_newest_first_and_round_trip_as_text() {
-        let older = VersionId::new(1_000, 1, [0; 4]);
-        let newer = VersionId::new(2_000, 1, [0; 4]);
-        let same_ms_other_node = VersionId::new(2_000, 2, [0; 4]);
+        let older = VersionId::new(1_000, 1, 0);
+        let newer = VersionId::new(2_000, 1, 0);
+        let same_ms_other_node = VersionId::new(2_000, 2, 0);
+        let same_ms_later_mint = VersionId::new(2_000, 1, 1);
         assert!(newer < older);
         assert!(same_ms_other_node < newer, "a higher node id ranks first within a millisecond");
+        assert!(same_ms_later_mint < newer, "a node's later mint ranks first within a millisecond");
         let text = newer.to_string();
         assert_eq!(text.len(), 32);
         assert_eq!(VersionId::parse(&text), Some(newer));

@@ -143,7 +143,8 @@ pub(super) fn version_record(item: &Siblings) -> Result<Option<ObjectRecord>, Er
 
 impl ObjectService {
     pub(super) fn mint_version(&self, time_ms: i64) -> VersionId {
-        VersionId::new(time_ms, self.coordinator().node_id(), self.random_bytes())
+        let sequence = self.inner.minted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        VersionId::new(time_ms, self.coordinator().node_id(), sequence)
     }
 
     /// Writes `record` as the new current version of `bucket/key` (plain, or decided by
@@ -212,6 +213,12 @@ impl ObjectService {
         // A null version on the head moves to the null slot before the head moves on.
         if let Some(null) = head_record(current)?.filter(|r| r.version_id.is_none()) {
             self.write_version_item(bucket, key, NULL_SLOT, &null).await?;
+        }
+        // A newer version already current (a write whose id sorts first but whose head
+        // landed before this one's read) stays current: this one is an older version.
+        let newer_current = head_record(current)?.is_some_and(|h| sort_key(&h) < sort_key(record));
+        if newer_current && condition.is_none() {
+            return Ok(());
         }
         match self.write_head(bucket, key, record, current, condition).await {
             Ok(()) => self.settle_head(bucket, key, id).await,
@@ -470,13 +477,27 @@ impl ObjectService {
     /// After the head was pointed at version `id`: if a concurrent DELETE removed that version
     /// meanwhile (and checked the head before this write landed), the newest version left
     /// becomes current, so that no head names a version that is gone.
+    ///
+    /// And if a newer version's head write was superseded by this one's (two writes through
+    /// one owner with the same context: the owner's clock makes the later one a successor),
+    /// the newest version is made current again.
     async fn settle_head(&self, bucket: &str, key: &str, id: VersionId) -> Result<(), Error> {
         let sel = VersionSel::Id(id);
-        if self.version_item(bucket, key, sel).await?.is_some() {
+        if self.version_item(bucket, key, sel).await?.is_none() {
+            if let Some((head, _)) = self.head_naming(bucket, key, sel).await? {
+                self.replace_head(bucket, key, head, sel).await?;
+            }
             return Ok(());
         }
-        if let Some((head, _)) = self.head_naming(bucket, key, sel).await? {
-            self.replace_head(bucket, key, head, sel).await?;
+        let Some(newest) = self.newest_version(bucket, key, None).await? else { return Ok(()) };
+        if newest.version_id == Some(id) {
+            return Ok(());
+        }
+        let head_key = records::object_key(bucket, key);
+        let head = self.coordinator().get(OBJECTS, &head_key).await?;
+        if head_record(&head)?.is_none_or(|h| sort_key(&newest) < sort_key(&h)) {
+            let value = Some(records::encode(&newest));
+            self.coordinator().put(OBJECTS, &head_key, value, head.context()).await?;
         }
         Ok(())
     }
@@ -493,7 +514,7 @@ impl ObjectService {
     ) -> Result<Option<ObjectRecord>, Error> {
         let head_key = records::object_key(bucket, key);
         for _ in 0..HEAD_ATTEMPTS {
-            let newest = self.newest_version(bucket, key, removed).await?;
+            let newest = self.newest_version(bucket, key, Some(removed)).await?;
             let value = newest.as_ref().map(records::encode);
             self.coordinator().put(OBJECTS, &head_key, value, head.context()).await?;
             if removed == VersionSel::Null {
@@ -522,23 +543,23 @@ impl ObjectService {
         version_record(&item)
     }
 
-    /// The newest version of `bucket/key` in `VERSIONS`, other than `removed`.
+    /// The newest version of `bucket/key` in `VERSIONS`, other than `removed` if given.
     async fn newest_version(
         &self,
         bucket: &str,
         key: &str,
-        removed: VersionSel,
+        removed: Option<VersionSel>,
     ) -> Result<Option<ObjectRecord>, Error> {
         let mut null = None;
         let newest = self
             .find_in_versions(bucket, key, |suffix, record| {
                 if suffix == NULL_SLOT {
-                    if removed != VersionSel::Null {
+                    if removed != Some(VersionSel::Null) {
                         null = Some(record.clone());
                     }
                     return false;
                 }
-                record.version_id.is_some() && record.version_id != removed.id()
+                record.version_id.is_some() && removed.is_none_or(|r| record.version_id != r.id())
             })
             .await?;
         // The newest timed version; the null version wins if it is newer still.

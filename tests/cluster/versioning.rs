@@ -75,7 +75,10 @@ async fn concurrent_writes_through_every_node_all_survive_as_versions() {
         // Version ids sort newest first.
         expected.sort();
         assert_eq!(ids, expected, "node {node} lists every acknowledged version, newest first");
-        assert!(listed[0].1 && listed[1..].iter().all(|(_, latest)| !latest), "node {node}");
+        assert!(
+            listed[0].1 && listed[1..].iter().all(|(_, latest)| !latest),
+            "node {node}: {listed:?}"
+        );
         let current = s3.get_object().bucket("vring").key("hot").send().await.unwrap();
         assert_eq!(current.version_id(), Some(expected[0].as_str()), "node {node}: the newest");
         for (id, body) in &acked {
