@@ -66,6 +66,9 @@ struct Inner {
     reclaimed: std::sync::atomic::AtomicU64,
     /// Version ids minted since start: orders this node's versions within a millisecond.
     minted: std::sync::atomic::AtomicU32,
+    /// Held by a reclaim pass: two passes at once (the background loop and one on demand)
+    /// would check and delete the same entries twice.
+    reclaiming: tokio::sync::Mutex<()>,
 }
 
 impl ObjectService {
@@ -78,6 +81,7 @@ impl ObjectService {
                 body,
                 reclaimed: std::sync::atomic::AtomicU64::new(0),
                 minted: std::sync::atomic::AtomicU32::new(0),
+                reclaiming: tokio::sync::Mutex::new(()),
             }),
         }
     }

@@ -150,6 +150,7 @@ impl ObjectService {
 
     /// Deletes the queued bodies that are due and referenced by no version on any owner.
     pub async fn reclaim_due(&self) -> Result<ReclaimPass, Error> {
+        let _pass = self.inner.reclaiming.lock().await;
         let now = self.now_ms();
         let end = entry_key(now.saturating_add(1), &[0; 16]);
         let entries = self.coordinator().journal_range(PREFIX, &end, PASS_ENTRIES_MAX).await?;
