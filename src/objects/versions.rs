@@ -210,13 +210,14 @@ impl ObjectService {
         let item = version_key(bucket, key, &id.0);
         let value = records::encode(record);
         self.coordinator().put(VERSIONS, &item, Some(value), VectorClock::default()).await?;
+        let head = head_record(current)?;
         // A null version on the head moves to the null slot before the head moves on.
-        if let Some(null) = head_record(current)?.filter(|r| r.version_id.is_none()) {
-            self.write_version_item(bucket, key, NULL_SLOT, &null).await?;
+        if let Some(null) = head.as_ref().filter(|r| r.version_id.is_none()) {
+            self.write_version_item(bucket, key, NULL_SLOT, null).await?;
         }
         // A newer version already current (a write whose id sorts first but whose head
         // landed before this one's read) stays current: this one is an older version.
-        let newer_current = head_record(current)?.is_some_and(|h| sort_key(&h) < sort_key(record));
+        let newer_current = head.is_some_and(|h| sort_key(&h) < sort_key(record));
         if newer_current && condition.is_none() {
             return Ok(());
         }
@@ -340,9 +341,7 @@ impl ObjectService {
                 return Ok(Some(record));
             }
         }
-        let item =
-            self.coordinator().get(VERSIONS, &version_key(bucket, key, &sel.suffix())).await?;
-        Ok(version_record(&item)?.filter(|r| r.version_id == sel.id()))
+        Ok(self.version_item(bucket, key, sel).await?.filter(|r| r.version_id == sel.id()))
     }
 
     /// DELETE without a version id in a versioned bucket: a delete marker becomes the current
