@@ -12,6 +12,7 @@
 //! store           node-local redb persistence (the only redb user)
 //! ```
 
+pub mod access;
 pub mod admin;
 pub mod causality;
 pub mod clock;

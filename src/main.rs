@@ -14,8 +14,8 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
 use ringvault::admin::api::{
-    BucketDetail, CreateKeyRequest, GrantRequest, ImportKeyRequest, KeyDetail, KeySummary,
-    UpdateKeyRequest,
+    BucketDetail, CreateKeyRequest, ExplainRequest, GrantRequest, ImportKeyRequest, KeyDetail,
+    KeySummary, UpdateKeyRequest,
 };
 use ringvault::admin::{AdminClient, AdminToken};
 use ringvault::config::{ADMIN_TOKEN_FILE, Config, DEFAULT_ADMIN_ADDR, DEFAULT_DATA_DIR, Settings};
@@ -196,6 +196,22 @@ enum BucketCommand {
         access_key_id: String,
         #[command(flatten)]
         rights: RequiredRights,
+    },
+    /// Say how a request would be decided (bucket policy, ownership, grants, ACLs) and why.
+    Explain {
+        name: String,
+        /// The S3 action, as bucket policies name it (e.g. s3:GetObject).
+        #[arg(long)]
+        action: String,
+        /// The access key asking; omit for an anonymous request.
+        #[arg(long = "key", value_name = "ACCESS_KEY_ID")]
+        access_key_id: Option<String>,
+        /// The object, for object actions.
+        #[arg(long)]
+        object: Option<String>,
+        /// The client address, for aws:SourceIp conditions.
+        #[arg(long)]
+        source_ip: Option<String>,
     },
     /// Take read and/or write access to a bucket from a key; with neither flag, all of it.
     Deny {
@@ -464,6 +480,16 @@ async fn bucket_command(
                 return print_json(&detail);
             }
             print_bucket_detail(&detail);
+            return Ok(());
+        }
+        BucketCommand::Explain { name, action, access_key_id, object, source_ip } => {
+            let request =
+                ExplainRequest { principal: access_key_id, action, key: object, source_ip };
+            let explained = client.explain(&name, &request).await?;
+            if json {
+                return print_json(&explained);
+            }
+            println!("{}: {}", explained.decision, explained.reason);
             return Ok(());
         }
         BucketCommand::Allow { name, access_key_id, rights } => {

@@ -18,12 +18,14 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("ring", &["rpc", "store", "clock"]),
     ("coordinator", &["ring", "rpc", "store", "causality", "consensus", "clock", "tasks"]),
     ("objects", &["coordinator", "causality", "clock", "store", "tasks"]),
-    ("s3", &["objects", "clock", "config", "metrics", "tasks"]),
-    ("admin", &["objects", "clock", "config", "ring", "coordinator", "metrics", "tasks"]),
+    ("access", &["objects"]),
+    ("s3", &["access", "objects", "clock", "config", "metrics", "tasks"]),
+    ("admin", &["access", "objects", "clock", "config", "ring", "coordinator", "metrics", "tasks"]),
     ("cluster", &["causality", "clock", "config", "coordinator", "ring", "rpc", "store", "tasks"]),
     (
         "node",
         &[
+            "access",
             "admin",
             "causality",
             "cluster",

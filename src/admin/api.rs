@@ -151,6 +151,31 @@ pub struct GrantRequest {
     pub write: bool,
 }
 
+/// The body of `POST /v1/buckets/{bucket}/explain`: a request to judge without making it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExplainRequest {
+    /// The access key asking; `None` for an anonymous request.
+    #[serde(default)]
+    pub principal: Option<String>,
+    /// An S3 action as policies name it, e.g. `s3:GetObject`.
+    pub action: String,
+    /// The object, for object actions.
+    #[serde(default)]
+    pub key: Option<String>,
+    /// The client address, for `aws:SourceIp` conditions.
+    #[serde(default)]
+    pub source_ip: Option<String>,
+}
+
+/// How a request would be decided, and by what.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Explanation {
+    /// `allow`, `deny`, or `object-acl` (the object's own ACL decides; `reason` says how).
+    pub decision: String,
+    pub reason: String,
+}
+
 /// The body of every error answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {

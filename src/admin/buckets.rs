@@ -1,8 +1,11 @@
 //! Bucket handlers: list, detail (owner, region, grants, tags), and setting one key's grant.
 
-use super::api::{BucketDetail, BucketList, BucketSummary, Grant, GrantRequest, Tag};
+use super::api::{
+    BucketDetail, BucketList, BucketSummary, ExplainRequest, Explanation, Grant, GrantRequest, Tag,
+};
 use super::error::{ApiError, Subject};
 use super::{AdminService, Reply, rfc3339};
+use crate::access::{self, Asking, Facts, Verdict};
 use crate::objects::BucketInfo;
 
 fn summary(bucket: &BucketInfo) -> BucketSummary {
@@ -83,5 +86,43 @@ impl AdminService {
             "bucket grant set"
         );
         Reply::ok(&detail(&bucket))
+    }
+
+    /// How a request would be decided on `name`: the verdict and the rule that made it.
+    pub(super) async fn explain(
+        &self,
+        name: &str,
+        request: ExplainRequest,
+    ) -> Result<Reply, ApiError> {
+        let action =
+            access::action_named(&request.action).ok_or_else(|| ApiError::InvalidArgument {
+                field: "action",
+                reason: format!("{} is not an S3 action RingVault checks", request.action),
+            })?;
+        let bucket = self
+            .objects()
+            .bucket(name)
+            .await
+            .map_err(|e| ApiError::from_objects(e, Subject::Bucket(name)))?;
+        let mut facts = Facts::default();
+        if let Some(ip) = &request.source_ip {
+            facts.set("aws:SourceIp", ip.clone());
+        }
+        facts.set("aws:SecureTransport", "false");
+        let kind = if request.principal.is_some() { "User" } else { "Anonymous" };
+        facts.set("aws:PrincipalType", kind);
+        let asking = Asking {
+            principal: request.principal.as_deref(),
+            action,
+            key: request.key.as_deref(),
+            facts: &facts,
+        };
+        let explained = access::explain(&bucket, &asking);
+        let decision = match explained.verdict {
+            Verdict::Allow => "allow",
+            Verdict::Deny => "deny",
+            Verdict::ObjectAcl(_) => "object-acl",
+        };
+        Reply::ok(&Explanation { decision: decision.to_owned(), reason: explained.reason })
     }
 }

@@ -18,8 +18,8 @@ use serde::de::DeserializeOwned;
 use super::AdminToken;
 use super::api::{
     ApplyResult, BucketDetail, BucketList, ClusterChange, ClusterStatus, CreateKeyRequest,
-    ErrorBody, GrantRequest, ImportKeyRequest, KeyDetail, KeyList, KeySummary, NewKey,
-    RepairAccepted, RepairRequest, Status, UpdateKeyRequest,
+    ErrorBody, ExplainRequest, Explanation, GrantRequest, ImportKeyRequest, KeyDetail, KeyList,
+    KeySummary, NewKey, RepairAccepted, RepairRequest, Status, UpdateKeyRequest,
 };
 
 /// Time one call may take, connection included.
@@ -184,6 +184,16 @@ impl AdminClient {
 
     pub async fn bucket(&self, name: &str) -> Result<BucketDetail, ClientError> {
         self.json(Method::GET, &format!("/v1/buckets/{}", segment(name)), None::<&()>).await
+    }
+
+    /// How the node would decide a request on `bucket`.
+    pub async fn explain(
+        &self,
+        bucket: &str,
+        request: &ExplainRequest,
+    ) -> Result<Explanation, ClientError> {
+        let path = format!("/v1/buckets/{}/explain", segment(bucket));
+        self.json(Method::POST, &path, Some(request)).await
     }
 
     /// Sets `id`'s rights on `bucket` to exactly `request` (both false removes the grant).

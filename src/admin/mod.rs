@@ -221,6 +221,7 @@ impl AdminService {
             }
             Route::ListBuckets => self.list_buckets().await,
             Route::GetBucket { bucket } => self.bucket_detail(&bucket).await,
+            Route::Explain { bucket } => self.explain(&bucket, read_json(body, max).await?).await,
             Route::PutGrant { bucket, access_key_id } => {
                 self.put_grant(&bucket, &access_key_id, read_json(body, max).await?).await
             }

@@ -19,6 +19,7 @@ pub enum Route {
     ListBuckets,
     GetBucket { bucket: String },
     PutGrant { bucket: String, access_key_id: String },
+    Explain { bucket: String },
     ClusterStatus,
     StageChange,
     ClearChanges,
@@ -41,6 +42,7 @@ impl Route {
             Self::ListBuckets => "ListBuckets",
             Self::GetBucket { .. } => "GetBucket",
             Self::PutGrant { .. } => "PutGrant",
+            Self::Explain { .. } => "Explain",
             Self::ClusterStatus => "ClusterStatus",
             Self::StageChange => "StageChange",
             Self::ClearChanges => "ClearChanges",
@@ -121,6 +123,10 @@ pub fn route(method: &Method, path: &str) -> Result<Route, ApiError> {
             Method::GET => Ok(Route::GetBucket { bucket: (*bucket).to_owned() }),
             _ => Err(refuse("GET")),
         },
+        ["v1", "buckets", bucket, "explain"] => match m {
+            Method::POST => Ok(Route::Explain { bucket: (*bucket).to_owned() }),
+            _ => Err(refuse("POST")),
+        },
         ["v1", "buckets", bucket, "grants", id] => match m {
             Method::PUT => Ok(Route::PutGrant {
                 bucket: (*bucket).to_owned(),
@@ -158,6 +164,7 @@ mod tests {
                 "/v1/buckets/b1/grants/RV%41",
                 Route::PutGrant { bucket: key("b1"), access_key_id: key("RVA") },
             ),
+            (Method::POST, "/v1/buckets/b1/explain", Route::Explain { bucket: key("b1") }),
         ];
         for (method, path, expected) in ok {
             assert_eq!(route(method, path).unwrap(), *expected, "{method} {path}");

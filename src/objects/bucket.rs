@@ -5,7 +5,8 @@ use std::ops::Bound;
 use crate::coordinator::ScanRange;
 
 use super::records::{
-    self, BUCKETS, BucketGrant, BucketRecord, OBJECTS, ObjectLockConfig, VERSIONS, Versioning,
+    self, BUCKETS, BucketConfig, BucketGrant, BucketRecord, OBJECTS, ObjectLockConfig, VERSIONS,
+    Versioning,
 };
 use super::{Error, ObjectService, live_value};
 
@@ -20,6 +21,8 @@ pub struct BucketInfo {
     pub tags: Vec<(String, String)>,
     pub versioning: Versioning,
     pub object_lock: Option<ObjectLockConfig>,
+    /// ACL, policy, ownership controls, public access block.
+    pub config: BucketConfig,
 }
 
 impl From<BucketRecord> for BucketInfo {
@@ -33,6 +36,7 @@ impl From<BucketRecord> for BucketInfo {
             tags: r.tags,
             versioning: r.versioning,
             object_lock: r.object_lock,
+            config: r.config,
         }
     }
 }
@@ -69,13 +73,15 @@ const BUCKET_LIST_MAX: usize = 10_000;
 impl ObjectService {
     /// Creates `name` for `owner`. Creating a bucket one already owns is
     /// `BucketAlreadyOwnedByYou`; one owned by another key is `BucketAlreadyExists`. With
-    /// `object_lock`, versioning is enabled too, as S3 does.
+    /// `object_lock`, versioning is enabled too, as S3 does. `config` holds the ACL and
+    /// ownership controls given at creation.
     pub async fn create_bucket(
         &self,
         name: &str,
         owner: &str,
         location: &str,
         object_lock: bool,
+        config: BucketConfig,
     ) -> Result<BucketInfo, Error> {
         // Decided by consensus among the name's owners: of two clients creating one name
         // through two nodes, exactly one succeeds.
@@ -88,6 +94,7 @@ impl ObjectService {
             tags: Vec::new(),
             versioning: if object_lock { Versioning::Enabled } else { Versioning::Unversioned },
             object_lock: object_lock.then(ObjectLockConfig::default),
+            config,
         };
         let value = records::encode(&record);
         self.coordinator()
@@ -221,6 +228,27 @@ impl ObjectService {
         })
         .await
         .map(drop)
+    }
+
+    /// Changes a bucket's sub-resource configuration (ACL, policy, ownership controls, public
+    /// access block); `change` sees the bucket as read and may refuse with its own error.
+    pub async fn update_bucket_config<E: From<Error>>(
+        &self,
+        bucket: &str,
+        change: impl FnOnce(&BucketInfo, &mut BucketConfig) -> Result<(), E>,
+    ) -> Result<BucketInfo, E> {
+        let current =
+            self.coordinator().get(BUCKETS, bucket.as_bytes()).await.map_err(Error::from)?;
+        let value = live_value(&current).ok_or(Error::NoSuchBucket)?;
+        let mut record: BucketRecord = records::decode(value)?;
+        let info = BucketInfo::from(record.clone());
+        change(&info, &mut record.config)?;
+        let value = Some(records::encode(&record));
+        self.coordinator()
+            .put(BUCKETS, bucket.as_bytes(), value, current.context())
+            .await
+            .map_err(Error::from)?;
+        Ok(record.into())
     }
 
     /// Deletes an empty bucket.

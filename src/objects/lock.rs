@@ -168,6 +168,7 @@ mod tests {
             delete_marker: false,
             retention,
             legal_hold,
+            extra: Default::default(),
         }
     }
 

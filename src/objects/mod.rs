@@ -6,6 +6,7 @@
 //! the highest `(timestamp, writer)` wins (last writer wins, which is what S3 promises), and the
 //! next write through here carries the merged context, superseding every sibling it saw.
 
+pub mod acl;
 mod body;
 mod bucket;
 pub mod checksum;
@@ -17,6 +18,7 @@ mod multipart;
 mod object;
 mod reclaim;
 mod records;
+mod records_legacy;
 mod version_listing;
 mod versions;
 
@@ -44,8 +46,9 @@ pub use object::{
 };
 pub use reclaim::ReclaimPass;
 pub use records::{
-    BucketGrant, ChecksumKind, ContentHeaders, DefaultRetention, LockMode, ObjectLockConfig,
-    Retention, RetentionPeriod, StoredChecksum, VersionId, Versioning,
+    BucketConfig, BucketGrant, ChecksumKind, ContentHeaders, CorsRule, DefaultRetention, LockMode,
+    ObjectLockConfig, ObjectOwnership, PublicAccessBlock, Retention, RetentionPeriod,
+    StoredChecksum, VersionId, Versioning,
 };
 pub use version_listing::{VersionEntry, VersionsPage, VersionsQuery};
 pub use versions::{DeleteOutcome, VersionSel};

@@ -9,6 +9,7 @@ use std::ops::Bound;
 
 use md5::{Digest, Md5};
 
+use super::acl::Acl;
 use super::body::{self, BodyOptions, ByteStream};
 use super::checksum::{self, ChecksumAlgorithm, combine_crc};
 use super::listing::prefix_successor;
@@ -17,8 +18,8 @@ use super::object::{
 };
 use super::reclaim::Reference;
 use super::records::{
-    self, BodyLayout, ChecksumKind, ContentHeaders, Extent, OBJECTS, ObjectRecord, PARTS,
-    PartRecord, PartSummary, StoredChecksum, UPLOADS, UploadRecord, Versioning,
+    self, BodyLayout, ChecksumKind, ContentHeaders, Extent, OBJECTS, ObjectExtra, ObjectRecord,
+    PARTS, PartRecord, PartSummary, StoredChecksum, UPLOADS, UploadRecord, Versioning,
 };
 use super::versions::Condition;
 use super::{Error, ObjectService, live_value};
@@ -51,6 +52,8 @@ pub struct CreateUpload {
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
     pub checksum_full_object: bool,
     pub lock: ObjectLock,
+    /// The completed version's ACL (`None`: private to its owner).
+    pub acl: Option<Acl>,
 }
 
 /// An upload in progress.
@@ -175,6 +178,7 @@ impl ObjectService {
             checksum_full_object: create.checksum_full_object,
             retention: lock.retention,
             legal_hold: lock.legal_hold,
+            extra: ObjectExtra { acl: create.acl },
         };
         let item_key = records::upload_key(bucket, key, &upload_id);
         self.coordinator()
@@ -664,5 +668,6 @@ fn assemble(
         delete_marker: false,
         retention: upload.retention,
         legal_hold: upload.legal_hold,
+        extra: upload.extra.clone(),
     })
 }

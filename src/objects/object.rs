@@ -6,11 +6,12 @@
 //! reader never finds a record whose blocks are missing. Superseded bodies go to the reclaim
 //! queue (`reclaim`), which deletes a body only once no owner holds a version using it.
 
+use super::acl::Acl;
 use super::body::{self, ByteStream, TrailerSlot};
 use super::checksum::{ChecksumAlgorithm, decode_checksum_value};
 use super::reclaim::Reference;
 use super::records::{
-    self, ChecksumKind, ContentHeaders, OBJECTS, ObjectRecord, PendingBody, Retention,
+    self, ChecksumKind, ContentHeaders, OBJECTS, ObjectExtra, ObjectRecord, PendingBody, Retention,
     StoredChecksum, VersionId, Versioning, pending_body_key,
 };
 use super::versions::{Condition, DeleteOutcome, NULL_SLOT, VersionSel, live_object};
@@ -149,6 +150,8 @@ pub struct PutObject {
     pub checksum: Option<ChecksumRequest>,
     /// Object lock headers: they need a bucket with object lock enabled.
     pub lock: ObjectLock,
+    /// The new version's ACL (`None`: private to its owner).
+    pub acl: Option<Acl>,
 }
 
 /// The object lock a write asks for (`x-amz-object-lock-*`).
@@ -225,6 +228,10 @@ impl ObjectInfo {
     }
     pub fn owner(&self) -> &str {
         &self.record.owner
+    }
+    /// The version's ACL: what was set, else private to its owner.
+    pub fn acl(&self) -> Acl {
+        self.record.extra.acl.clone().unwrap_or_else(|| Acl::private(&self.record.owner))
     }
     pub fn tags(&self) -> &[(String, String)] {
         &self.record.tags
@@ -352,6 +359,7 @@ impl ObjectService {
             delete_marker: false,
             retention: target.lock.retention,
             legal_hold: target.lock.legal_hold,
+            extra: ObjectExtra { acl: put.acl },
         };
         let condition = put.condition.as_ref().map(Condition::Write);
         self.commit_record(target.bucket, target.versioning, target.key, record, current, condition)
@@ -408,6 +416,17 @@ impl ObjectService {
         tags: Vec<(String, String)>,
     ) -> Result<ObjectInfo, Error> {
         self.rewrite_version(bucket, key, which, |r| r.tags = tags).await
+    }
+
+    /// Replaces the ACL of a version (the current one for `None`), keeping everything else.
+    pub async fn set_object_acl(
+        &self,
+        bucket: &str,
+        key: &str,
+        which: Option<VersionSel>,
+        acl: Acl,
+    ) -> Result<ObjectInfo, Error> {
+        self.rewrite_version(bucket, key, which, |r| r.extra.acl = Some(acl)).await
     }
 
     /// Deletes the current version; deleting a missing key succeeds, as in S3. In a versioned

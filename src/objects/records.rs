@@ -10,13 +10,18 @@
 //!   version of a versioned object; see `versions`)
 //!
 //! Every value starts with `RECORD_VERSION`, so that a later layout can still read older ones:
-//! version 1 records (before versioning) are read through `Record::decode_v1`.
+//! version 1 records (before versioning) are read through `Record::decode_v1`, version 2 ones
+//! (before access control) through `Record::decode_v2`. What buckets and objects gained since
+//! (`BucketConfig`, `ObjectExtra`) is a JSON document inside the record whose fields all have
+//! defaults: adding a bucket sub-resource or an object attribute needs no new record version,
+//! and a node that does not know a field yet keeps reading the record.
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::store::TableId;
 
+use super::acl::Acl;
 use super::checksum::ChecksumAlgorithm;
 use super::error::Error;
 
@@ -33,12 +38,18 @@ pub const VERSIONS: TableId = TableId(6);
 
 /// 2: object records carry a version id and a delete-marker flag, buckets their versioning
 /// state, pending bodies the version they will become.
-const RECORD_VERSION: u8 = 2;
+/// 3: buckets carry a `BucketConfig`, objects and uploads an `ObjectExtra`.
+const RECORD_VERSION: u8 = 3;
 
 /// A value stored in an item or the journal.
 pub trait Record: Serialize + DeserializeOwned {
     /// Reads a body written with record version 1; the same layout unless the type changed.
     fn decode_v1(body: &[u8]) -> Result<Self, postcard::Error> {
+        postcard::from_bytes(body)
+    }
+
+    /// Reads a body written with record version 2; the same layout unless the type changed.
+    fn decode_v2(body: &[u8]) -> Result<Self, postcard::Error> {
         postcard::from_bytes(body)
     }
 }
@@ -53,6 +64,7 @@ pub fn encode<T: Record>(record: &T) -> Vec<u8> {
 pub fn decode<T: Record>(bytes: &[u8]) -> Result<T, Error> {
     let decoded = match bytes.split_first() {
         Some((&RECORD_VERSION, body)) => postcard::from_bytes(body),
+        Some((2, body)) => T::decode_v2(body),
         Some((1, body)) => T::decode_v1(body),
         _ => return Err(Error::Corrupt { what: "record with unknown version".into() }),
     };
@@ -83,6 +95,97 @@ pub struct BucketRecord {
     pub versioning: Versioning,
     /// Object lock, once enabled (it cannot be disabled).
     pub object_lock: Option<ObjectLockConfig>,
+    #[serde(with = "json_document")]
+    pub config: BucketConfig,
+}
+
+/// A bucket's sub-resources that have no field of their own above (see the module
+/// documentation: stored as JSON, every field optional).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BucketConfig {
+    /// The bucket's ACL; `None` is private to the owner.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acl: Option<Acl>,
+    /// The bucket policy, as the owner wrote it (validated when written).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ownership: Option<ObjectOwnership>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_access_block: Option<PublicAccessBlock>,
+    /// PutBucketCors: which browser origins may do what.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cors: Option<Vec<CorsRule>>,
+}
+
+/// One rule of a bucket's CORS configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CorsRule {
+    pub id: Option<String>,
+    /// Origins, each with at most one `*`.
+    pub allowed_origins: Vec<String>,
+    /// GET, PUT, POST, DELETE, HEAD.
+    pub allowed_methods: Vec<String>,
+    /// Request headers a preflight may ask for, each with at most one `*`.
+    pub allowed_headers: Vec<String>,
+    /// Response headers scripts may read.
+    pub expose_headers: Vec<String>,
+    pub max_age_seconds: Option<u32>,
+}
+
+/// PutBucketOwnershipControls: who owns objects others write, and whether ACLs apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ObjectOwnership {
+    /// ACLs are disabled; the bucket owner owns every object.
+    BucketOwnerEnforced,
+    /// Objects written with `bucket-owner-full-control` belong to the bucket owner.
+    BucketOwnerPreferred,
+    /// The writer owns what it writes.
+    ObjectWriter,
+}
+
+/// PutPublicAccessBlock at bucket level.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PublicAccessBlock {
+    /// Refuse requests that set a public ACL.
+    pub block_public_acls: bool,
+    /// Public grants in ACLs count for nothing.
+    pub ignore_public_acls: bool,
+    /// Refuse a bucket policy that grants public access.
+    pub block_public_policy: bool,
+    /// A public policy grants only the bucket owner's own principals.
+    pub restrict_public_buckets: bool,
+}
+
+/// What object versions and uploads gained after record version 2 (stored as JSON).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ObjectExtra {
+    /// The version's ACL; `None` is private to its owner.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acl: Option<Acl>,
+}
+
+/// Serde adapter: a value stored as a JSON string inside a postcard record.
+mod json_document {
+    use serde::de::{DeserializeOwned, Error as _};
+    use serde::ser::Error as _;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<T: Serialize, S: Serializer>(value: &T, ser: S) -> Result<S::Ok, S::Error> {
+        let text = serde_json::to_string(value).map_err(S::Error::custom)?;
+        ser.serialize_str(&text)
+    }
+
+    pub fn deserialize<'de, T: DeserializeOwned, D: Deserializer<'de>>(
+        de: D,
+    ) -> Result<T, D::Error> {
+        let text = String::deserialize(de)?;
+        serde_json::from_str(&text).map_err(D::Error::custom)
+    }
 }
 
 /// A bucket's object lock configuration (PutObjectLockConfiguration).
@@ -278,6 +381,8 @@ pub struct ObjectRecord {
     pub delete_marker: bool,
     pub retention: Option<Retention>,
     pub legal_hold: bool,
+    #[serde(with = "json_document")]
+    pub extra: ObjectExtra,
 }
 
 /// Journal entry of a body being written: if the node crashes before the object record lands,
@@ -318,6 +423,9 @@ pub struct UploadRecord {
     /// The object lock the completed version gets.
     pub retention: Option<Retention>,
     pub legal_hold: bool,
+    /// What the completed version gets (its ACL).
+    #[serde(with = "json_document")]
+    pub extra: ObjectExtra,
 }
 
 /// One uploaded part.
@@ -357,137 +465,8 @@ pub struct AccessKeyRecord {
     pub allow_create_bucket: bool,
 }
 
-impl Record for UploadRecord {
-    fn decode_v1(body: &[u8]) -> Result<Self, postcard::Error> {
-        let v1: v1::UploadRecord = postcard::from_bytes(body)?;
-        Ok(UploadRecord {
-            upload_id: v1.upload_id,
-            bucket: v1.bucket,
-            key: v1.key,
-            initiated_ms: v1.initiated_ms,
-            owner: v1.owner,
-            headers: v1.headers,
-            user_metadata: v1.user_metadata,
-            tags: v1.tags,
-            checksum_algorithm: v1.checksum_algorithm,
-            checksum_full_object: v1.checksum_full_object,
-            retention: None,
-            legal_hold: false,
-        })
-    }
-}
 impl Record for PartRecord {}
 impl Record for AccessKeyRecord {}
-
-impl Record for BucketRecord {
-    fn decode_v1(body: &[u8]) -> Result<Self, postcard::Error> {
-        let v1: v1::BucketRecord = postcard::from_bytes(body)?;
-        Ok(BucketRecord {
-            name: v1.name,
-            created_ms: v1.created_ms,
-            owner: v1.owner,
-            location: v1.location,
-            grants: v1.grants,
-            tags: v1.tags,
-            versioning: Versioning::Unversioned,
-            object_lock: None,
-        })
-    }
-}
-
-impl Record for ObjectRecord {
-    fn decode_v1(body: &[u8]) -> Result<Self, postcard::Error> {
-        let v1: v1::ObjectRecord = postcard::from_bytes(body)?;
-        Ok(ObjectRecord {
-            last_modified_ms: v1.last_modified_ms,
-            size: v1.size,
-            etag: v1.etag,
-            owner: v1.owner,
-            headers: v1.headers,
-            user_metadata: v1.user_metadata,
-            checksum: v1.checksum,
-            body: v1.body,
-            parts: v1.parts,
-            tags: v1.tags,
-            upload_id: v1.upload_id,
-            version_id: None,
-            delete_marker: false,
-            retention: None,
-            legal_hold: false,
-        })
-    }
-}
-
-impl Record for PendingBody {
-    fn decode_v1(body: &[u8]) -> Result<Self, postcard::Error> {
-        let v1: v1::PendingBody = postcard::from_bytes(body)?;
-        Ok(PendingBody {
-            data_id: v1.data_id,
-            bucket: v1.bucket,
-            key: v1.key,
-            started_ms: v1.started_ms,
-            part: v1.part,
-            version: None,
-        })
-    }
-}
-
-/// The layouts of record version 1, read only.
-mod v1 {
-    use serde::Deserialize;
-
-    use super::{
-        BodyLayout, BucketGrant, ChecksumAlgorithm, ContentHeaders, PartSummary, StoredChecksum,
-    };
-
-    #[derive(Deserialize)]
-    pub struct UploadRecord {
-        pub upload_id: String,
-        pub bucket: String,
-        pub key: String,
-        pub initiated_ms: i64,
-        pub owner: String,
-        pub headers: ContentHeaders,
-        pub user_metadata: Vec<(String, String)>,
-        pub tags: Vec<(String, String)>,
-        pub checksum_algorithm: Option<ChecksumAlgorithm>,
-        pub checksum_full_object: bool,
-    }
-
-    #[derive(Deserialize)]
-    pub struct BucketRecord {
-        pub name: String,
-        pub created_ms: i64,
-        pub owner: String,
-        pub location: String,
-        pub grants: Vec<BucketGrant>,
-        pub tags: Vec<(String, String)>,
-    }
-
-    #[derive(Deserialize)]
-    pub struct ObjectRecord {
-        pub last_modified_ms: i64,
-        pub size: u64,
-        pub etag: String,
-        pub owner: String,
-        pub headers: ContentHeaders,
-        pub user_metadata: Vec<(String, String)>,
-        pub checksum: Option<StoredChecksum>,
-        pub body: BodyLayout,
-        pub parts: Vec<PartSummary>,
-        pub tags: Vec<(String, String)>,
-        pub upload_id: Option<String>,
-    }
-
-    #[derive(Deserialize)]
-    pub struct PendingBody {
-        pub data_id: [u8; 16],
-        pub bucket: String,
-        pub key: String,
-        pub started_ms: i64,
-        pub part: Option<(String, u32)>,
-    }
-}
 
 #[cfg(test)]
 mod tests {
@@ -520,6 +499,9 @@ mod tests {
             delete_marker: false,
             retention: Some(Retention { mode: LockMode::Compliance, until_ms: 9 }),
             legal_hold: true,
+            extra: ObjectExtra {
+                acl: Some(super::super::acl::CannedAcl::PublicRead.acl("me", "me")),
+            },
         };
         assert_eq!(decode::<ObjectRecord>(&encode(&r)).unwrap(), r);
         assert!(decode::<ObjectRecord>(&[9, 9]).is_err());
@@ -555,6 +537,28 @@ mod tests {
         bucket.extend(postcard::to_allocvec(&("b", 5i64, "o", "", grants, tags)).unwrap());
         let bucket: BucketRecord = decode(&bucket).unwrap();
         assert_eq!((bucket.name.as_str(), bucket.versioning), ("b", Versioning::Unversioned));
+    }
+
+    #[test]
+    fn version_two_records_read_with_default_access_control() {
+        // Bytes a node wrote before access control existed: record version 2.
+        let mut bucket = vec![2u8];
+        let grants = Vec::<BucketGrant>::new();
+        let tags = Vec::<(String, String)>::new();
+        let lock = Some(ObjectLockConfig::default());
+        bucket.extend(
+            postcard::to_allocvec(&("b", 5i64, "o", "", grants, tags, Versioning::Enabled, lock))
+                .unwrap(),
+        );
+        let bucket: BucketRecord = decode(&bucket).unwrap();
+        assert_eq!(bucket.versioning, Versioning::Enabled);
+        assert!(bucket.object_lock.is_some());
+        assert_eq!(bucket.config, BucketConfig::default());
+        // An empty configuration costs three bytes: the length and `{}`.
+        let with_default = encode(&bucket);
+        let mut older = bucket.clone();
+        older.config.policy = Some("{}".into());
+        assert_eq!(encode(&older).len(), with_default.len() + "\"policy\":\"{}\"".len());
     }
 
     #[test]

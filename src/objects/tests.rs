@@ -44,6 +44,7 @@ fn put(body: ByteStream) -> PutObject {
         body,
         content_md5: None,
         checksum: None,
+        acl: None,
     }
 }
 
@@ -64,7 +65,7 @@ async fn read_all(service: &ObjectService, bucket: &str, key: &str) -> Vec<u8> {
 #[tokio::test]
 async fn regression_recovery_leaves_the_puts_of_this_run_alone() {
     let service = service();
-    service.create_bucket("b", "owner", "", false).await.unwrap();
+    service.create_bucket("b", "owner", "", false, Default::default()).await.unwrap();
     let mut left_by_previous_run = service.interrupted_puts().await.unwrap();
     assert!(left_by_previous_run.is_empty());
 
@@ -101,7 +102,7 @@ async fn regression_recovery_leaves_the_puts_of_this_run_alone() {
 #[tokio::test]
 async fn recovery_deletes_the_blocks_of_an_abandoned_put() {
     let service = service();
-    service.create_bucket("b", "owner", "", false).await.unwrap();
+    service.create_bucket("b", "owner", "", false, Default::default()).await.unwrap();
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, BodyError>>(4);
     let body: ByteStream = Box::pin(futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|item| (item, rx))
@@ -192,7 +193,7 @@ async fn regression_an_abort_after_a_completion_cut_short_never_loses_the_object
             Store::in_memory(crate::store::StoreOptions::default()).unwrap(),
             Duration::ZERO,
         );
-        service.create_bucket("b", "owner", "", false).await.unwrap();
+        service.create_bucket("b", "owner", "", false, Default::default()).await.unwrap();
         let (upload_id, requested, expected) = two_part_upload(&service, "k").await;
         let mut complete =
             Box::pin(service.complete_multipart_upload("b", "k", &upload_id, &requested, 0, None));
@@ -231,7 +232,7 @@ async fn regression_an_abort_after_a_completion_cut_short_never_loses_the_object
 #[tokio::test]
 async fn regression_an_abort_of_an_upload_whose_object_is_committed_keeps_its_parts() {
     let service = service();
-    service.create_bucket("b", "owner", "", false).await.unwrap();
+    service.create_bucket("b", "owner", "", false, Default::default()).await.unwrap();
     let (upload_id, requested, expected) = two_part_upload(&service, "k").await;
     let committed =
         service.commit_completion("b", "k", &upload_id, &requested, 0, None).await.unwrap();
@@ -262,7 +263,7 @@ async fn regression_an_abort_of_an_upload_whose_object_is_committed_keeps_its_pa
 #[tokio::test]
 async fn a_retried_abort_succeeds_and_an_abort_after_completion_keeps_the_object() {
     let service = service();
-    service.create_bucket("b", "owner", "", false).await.unwrap();
+    service.create_bucket("b", "owner", "", false, Default::default()).await.unwrap();
     let (aborted, _, _) = two_part_upload(&service, "gone").await;
     service.abort_multipart_upload("b", "gone", &aborted).await.unwrap();
     service.abort_multipart_upload("b", "gone", &aborted).await.unwrap();
@@ -287,11 +288,11 @@ async fn regression_a_delete_that_missed_a_version_still_wins_when_the_version_a
     use crate::causality::{Sibling, Siblings, VectorClock};
     use records::OBJECTS;
     let service = service();
-    service.create_bucket("b", "owner", "", false).await.unwrap();
+    service.create_bucket("b", "owner", "", false, Default::default()).await.unwrap();
     // What another replica acknowledged a moment before, unseen by this read.
     let record = {
         let writer = service_with(Store::in_memory_inline().unwrap(), Duration::ZERO);
-        writer.create_bucket("b", "owner", "", false).await.unwrap();
+        writer.create_bucket("b", "owner", "", false, Default::default()).await.unwrap();
         writer.put_object("b", "k", put(bytes_stream(b"was there".to_vec()))).await.unwrap();
         let item = records::object_key("b", "k");
         writer.coordinator().store().get(OBJECTS, &item).unwrap().unwrap()
@@ -327,7 +328,7 @@ async fn regression_a_delete_that_missed_a_version_still_wins_when_the_version_a
 #[tokio::test]
 async fn an_overwritten_body_outlives_the_reads_that_began_before() {
     let service = service_with(Store::in_memory_inline().unwrap(), Duration::from_secs(600));
-    service.create_bucket("b", "owner", "", false).await.unwrap();
+    service.create_bucket("b", "owner", "", false, Default::default()).await.unwrap();
     let old: Vec<u8> = (0..20_000u32).map(|i| (i % 7) as u8).collect();
     service.put_object("b", "k", put(bytes_stream(old.clone()))).await.unwrap();
     let reading = service.head_object("b", "k").await.unwrap();
@@ -357,7 +358,7 @@ async fn an_overwritten_body_outlives_the_reads_that_began_before() {
 #[tokio::test]
 async fn a_body_whose_blocks_are_gone_fails_before_streaming() {
     let service = service();
-    service.create_bucket("b", "owner", "", false).await.unwrap();
+    service.create_bucket("b", "owner", "", false, Default::default()).await.unwrap();
     service.put_object("b", "k", put(bytes_stream(vec![3u8; 20_000]))).await.unwrap();
     let info = service.head_object("b", "k").await.unwrap();
     let data_id = match &info.record.body {

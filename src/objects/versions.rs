@@ -371,6 +371,7 @@ impl ObjectService {
             delete_marker: true,
             retention: None,
             legal_hold: false,
+            extra: Default::default(),
         };
         let condition = (!condition.is_empty()).then_some(Condition::Delete(condition));
         match self.commit_record(bucket, versioning, key, marker, &head, condition).await {

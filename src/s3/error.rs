@@ -63,6 +63,18 @@ pub enum S3ErrorCode {
     SignatureDoesNotMatch,
     SlowDown,
     XAmzContentSHA256Mismatch,
+    BadRequest,
+    AccessForbidden,
+    UnexpectedContent,
+    MalformedACLError,
+    UnresolvableGrantByEmailAddress,
+    AccessControlListNotSupported,
+    InvalidBucketAclWithObjectOwnership,
+    MalformedPolicy,
+    NoSuchBucketPolicy,
+    OwnershipControlsNotFoundError,
+    NoSuchPublicAccessBlockConfiguration,
+    NoSuchCORSConfiguration,
 }
 
 impl S3ErrorCode {
@@ -71,6 +83,7 @@ impl S3ErrorCode {
         use S3ErrorCode as C;
         match self {
             C::AccessDenied
+            | C::AccessForbidden
             | C::InvalidAccessKeyId
             | C::RequestTimeTooSkewed
             | C::SignatureDoesNotMatch => StatusCode::FORBIDDEN,
@@ -98,6 +111,13 @@ impl S3ErrorCode {
             | C::MetadataTooLarge
             | C::MissingSecurityHeader
             | C::RequestHeaderSectionTooLarge
+            | C::MalformedACLError
+            | C::UnresolvableGrantByEmailAddress
+            | C::AccessControlListNotSupported
+            | C::InvalidBucketAclWithObjectOwnership
+            | C::MalformedPolicy
+            | C::UnexpectedContent
+            | C::BadRequest
             | C::XAmzContentSHA256Mismatch => StatusCode::BAD_REQUEST,
             C::BucketAlreadyExists
             | C::BucketAlreadyOwnedByYou
@@ -110,6 +130,10 @@ impl S3ErrorCode {
             | C::NoSuchUpload
             | C::NoSuchVersion
             | C::NoSuchObjectLockConfiguration
+            | C::NoSuchBucketPolicy
+            | C::OwnershipControlsNotFoundError
+            | C::NoSuchPublicAccessBlockConfiguration
+            | C::NoSuchCORSConfiguration
             | C::ObjectLockConfigurationNotFoundError => StatusCode::NOT_FOUND,
             C::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             C::MissingContentLength => StatusCode::LENGTH_REQUIRED,
@@ -177,6 +201,18 @@ impl S3ErrorCode {
             C::SignatureDoesNotMatch => "SignatureDoesNotMatch",
             C::SlowDown => "SlowDown",
             C::XAmzContentSHA256Mismatch => "XAmzContentSHA256Mismatch",
+            C::BadRequest => "BadRequest",
+            C::AccessForbidden => "AccessForbidden",
+            C::UnexpectedContent => "UnexpectedContent",
+            C::MalformedACLError => "MalformedACLError",
+            C::UnresolvableGrantByEmailAddress => "UnresolvableGrantByEmailAddress",
+            C::AccessControlListNotSupported => "AccessControlListNotSupported",
+            C::InvalidBucketAclWithObjectOwnership => "InvalidBucketAclWithObjectOwnership",
+            C::MalformedPolicy => "MalformedPolicy",
+            C::NoSuchBucketPolicy => "NoSuchBucketPolicy",
+            C::OwnershipControlsNotFoundError => "OwnershipControlsNotFoundError",
+            C::NoSuchPublicAccessBlockConfiguration => "NoSuchPublicAccessBlockConfiguration",
+            C::NoSuchCORSConfiguration => "NoSuchCORSConfiguration",
         }
     }
 }
@@ -354,6 +390,27 @@ impl S3ErrorCode {
             S3ErrorCode::InvalidStorageClass => "The storage class you specified is not valid",
             S3ErrorCode::MissingSecurityHeader => "Your request is missing a required header.",
             S3ErrorCode::NotModified => "Not Modified",
+            S3ErrorCode::MalformedACLError => {
+                "The XML you provided was not well-formed or did not validate against our published schema."
+            }
+            S3ErrorCode::UnresolvableGrantByEmailAddress => {
+                "The e-mail address you provided does not match any account on record."
+            }
+            S3ErrorCode::AccessControlListNotSupported => "The bucket does not allow ACLs",
+            S3ErrorCode::InvalidBucketAclWithObjectOwnership => {
+                "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting"
+            }
+            S3ErrorCode::MalformedPolicy => {
+                "Policies must be valid JSON and the first byte must be '{'"
+            }
+            S3ErrorCode::NoSuchBucketPolicy => "The bucket policy does not exist",
+            S3ErrorCode::OwnershipControlsNotFoundError => {
+                "The bucket ownership controls were not found"
+            }
+            S3ErrorCode::NoSuchPublicAccessBlockConfiguration => {
+                "The public access block configuration was not found"
+            }
+            S3ErrorCode::NoSuchCORSConfiguration => "The CORS configuration does not exist",
             _ => "The request is not valid.",
         }
     }

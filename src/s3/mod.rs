@@ -9,9 +9,12 @@
 //! as a task of the node's bounded request set: a client that gives up mid-request stops
 //! waiting for the answer, never the work (ARCHITECTURE.md, invariant 11).
 
+mod acl;
 mod auth;
 mod conditional;
+mod cors;
 pub mod error;
+mod facts;
 mod handlers;
 mod range;
 mod request;
@@ -83,13 +86,16 @@ struct Inner {
 /// What a handler knows about the request beyond its HTTP parts.
 #[derive(Debug)]
 pub(crate) struct Context {
-    pub access_key_id: String,
+    /// The signing key's id (its canonical user id); `None` for an anonymous request.
+    pub principal: Option<String>,
     /// Whether the requester's key may create buckets.
     pub allow_create_bucket: bool,
     pub bucket: Option<String>,
     pub key: Option<String>,
     pub query: Vec<(String, String)>,
     pub payload: auth::PayloadMode,
+    /// What bucket policy conditions can test about the request.
+    pub facts: crate::access::Facts,
 }
 
 impl Context {
@@ -105,6 +111,24 @@ impl Context {
     pub fn key(&self) -> &str {
         self.key.as_deref().unwrap_or_default()
     }
+
+    pub fn principal(&self) -> Option<&str> {
+        self.principal.as_deref()
+    }
+
+    /// Who owns what this request writes in `bucket` (a delete marker, an object that asks
+    /// for no ACL): see `access::owner_of_write`.
+    pub fn writer(&self, bucket: &crate::objects::BucketInfo) -> String {
+        crate::access::owner_of_write(bucket, self.principal(), false)
+    }
+}
+
+/// What `dispatch` learnt of a request, for the response path: the operation (for metrics)
+/// and the bucket (for CORS headers).
+#[derive(Debug, Default)]
+struct Routed {
+    operation: std::sync::OnceLock<&'static str>,
+    bucket: std::sync::OnceLock<String>,
 }
 
 /// Whether a request of this method may change state (S3 changes nothing on GET or HEAD).
@@ -181,14 +205,19 @@ impl S3Service {
         );
         let is_head = request.method() == http::Method::HEAD;
         let started = self.inner.clock.monotonic();
+        // A browser's request: its response gets the CORS headers the bucket's rules allow.
+        let origin = request
+            .headers()
+            .get(http::header::ORIGIN)
+            .and_then(|v| v.to_str().ok())
+            .map(|o| (o.to_owned(), request.method().as_str().to_owned()));
         // Set by `dispatch` once routed; requests refused before that count as "Unknown".
-        let operation = std::sync::OnceLock::new();
+        let routed = Routed::default();
         async {
             // A panic in a handler is a bug; the client still gets a 500 with the request id
             // and the connection stays usable.
-            let outcome = std::panic::AssertUnwindSafe(self.dispatch(request, &operation))
-                .catch_unwind()
-                .await;
+            let outcome =
+                std::panic::AssertUnwindSafe(self.dispatch(request, &routed)).catch_unwind().await;
             let outcome =
                 outcome.unwrap_or_else(|_| Err(S3Error::internal(&"a request handler panicked")));
             let mut response = match outcome {
@@ -202,9 +231,16 @@ impl S3Service {
                     response::error_response(&err, &request_id, !is_head)
                 }
             };
+            if let (Some((origin, method)), Some(bucket)) = (&origin, routed.bucket.get()) {
+                let h = handlers::Handlers {
+                    objects: &self.inner.objects,
+                    options: &self.inner.options,
+                };
+                h.decorate(bucket, origin, method, &mut response).await;
+            }
             tracing::Span::current().record("status", response.status().as_u16());
             self.inner.metrics.observe_s3_request(
-                operation.get().copied().unwrap_or("Unknown"),
+                routed.operation.get().copied().unwrap_or("Unknown"),
                 response.status().as_u16(),
                 self.inner.clock.monotonic().saturating_duration_since(started).as_secs_f64(),
             );
@@ -218,11 +254,7 @@ impl S3Service {
         .await
     }
 
-    async fn dispatch<B>(
-        &self,
-        request: Request<B>,
-        operation_name: &std::sync::OnceLock<&'static str>,
-    ) -> Result<S3Response, S3Error>
+    async fn dispatch<B>(&self, request: Request<B>, routed: &Routed) -> Result<S3Response, S3Error>
     where
         B: http_body::Body<Data = bytes::Bytes> + Send + Unpin + 'static,
         B::Error: std::fmt::Display,
@@ -245,9 +277,10 @@ impl S3Service {
         let operation = router::route(request.method(), &target, &query, request.headers());
         let span = tracing::Span::current();
         span.record("operation", operation.name());
-        let _ = operation_name.set(operation.name());
+        let _ = routed.operation.set(operation.name());
         if let Some(b) = &target.bucket {
             span.record("bucket", b.as_str());
+            let _ = routed.bucket.set(b.clone());
         }
         if let Some(k) = &target.key {
             span.record("key", k.as_str());
@@ -276,8 +309,16 @@ impl S3Service {
         )
         .await
         .map_err(with_resource)?;
+        let facts = crate::s3::facts::request_facts(&crate::s3::facts::RequestView {
+            principal: authenticated.principal.as_deref(),
+            headers: &parts.headers,
+            query: &query,
+            source_ip: parts.extensions.get::<server::Peer>().map(|p| p.0.ip()),
+            now: self.inner.clock.now(),
+        });
         let ctx = Context {
-            access_key_id: authenticated.access_key_id,
+            facts,
+            principal: authenticated.principal,
             allow_create_bucket: authenticated.allow_create_bucket,
             bucket: target.bucket,
             key: target.key,
@@ -339,6 +380,28 @@ impl S3Service {
             Operation::PutObjectRetention => h.put_object_retention(&ctx, request).await,
             Operation::GetObjectLegalHold => h.get_object_legal_hold(&ctx).await,
             Operation::PutObjectLegalHold => h.put_object_legal_hold(&ctx, request).await,
+            Operation::GetBucketAcl => h.get_bucket_acl(&ctx).await,
+            Operation::PutBucketAcl => h.put_bucket_acl(&ctx, request).await,
+            Operation::GetObjectAcl => h.get_object_acl(&ctx).await,
+            Operation::PutObjectAcl => h.put_object_acl(&ctx, request).await,
+            Operation::GetBucketOwnershipControls => h.get_bucket_ownership_controls(&ctx).await,
+            Operation::PutBucketOwnershipControls => {
+                h.put_bucket_ownership_controls(&ctx, request).await
+            }
+            Operation::DeleteBucketOwnershipControls => {
+                h.delete_bucket_ownership_controls(&ctx).await
+            }
+            Operation::GetPublicAccessBlock => h.get_public_access_block(&ctx).await,
+            Operation::PutPublicAccessBlock => h.put_public_access_block(&ctx, request).await,
+            Operation::DeletePublicAccessBlock => h.delete_public_access_block(&ctx).await,
+            Operation::GetBucketPolicy => h.get_bucket_policy(&ctx).await,
+            Operation::PutBucketPolicy => h.put_bucket_policy(&ctx, request).await,
+            Operation::DeleteBucketPolicy => h.delete_bucket_policy(&ctx).await,
+            Operation::GetBucketPolicyStatus => h.get_bucket_policy_status(&ctx).await,
+            Operation::GetBucketCors => h.get_bucket_cors(&ctx).await,
+            Operation::PutBucketCors => h.put_bucket_cors(&ctx, request).await,
+            Operation::DeleteBucketCors => h.delete_bucket_cors(&ctx).await,
+            Operation::CorsPreflight => h.cors_preflight(&ctx, request.headers()).await,
             Operation::Unsupported(name) => Err(S3Error::new(
                 S3ErrorCode::NotImplemented,
                 format!("{name} is not implemented by RingVault yet."),

@@ -43,6 +43,24 @@ pub enum Operation {
     PutObjectRetention,
     GetObjectLegalHold,
     PutObjectLegalHold,
+    GetBucketAcl,
+    PutBucketAcl,
+    GetObjectAcl,
+    PutObjectAcl,
+    GetBucketOwnershipControls,
+    PutBucketOwnershipControls,
+    DeleteBucketOwnershipControls,
+    GetPublicAccessBlock,
+    PutPublicAccessBlock,
+    DeletePublicAccessBlock,
+    GetBucketPolicy,
+    PutBucketPolicy,
+    DeleteBucketPolicy,
+    GetBucketPolicyStatus,
+    GetBucketCors,
+    PutBucketCors,
+    DeleteBucketCors,
+    CorsPreflight,
     /// Recognised, not supported yet: answered with 501 NotImplemented.
     Unsupported(&'static str),
     /// The method makes no sense on this resource: 405 MethodNotAllowed.
@@ -87,6 +105,24 @@ impl Operation {
             Operation::PutObjectRetention => "PutObjectRetention",
             Operation::GetObjectLegalHold => "GetObjectLegalHold",
             Operation::PutObjectLegalHold => "PutObjectLegalHold",
+            Operation::GetBucketAcl => "GetBucketAcl",
+            Operation::PutBucketAcl => "PutBucketAcl",
+            Operation::GetObjectAcl => "GetObjectAcl",
+            Operation::PutObjectAcl => "PutObjectAcl",
+            Operation::GetBucketOwnershipControls => "GetBucketOwnershipControls",
+            Operation::PutBucketOwnershipControls => "PutBucketOwnershipControls",
+            Operation::DeleteBucketOwnershipControls => "DeleteBucketOwnershipControls",
+            Operation::GetPublicAccessBlock => "GetPublicAccessBlock",
+            Operation::PutPublicAccessBlock => "PutPublicAccessBlock",
+            Operation::DeletePublicAccessBlock => "DeletePublicAccessBlock",
+            Operation::GetBucketPolicy => "GetBucketPolicy",
+            Operation::PutBucketPolicy => "PutBucketPolicy",
+            Operation::DeleteBucketPolicy => "DeleteBucketPolicy",
+            Operation::GetBucketPolicyStatus => "GetBucketPolicyStatus",
+            Operation::GetBucketCors => "GetBucketCors",
+            Operation::PutBucketCors => "PutBucketCors",
+            Operation::DeleteBucketCors => "DeleteBucketCors",
+            Operation::CorsPreflight => "CorsPreflight",
             Operation::Unsupported(name) => name,
             Operation::NotAllowed => "NotAllowed",
         }
@@ -148,6 +184,9 @@ pub fn route(
     query: &[(String, String)],
     headers: &HeaderMap,
 ) -> Operation {
+    if *method == Method::OPTIONS && target.bucket.is_some() {
+        return Operation::CorsPreflight;
+    }
     match (&target.bucket, &target.key) {
         (None, _) => match *method {
             Method::GET => Operation::ListBuckets,
@@ -187,6 +226,54 @@ pub fn route(
                     Method::PUT => Operation::PutObjectLockConfiguration,
                     _ => Operation::NotAllowed,
                 };
+            }
+            if has(query, "policyStatus") {
+                return match *method {
+                    Method::GET => Operation::GetBucketPolicyStatus,
+                    _ => Operation::NotAllowed,
+                };
+            }
+            if has(query, "acl") {
+                return match *method {
+                    Method::GET => Operation::GetBucketAcl,
+                    Method::PUT => Operation::PutBucketAcl,
+                    _ => Operation::NotAllowed,
+                };
+            }
+            for (name, get, put, delete) in [
+                (
+                    "ownershipControls",
+                    Operation::GetBucketOwnershipControls,
+                    Operation::PutBucketOwnershipControls,
+                    Operation::DeleteBucketOwnershipControls,
+                ),
+                (
+                    "cors",
+                    Operation::GetBucketCors,
+                    Operation::PutBucketCors,
+                    Operation::DeleteBucketCors,
+                ),
+                (
+                    "policy",
+                    Operation::GetBucketPolicy,
+                    Operation::PutBucketPolicy,
+                    Operation::DeleteBucketPolicy,
+                ),
+                (
+                    "publicAccessBlock",
+                    Operation::GetPublicAccessBlock,
+                    Operation::PutPublicAccessBlock,
+                    Operation::DeletePublicAccessBlock,
+                ),
+            ] {
+                if has(query, name) {
+                    return match *method {
+                        Method::GET => get,
+                        Method::PUT => put,
+                        Method::DELETE => delete,
+                        _ => Operation::NotAllowed,
+                    };
+                }
             }
             if let Some(sub) = subresource(query, BUCKET_SUBRESOURCES) {
                 return Operation::Unsupported(sub);
@@ -232,6 +319,7 @@ pub fn route(
             for (name, get, put) in [
                 ("retention", Operation::GetObjectRetention, Operation::PutObjectRetention),
                 ("legal-hold", Operation::GetObjectLegalHold, Operation::PutObjectLegalHold),
+                ("acl", Operation::GetObjectAcl, Operation::PutObjectAcl),
             ] {
                 if has(query, name) {
                     return match *method {
@@ -307,7 +395,9 @@ mod tests {
             (Method::DELETE, target(b, None), "tagging", &none, Operation::DeleteBucketTagging),
             (Method::PUT, target(b, None), "versioning", &none, Operation::PutBucketVersioning),
             (Method::GET, target(b, None), "versioning", &none, Operation::GetBucketVersioning),
-            (Method::GET, target(b, None), "cors", &none, Operation::Unsupported("BucketCors")),
+            (Method::GET, target(b, None), "cors", &none, Operation::GetBucketCors),
+            (Method::OPTIONS, target(b, k), "", &none, Operation::CorsPreflight),
+            (Method::OPTIONS, target(b, None), "", &none, Operation::CorsPreflight),
             (
                 Method::PUT,
                 target(b, None),
@@ -338,7 +428,25 @@ mod tests {
             (Method::GET, target(b, k), "tagging", &none, Operation::GetObjectTagging),
             (Method::PUT, target(b, k), "tagging", &none, Operation::PutObjectTagging),
             (Method::DELETE, target(b, k), "tagging", &none, Operation::DeleteObjectTagging),
-            (Method::GET, target(b, k), "acl", &none, Operation::Unsupported("ObjectAcl")),
+            (Method::GET, target(b, k), "acl", &none, Operation::GetObjectAcl),
+            (Method::PUT, target(b, k), "acl&versionId=x", &none, Operation::PutObjectAcl),
+            (Method::PUT, target(b, None), "acl", &none, Operation::PutBucketAcl),
+            (Method::PUT, target(b, None), "policy", &none, Operation::PutBucketPolicy),
+            (Method::GET, target(b, None), "policyStatus", &none, Operation::GetBucketPolicyStatus),
+            (
+                Method::DELETE,
+                target(b, None),
+                "publicAccessBlock",
+                &none,
+                Operation::DeletePublicAccessBlock,
+            ),
+            (
+                Method::GET,
+                target(b, None),
+                "ownershipControls",
+                &none,
+                Operation::GetBucketOwnershipControls,
+            ),
             (Method::PATCH, target(b, k), "", &none, Operation::NotAllowed),
         ];
         for (method, t, query, headers, expected) in cases {

@@ -35,6 +35,10 @@ impl Default for ServerLimits {
 }
 
 /// Serves S3 on `listener` until `shutdown` resolves, then drains connections.
+/// The client's address, attached to each request (policies test it as `aws:SourceIp`).
+#[derive(Debug, Clone, Copy)]
+pub struct Peer(pub std::net::SocketAddr);
+
 pub async fn serve(
     listener: TcpListener,
     service: S3Service,
@@ -72,7 +76,8 @@ pub async fn serve(
             .max_buf_size(256 << 10)
             .serve_connection(
                 TokioIo::new(stream),
-                service_fn(move |request| {
+                service_fn(move |mut request: http::Request<hyper::body::Incoming>| {
+                    request.extensions_mut().insert(Peer(peer));
                     let service = service.clone();
                     async move { Ok::<_, std::convert::Infallible>(service.handle(request).await) }
                 }),

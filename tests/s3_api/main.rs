@@ -4,12 +4,14 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod access;
 mod addressing;
 mod auth;
 mod buckets;
 mod cancellation;
 mod conditional;
 mod copy;
+mod cors;
 mod list;
 mod lock;
 mod malformed;

@@ -190,7 +190,7 @@ async fn put_without_a_length_is_missing_content_length() {
 
 #[tokio::test]
 async fn an_unsupported_operation_is_not_implemented_as_xml() {
-    let (node, s3, bucket) = setup("acl").await;
+    let (node, s3, bucket) = setup("select").await;
     s3.put_object()
         .bucket(&bucket)
         .key("src")
@@ -198,8 +198,8 @@ async fn an_unsupported_operation_is_not_implemented_as_xml() {
         .send()
         .await
         .unwrap();
-    let mut request = RawRequest::new("PUT", node.addr(), &format!("/{bucket}/src"))
-        .query("acl")
+    let mut request = RawRequest::new("POST", node.addr(), &format!("/{bucket}/src"))
+        .query("select&select-type=2")
         .body(Vec::new());
     Signer::new().sign(&mut request, &sha256_hex(b""));
     request.send().await.assert_error(501, "NotImplemented");

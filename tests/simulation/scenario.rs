@@ -516,7 +516,7 @@ impl Scenario {
     async fn create_versioned_bucket(&mut self) -> Result<(), Violation> {
         let objects = self.cluster.objects(0);
         let created = async {
-            objects.create_bucket(versioned::BUCKET, "sim", "", false).await?;
+            objects.create_bucket(versioned::BUCKET, "sim", "", false, Default::default()).await?;
             objects
                 .set_bucket_versioning(versioned::BUCKET, ringvault::objects::Versioning::Enabled)
                 .await

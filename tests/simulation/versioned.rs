@@ -59,6 +59,7 @@ pub async fn run(objects: ObjectService, key: String, op: Op) -> Outcome {
                 body: body(bytes),
                 content_md5: None,
                 checksum: None,
+                acl: None,
             };
             objects.put_object(BUCKET, &key, put).await.map(|o| o.version_id)
         }

@@ -27,7 +27,8 @@ const SKEW_MAX: Duration = Duration::minutes(15);
 /// Who is asking, and how their body must be checked.
 #[derive(Debug)]
 pub struct Authenticated {
-    pub access_key_id: String,
+    /// The key that signed the request; `None` for an anonymous request.
+    pub principal: Option<String>,
     pub allow_create_bucket: bool,
     pub payload: PayloadMode,
 }
@@ -45,7 +46,8 @@ pub struct AuthInput<'a> {
     pub vhost_bucket: Option<&'a str>,
 }
 
-/// Authenticates a request. Anonymous requests are refused: RingVault has no public buckets.
+/// Authenticates a request. A request with no signature at all is anonymous (what it may do is
+/// for the bucket's policy and ACLs to say).
 pub async fn authenticate(
     input: AuthInput<'_>,
     objects: &ObjectService,
@@ -70,7 +72,11 @@ pub async fn authenticate(
     if let Some(presigned) = sigv2::parse_presigned(input.query)? {
         return v2_presigned_auth(input, presigned, objects, now).await;
     }
-    Err(S3Error::new(S3ErrorCode::AccessDenied, "Anonymous access is not allowed."))
+    Ok(Authenticated {
+        principal: None,
+        allow_create_bucket: false,
+        payload: PayloadMode::Unsigned,
+    })
 }
 
 fn header_value<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
@@ -267,7 +273,7 @@ async fn header_auth(
         &auth.signature,
     )?;
     Ok(Authenticated {
-        access_key_id: auth.credential.access_key_id,
+        principal: Some(auth.credential.access_key_id),
         allow_create_bucket: key.allow_create_bucket,
         payload,
     })
@@ -323,7 +329,7 @@ async fn presigned_auth(
     let payload =
         payload_mode(payload_hash, &signing_key, &p.amz_date, &p.credential.scope(), &p.signature)?;
     Ok(Authenticated {
-        access_key_id: p.credential.access_key_id,
+        principal: Some(p.credential.access_key_id),
         allow_create_bucket: key.allow_create_bucket,
         payload,
     })
@@ -389,7 +395,7 @@ async fn v2_header_auth(
     let key = key_for(objects, &auth.access_key_id).await?;
     v2_verify(input, &key.secret_access_key, &auth.access_key_id, &auth.signature, None)?;
     Ok(Authenticated {
-        access_key_id: auth.access_key_id,
+        principal: Some(auth.access_key_id),
         allow_create_bucket: key.allow_create_bucket,
         payload: PayloadMode::Unsigned,
     })
@@ -412,7 +418,7 @@ async fn v2_presigned_auth(
     let key = key_for(objects, &p.access_key_id).await?;
     v2_verify(input, &key.secret_access_key, &p.access_key_id, &p.signature, Some(&p.expires))?;
     Ok(Authenticated {
-        access_key_id: p.access_key_id,
+        principal: Some(p.access_key_id),
         allow_create_bucket: key.allow_create_bucket,
         payload: PayloadMode::Unsigned,
     })

@@ -4,7 +4,9 @@ use chrono::{DateTime, Utc};
 use http::{Request, StatusCode};
 
 use super::{Handlers, map_error, read_small_body};
-use crate::objects::Access;
+use crate::access;
+use crate::objects::acl::Acl;
+use crate::objects::{BucketConfig, ObjectOwnership};
 use crate::s3::Context;
 use crate::s3::error::{S3Error, S3ErrorCode};
 use crate::s3::request::validate_bucket_name;
@@ -19,17 +21,38 @@ pub(crate) fn owner(id: &str) -> xml::Owner {
     xml::Owner { id: id.to_owned(), display_name: id.to_owned() }
 }
 
+/// The ACL and ownership controls a CreateBucket asks for in its headers.
+fn creation_config(headers: &http::HeaderMap, owner: &str) -> Result<BucketConfig, S3Error> {
+    let acl = crate::s3::acl::from_headers(headers)?;
+    let ownership = match super::headers::header(headers, "x-amz-object-ownership") {
+        None => None,
+        Some(text) => Some(super::ownership::parse_ownership(text)?),
+    };
+    if ownership == Some(ObjectOwnership::BucketOwnerEnforced)
+        && acl.as_ref().is_some_and(|a| !a.is_owner_only())
+    {
+        return Err(S3ErrorCode::InvalidBucketAclWithObjectOwnership.into());
+    }
+    Ok(BucketConfig { acl: acl.map(|a| a.acl(owner, owner)), ownership, ..BucketConfig::default() })
+}
+
 impl Handlers<'_> {
     pub async fn list_buckets(&self, ctx: &Context) -> Result<S3Response, S3Error> {
+        let Some(principal) = ctx.principal() else {
+            return Err(S3Error::new(
+                S3ErrorCode::AccessDenied,
+                "Anonymous users cannot list buckets.",
+            ));
+        };
         let buckets = self.objects.list_buckets().await.map_err(map_error)?;
         let prefix = ctx.query("prefix").unwrap_or_default();
         let region = &self.options.region;
         let result = xml::ListAllMyBucketsResult {
-            owner: owner(&ctx.access_key_id),
+            owner: owner(principal),
             buckets: xml::Buckets {
                 bucket: buckets
                     .into_iter()
-                    .filter(|b| b.owner == ctx.access_key_id && b.name.starts_with(prefix))
+                    .filter(|b| b.owner == principal && b.name.starts_with(prefix))
                     .map(|b| xml::BucketEntry {
                         name: b.name,
                         creation_date: time_of(b.created_ms),
@@ -58,6 +81,12 @@ impl Handlers<'_> {
     {
         let name = ctx.bucket();
         validate_bucket_name(name)?;
+        let Some(principal) = ctx.principal() else {
+            return Err(S3Error::new(
+                S3ErrorCode::AccessDenied,
+                "Anonymous users cannot create buckets.",
+            ));
+        };
         if !ctx.allow_create_bucket {
             return Err(S3Error::new(
                 S3ErrorCode::AccessDenied,
@@ -86,12 +115,21 @@ impl Handlers<'_> {
         let object_lock =
             super::headers::header(request_headers, "x-amz-bucket-object-lock-enabled")
                 .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
-        let created = self.objects.create_bucket(name, &ctx.access_key_id, &location, object_lock);
+        let config = creation_config(request_headers, principal)?;
+        let acl = config.acl.clone();
+        let created = self.objects.create_bucket(name, principal, &location, object_lock, config);
         match created.await {
             Ok(_) => {}
             // S3's legacy rule in us-east-1: creating a bucket one already owns succeeds (and
-            // changes nothing); every other region answers BucketAlreadyOwnedByYou.
-            Err(crate::objects::Error::BucketAlreadyOwnedByYou) if *region == "us-east-1" => {}
+            // changes nothing); every other region answers BucketAlreadyOwnedByYou. Asking
+            // for another ACL than the bucket has is a conflict, as in RGW.
+            Err(crate::objects::Error::BucketAlreadyOwnedByYou) if *region == "us-east-1" => {
+                let existing = self.objects.bucket(name).await.map_err(map_error)?;
+                let wanted = acl.unwrap_or_else(|| Acl::private(principal));
+                if access::bucket_acl(&existing) != wanted {
+                    return Err(S3ErrorCode::BucketAlreadyExists.into());
+                }
+            }
             Err(e) => return Err(map_error(e)),
         }
         let mut response = response::status_only(StatusCode::OK);
@@ -100,7 +138,7 @@ impl Handlers<'_> {
     }
 
     pub async fn head_bucket(&self, ctx: &Context) -> Result<S3Response, S3Error> {
-        let bucket = self.bucket_for(ctx, Access::Read).await?;
+        let bucket = self.bucket_for(ctx, access::LIST_BUCKET).await?;
         let mut response = response::status_only(StatusCode::OK);
         let region =
             if bucket.location.is_empty() { self.options.region.clone() } else { bucket.location };
@@ -109,29 +147,15 @@ impl Handlers<'_> {
     }
 
     pub async fn delete_bucket(&self, ctx: &Context) -> Result<S3Response, S3Error> {
-        self.bucket_for(ctx, Access::Own).await?;
+        self.bucket_for(ctx, access::DELETE_BUCKET).await?;
         self.objects.delete_bucket(ctx.bucket()).await.map_err(map_error)?;
         Ok(response::status_only(StatusCode::NO_CONTENT))
     }
 
     pub async fn get_bucket_location(&self, ctx: &Context) -> Result<S3Response, S3Error> {
-        let bucket = self.bucket_for(ctx, Access::Read).await?;
+        let bucket = self.bucket_for(ctx, access::GET_BUCKET_LOCATION).await?;
         let region =
             if bucket.location.is_empty() { "us-east-1" } else { bucket.location.as_str() };
         Ok(response::xml_response(xml::location_constraint_xml(region)))
-    }
-
-    /// The request's bucket, if it exists and the requester may do `access` on it. Another
-    /// key's bucket is AccessDenied, never NoSuchBucket, so that access reveals nothing.
-    pub(crate) async fn bucket_for(
-        &self,
-        ctx: &Context,
-        access: Access,
-    ) -> Result<crate::objects::BucketInfo, S3Error> {
-        let bucket = self.objects.bucket(ctx.bucket()).await.map_err(map_error)?;
-        if !bucket.permits(&ctx.access_key_id, access) {
-            return Err(S3ErrorCode::AccessDenied.into());
-        }
-        Ok(bucket)
     }
 }

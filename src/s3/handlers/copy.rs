@@ -11,9 +11,10 @@ use super::headers::{
 };
 use super::object::quoted;
 use super::{Handlers, map_error};
+use crate::access;
 use crate::objects::checksum::ChecksumAlgorithm;
 use crate::objects::{
-    Access, ByteStream, ChecksumRequest, ExpectedChecksum, PutObject, VersionSel, Versioning,
+    ByteStream, ChecksumRequest, ExpectedChecksum, PutObject, VersionSel, Versioning,
 };
 use crate::s3::Context;
 use crate::s3::conditional::Preconditions;
@@ -63,19 +64,29 @@ pub fn copy_source(headers: &HeaderMap) -> Result<CopySource, S3Error> {
 
 impl Handlers<'_> {
     /// The version a copy reads: a delete marker named by id is an invalid source.
+    /// The source of a copy, if the requester may read it: its bucket and version.
     pub(crate) async fn copy_source_object(
         &self,
+        ctx: &Context,
         source: &CopySource,
-    ) -> Result<crate::objects::ObjectInfo, S3Error> {
-        self.objects.object_version(&source.bucket, &source.key, source.version).await.map_err(
-            |e| match e {
+    ) -> Result<(crate::objects::BucketInfo, crate::objects::ObjectInfo), S3Error> {
+        let action =
+            if source.version.is_some() { access::GET_OBJECT_VERSION } else { access::GET_OBJECT };
+        let (bucket, gate) =
+            self.object_access_in(&source.bucket, &source.key, ctx, action).await?;
+        let info = self
+            .objects
+            .object_version(&source.bucket, &source.key, source.version)
+            .await
+            .map_err(|e| match e {
                 crate::objects::Error::DeleteMarker { named: true, .. } => S3Error::new(
                     S3ErrorCode::InvalidRequest,
                     "The source of a copy request may not specifically refer to a delete marker by version id.",
                 ),
-                other => map_error(other),
-            },
-        )
+                other => gate.missing(other),
+            })?;
+        gate.check(&bucket, ctx, &info)?;
+        Ok((bucket, info))
     }
 }
 
@@ -126,29 +137,14 @@ fn directive(headers: &HeaderMap, name: &'static str) -> Result<Directive, S3Err
 }
 
 impl Handlers<'_> {
-    /// A bucket named by the request (e.g. a copy source) that the requester may `access`.
-    pub(crate) async fn bucket_named(
-        &self,
-        name: &str,
-        ctx: &Context,
-        access: Access,
-    ) -> Result<crate::objects::BucketInfo, S3Error> {
-        let bucket = self.objects.bucket(name).await.map_err(map_error)?;
-        if !bucket.permits(&ctx.access_key_id, access) {
-            return Err(S3ErrorCode::AccessDenied.into());
-        }
-        Ok(bucket)
-    }
-
     pub async fn copy_object(
         &self,
         ctx: &Context,
         headers: &HeaderMap,
     ) -> Result<S3Response, S3Error> {
-        self.bucket_for(ctx, Access::Write).await?;
+        let bucket = self.bucket_for(ctx, access::PUT_OBJECT).await?;
         let source = copy_source(headers)?;
-        let source_bucket = self.bucket_named(&source.bucket, ctx, Access::Read).await?;
-        let info = self.copy_source_object(&source).await?;
+        let (source_bucket, info) = self.copy_source_object(ctx, &source).await?;
         Preconditions::from_copy_source_headers(headers)?
             .evaluate_copy_source(&quoted(info.etag()), time_of(info.last_modified_ms()))?;
         let metadata = directive(headers, "x-amz-metadata-directive")?;
@@ -181,10 +177,12 @@ impl Handlers<'_> {
         } else {
             self.objects.open_object(&info, 0, info.size() - 1).await.map_err(map_error)?
         };
+        let (owner, acl) = self.new_object_owner_and_acl(headers, &bucket, ctx).await?;
         let put = PutObject {
             lock: super::lock::object_lock_headers(headers)?,
             condition: super::headers::write_condition(headers)?,
-            owner: ctx.access_key_id.clone(),
+            acl,
+            owner,
             size_hint: Some(info.size()),
             headers: content,
             user_metadata: user,

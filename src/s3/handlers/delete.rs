@@ -6,8 +6,9 @@ use md5::{Digest, Md5};
 
 use super::headers::{content_md5, header};
 use super::{Handlers, map_error, read_small_body};
+use crate::access;
 use crate::objects::checksum::{ChecksumAlgorithm, checksum, decode_checksum_value};
-use crate::objects::{Access, DeleteCondition, DeleteTarget, VersionSel};
+use crate::objects::{DeleteCondition, DeleteTarget, VersionSel};
 use crate::s3::Context;
 use crate::s3::error::{S3Error, S3ErrorCode};
 use crate::s3::request::KEY_LEN_MAX;
@@ -57,7 +58,7 @@ impl Handlers<'_> {
         B: http_body::Body<Data = bytes::Bytes> + Send + Unpin + 'static,
         B::Error: std::fmt::Display,
     {
-        let bucket = self.bucket_for(ctx, Access::Write).await?;
+        let bucket = self.bucket_for(ctx, access::DELETE_OBJECT).await?;
         let (parts, body) = request.into_parts();
         let bypass = super::lock::bypass_governance(&parts.headers, &bucket, ctx);
         let body = read_small_body(body, BODY_BYTES_MAX).await?;
@@ -116,10 +117,10 @@ impl Handlers<'_> {
                 }
             }
         }
-        let owner = &ctx.access_key_id;
+        let owner = ctx.writer(&bucket);
         let results = self
             .objects
-            .delete_objects(ctx.bucket(), owner, &deletable)
+            .delete_objects(ctx.bucket(), &owner, &deletable)
             .await
             .map_err(map_error)?;
         for ((slot, target), result) in slots.into_iter().zip(deletable).zip(results) {

@@ -7,9 +7,8 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use super::bucket::{owner, time_of};
 use super::{Handlers, map_error};
-use crate::objects::{
-    Access, ListPage, ListQuery, ObjectSummary, VersionEntry, VersionSel, VersionsQuery,
-};
+use crate::access;
+use crate::objects::{ListPage, ListQuery, ObjectSummary, VersionEntry, VersionSel, VersionsQuery};
 use crate::s3::Context;
 use crate::s3::error::{S3Error, S3ErrorCode};
 use crate::s3::response::{self, S3Response};
@@ -97,7 +96,7 @@ impl Handlers<'_> {
         after: Option<String>,
         max_keys: usize,
     ) -> Result<ListPage, S3Error> {
-        self.bucket_for(ctx, crate::objects::Access::Read).await?;
+        self.bucket_for(ctx, access::LIST_BUCKET).await?;
         let query = ListQuery {
             prefix: ctx.query("prefix").unwrap_or_default().to_owned(),
             delimiter: ctx.query("delimiter").filter(|d| !d.is_empty()).map(str::to_owned),
@@ -184,7 +183,7 @@ impl Handlers<'_> {
                     .with("ArgumentValue", version_id_marker)
             })?)
         };
-        self.bucket_for(ctx, Access::Read).await?;
+        self.bucket_for(ctx, access::LIST_BUCKET_VERSIONS).await?;
         let query = VersionsQuery {
             prefix: ctx.query("prefix").unwrap_or_default().to_owned(),
             delimiter: ctx.query("delimiter").map(str::to_owned),

@@ -7,9 +7,10 @@ use http::{HeaderMap, Request, StatusCode};
 
 use super::headers::header;
 use super::{Handlers, map_error, read_small_body, set_version_header, version_param};
+use crate::access::{self, Verdict};
 use crate::objects::{
-    Access, BucketInfo, DefaultRetention, LockMode, ObjectInfo, ObjectLock, ObjectLockConfig,
-    Retention, RetentionPeriod,
+    BucketInfo, DefaultRetention, LockMode, ObjectInfo, ObjectLock, ObjectLockConfig, Retention,
+    RetentionPeriod,
 };
 use crate::s3::Context;
 use crate::s3::error::{S3Error, S3ErrorCode};
@@ -102,7 +103,15 @@ pub fn set_lock_headers(response: &mut S3Response, info: &ObjectInfo) {
 pub fn bypass_governance(headers: &HeaderMap, bucket: &BucketInfo, ctx: &Context) -> bool {
     header(headers, "x-amz-bypass-governance-retention")
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
-        && bucket.permits(&ctx.access_key_id, Access::Own)
+        && access::decide(
+            bucket,
+            &access::Asking {
+                principal: ctx.principal(),
+                action: access::BYPASS_GOVERNANCE,
+                key: ctx.key.as_deref(),
+                facts: &ctx.facts,
+            },
+        ) == Verdict::Allow
 }
 
 fn default_retention(
@@ -129,7 +138,7 @@ impl Handlers<'_> {
         B: http_body::Body<Data = bytes::Bytes> + Unpin,
         B::Error: std::fmt::Display,
     {
-        self.bucket_for(ctx, Access::Own).await?;
+        self.bucket_for(ctx, access::PUT_LOCK_CONFIG).await?;
         let body = read_small_body(request.into_body(), BODY_BYTES_MAX).await?;
         let document: xml::ObjectLockConfiguration =
             xml::from_xml_with_root(&body, xml::ObjectLockConfiguration::ROOT)?;
@@ -145,7 +154,7 @@ impl Handlers<'_> {
         &self,
         ctx: &Context,
     ) -> Result<S3Response, S3Error> {
-        let bucket = self.bucket_for(ctx, Access::Own).await?;
+        let bucket = self.bucket_for(ctx, access::GET_LOCK_CONFIG).await?;
         let config = bucket.object_lock.ok_or(S3ErrorCode::ObjectLockConfigurationNotFoundError)?;
         let rule = config.default_retention.map(|d| {
             let (days, years) = match d.period {
@@ -170,7 +179,7 @@ impl Handlers<'_> {
         B: http_body::Body<Data = bytes::Bytes> + Unpin,
         B::Error: std::fmt::Display,
     {
-        let bucket = self.bucket_for(ctx, Access::Write).await?;
+        let bucket = self.bucket_for(ctx, access::PUT_RETENTION).await?;
         let version = version_param(ctx)?;
         let bypass = bypass_governance(request.headers(), &bucket, ctx);
         let body = read_small_body(request.into_body(), BODY_BYTES_MAX).await?;
@@ -195,7 +204,7 @@ impl Handlers<'_> {
     }
 
     pub async fn get_object_retention(&self, ctx: &Context) -> Result<S3Response, S3Error> {
-        self.bucket_for(ctx, Access::Read).await?;
+        self.bucket_for(ctx, access::GET_RETENTION).await?;
         let version = version_param(ctx)?;
         let info = self
             .objects
@@ -219,7 +228,7 @@ impl Handlers<'_> {
         B: http_body::Body<Data = bytes::Bytes> + Unpin,
         B::Error: std::fmt::Display,
     {
-        self.bucket_for(ctx, Access::Write).await?;
+        self.bucket_for(ctx, access::PUT_LEGAL_HOLD).await?;
         let version = version_param(ctx)?;
         let body = read_small_body(request.into_body(), BODY_BYTES_MAX).await?;
         let document: xml::LegalHold = xml::from_xml_with_root(&body, xml::LegalHold::ROOT)?;
@@ -239,7 +248,7 @@ impl Handlers<'_> {
     }
 
     pub async fn get_object_legal_hold(&self, ctx: &Context) -> Result<S3Response, S3Error> {
-        self.bucket_for(ctx, Access::Read).await?;
+        self.bucket_for(ctx, access::GET_LEGAL_HOLD).await?;
         let version = version_param(ctx)?;
         let info = self
             .objects

@@ -1,14 +1,18 @@
 //! One handler per S3 operation, grouped by resource. Handlers translate between HTTP and the
 //! objects layer; `map_error` is the one table from objects errors to S3 codes.
 
+mod acl;
 mod bucket;
 mod copy;
+mod cors;
 mod delete;
 mod headers;
 mod list;
 mod lock;
 mod multipart;
 mod object;
+mod ownership;
+mod policy;
 mod tagging;
 mod versioning;
 
@@ -89,6 +93,12 @@ pub(crate) fn map_error(e: objects::Error) -> S3Error {
             )
         }
         e @ (E::Corrupt { .. } | E::Internal { .. }) => S3Error::internal(&e),
+    }
+}
+
+impl From<objects::Error> for S3Error {
+    fn from(e: objects::Error) -> Self {
+        map_error(e)
     }
 }
 

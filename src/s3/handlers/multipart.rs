@@ -13,9 +13,10 @@ use super::headers::{
 use super::list::{Encoder, max_count};
 use super::object::{PUT_SIZE_MAX, quoted};
 use super::{Handlers, map_error, read_small_body};
+use crate::access;
 use crate::objects::checksum::{ChecksumAlgorithm, decode_checksum_value, encode_checksum_value};
 use crate::objects::{
-    Access, CompletePart, CreateUpload, PART_NUMBER_MAX, PutPart, UploadsQuery, Versioning,
+    CompletePart, CreateUpload, PART_NUMBER_MAX, PutPart, UploadsQuery, Versioning,
 };
 use crate::s3::Context;
 use crate::s3::conditional::Preconditions;
@@ -63,7 +64,7 @@ impl Handlers<'_> {
         ctx: &Context,
         headers: &HeaderMap,
     ) -> Result<S3Response, S3Error> {
-        self.bucket_for(ctx, Access::Write).await?;
+        let bucket = self.bucket_for(ctx, access::PUT_OBJECT).await?;
         let algorithm = checksum_algorithm(headers)?;
         let requested_type = header(headers, "x-amz-checksum-type").map(str::to_ascii_uppercase);
         let full_object = match (requested_type.as_deref(), algorithm) {
@@ -99,8 +100,10 @@ impl Handlers<'_> {
                 "The COMPOSITE checksum type cannot be used with the CRC64NVME checksum algorithm.",
             ));
         }
+        let (owner, acl) = self.new_object_owner_and_acl(headers, &bucket, ctx).await?;
         let create = CreateUpload {
-            owner: ctx.access_key_id.clone(),
+            acl,
+            owner,
             headers: content_headers(headers),
             user_metadata: user_metadata(headers)?,
             tags: tagging_header(headers)?,
@@ -139,7 +142,7 @@ impl Handlers<'_> {
         B: http_body::Body<Data = bytes::Bytes> + Send + Unpin + 'static,
         B::Error: std::fmt::Display,
     {
-        self.bucket_for(&ctx, Access::Write).await?;
+        self.bucket_for(&ctx, access::PUT_OBJECT).await?;
         let part_number = required_part_number(&ctx)?;
         let (parts, body) = request.into_parts();
         let headers = &parts.headers;
@@ -179,11 +182,10 @@ impl Handlers<'_> {
         ctx: &Context,
         headers: &HeaderMap,
     ) -> Result<S3Response, S3Error> {
-        self.bucket_for(ctx, Access::Write).await?;
+        self.bucket_for(ctx, access::PUT_OBJECT).await?;
         let part_number = required_part_number(ctx)?;
         let source = copy_source(headers)?;
-        let source_bucket = self.bucket_named(&source.bucket, ctx, Access::Read).await?;
-        let info = self.copy_source_object(&source).await?;
+        let (source_bucket, info) = self.copy_source_object(ctx, &source).await?;
         Preconditions::from_copy_source_headers(headers)?
             .evaluate_copy_source(&quoted(info.etag()), time_of(info.last_modified_ms()))?;
         let (start, end) = match copy_source_range(headers, info.size())? {
@@ -244,7 +246,7 @@ impl Handlers<'_> {
         B: http_body::Body<Data = bytes::Bytes> + Send + Unpin + 'static,
         B::Error: std::fmt::Display,
     {
-        self.bucket_for(ctx, Access::Write).await?;
+        self.bucket_for(ctx, access::PUT_OBJECT).await?;
         // A completed upload is gone, but a retried completion must still get its answer:
         // the objects layer recognises it, so a missing upload is not an error here.
         let algorithm =
@@ -323,7 +325,7 @@ impl Handlers<'_> {
     }
 
     pub async fn abort_multipart_upload(&self, ctx: &Context) -> Result<S3Response, S3Error> {
-        self.bucket_for(ctx, Access::Write).await?;
+        self.bucket_for(ctx, access::ABORT_UPLOAD).await?;
         self.objects
             .abort_multipart_upload(ctx.bucket(), ctx.key(), upload_id(ctx))
             .await
@@ -332,7 +334,7 @@ impl Handlers<'_> {
     }
 
     pub async fn list_parts(&self, ctx: &Context) -> Result<S3Response, S3Error> {
-        self.bucket_for(ctx, Access::Read).await?;
+        self.bucket_for(ctx, access::LIST_PARTS).await?;
         let max_parts = max_count(ctx, "max-parts")?;
         let marker = match ctx.query("part-number-marker") {
             None | Some("") => 0,
@@ -390,7 +392,7 @@ impl Handlers<'_> {
     }
 
     pub async fn list_multipart_uploads(&self, ctx: &Context) -> Result<S3Response, S3Error> {
-        self.bucket_for(ctx, Access::Read).await?;
+        self.bucket_for(ctx, access::LIST_UPLOADS).await?;
         let enc = Encoder::from(ctx)?;
         let max_uploads = max_count(ctx, "max-uploads")?;
         let key_marker = ctx.query("key-marker").filter(|m| !m.is_empty());

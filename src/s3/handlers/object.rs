@@ -9,8 +9,9 @@ use super::headers::{
     tagging_header, user_metadata, write_condition,
 };
 use super::{Handlers, map_error, set_version_header, version_param, version_text};
+use crate::access;
 use crate::objects::checksum::encode_checksum_value;
-use crate::objects::{Access, ObjectInfo, PART_NUMBER_MAX, PutObject, Versioning};
+use crate::objects::{ObjectInfo, PART_NUMBER_MAX, PutObject, Versioning};
 use crate::s3::Context;
 use crate::s3::conditional::Preconditions;
 use crate::s3::error::{S3Error, S3ErrorCode};
@@ -51,14 +52,16 @@ impl Handlers<'_> {
         B: http_body::Body<Data = bytes::Bytes> + Send + Unpin + 'static,
         B::Error: std::fmt::Display,
     {
-        self.bucket_for(&ctx, Access::Write).await?;
+        let bucket = self.bucket_for(&ctx, access::PUT_OBJECT).await?;
         let (parts, body) = request.into_parts();
         let headers = &parts.headers;
         let incoming = incoming_body(ctx.payload.clone(), headers, body, PUT_SIZE_MAX)?;
+        let (owner, acl) = self.new_object_owner_and_acl(headers, &bucket, &ctx).await?;
         let put = PutObject {
             lock: super::lock::object_lock_headers(headers)?,
             condition: write_condition(headers)?,
-            owner: ctx.access_key_id.clone(),
+            acl,
+            owner,
             size_hint: incoming.size,
             headers: content_headers(headers),
             user_metadata: user_metadata(headers)?,
@@ -85,8 +88,10 @@ impl Handlers<'_> {
         headers: &HeaderMap,
         head_only: bool,
     ) -> Result<S3Response, S3Error> {
-        let bucket = self.bucket_for(ctx, Access::Read).await?;
         let version = version_param(ctx)?;
+        let action =
+            if version.is_some() { access::GET_OBJECT_VERSION } else { access::GET_OBJECT };
+        let (bucket, gate) = self.object_access(ctx, action).await?;
         let part = part_number(ctx)?;
         let range_header = header(headers, "range");
         if part.is_some() && range_header.is_some() {
@@ -99,7 +104,8 @@ impl Handlers<'_> {
             .objects
             .object_version(ctx.bucket(), ctx.key(), version)
             .await
-            .map_err(map_error)?;
+            .map_err(|e| gate.missing(e))?;
+        gate.check(&bucket, ctx, &info)?;
         let last_modified = time_of(info.last_modified_ms());
         Preconditions::from_headers(headers)?
             .evaluate(&quoted(info.etag()), last_modified)
@@ -232,17 +238,20 @@ impl Handlers<'_> {
         ctx: &Context,
         headers: &HeaderMap,
     ) -> Result<S3Response, S3Error> {
-        let bucket = self.bucket_for(ctx, Access::Write).await?;
+        let version = version_param(ctx)?;
+        let action =
+            if version.is_some() { access::DELETE_OBJECT_VERSION } else { access::DELETE_OBJECT };
+        let bucket = self.bucket_for(ctx, action).await?;
         let condition = super::headers::delete_condition(headers)?;
         let bypass = super::lock::bypass_governance(headers, &bucket, ctx);
-        let outcome = match version_param(ctx)? {
+        let outcome = match version {
             Some(version) => {
                 let (name, key) = (ctx.bucket(), ctx.key());
                 self.objects.delete_version(name, key, version, &condition, bypass).await
             }
             None => {
-                let owner = &ctx.access_key_id;
-                self.objects.delete_object(ctx.bucket(), ctx.key(), owner, &condition).await
+                let owner = ctx.writer(&bucket);
+                self.objects.delete_object(ctx.bucket(), ctx.key(), &owner, &condition).await
             }
         }
         .map_err(map_error)?;

@@ -4,7 +4,8 @@
 use http::{Request, StatusCode};
 
 use super::{Handlers, map_error, read_small_body};
-use crate::objects::{Access, Versioning};
+use crate::access;
+use crate::objects::Versioning;
 use crate::s3::Context;
 use crate::s3::error::{S3Error, S3ErrorCode};
 use crate::s3::response::{self, S3Response};
@@ -15,7 +16,7 @@ const BODY_BYTES_MAX: usize = 4096;
 
 impl Handlers<'_> {
     pub async fn get_bucket_versioning(&self, ctx: &Context) -> Result<S3Response, S3Error> {
-        let bucket = self.bucket_for(ctx, Access::Own).await?;
+        let bucket = self.bucket_for(ctx, access::GET_BUCKET_VERSIONING).await?;
         let status = match bucket.versioning {
             Versioning::Unversioned => None,
             Versioning::Enabled => Some("Enabled".to_owned()),
@@ -34,7 +35,7 @@ impl Handlers<'_> {
         B: http_body::Body<Data = bytes::Bytes> + Unpin,
         B::Error: std::fmt::Display,
     {
-        self.bucket_for(ctx, Access::Own).await?;
+        self.bucket_for(ctx, access::PUT_BUCKET_VERSIONING).await?;
         let body = read_small_body(request.into_body(), BODY_BYTES_MAX).await?;
         let document: VersioningConfiguration =
             xml::from_xml_with_root(&body, VersioningConfiguration::ROOT)?;
