@@ -79,6 +79,13 @@ pub struct Settings {
     /// Most bytes per second a scrub pass reads (default 16777216: 16 MiB/s).
     #[arg(long, env = "RINGVAULT_SCRUB_BYTES_PER_SEC")]
     pub scrub_bytes_per_sec: Option<u64>,
+    /// Time between lifecycle passes, in milliseconds (default 86400000: a day).
+    #[arg(long, env = "RINGVAULT_LIFECYCLE_INTERVAL_MS")]
+    pub lifecycle_interval_ms: Option<u64>,
+    /// How long a "day" of a lifecycle rule is, in milliseconds (default 86400000); shorten it
+    /// to test rules in seconds, as Ceph's rgw_lc_debug_interval does.
+    #[arg(long, env = "RINGVAULT_LIFECYCLE_DAY_MS")]
+    pub lifecycle_day_ms: Option<u64>,
     /// Internode RPC address; setting it (or seeds) makes this node part of a cluster.
     #[arg(long, env = "RINGVAULT_RPC_ADDR")]
     pub rpc_addr: Option<SocketAddr>,
@@ -150,6 +157,8 @@ impl Settings {
             reclaim_grace_ms: self.reclaim_grace_ms.or(lower.reclaim_grace_ms),
             tombstone_grace_ms: self.tombstone_grace_ms.or(lower.tombstone_grace_ms),
             scrub_interval_ms: self.scrub_interval_ms.or(lower.scrub_interval_ms),
+            lifecycle_interval_ms: self.lifecycle_interval_ms.or(lower.lifecycle_interval_ms),
+            lifecycle_day_ms: self.lifecycle_day_ms.or(lower.lifecycle_day_ms),
             scrub_bytes_per_sec: self.scrub_bytes_per_sec.or(lower.scrub_bytes_per_sec),
             requests_max: self.requests_max.or(lower.requests_max),
             rpc_addr: self.rpc_addr.or(lower.rpc_addr),
@@ -216,6 +225,10 @@ pub struct Config {
     pub scrub_interval: std::time::Duration,
     /// See `Settings::scrub_bytes_per_sec`.
     pub scrub_bytes_per_sec: u64,
+    /// See `Settings::lifecycle_interval_ms`.
+    pub lifecycle_interval: std::time::Duration,
+    /// See `Settings::lifecycle_day_ms`.
+    pub lifecycle_day_ms: i64,
     /// Seed for the node's random identifiers; `None` draws one from the OS.
     pub seed: Option<u64>,
     /// Cluster membership, when this node is part of a multi-node ring.
@@ -415,6 +428,16 @@ impl Config {
         if scrub_bytes_per_sec < 1024 {
             return Err(ConfigError::Invalid("scrub_bytes_per_sec must be at least 1024".into()));
         }
+        let lifecycle_interval =
+            std::time::Duration::from_millis(settings.lifecycle_interval_ms.unwrap_or(86_400_000));
+        if lifecycle_interval < std::time::Duration::from_millis(100) {
+            return Err(ConfigError::Invalid("lifecycle_interval_ms must be at least 100".into()));
+        }
+        let lifecycle_day_ms = settings.lifecycle_day_ms.unwrap_or(86_400_000);
+        let lifecycle_day_ms = i64::try_from(lifecycle_day_ms)
+            .ok()
+            .filter(|d| *d >= 1)
+            .ok_or_else(|| ConfigError::Invalid("lifecycle_day_ms must be positive".into()))?;
         Ok(Config {
             data_dir: settings.data_dir.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
             s3_addr,
@@ -435,6 +458,8 @@ impl Config {
             requests_max,
             scrub_interval,
             scrub_bytes_per_sec,
+            lifecycle_interval,
+            lifecycle_day_ms,
             seed: None,
             cluster,
         })

@@ -243,6 +243,7 @@ pub async fn start(config: Config) -> Result<RunningNode, NodeError> {
     let s3_options = S3Options {
         region: config.region.clone(),
         root_domain: config.root_domain.clone(),
+        lifecycle_day_ms: config.lifecycle_day_ms,
         ..S3Options::default()
     };
     let prefix = u32::try_from(rng.next_u64() >> 32).unwrap_or_default();
@@ -274,6 +275,11 @@ pub async fn start(config: Config) -> Result<RunningNode, NodeError> {
             grace: config.tombstone_grace,
         };
         tokio::spawn(worker.run(rx.clone()))
+    };
+    let lifecycle = {
+        let (objects, stop) = (objects.clone(), rx.clone());
+        let (interval, day_ms) = (config.lifecycle_interval, config.lifecycle_day_ms);
+        tokio::spawn(async move { objects.run_lifecycle(interval, day_ms, stop).await })
     };
     let scrubber = {
         let worker = crate::coordinator::ScrubWorker {
@@ -310,6 +316,7 @@ pub async fn start(config: Config) -> Result<RunningNode, NodeError> {
         requests.close(REQUESTS_SHUTDOWN_GRACE).await;
         let _ = reclaimer.await;
         let _ = scrubber.await;
+        let _ = lifecycle.await;
         let _ = purger.await;
         if let Some((_, task)) = cluster_task {
             let _ = task.await;

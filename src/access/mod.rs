@@ -77,6 +77,11 @@ pub const DELETE_BUCKET_POLICY: Action = action("s3:DeleteBucketPolicy", BucketO
 pub const GET_POLICY_STATUS: Action = action("s3:GetBucketPolicyStatus", BucketOwner);
 pub const GET_OWNERSHIP: Action = action("s3:GetBucketOwnershipControls", BucketOwner);
 pub const PUT_OWNERSHIP: Action = action("s3:PutBucketOwnershipControls", BucketOwner);
+pub const GET_OBJECT_ATTRIBUTES: Action = action("s3:GetObjectAttributes", Object(Read));
+pub const GET_OBJECT_VERSION_ATTRIBUTES: Action =
+    action("s3:GetObjectVersionAttributes", Object(Read));
+pub const GET_LIFECYCLE: Action = action("s3:GetLifecycleConfiguration", BucketOwner);
+pub const PUT_LIFECYCLE: Action = action("s3:PutLifecycleConfiguration", BucketOwner);
 pub const GET_BUCKET_CORS: Action = action("s3:GetBucketCORS", BucketOwner);
 pub const PUT_BUCKET_CORS: Action = action("s3:PutBucketCORS", BucketOwner);
 pub const GET_PUBLIC_ACCESS_BLOCK: Action = action("s3:GetBucketPublicAccessBlock", BucketOwner);
@@ -124,6 +129,10 @@ pub const ACTIONS: &[Action] = &[
     PUT_PUBLIC_ACCESS_BLOCK,
     GET_BUCKET_CORS,
     PUT_BUCKET_CORS,
+    GET_OBJECT_ATTRIBUTES,
+    GET_OBJECT_VERSION_ATTRIBUTES,
+    GET_LIFECYCLE,
+    PUT_LIFECYCLE,
 ];
 
 /// The action named `name` (`s3:GetObject`, case-insensitive).

@@ -12,6 +12,7 @@ mod bucket;
 pub mod checksum;
 mod error;
 mod keys;
+pub mod lifecycle;
 mod listing;
 mod lock;
 mod multipart;

@@ -117,6 +117,9 @@ pub struct BucketConfig {
     /// PutBucketCors: which browser origins may do what.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cors: Option<Vec<CorsRule>>,
+    /// PutBucketLifecycleConfiguration.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lifecycle: Option<Vec<super::lifecycle::LifecycleRule>>,
 }
 
 /// One rule of a bucket's CORS configuration.

@@ -63,6 +63,10 @@ pub enum S3ErrorCode {
     SignatureDoesNotMatch,
     SlowDown,
     XAmzContentSHA256Mismatch,
+    NoSuchLifecycleConfiguration,
+    InvalidPolicyDocument,
+    MalformedPOSTRequest,
+    MaxPostPreDataLengthExceeded,
     BadRequest,
     AccessForbidden,
     UnexpectedContent,
@@ -118,6 +122,9 @@ impl S3ErrorCode {
             | C::MalformedPolicy
             | C::UnexpectedContent
             | C::BadRequest
+            | C::InvalidPolicyDocument
+            | C::MalformedPOSTRequest
+            | C::MaxPostPreDataLengthExceeded
             | C::XAmzContentSHA256Mismatch => StatusCode::BAD_REQUEST,
             C::BucketAlreadyExists
             | C::BucketAlreadyOwnedByYou
@@ -134,6 +141,7 @@ impl S3ErrorCode {
             | C::OwnershipControlsNotFoundError
             | C::NoSuchPublicAccessBlockConfiguration
             | C::NoSuchCORSConfiguration
+            | C::NoSuchLifecycleConfiguration
             | C::ObjectLockConfigurationNotFoundError => StatusCode::NOT_FOUND,
             C::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             C::MissingContentLength => StatusCode::LENGTH_REQUIRED,
@@ -201,6 +209,10 @@ impl S3ErrorCode {
             C::SignatureDoesNotMatch => "SignatureDoesNotMatch",
             C::SlowDown => "SlowDown",
             C::XAmzContentSHA256Mismatch => "XAmzContentSHA256Mismatch",
+            C::NoSuchLifecycleConfiguration => "NoSuchLifecycleConfiguration",
+            C::InvalidPolicyDocument => "InvalidPolicyDocument",
+            C::MalformedPOSTRequest => "MalformedPOSTRequest",
+            C::MaxPostPreDataLengthExceeded => "MaxPostPreDataLengthExceeded",
             C::BadRequest => "BadRequest",
             C::AccessForbidden => "AccessForbidden",
             C::UnexpectedContent => "UnexpectedContent",
@@ -390,6 +402,9 @@ impl S3ErrorCode {
             S3ErrorCode::InvalidStorageClass => "The storage class you specified is not valid",
             S3ErrorCode::MissingSecurityHeader => "Your request is missing a required header.",
             S3ErrorCode::NotModified => "Not Modified",
+            S3ErrorCode::NoSuchLifecycleConfiguration => {
+                "The lifecycle configuration does not exist"
+            }
             S3ErrorCode::MalformedACLError => {
                 "The XML you provided was not well-formed or did not validate against our published schema."
             }

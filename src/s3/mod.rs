@@ -16,6 +16,8 @@ mod cors;
 pub mod error;
 mod facts;
 mod handlers;
+mod lifecycle;
+mod post_policy;
 mod range;
 mod request;
 mod response;
@@ -52,6 +54,8 @@ pub struct S3Options {
     pub header_bytes_max: usize,
     /// Largest XML request body (CreateBucket configuration, ...).
     pub xml_body_bytes_max: usize,
+    /// How long a lifecycle rule's day is, for `x-amz-expiration` (see `Config`).
+    pub lifecycle_day_ms: i64,
 }
 
 impl Default for S3Options {
@@ -61,6 +65,7 @@ impl Default for S3Options {
             root_domain: None,
             header_bytes_max: 8 << 10,
             xml_body_bytes_max: 1 << 20,
+            lifecycle_day_ms: crate::objects::lifecycle::DAY_MS,
         }
     }
 }
@@ -96,6 +101,8 @@ pub(crate) struct Context {
     pub payload: auth::PayloadMode,
     /// What bucket policy conditions can test about the request.
     pub facts: crate::access::Facts,
+    /// When the request arrived, by the node's clock.
+    pub now: chrono::DateTime<chrono::Utc>,
 }
 
 impl Context {
@@ -309,14 +316,16 @@ impl S3Service {
         )
         .await
         .map_err(with_resource)?;
+        let now = self.inner.clock.now();
         let facts = crate::s3::facts::request_facts(&crate::s3::facts::RequestView {
             principal: authenticated.principal.as_deref(),
             headers: &parts.headers,
             query: &query,
             source_ip: parts.extensions.get::<server::Peer>().map(|p| p.0.ip()),
-            now: self.inner.clock.now(),
+            now,
         });
         let ctx = Context {
+            now,
             facts,
             principal: authenticated.principal,
             allow_create_bucket: authenticated.allow_create_bucket,
@@ -402,6 +411,13 @@ impl S3Service {
             Operation::PutBucketCors => h.put_bucket_cors(&ctx, request).await,
             Operation::DeleteBucketCors => h.delete_bucket_cors(&ctx).await,
             Operation::CorsPreflight => h.cors_preflight(&ctx, request.headers()).await,
+            Operation::PostObject => h.post_object(&ctx, request).await,
+            Operation::GetBucketLifecycle => h.get_bucket_lifecycle(&ctx).await,
+            Operation::PutBucketLifecycle => h.put_bucket_lifecycle(&ctx, request).await,
+            Operation::DeleteBucketLifecycle => h.delete_bucket_lifecycle(&ctx).await,
+            Operation::GetObjectAttributes => {
+                h.get_object_attributes(&ctx, request.headers()).await
+            }
             Operation::Unsupported(name) => Err(S3Error::new(
                 S3ErrorCode::NotImplemented,
                 format!("{name} is not implemented by RingVault yet."),

@@ -61,6 +61,11 @@ pub enum Operation {
     PutBucketCors,
     DeleteBucketCors,
     CorsPreflight,
+    PostObject,
+    GetObjectAttributes,
+    GetBucketLifecycle,
+    PutBucketLifecycle,
+    DeleteBucketLifecycle,
     /// Recognised, not supported yet: answered with 501 NotImplemented.
     Unsupported(&'static str),
     /// The method makes no sense on this resource: 405 MethodNotAllowed.
@@ -123,6 +128,11 @@ impl Operation {
             Operation::PutBucketCors => "PutBucketCors",
             Operation::DeleteBucketCors => "DeleteBucketCors",
             Operation::CorsPreflight => "CorsPreflight",
+            Operation::PostObject => "PostObject",
+            Operation::GetObjectAttributes => "GetObjectAttributes",
+            Operation::GetBucketLifecycle => "GetBucketLifecycleConfiguration",
+            Operation::PutBucketLifecycle => "PutBucketLifecycleConfiguration",
+            Operation::DeleteBucketLifecycle => "DeleteBucketLifecycle",
             Operation::Unsupported(name) => name,
             Operation::NotAllowed => "NotAllowed",
         }
@@ -248,6 +258,12 @@ pub fn route(
                     Operation::DeleteBucketOwnershipControls,
                 ),
                 (
+                    "lifecycle",
+                    Operation::GetBucketLifecycle,
+                    Operation::PutBucketLifecycle,
+                    Operation::DeleteBucketLifecycle,
+                ),
+                (
                     "cors",
                     Operation::GetBucketCors,
                     Operation::PutBucketCors,
@@ -286,7 +302,7 @@ pub fn route(
                 Method::PUT => Operation::CreateBucket,
                 Method::HEAD => Operation::HeadBucket,
                 Method::DELETE => Operation::DeleteBucket,
-                Method::POST => Operation::Unsupported("PostObject"),
+                Method::POST => Operation::PostObject,
                 _ => Operation::NotAllowed,
             }
         }
@@ -328,6 +344,12 @@ pub fn route(
                         _ => Operation::NotAllowed,
                     };
                 }
+            }
+            if has(query, "attributes") {
+                return match *method {
+                    Method::GET => Operation::GetObjectAttributes,
+                    _ => Operation::NotAllowed,
+                };
             }
             if let Some(sub) = subresource(query, OBJECT_SUBRESOURCES) {
                 return Operation::Unsupported(sub);
@@ -429,6 +451,7 @@ mod tests {
             (Method::PUT, target(b, k), "tagging", &none, Operation::PutObjectTagging),
             (Method::DELETE, target(b, k), "tagging", &none, Operation::DeleteObjectTagging),
             (Method::GET, target(b, k), "acl", &none, Operation::GetObjectAcl),
+            (Method::GET, target(b, k), "attributes", &none, Operation::GetObjectAttributes),
             (Method::PUT, target(b, k), "acl&versionId=x", &none, Operation::PutObjectAcl),
             (Method::PUT, target(b, None), "acl", &none, Operation::PutBucketAcl),
             (Method::PUT, target(b, None), "policy", &none, Operation::PutBucketPolicy),

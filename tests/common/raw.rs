@@ -408,6 +408,11 @@ impl Signer {
         hmac(&k_service, b"aws4_request")
     }
 
+    /// The SigV4 signature of a browser form's base64 policy (`x-amz-signature`).
+    pub fn sign_post_policy(&self, policy_base64: &str) -> String {
+        self.sign_string(policy_base64)
+    }
+
     /// Hex signature of a string to sign.
     fn sign_string(&self, string_to_sign: &str) -> String {
         hex::encode(hmac(&self.signing_key(), string_to_sign.as_bytes()))

@@ -78,3 +78,33 @@ async fn operations_on_a_missing_bucket_say_no_such_bucket() {
         .unwrap_err();
     assert_eq!(err.into_service_error().meta().code(), Some("NoSuchBucket"));
 }
+
+#[tokio::test]
+async fn list_buckets_pages_with_continuation_tokens() {
+    let node = TestNode::start().await;
+    let s3 = node.client();
+    for name in ["page-a", "page-b", "page-c", "other"] {
+        s3.create_bucket().bucket(name).send().await.unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = s3
+            .list_buckets()
+            .max_buckets(2)
+            .prefix("page-")
+            .set_continuation_token(token.clone())
+            .send()
+            .await
+            .unwrap();
+        assert!(page.buckets().len() <= 2);
+        seen.extend(page.buckets().iter().filter_map(|b| b.name().map(str::to_owned)));
+        token = page.continuation_token().map(str::to_owned);
+        if token.is_none() {
+            break;
+        }
+    }
+    assert_eq!(seen, ["page-a", "page-b", "page-c"]);
+    let bad = s3.list_buckets().max_buckets(0).send().await.unwrap_err();
+    assert_eq!(bad.raw_response().map(|r| r.status().as_u16()), Some(400));
+}

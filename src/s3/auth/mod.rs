@@ -10,6 +10,7 @@
 
 mod body;
 mod chunked;
+mod form;
 mod sigv2;
 mod sigv4;
 
@@ -20,6 +21,7 @@ use super::error::{S3Error, S3ErrorCode};
 use crate::objects::{AccessKey, ObjectService};
 
 pub use body::{PayloadMode, verified_body};
+pub use form::{FormSignature, authenticate_form};
 
 /// Largest clock difference between client and server.
 const SKEW_MAX: Duration = Duration::minutes(15);

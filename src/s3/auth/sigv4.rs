@@ -57,7 +57,7 @@ impl Credential {
 
     /// Parses `AK/YYYYMMDD/region/s3/aws4_request`. The error is the reason, phrased as AWS does,
     /// for the caller to prefix and wrap in the right code.
-    fn parse(value: &str) -> Result<Self, String> {
+    pub(super) fn parse(value: &str) -> Result<Self, String> {
         // The access key is everything before the last four parts, so an odd key with a '/' in
         // it still parses rather than shifting every field.
         let mut parts = value.rsplitn(5, '/');

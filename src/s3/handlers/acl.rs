@@ -152,14 +152,14 @@ impl Handlers<'_> {
         &self,
         headers: &HeaderMap,
         bucket: &BucketInfo,
-        ctx: &Context,
+        principal: Option<&str>,
     ) -> Result<(String, Option<Acl>), S3Error> {
         let request = crate::s3::acl::from_headers(headers)?;
         let full_control = matches!(
             request,
             Some(AclRequest::Canned(crate::objects::acl::CannedAcl::BucketOwnerFullControl))
         );
-        let owner = access::owner_of_write(bucket, ctx.principal(), full_control);
+        let owner = access::owner_of_write(bucket, principal, full_control);
         let acl = match request {
             Some(request) => Some(self.acl_for(request, bucket, &owner).await?),
             None => None,

@@ -36,6 +36,9 @@ fn creation_config(headers: &http::HeaderMap, owner: &str) -> Result<BucketConfi
     Ok(BucketConfig { acl: acl.map(|a| a.acl(owner, owner)), ownership, ..BucketConfig::default() })
 }
 
+/// Most buckets one ListBuckets page holds (S3's limit for max-buckets).
+const BUCKETS_PAGE_MAX: usize = 10_000;
+
 impl Handlers<'_> {
     pub async fn list_buckets(&self, ctx: &Context) -> Result<S3Response, S3Error> {
         let Some(principal) = ctx.principal() else {
@@ -44,28 +47,75 @@ impl Handlers<'_> {
                 "Anonymous users cannot list buckets.",
             ));
         };
-        let buckets = self.objects.list_buckets().await.map_err(map_error)?;
+        let max = match ctx.query("max-buckets") {
+            None => BUCKETS_PAGE_MAX,
+            Some(text) => text
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=BUCKETS_PAGE_MAX).contains(n))
+                .ok_or_else(|| {
+                    S3Error::new(
+                        S3ErrorCode::InvalidArgument,
+                        "max-buckets must be an integer from 1 to 10000.",
+                    )
+                    .with("ArgumentName", "max-buckets")
+                    .with("ArgumentValue", text)
+                })?,
+        };
+        let after = match ctx.query("continuation-token") {
+            None => None,
+            Some(token) => Some(
+                hex::decode(token)
+                    .ok()
+                    .and_then(|bytes| String::from_utf8(bytes).ok())
+                    .ok_or_else(|| {
+                        S3Error::new(
+                            S3ErrorCode::InvalidArgument,
+                            "The continuation token provided is incorrect",
+                        )
+                        .with("ArgumentName", "continuation-token")
+                    })?,
+            ),
+        };
         let prefix = ctx.query("prefix").unwrap_or_default();
+        let wanted_region = ctx.query("bucket-region");
         let region = &self.options.region;
+        let region_of = |b: &crate::objects::BucketInfo| {
+            if b.location.is_empty() { region.clone() } else { b.location.clone() }
+        };
+        let mut mine = self
+            .objects
+            .list_buckets()
+            .await
+            .map_err(map_error)?
+            .into_iter()
+            .filter(|b| b.owner == principal && b.name.starts_with(prefix))
+            .filter(|b| wanted_region.is_none_or(|r| region_of(b) == r))
+            .filter(|b| after.as_ref().is_none_or(|a| b.name.as_str() > a.as_str()))
+            .peekable();
+        let mut page = Vec::new();
+        while page.len() < max {
+            let Some(b) = mine.next() else { break };
+            page.push(b);
+        }
+        let continuation_token = match (mine.peek(), page.last()) {
+            (Some(_), Some(last)) => Some(hex::encode(&last.name)),
+            _ => None,
+        };
         let result = xml::ListAllMyBucketsResult {
             owner: owner(principal),
             buckets: xml::Buckets {
-                bucket: buckets
+                bucket: page
                     .into_iter()
-                    .filter(|b| b.owner == principal && b.name.starts_with(prefix))
                     .map(|b| xml::BucketEntry {
+                        bucket_region: region_of(&b),
                         name: b.name,
                         creation_date: time_of(b.created_ms),
-                        bucket_region: if b.location.is_empty() {
-                            region.clone()
-                        } else {
-                            b.location
-                        },
                     })
                     .collect(),
             },
             prefix: ctx.query("prefix").map(str::to_owned),
-            continuation_token: None,
+            continuation_token,
         };
         Ok(response::xml_response(result.to_xml()))
     }

@@ -177,7 +177,7 @@ impl Handlers<'_> {
         } else {
             self.objects.open_object(&info, 0, info.size() - 1).await.map_err(map_error)?
         };
-        let (owner, acl) = self.new_object_owner_and_acl(headers, &bucket, ctx).await?;
+        let (owner, acl) = self.new_object_owner_and_acl(headers, &bucket, ctx.principal()).await?;
         let put = PutObject {
             lock: super::lock::object_lock_headers(headers)?,
             condition: super::headers::write_condition(headers)?,

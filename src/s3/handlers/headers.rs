@@ -54,7 +54,7 @@ pub fn content_headers(headers: &HeaderMap) -> ContentHeaders {
                     .map(str::trim)
                     .filter(|e| !e.eq_ignore_ascii_case("aws-chunked"))
                     .collect::<Vec<_>>()
-                    .join(",")
+                    .join(", ")
             })
             .filter(|v| !v.is_empty()),
         content_disposition: get("content-disposition"),

@@ -2,17 +2,20 @@
 //! objects layer; `map_error` is the one table from objects errors to S3 codes.
 
 mod acl;
+mod attributes;
 mod bucket;
 mod copy;
 mod cors;
 mod delete;
 mod headers;
+mod lifecycle;
 mod list;
 mod lock;
 mod multipart;
 mod object;
 mod ownership;
 mod policy;
+mod post;
 mod tagging;
 mod versioning;
 

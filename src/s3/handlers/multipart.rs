@@ -100,7 +100,7 @@ impl Handlers<'_> {
                 "The COMPOSITE checksum type cannot be used with the CRC64NVME checksum algorithm.",
             ));
         }
-        let (owner, acl) = self.new_object_owner_and_acl(headers, &bucket, ctx).await?;
+        let (owner, acl) = self.new_object_owner_and_acl(headers, &bucket, ctx.principal()).await?;
         let create = CreateUpload {
             acl,
             owner,

@@ -56,7 +56,7 @@ impl Handlers<'_> {
         let (parts, body) = request.into_parts();
         let headers = &parts.headers;
         let incoming = incoming_body(ctx.payload.clone(), headers, body, PUT_SIZE_MAX)?;
-        let (owner, acl) = self.new_object_owner_and_acl(headers, &bucket, &ctx).await?;
+        let (owner, acl) = self.new_object_owner_and_acl(headers, &bucket, ctx.principal()).await?;
         let put = PutObject {
             lock: super::lock::object_lock_headers(headers)?,
             condition: write_condition(headers)?,
@@ -70,9 +70,12 @@ impl Handlers<'_> {
             checksum: checksum_request(headers, &incoming.trailers)?,
             body: incoming.stream,
         };
+        let (size, tags) = (incoming.size.unwrap_or(0), put.tags.clone());
         let outcome =
             self.objects.put_object(ctx.bucket(), ctx.key(), put).await.map_err(map_error)?;
         let mut response = response::status_only(StatusCode::OK);
+        let modified = outcome.last_modified_ms;
+        self.set_expiration_header(&mut response, &bucket, ctx.key(), size, &tags, modified);
         response::set_header(&mut response, "etag", &quoted(&outcome.etag));
         // A write to a suspended bucket makes the null version, and S3 names no version then.
         set_version_header(&mut response, outcome.version_id, false);
@@ -157,6 +160,8 @@ impl Handlers<'_> {
         *response.status_mut() = status;
         self.object_headers(&mut response, ctx, &info, headers, range.is_none());
         super::lock::set_lock_headers(&mut response, &info);
+        let modified = info.last_modified_ms();
+        self.set_expiration_header(&mut response, &bucket, ctx.key(), size, info.tags(), modified);
         set_version_header(
             &mut response,
             info.version_id(),

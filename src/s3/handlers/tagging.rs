@@ -13,7 +13,10 @@ use crate::s3::xml::{self, Tag, TagSet, Tagging, XmlResponse};
 
 const TAGGING_BODY_BYTES_MAX: usize = 64 << 10;
 
+/// The tag set, sorted by key (the order RGW answers in, and a stable one for clients).
 fn tagging_document(tags: &[(String, String)]) -> String {
+    let mut tags = tags.to_vec();
+    tags.sort();
     Tagging {
         tag_set: TagSet {
             tags: tags.iter().map(|(k, v)| Tag { key: k.clone(), value: v.clone() }).collect(),
