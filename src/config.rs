@@ -79,6 +79,10 @@ pub struct Settings {
     /// Most bytes per second a scrub pass reads (default 16777216: 16 MiB/s).
     #[arg(long, env = "RINGVAULT_SCRUB_BYTES_PER_SEC")]
     pub scrub_bytes_per_sec: Option<u64>,
+    /// Static website endpoint: requests to `<bucket>.<website_domain>` are served as the
+    /// bucket's website (default: none, no website endpoint).
+    #[arg(long, env = "RINGVAULT_WEBSITE_DOMAIN")]
+    pub website_domain: Option<String>,
     /// Time between lifecycle passes, in milliseconds (default 86400000: a day).
     #[arg(long, env = "RINGVAULT_LIFECYCLE_INTERVAL_MS")]
     pub lifecycle_interval_ms: Option<u64>,
@@ -158,6 +162,7 @@ impl Settings {
             tombstone_grace_ms: self.tombstone_grace_ms.or(lower.tombstone_grace_ms),
             scrub_interval_ms: self.scrub_interval_ms.or(lower.scrub_interval_ms),
             lifecycle_interval_ms: self.lifecycle_interval_ms.or(lower.lifecycle_interval_ms),
+            website_domain: self.website_domain.or(lower.website_domain),
             lifecycle_day_ms: self.lifecycle_day_ms.or(lower.lifecycle_day_ms),
             scrub_bytes_per_sec: self.scrub_bytes_per_sec.or(lower.scrub_bytes_per_sec),
             requests_max: self.requests_max.or(lower.requests_max),
@@ -225,6 +230,8 @@ pub struct Config {
     pub scrub_interval: std::time::Duration,
     /// See `Settings::scrub_bytes_per_sec`.
     pub scrub_bytes_per_sec: u64,
+    /// See `Settings::website_domain`.
+    pub website_domain: Option<String>,
     /// See `Settings::lifecycle_interval_ms`.
     pub lifecycle_interval: std::time::Duration,
     /// See `Settings::lifecycle_day_ms`.
@@ -460,6 +467,10 @@ impl Config {
             scrub_bytes_per_sec,
             lifecycle_interval,
             lifecycle_day_ms,
+            website_domain: settings
+                .website_domain
+                .filter(|d| !d.is_empty())
+                .map(|d| d.to_ascii_lowercase()),
             seed: None,
             cluster,
         })

@@ -244,6 +244,7 @@ pub async fn start(config: Config) -> Result<RunningNode, NodeError> {
         region: config.region.clone(),
         root_domain: config.root_domain.clone(),
         lifecycle_day_ms: config.lifecycle_day_ms,
+        website_domain: config.website_domain.clone(),
         ..S3Options::default()
     };
     let prefix = u32::try_from(rng.next_u64() >> 32).unwrap_or_default();

@@ -178,3 +178,18 @@ def test_create_bucket_malformed_configuration(raw):
     response = raw.request("PUT", unique_bucket_name(), body=b"<CreateBucketConfiguration><oops")
     assert response.status == 400
     assert response.error_code() == "MalformedXML"
+
+
+def test_request_payment_and_acceleration_are_off(s3, bucket):
+    assert s3.get_bucket_request_payment(Bucket=bucket)["Payer"] == "BucketOwner"
+    s3.put_bucket_request_payment(Bucket=bucket,
+                                  RequestPaymentConfiguration={"Payer": "BucketOwner"})
+    with s3_error(501, "NotImplemented"):
+        s3.put_bucket_request_payment(Bucket=bucket,
+                                      RequestPaymentConfiguration={"Payer": "Requester"})
+    assert "Status" not in s3.get_bucket_accelerate_configuration(Bucket=bucket)
+    s3.put_bucket_accelerate_configuration(Bucket=bucket,
+                                           AccelerateConfiguration={"Status": "Suspended"})
+    with s3_error(501, "NotImplemented"):
+        s3.put_bucket_accelerate_configuration(Bucket=bucket,
+                                               AccelerateConfiguration={"Status": "Enabled"})

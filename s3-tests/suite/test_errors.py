@@ -23,9 +23,6 @@ UNIMPLEMENTED = {
     "get_bucket_lifecycle_configuration": lambda c, b: c.get_bucket_lifecycle_configuration(
         Bucket=b
     ),
-    "put_bucket_website": lambda c, b: c.put_bucket_website(
-        Bucket=b, WebsiteConfiguration={"IndexDocument": {"Suffix": "index.html"}}
-    ),
     "get_bucket_encryption": lambda c, b: c.get_bucket_encryption(Bucket=b),
     "get_bucket_notification_configuration": lambda c, b: (
         c.get_bucket_notification_configuration(Bucket=b)

@@ -82,6 +82,12 @@ pub const GET_OBJECT_VERSION_ATTRIBUTES: Action =
     action("s3:GetObjectVersionAttributes", Object(Read));
 pub const GET_LIFECYCLE: Action = action("s3:GetLifecycleConfiguration", BucketOwner);
 pub const PUT_LIFECYCLE: Action = action("s3:PutLifecycleConfiguration", BucketOwner);
+pub const GET_REQUEST_PAYMENT: Action = action("s3:GetBucketRequestPayment", BucketOwner);
+pub const PUT_REQUEST_PAYMENT: Action = action("s3:PutBucketRequestPayment", BucketOwner);
+pub const GET_ACCELERATE: Action = action("s3:GetAccelerateConfiguration", BucketOwner);
+pub const PUT_ACCELERATE: Action = action("s3:PutAccelerateConfiguration", BucketOwner);
+pub const GET_WEBSITE: Action = action("s3:GetBucketWebsite", BucketOwner);
+pub const PUT_WEBSITE: Action = action("s3:PutBucketWebsite", BucketOwner);
 pub const GET_BUCKET_CORS: Action = action("s3:GetBucketCORS", BucketOwner);
 pub const PUT_BUCKET_CORS: Action = action("s3:PutBucketCORS", BucketOwner);
 pub const GET_PUBLIC_ACCESS_BLOCK: Action = action("s3:GetBucketPublicAccessBlock", BucketOwner);
@@ -133,6 +139,12 @@ pub const ACTIONS: &[Action] = &[
     GET_OBJECT_VERSION_ATTRIBUTES,
     GET_LIFECYCLE,
     PUT_LIFECYCLE,
+    GET_REQUEST_PAYMENT,
+    PUT_REQUEST_PAYMENT,
+    GET_ACCELERATE,
+    PUT_ACCELERATE,
+    GET_WEBSITE,
+    PUT_WEBSITE,
 ];
 
 /// The action named `name` (`s3:GetObject`, case-insensitive).

@@ -48,8 +48,8 @@ pub use object::{
 pub use reclaim::ReclaimPass;
 pub use records::{
     BucketConfig, BucketGrant, ChecksumKind, ContentHeaders, CorsRule, DefaultRetention, LockMode,
-    ObjectLockConfig, ObjectOwnership, PublicAccessBlock, Retention, RetentionPeriod,
-    StoredChecksum, VersionId, Versioning,
+    ObjectLockConfig, ObjectOwnership, PublicAccessBlock, Retention, RetentionPeriod, RoutingRule,
+    StoredChecksum, VersionId, Versioning, WebsiteConfig,
 };
 pub use version_listing::{VersionEntry, VersionsPage, VersionsQuery};
 pub use versions::{DeleteOutcome, VersionSel};

@@ -120,6 +120,35 @@ pub struct BucketConfig {
     /// PutBucketLifecycleConfiguration.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lifecycle: Option<Vec<super::lifecycle::LifecycleRule>>,
+    /// PutBucketWebsite: how the website endpoint serves the bucket.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub website: Option<WebsiteConfig>,
+}
+
+/// A bucket's static website configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WebsiteConfig {
+    /// Appended to keys ending in `/` (and to the empty key).
+    pub index_suffix: Option<String>,
+    /// The object served, with the error's status, when a request fails.
+    pub error_key: Option<String>,
+    /// Every request goes elsewhere: `(host, protocol)`.
+    pub redirect_all: Option<(String, Option<String>)>,
+    pub routing_rules: Vec<RoutingRule>,
+}
+
+/// One RoutingRule: when its condition holds, redirect.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RoutingRule {
+    pub key_prefix_equals: Option<String>,
+    pub http_error_code_returned_equals: Option<u16>,
+    pub host_name: Option<String>,
+    pub protocol: Option<String>,
+    pub replace_key_prefix_with: Option<String>,
+    pub replace_key_with: Option<String>,
+    pub http_redirect_code: Option<u16>,
 }
 
 /// One rule of a bucket's CORS configuration.

@@ -63,6 +63,7 @@ pub enum S3ErrorCode {
     SignatureDoesNotMatch,
     SlowDown,
     XAmzContentSHA256Mismatch,
+    NoSuchWebsiteConfiguration,
     NoSuchLifecycleConfiguration,
     InvalidPolicyDocument,
     MalformedPOSTRequest,
@@ -142,6 +143,7 @@ impl S3ErrorCode {
             | C::NoSuchPublicAccessBlockConfiguration
             | C::NoSuchCORSConfiguration
             | C::NoSuchLifecycleConfiguration
+            | C::NoSuchWebsiteConfiguration
             | C::ObjectLockConfigurationNotFoundError => StatusCode::NOT_FOUND,
             C::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             C::MissingContentLength => StatusCode::LENGTH_REQUIRED,
@@ -209,6 +211,7 @@ impl S3ErrorCode {
             C::SignatureDoesNotMatch => "SignatureDoesNotMatch",
             C::SlowDown => "SlowDown",
             C::XAmzContentSHA256Mismatch => "XAmzContentSHA256Mismatch",
+            C::NoSuchWebsiteConfiguration => "NoSuchWebsiteConfiguration",
             C::NoSuchLifecycleConfiguration => "NoSuchLifecycleConfiguration",
             C::InvalidPolicyDocument => "InvalidPolicyDocument",
             C::MalformedPOSTRequest => "MalformedPOSTRequest",
@@ -402,6 +405,9 @@ impl S3ErrorCode {
             S3ErrorCode::InvalidStorageClass => "The storage class you specified is not valid",
             S3ErrorCode::MissingSecurityHeader => "Your request is missing a required header.",
             S3ErrorCode::NotModified => "Not Modified",
+            S3ErrorCode::NoSuchWebsiteConfiguration => {
+                "The specified bucket does not have a website configuration"
+            }
             S3ErrorCode::NoSuchLifecycleConfiguration => {
                 "The lifecycle configuration does not exist"
             }

@@ -23,6 +23,7 @@ mod request;
 mod response;
 mod router;
 mod server;
+mod website;
 mod xml;
 
 use std::sync::Arc;
@@ -56,6 +57,8 @@ pub struct S3Options {
     pub xml_body_bytes_max: usize,
     /// How long a lifecycle rule's day is, for `x-amz-expiration` (see `Config`).
     pub lifecycle_day_ms: i64,
+    /// With a website domain, `bucket.<website_domain>` hosts reach the website endpoint.
+    pub website_domain: Option<String>,
 }
 
 impl Default for S3Options {
@@ -66,6 +69,7 @@ impl Default for S3Options {
             header_bytes_max: 8 << 10,
             xml_body_bytes_max: 1 << 20,
             lifecycle_day_ms: crate::objects::lifecycle::DAY_MS,
+            website_domain: None,
         }
     }
 }
@@ -278,6 +282,36 @@ impl S3Service {
             .get(http::header::HOST)
             .and_then(|h| h.to_str().ok())
             .or_else(|| request.uri().authority().map(http::uri::Authority::as_str));
+        if let Some(domain) = options.website_domain.as_deref()
+            && let Some((bucket, key)) =
+                request::website_target(host, request.uri().path(), domain)?
+        {
+            let _ = routed.operation.set("Website");
+            let _ = routed.bucket.set(bucket.clone());
+            tracing::Span::current()
+                .record("operation", "Website")
+                .record("bucket", bucket.as_str());
+            if !matches!(*request.method(), http::Method::GET | http::Method::HEAD) {
+                return Err(S3ErrorCode::MethodNotAllowed.into());
+            }
+            let facts = crate::s3::facts::request_facts(&crate::s3::facts::RequestView {
+                principal: None,
+                headers: request.headers(),
+                query: &[],
+                source_ip: request.extensions().get::<server::Peer>().map(|p| p.0.ip()),
+                now: self.inner.clock.now(),
+            });
+            let host = host.unwrap_or_default();
+            let h = handlers::Handlers { objects: &self.inner.objects, options };
+            let website = handlers::WebsiteRequest {
+                bucket: &bucket,
+                key: &key,
+                host,
+                head: *request.method() == http::Method::HEAD,
+                facts: &facts,
+            };
+            return Ok(h.serve_website(website).await);
+        }
         let target =
             request::parse_target(host, request.uri().path(), options.root_domain.as_deref())?;
         let query = request::parse_query(request.uri().query())?;
@@ -413,6 +447,15 @@ impl S3Service {
             Operation::CorsPreflight => h.cors_preflight(&ctx, request.headers()).await,
             Operation::PostObject => h.post_object(&ctx, request).await,
             Operation::GetBucketLifecycle => h.get_bucket_lifecycle(&ctx).await,
+            Operation::GetBucketWebsite => h.get_bucket_website(&ctx).await,
+            Operation::PutBucketWebsite => h.put_bucket_website(&ctx, request).await,
+            Operation::DeleteBucketWebsite => h.delete_bucket_website(&ctx).await,
+            Operation::GetBucketRequestPayment => h.get_bucket_request_payment(&ctx).await,
+            Operation::PutBucketRequestPayment => h.put_bucket_request_payment(&ctx, request).await,
+            Operation::GetBucketAccelerateConfiguration => h.get_bucket_accelerate(&ctx).await,
+            Operation::PutBucketAccelerateConfiguration => {
+                h.put_bucket_accelerate(&ctx, request).await
+            }
             Operation::PutBucketLifecycle => h.put_bucket_lifecycle(&ctx, request).await,
             Operation::DeleteBucketLifecycle => h.delete_bucket_lifecycle(&ctx).await,
             Operation::GetObjectAttributes => {

@@ -52,6 +52,26 @@ pub fn parse_target(
     Ok(Target { bucket, key: (!key.is_empty()).then_some(key), virtual_hosted })
 }
 
+/// The bucket and key of a request to the website endpoint: a host `bucket.<website_domain>`;
+/// `None` for any other host.
+pub fn website_target(
+    host: Option<&str>,
+    raw_path: &str,
+    website_domain: &str,
+) -> Result<Option<(String, String)>, S3Error> {
+    let Some(host) = host.map(|h| strip_port(h).to_ascii_lowercase()) else { return Ok(None) };
+    let Some(bucket) = host
+        .strip_suffix(website_domain)
+        .and_then(|rest| rest.strip_suffix('.'))
+        .filter(|b| !b.is_empty())
+    else {
+        return Ok(None);
+    };
+    let path = decode(raw_path)?;
+    let key = path.strip_prefix('/').unwrap_or(&path).to_owned();
+    Ok(Some((bucket.to_owned(), key)))
+}
+
 fn strip_port(host: &str) -> &str {
     if let Some(rest) = host.strip_prefix('[') {
         return rest.split(']').next().unwrap_or(rest);

@@ -66,6 +66,13 @@ pub enum Operation {
     GetBucketLifecycle,
     PutBucketLifecycle,
     DeleteBucketLifecycle,
+    GetBucketRequestPayment,
+    PutBucketRequestPayment,
+    GetBucketAccelerateConfiguration,
+    PutBucketAccelerateConfiguration,
+    GetBucketWebsite,
+    PutBucketWebsite,
+    DeleteBucketWebsite,
     /// Recognised, not supported yet: answered with 501 NotImplemented.
     Unsupported(&'static str),
     /// The method makes no sense on this resource: 405 MethodNotAllowed.
@@ -133,6 +140,13 @@ impl Operation {
             Operation::GetBucketLifecycle => "GetBucketLifecycleConfiguration",
             Operation::PutBucketLifecycle => "PutBucketLifecycleConfiguration",
             Operation::DeleteBucketLifecycle => "DeleteBucketLifecycle",
+            Operation::GetBucketRequestPayment => "GetBucketRequestPayment",
+            Operation::PutBucketRequestPayment => "PutBucketRequestPayment",
+            Operation::GetBucketAccelerateConfiguration => "GetBucketAccelerateConfiguration",
+            Operation::PutBucketAccelerateConfiguration => "PutBucketAccelerateConfiguration",
+            Operation::GetBucketWebsite => "GetBucketWebsite",
+            Operation::PutBucketWebsite => "PutBucketWebsite",
+            Operation::DeleteBucketWebsite => "DeleteBucketWebsite",
             Operation::Unsupported(name) => name,
             Operation::NotAllowed => "NotAllowed",
         }
@@ -237,6 +251,26 @@ pub fn route(
                     _ => Operation::NotAllowed,
                 };
             }
+            for (name, get, put) in [
+                (
+                    "requestPayment",
+                    Operation::GetBucketRequestPayment,
+                    Operation::PutBucketRequestPayment,
+                ),
+                (
+                    "accelerate",
+                    Operation::GetBucketAccelerateConfiguration,
+                    Operation::PutBucketAccelerateConfiguration,
+                ),
+            ] {
+                if has(query, name) {
+                    return match *method {
+                        Method::GET => get,
+                        Method::PUT => put,
+                        _ => Operation::NotAllowed,
+                    };
+                }
+            }
             if has(query, "policyStatus") {
                 return match *method {
                     Method::GET => Operation::GetBucketPolicyStatus,
@@ -256,6 +290,12 @@ pub fn route(
                     Operation::GetBucketOwnershipControls,
                     Operation::PutBucketOwnershipControls,
                     Operation::DeleteBucketOwnershipControls,
+                ),
+                (
+                    "website",
+                    Operation::GetBucketWebsite,
+                    Operation::PutBucketWebsite,
+                    Operation::DeleteBucketWebsite,
                 ),
                 (
                     "lifecycle",

@@ -23,3 +23,4 @@ mod post;
 mod sigv2;
 mod tagging;
 mod versioning;
+mod website;

@@ -14,10 +14,14 @@ mod lock;
 mod multipart;
 mod object;
 mod ownership;
+mod payment;
 mod policy;
 mod post;
 mod tagging;
 mod versioning;
+mod website;
+
+pub(crate) use website::WebsiteRequest;
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
