@@ -149,3 +149,11 @@ def test_ownership_controls(s3, s3_alt, bucket):
     s3.delete_bucket_ownership_controls(Bucket=bucket)
     with s3_error(404, "OwnershipControlsNotFoundError"):
         s3.get_bucket_ownership_controls(Bucket=bucket)
+
+
+def test_expected_bucket_owner(s3, settings, bucket):
+    s3.list_objects_v2(Bucket=bucket, ExpectedBucketOwner=settings.main.access_key_id)
+    with s3_error(403, "AccessDenied"):
+        s3.list_objects_v2(Bucket=bucket, ExpectedBucketOwner="RVSOMEONEELSE0000000")
+    with s3_error(403, "AccessDenied"):
+        s3.put_object(Bucket=bucket, Key="k", Body=b"x", ExpectedBucketOwner="RVSOMEONEELSE0000000")

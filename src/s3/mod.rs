@@ -107,6 +107,8 @@ pub(crate) struct Context {
     pub facts: crate::access::Facts,
     /// When the request arrived, by the node's clock.
     pub now: chrono::DateTime<chrono::Utc>,
+    /// `x-amz-expected-bucket-owner`: the request fails unless the bucket is this key's.
+    pub expected_owner: Option<String>,
 }
 
 impl Context {
@@ -217,11 +219,17 @@ impl S3Service {
         let is_head = request.method() == http::Method::HEAD;
         let started = self.inner.clock.monotonic();
         // A browser's request: its response gets the CORS headers the bucket's rules allow.
-        let origin = request
-            .headers()
-            .get(http::header::ORIGIN)
-            .and_then(|v| v.to_str().ok())
-            .map(|o| (o.to_owned(), request.method().as_str().to_owned()));
+        // Matched as the method it names in Access-Control-Request-Method when it has one (as
+        // RGW does), else as its own.
+        let origin =
+            request.headers().get(http::header::ORIGIN).and_then(|v| v.to_str().ok()).map(|o| {
+                let method = request
+                    .headers()
+                    .get("access-control-request-method")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or(request.method().as_str());
+                (o.to_owned(), method.to_owned())
+            });
         // Set by `dispatch` once routed; requests refused before that count as "Unknown".
         let routed = Routed::default();
         async {
@@ -335,21 +343,31 @@ impl S3Service {
             |e: S3Error| if e.resource.is_none() { e.with_resource(resource.clone()) } else { e };
 
         let (parts, body) = request.into_parts();
-        let authenticated = auth::authenticate(
-            auth::AuthInput {
-                method: &parts.method,
-                raw_path: parts.uri.path(),
-                raw_query: parts.uri.query().unwrap_or_default(),
-                query: &query,
-                vhost_bucket: target.bucket.as_deref().filter(|_| target.virtual_hosted),
-                headers: &parts.headers,
-            },
-            &self.inner.objects,
-            &options.region,
-            self.inner.clock.now(),
-        )
-        .await
-        .map_err(with_resource)?;
+        // A browser's preflight carries no credentials (and may carry a presigned URL's
+        // query, signed for another method): it is answered from the CORS rules alone.
+        let authenticated = if operation == Operation::CorsPreflight {
+            auth::Authenticated {
+                principal: None,
+                allow_create_bucket: false,
+                payload: auth::PayloadMode::Unsigned,
+            }
+        } else {
+            auth::authenticate(
+                auth::AuthInput {
+                    method: &parts.method,
+                    raw_path: parts.uri.path(),
+                    raw_query: parts.uri.query().unwrap_or_default(),
+                    query: &query,
+                    vhost_bucket: target.bucket.as_deref().filter(|_| target.virtual_hosted),
+                    headers: &parts.headers,
+                },
+                &self.inner.objects,
+                &options.region,
+                self.inner.clock.now(),
+            )
+            .await
+            .map_err(with_resource)?
+        };
         let now = self.inner.clock.now();
         let facts = crate::s3::facts::request_facts(&crate::s3::facts::RequestView {
             principal: authenticated.principal.as_deref(),
@@ -358,7 +376,13 @@ impl S3Service {
             source_ip: parts.extensions.get::<server::Peer>().map(|p| p.0.ip()),
             now,
         });
+        let expected_owner = parts
+            .headers
+            .get("x-amz-expected-bucket-owner")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let ctx = Context {
+            expected_owner,
             now,
             facts,
             principal: authenticated.principal,

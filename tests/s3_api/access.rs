@@ -206,7 +206,7 @@ async fn ownership_controls_and_the_public_access_block_restrict_acls() {
     let refused = public.body(b"x".to_vec().into()).send().await.unwrap_err();
     assert_eq!(code(&refused).as_deref(), Some("AccessControlListNotSupported"));
     let acl = owner.put_bucket_acl().bucket(&bucket).acl(BucketCannedAcl::PublicRead).send().await;
-    assert_eq!(code(&acl.unwrap_err()).as_deref(), Some("InvalidBucketAclWithObjectOwnership"));
+    assert_eq!(code(&acl.unwrap_err()).as_deref(), Some("AccessControlListNotSupported"));
     owner.delete_bucket_ownership_controls().bucket(&bucket).send().await.unwrap();
 
     let block = PublicAccessBlockConfiguration::builder().block_public_acls(true).build();

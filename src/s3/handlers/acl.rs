@@ -81,6 +81,14 @@ fn denied() -> S3Error {
     S3ErrorCode::AccessDenied.into()
 }
 
+/// `x-amz-expected-bucket-owner`: a request meant for someone else's bucket is refused.
+fn expect_owner(bucket: &BucketInfo, ctx: &Context) -> Result<(), S3Error> {
+    match &ctx.expected_owner {
+        Some(owner) if *owner != bucket.owner => Err(denied()),
+        _ => Ok(()),
+    }
+}
+
 /// Whether a policy may still allow an action once the object's tags are known.
 fn depends_on_object_tags(bucket: &BucketInfo) -> bool {
     bucket
@@ -99,6 +107,7 @@ impl Handlers<'_> {
         action: Action,
     ) -> Result<BucketInfo, S3Error> {
         let bucket = self.objects.bucket(ctx.bucket()).await.map_err(map_error)?;
+        expect_owner(&bucket, ctx)?;
         let asking = Asking {
             principal: ctx.principal(),
             action,
@@ -130,6 +139,9 @@ impl Handlers<'_> {
         action: Action,
     ) -> Result<(BucketInfo, ObjectGate), S3Error> {
         let bucket = self.objects.bucket(name).await.map_err(map_error)?;
+        if name == ctx.bucket() {
+            expect_owner(&bucket, ctx)?;
+        }
         let asking =
             Asking { principal: ctx.principal(), action, key: Some(key), facts: &ctx.facts };
         let verdict = access::decide(&bucket, &asking);
@@ -173,8 +185,10 @@ impl Handlers<'_> {
         bucket: &BucketInfo,
         owner: &str,
     ) -> Result<Acl, S3Error> {
+        // With ACLs disabled, only the ACL that changes nothing is accepted (S3 refuses even
+        // `private` on a PutBucketAcl or PutObjectAcl).
         if bucket.config.ownership == Some(ObjectOwnership::BucketOwnerEnforced)
-            && !request.is_owner_only()
+            && request != AclRequest::Canned(crate::objects::acl::CannedAcl::BucketOwnerFullControl)
         {
             return Err(S3Error::from(S3ErrorCode::AccessControlListNotSupported));
         }
@@ -251,13 +265,7 @@ impl Handlers<'_> {
         B::Error: std::fmt::Display,
     {
         let bucket = self.bucket_for(ctx, access::PUT_BUCKET_ACL).await?;
-        let acl = self.acl_change(request, &bucket, &bucket.owner).await.map_err(|e| {
-            if e.code == S3ErrorCode::AccessControlListNotSupported {
-                S3Error::from(S3ErrorCode::InvalidBucketAclWithObjectOwnership)
-            } else {
-                e
-            }
-        })?;
+        let acl = self.acl_change(request, &bucket, &bucket.owner).await?;
         self.objects
             .update_bucket_config(ctx.bucket(), |_, config| {
                 config.acl = Some(acl);

@@ -185,6 +185,8 @@ impl Handlers<'_> {
                     c.algorithm.header_name(),
                     &encode_checksum_value(&value),
                 );
+                let kind = super::headers::checksum_type(c);
+                response::set_header(&mut response, "x-amz-checksum-type", kind);
             }
         }
         Ok(response)
