@@ -132,33 +132,44 @@ impl ObjectService {
         Ok(out)
     }
 
-    /// Reads, changes and writes back a bucket record (with its causal context).
+    /// Changes a bucket record, decided by consensus among its owners: two changes made at
+    /// once through different nodes (say versioning and a CORS configuration) both survive,
+    /// where a plain read-modify-write would leave them as siblings and lose one. `change`
+    /// runs again on the newer record if another change won the round.
+    async fn change_bucket<E: From<Error>>(
+        &self,
+        name: &str,
+        mut change: impl FnMut(&mut BucketRecord) -> Result<(), E>,
+    ) -> Result<BucketInfo, E> {
+        let mut written: Option<BucketRecord> = None;
+        let decided = self
+            .coordinator()
+            .put_conditional(BUCKETS, name.as_bytes(), |current| {
+                let value = live_value(current).ok_or(Error::NoSuchBucket)?;
+                let mut record: BucketRecord = records::decode(value)?;
+                change(&mut record)?;
+                let encoded = records::encode(&record);
+                written = Some(record);
+                Ok::<_, E>(Some(encoded))
+            })
+            .await
+            .map_err(Error::from)?;
+        decided?;
+        let record =
+            written.ok_or(Error::Internal { what: "a decided change wrote nothing".into() })?;
+        Ok(record.into())
+    }
+
     async fn update_bucket(
         &self,
         name: &str,
-        change: impl FnOnce(&mut BucketRecord),
+        mut change: impl FnMut(&mut BucketRecord),
     ) -> Result<BucketInfo, Error> {
-        self.try_update_bucket(name, |r| {
+        self.change_bucket(name, |r| {
             change(r);
-            Ok(())
+            Ok::<_, Error>(())
         })
         .await
-    }
-
-    /// `update_bucket` with a change that may refuse.
-    async fn try_update_bucket(
-        &self,
-        name: &str,
-        change: impl FnOnce(&mut BucketRecord) -> Result<(), Error>,
-    ) -> Result<BucketInfo, Error> {
-        let current = self.coordinator().get(BUCKETS, name.as_bytes()).await?;
-        let value = live_value(&current).ok_or(Error::NoSuchBucket)?;
-        let mut record: BucketRecord = records::decode(value)?;
-        change(&mut record)?;
-        self.coordinator()
-            .put(BUCKETS, name.as_bytes(), Some(records::encode(&record)), current.context())
-            .await?;
-        Ok(record.into())
     }
 
     /// Gives `access_key_id` read and/or write access to a bucket; both false removes the grant.
@@ -185,7 +196,7 @@ impl ObjectService {
         bucket: &str,
         tags: Vec<(String, String)>,
     ) -> Result<(), Error> {
-        self.update_bucket(bucket, |r| r.tags = tags).await.map(drop)
+        self.update_bucket(bucket, |r| r.tags = tags.clone()).await.map(drop)
     }
 
     /// Turns versioning on (`Enabled`) or pauses it (`Suspended`); a bucket never returns to
@@ -198,7 +209,7 @@ impl ObjectService {
         if versioning == Versioning::Unversioned {
             return Err(Error::MalformedRequest { what: "a bucket cannot return to unversioned" });
         }
-        self.try_update_bucket(bucket, |r| {
+        self.change_bucket(bucket, |r| {
             if r.object_lock.is_some() && versioning != Versioning::Enabled {
                 return Err(Error::InvalidBucketState {
                     what: "versioning cannot be suspended on a bucket with object lock",
@@ -217,13 +228,13 @@ impl ObjectService {
         bucket: &str,
         config: ObjectLockConfig,
     ) -> Result<(), Error> {
-        self.try_update_bucket(bucket, |r| {
+        self.change_bucket(bucket, |r| {
             if r.versioning != Versioning::Enabled {
                 return Err(Error::InvalidBucketState {
                     what: "object lock needs versioning enabled on the bucket",
                 });
             }
-            r.object_lock = Some(config);
+            r.object_lock = Some(config.clone());
             Ok(())
         })
         .await
@@ -231,24 +242,18 @@ impl ObjectService {
     }
 
     /// Changes a bucket's sub-resource configuration (ACL, policy, ownership controls, public
-    /// access block); `change` sees the bucket as read and may refuse with its own error.
+    /// access block, CORS, lifecycle, website); `change` sees the bucket as read and may refuse
+    /// with its own error (by consensus: see `change_bucket`).
     pub async fn update_bucket_config<E: From<Error>>(
         &self,
         bucket: &str,
-        change: impl FnOnce(&BucketInfo, &mut BucketConfig) -> Result<(), E>,
+        mut change: impl FnMut(&BucketInfo, &mut BucketConfig) -> Result<(), E>,
     ) -> Result<BucketInfo, E> {
-        let current =
-            self.coordinator().get(BUCKETS, bucket.as_bytes()).await.map_err(Error::from)?;
-        let value = live_value(&current).ok_or(Error::NoSuchBucket)?;
-        let mut record: BucketRecord = records::decode(value)?;
-        let info = BucketInfo::from(record.clone());
-        change(&info, &mut record.config)?;
-        let value = Some(records::encode(&record));
-        self.coordinator()
-            .put(BUCKETS, bucket.as_bytes(), value, current.context())
-            .await
-            .map_err(Error::from)?;
-        Ok(record.into())
+        self.change_bucket(bucket, |record| {
+            let info = BucketInfo::from(record.clone());
+            change(&info, &mut record.config)
+        })
+        .await
     }
 
     /// Deletes an empty bucket.
@@ -260,7 +265,14 @@ impl ObjectService {
         if self.bucket_has_objects(name).await? {
             return Err(Error::BucketNotEmpty);
         }
-        self.coordinator().put(BUCKETS, name.as_bytes(), None, current.context()).await?;
+        // By consensus, like every other change of the record: a configuration change made
+        // at the same moment cannot bring the bucket back as a sibling of its tombstone.
+        self.coordinator()
+            .put_conditional(BUCKETS, name.as_bytes(), |current| match live_value(current) {
+                Some(_) => Ok(None),
+                None => Err(Error::NoSuchBucket),
+            })
+            .await??;
         Ok(())
     }
 

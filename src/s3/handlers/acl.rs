@@ -268,7 +268,7 @@ impl Handlers<'_> {
         let acl = self.acl_change(request, &bucket, &bucket.owner).await?;
         self.objects
             .update_bucket_config(ctx.bucket(), |_, config| {
-                config.acl = Some(acl);
+                config.acl = Some(acl.clone());
                 Ok::<_, S3Error>(())
             })
             .await?;

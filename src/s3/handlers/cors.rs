@@ -35,7 +35,7 @@ impl Handlers<'_> {
         let rules = cors::parse(&body)?;
         self.objects
             .update_bucket_config(ctx.bucket(), |_, config| {
-                config.cors = Some(rules);
+                config.cors = Some(rules.clone());
                 Ok::<_, S3Error>(())
             })
             .await?;

@@ -33,7 +33,7 @@ impl Handlers<'_> {
         })?;
         self.objects
             .update_bucket_config(ctx.bucket(), |_, config| {
-                config.lifecycle = Some(rules);
+                config.lifecycle = Some(rules.clone());
                 Ok::<_, S3Error>(())
             })
             .await?;

@@ -49,7 +49,7 @@ impl Handlers<'_> {
                         "The bucket's public access block forbids public policies.",
                     ));
                 }
-                config.policy = Some(text);
+                config.policy = Some(text.clone());
                 Ok(())
             })
             .await?;

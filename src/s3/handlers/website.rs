@@ -64,7 +64,7 @@ impl Handlers<'_> {
         let config = website::parse(&body)?;
         self.objects
             .update_bucket_config(ctx.bucket(), |_, c| {
-                c.website = Some(config);
+                c.website = Some(config.clone());
                 Ok::<_, S3Error>(())
             })
             .await?;
