@@ -21,21 +21,18 @@ pub(crate) struct ObjectGate {
     action: Action,
     key: String,
     verdict: Verdict,
-    /// Whether the requester may list the bucket: decides whether a missing object is 404
-    /// or 403 (S3 reveals absence only to those who could list it).
-    may_list: bool,
 }
 
 impl ObjectGate {
-    /// Lets the request go on with `info`, or refuses it. A bucket policy is asked again with
-    /// the object's tags (`s3:ExistingObjectTag/<key>`).
+    /// Lets the request go on with `info`, or refuses it. A bucket policy that names the
+    /// object's tags (`s3:ExistingObjectTag/<key>`) is asked again with them.
     pub fn check(
         &self,
         bucket: &BucketInfo,
         ctx: &Context,
         info: &ObjectInfo,
     ) -> Result<(), S3Error> {
-        let verdict = if bucket.config.policy.is_some() {
+        let verdict = if depends_on_object_tags(bucket) {
             let mut facts = ctx.facts.clone();
             crate::s3::facts::add_existing_tags(&mut facts, info.tags());
             let asking = Asking {
@@ -64,16 +61,24 @@ impl ObjectGate {
     }
 
     /// What a failed read of the object becomes: AccessDenied unless the requester could have
-    /// seen the object (allowed outright, or may list the bucket).
-    pub fn missing(&self, error: objects::Error) -> S3Error {
-        match error {
-            objects::Error::NoSuchKey | objects::Error::NoSuchVersion
-                if !self.may_list && self.verdict != Verdict::Allow =>
-            {
-                denied()
+    /// seen the object (allowed outright, or may list its name: S3 reveals absence only to
+    /// those who could list it). Asked only when the read failed.
+    pub fn missing(&self, bucket: &BucketInfo, ctx: &Context, error: objects::Error) -> S3Error {
+        let absent = matches!(error, objects::Error::NoSuchKey | objects::Error::NoSuchVersion);
+        if absent && self.verdict != Verdict::Allow {
+            let mut facts = ctx.facts.clone();
+            facts.set("s3:prefix", self.key.as_str());
+            let list = Asking {
+                principal: ctx.principal(),
+                action: access::LIST_BUCKET,
+                key: None,
+                facts: &facts,
+            };
+            if access::decide(bucket, &list) != Verdict::Allow {
+                return denied();
             }
-            other => map_error(other),
         }
+        map_error(error)
     }
 }
 
@@ -148,13 +153,7 @@ impl Handlers<'_> {
         if verdict == Verdict::Deny && !depends_on_object_tags(&bucket) {
             return Err(denied());
         }
-        // Whether a missing object may be reported as missing: as S3 does, asked as a listing
-        // of the object's own name.
-        let mut list_facts = ctx.facts.clone();
-        list_facts.set("s3:prefix", key);
-        let list = Asking { action: access::LIST_BUCKET, key: None, facts: &list_facts, ..asking };
-        let may_list = access::decide(&bucket, &list) == Verdict::Allow;
-        Ok((bucket, ObjectGate { action, key: key.to_owned(), verdict, may_list }))
+        Ok((bucket, ObjectGate { action, key: key.to_owned(), verdict }))
     }
 
     /// Who will own what a write (PutObject, CopyObject, CreateMultipartUpload) creates, and
@@ -266,13 +265,7 @@ impl Handlers<'_> {
     {
         let bucket = self.bucket_for(ctx, access::PUT_BUCKET_ACL).await?;
         let acl = self.acl_change(request, &bucket, &bucket.owner).await?;
-        self.objects
-            .update_bucket_config(ctx.bucket(), |_, config| {
-                config.acl = Some(acl.clone());
-                Ok::<_, S3Error>(())
-            })
-            .await?;
-        Ok(response::status_only(StatusCode::OK))
+        self.set_bucket_config(ctx, StatusCode::OK, |c| c.acl = Some(acl.clone())).await
     }
 
     pub async fn get_object_acl(&self, ctx: &Context) -> Result<S3Response, S3Error> {
@@ -282,7 +275,7 @@ impl Handlers<'_> {
             .objects
             .object_version(ctx.bucket(), ctx.key(), version)
             .await
-            .map_err(|e| gate.missing(e))?;
+            .map_err(|e| gate.missing(&bucket, ctx, e))?;
         gate.check(&bucket, ctx, &info)?;
         let mut response =
             response::xml_response(crate::s3::acl::to_document(info.owner(), &info.acl()));
@@ -306,7 +299,7 @@ impl Handlers<'_> {
             .objects
             .object_version(ctx.bucket(), ctx.key(), version)
             .await
-            .map_err(|e| gate.missing(e))?;
+            .map_err(|e| gate.missing(&bucket, ctx, e))?;
         gate.check(&bucket, ctx, &info)?;
         let acl = self.acl_change(request, &bucket, info.owner()).await?;
         let changed = self

@@ -175,7 +175,7 @@ impl Handlers<'_> {
             .objects
             .object_version(ctx.bucket(), ctx.key(), version)
             .await
-            .map_err(|e| gate.missing(e))?;
+            .map_err(|e| gate.missing(&bucket, ctx, e))?;
         gate.check(&bucket, ctx, &info)?;
         let has = |name: &str| wanted.contains(&name);
         let algorithm = info.checksum().map(|c| c.algorithm);

@@ -83,7 +83,7 @@ impl Handlers<'_> {
                     S3ErrorCode::InvalidRequest,
                     "The source of a copy request may not specifically refer to a delete marker by version id.",
                 ),
-                other => gate.missing(other),
+                other => gate.missing(&bucket, ctx, other),
             })?;
         gate.check(&bucket, ctx, &info)?;
         Ok((bucket, info))

@@ -33,13 +33,7 @@ impl Handlers<'_> {
         self.bucket_for(ctx, access::PUT_BUCKET_CORS).await?;
         let body = read_small_body(request.into_body(), BODY_BYTES_MAX).await?;
         let rules = cors::parse(&body)?;
-        self.objects
-            .update_bucket_config(ctx.bucket(), |_, config| {
-                config.cors = Some(rules.clone());
-                Ok::<_, S3Error>(())
-            })
-            .await?;
-        Ok(response::status_only(StatusCode::OK))
+        self.set_bucket_config(ctx, StatusCode::OK, |c| c.cors = Some(rules.clone())).await
     }
 
     pub async fn get_bucket_cors(&self, ctx: &Context) -> Result<S3Response, S3Error> {
@@ -50,13 +44,7 @@ impl Handlers<'_> {
 
     pub async fn delete_bucket_cors(&self, ctx: &Context) -> Result<S3Response, S3Error> {
         self.bucket_for(ctx, access::PUT_BUCKET_CORS).await?;
-        self.objects
-            .update_bucket_config(ctx.bucket(), |_, config| {
-                config.cors = None;
-                Ok::<_, S3Error>(())
-            })
-            .await?;
-        Ok(response::status_only(StatusCode::NO_CONTENT))
+        self.set_bucket_config(ctx, StatusCode::NO_CONTENT, |c| c.cors = None).await
     }
 
     /// A browser's preflight: answered from the bucket's CORS rules, for anyone (preflights

@@ -31,13 +31,7 @@ impl Handlers<'_> {
             n += 1;
             format!("rule-{n}")
         })?;
-        self.objects
-            .update_bucket_config(ctx.bucket(), |_, config| {
-                config.lifecycle = Some(rules.clone());
-                Ok::<_, S3Error>(())
-            })
-            .await?;
-        Ok(response::status_only(StatusCode::OK))
+        self.set_bucket_config(ctx, StatusCode::OK, |c| c.lifecycle = Some(rules.clone())).await
     }
 
     pub async fn get_bucket_lifecycle(&self, ctx: &Context) -> Result<S3Response, S3Error> {
@@ -48,13 +42,7 @@ impl Handlers<'_> {
 
     pub async fn delete_bucket_lifecycle(&self, ctx: &Context) -> Result<S3Response, S3Error> {
         self.bucket_for(ctx, access::PUT_LIFECYCLE).await?;
-        self.objects
-            .update_bucket_config(ctx.bucket(), |_, config| {
-                config.lifecycle = None;
-                Ok::<_, S3Error>(())
-            })
-            .await?;
-        Ok(response::status_only(StatusCode::NO_CONTENT))
+        self.set_bucket_config(ctx, StatusCode::NO_CONTENT, |c| c.lifecycle = None).await
     }
 
     /// Sets `x-amz-expiration` when a rule of `bucket` will expire this current version.

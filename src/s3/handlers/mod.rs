@@ -139,6 +139,26 @@ pub(crate) fn set_version_header(
     }
 }
 
+impl Handlers<'_> {
+    /// Applies an unconditional `change` to the request's bucket configuration (by consensus,
+    /// see `ObjectService::update_bucket_config`) and answers `status`. The caller authorizes
+    /// first.
+    pub(crate) async fn set_bucket_config(
+        &self,
+        ctx: &super::Context,
+        status: http::StatusCode,
+        mut change: impl FnMut(&mut objects::BucketConfig),
+    ) -> Result<super::response::S3Response, S3Error> {
+        self.objects
+            .update_bucket_config(ctx.bucket(), |_, config| {
+                change(config);
+                Ok::<_, S3Error>(())
+            })
+            .await?;
+        Ok(super::response::status_only(status))
+    }
+}
+
 /// Reads a small request body (an XML document) whole, refusing more than `max` bytes.
 pub(crate) async fn read_small_body<B>(mut body: B, max: usize) -> Result<Bytes, S3Error>
 where

@@ -107,7 +107,7 @@ impl Handlers<'_> {
             .objects
             .object_version(ctx.bucket(), ctx.key(), version)
             .await
-            .map_err(|e| gate.missing(e))?;
+            .map_err(|e| gate.missing(&bucket, ctx, e))?;
         gate.check(&bucket, ctx, &info)?;
         let last_modified = time_of(info.last_modified_ms());
         Preconditions::from_headers(headers)?

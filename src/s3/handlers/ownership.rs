@@ -121,13 +121,7 @@ impl Handlers<'_> {
         ctx: &Context,
     ) -> Result<S3Response, S3Error> {
         self.bucket_for(ctx, access::PUT_OWNERSHIP).await?;
-        self.objects
-            .update_bucket_config(ctx.bucket(), |_, config| {
-                config.ownership = None;
-                Ok::<_, S3Error>(())
-            })
-            .await?;
-        Ok(response::status_only(StatusCode::NO_CONTENT))
+        self.set_bucket_config(ctx, StatusCode::NO_CONTENT, |c| c.ownership = None).await
     }
 
     pub async fn get_public_access_block(&self, ctx: &Context) -> Result<S3Response, S3Error> {
@@ -164,23 +158,11 @@ impl Handlers<'_> {
             block_public_policy: document.block_public_policy,
             restrict_public_buckets: document.restrict_public_buckets,
         };
-        self.objects
-            .update_bucket_config(ctx.bucket(), |_, config| {
-                config.public_access_block = Some(block);
-                Ok::<_, S3Error>(())
-            })
-            .await?;
-        Ok(response::status_only(StatusCode::OK))
+        self.set_bucket_config(ctx, StatusCode::OK, |c| c.public_access_block = Some(block)).await
     }
 
     pub async fn delete_public_access_block(&self, ctx: &Context) -> Result<S3Response, S3Error> {
         self.bucket_for(ctx, access::PUT_PUBLIC_ACCESS_BLOCK).await?;
-        self.objects
-            .update_bucket_config(ctx.bucket(), |_, config| {
-                config.public_access_block = None;
-                Ok::<_, S3Error>(())
-            })
-            .await?;
-        Ok(response::status_only(StatusCode::NO_CONTENT))
+        self.set_bucket_config(ctx, StatusCode::NO_CONTENT, |c| c.public_access_block = None).await
     }
 }

@@ -68,13 +68,7 @@ impl Handlers<'_> {
 
     pub async fn delete_bucket_policy(&self, ctx: &Context) -> Result<S3Response, S3Error> {
         self.bucket_for(ctx, access::DELETE_BUCKET_POLICY).await?;
-        self.objects
-            .update_bucket_config(ctx.bucket(), |_, config| {
-                config.policy = None;
-                Ok::<_, S3Error>(())
-            })
-            .await?;
-        Ok(response::status_only(StatusCode::NO_CONTENT))
+        self.set_bucket_config(ctx, StatusCode::NO_CONTENT, |c| c.policy = None).await
     }
 
     /// Public when the policy is, or (as RGW reports it) when the bucket's ACL grants the

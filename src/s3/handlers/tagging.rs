@@ -45,7 +45,7 @@ impl Handlers<'_> {
             .objects
             .object_version(ctx.bucket(), ctx.key(), version)
             .await
-            .map_err(|e| gate.missing(e))?;
+            .map_err(|e| gate.missing(&bucket, ctx, e))?;
         gate.check(&bucket, ctx, &info)?;
         let mut response = response::xml_response(tagging_document(info.tags()));
         let versioned = bucket.versioning != crate::objects::Versioning::Unversioned;
@@ -70,7 +70,7 @@ impl Handlers<'_> {
                 .objects
                 .object_version(ctx.bucket(), ctx.key(), version)
                 .await
-                .map_err(|e| gate.missing(e))?;
+                .map_err(|e| gate.missing(&bucket, ctx, e))?;
             gate.check(&bucket, ctx, &info)?;
         }
         let tags = read_tags(request, OBJECT_TAGS_MAX).await?;

@@ -62,13 +62,7 @@ impl Handlers<'_> {
         self.bucket_for(ctx, access::PUT_WEBSITE).await?;
         let body = read_small_body(request.into_body(), BODY_BYTES_MAX).await?;
         let config = website::parse(&body)?;
-        self.objects
-            .update_bucket_config(ctx.bucket(), |_, c| {
-                c.website = Some(config.clone());
-                Ok::<_, S3Error>(())
-            })
-            .await?;
-        Ok(response::status_only(StatusCode::OK))
+        self.set_bucket_config(ctx, StatusCode::OK, |c| c.website = Some(config.clone())).await
     }
 
     pub async fn get_bucket_website(&self, ctx: &Context) -> Result<S3Response, S3Error> {
@@ -79,13 +73,7 @@ impl Handlers<'_> {
 
     pub async fn delete_bucket_website(&self, ctx: &Context) -> Result<S3Response, S3Error> {
         self.bucket_for(ctx, access::PUT_WEBSITE).await?;
-        self.objects
-            .update_bucket_config(ctx.bucket(), |_, c| {
-                c.website = None;
-                Ok::<_, S3Error>(())
-            })
-            .await?;
-        Ok(response::status_only(StatusCode::NO_CONTENT))
+        self.set_bucket_config(ctx, StatusCode::NO_CONTENT, |c| c.website = None).await
     }
 
     /// Serves a website request: never an XML error, always a page or a redirect.
