@@ -32,15 +32,15 @@ RV_LOG_TAG=conformance
 # The Ceph suite's default selection: its boto3 functional tests, without what the upstream
 # README and markers call out as not applicable to a plain S3 endpoint: behaviour AWS itself
 # does not have (fails_on_aws), RGW extensions (append, bucket logging, cloud tiering, SNS,
-# STS/IAM, S3 Select) and set-ups the run cannot provide (KMS encryption, lifecycle timing,
-# virtual-host subdomains).
+# STS/IAM, S3 Select) and set-ups the run cannot provide (lifecycle timing, virtual-host
+# subdomains). Encryption runs: SSE-KMS against the local keyring rv_start_node writes.
 readonly ceph_default_files="s3tests/functional/test_s3.py s3tests/functional/test_headers.py"
 readonly ceph_default_markers="not fails_on_aws and not appendobject and not bucket_logging \
 and not cloud_transition and not cloud_restore and not lifecycle_expiration \
 and not lifecycle_transition and not s3select and not sns and not test_of_sts \
 and not webidentity_test and not iam_account and not iam_cross_account and not iam_role \
 and not iam_tenant and not iam_user and not user_policy and not role_policy \
-and not encryption and not sse_s3 and not fails_with_subdomain"
+and not fails_with_subdomain"
 
 readonly alt_key_id="RVSUITEALTKEY0000001"
 readonly alt_secret="ringvault-suite-alt-secret-not-for-production"
@@ -163,6 +163,8 @@ email = main@ringvault.invalid
 api_name = $api_name
 access_key = $RV_ACCESS_KEY_ID
 secret_key = $RV_SECRET_ACCESS_KEY
+kms_keyid = testkey-1
+kms_keyid2 = testkey-2
 
 [s3 alt]
 display_name = $alt_id

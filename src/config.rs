@@ -16,6 +16,9 @@ pub const DEFAULT_DATA_DIR: &str = "./data";
 pub const DEFAULT_REGION: &str = "us-east-1";
 /// Name of the file, in the data directory, that holds a generated root secret.
 pub const ROOT_SECRET_FILE: &str = "root_secret_access_key";
+/// Name of the file, in the data directory, that holds a single node's generated SSE-S3
+/// master key.
+pub const MASTER_KEY_FILE: &str = "master_key";
 /// Default admin API endpoint: loopback only, so that a fresh node exposes no admin surface.
 pub const DEFAULT_ADMIN_ADDR: &str = "127.0.0.1:9001";
 /// Name of the file, in the data directory, that holds a generated admin token.
@@ -90,6 +93,15 @@ pub struct Settings {
     /// to test rules in seconds, as Ceph's rgw_lc_debug_interval does.
     #[arg(long, env = "RINGVAULT_LIFECYCLE_DAY_MS")]
     pub lifecycle_day_ms: Option<u64>,
+    /// File holding the master key of SSE-S3 (the base64 of 32 random bytes), the same on
+    /// every node of a cluster; a single node without one generates
+    /// `<data dir>/master_key`.
+    #[arg(long, env = "RINGVAULT_MASTER_KEY_FILE")]
+    pub master_key_file: Option<PathBuf>,
+    /// Local keyring for SSE-KMS (not a KMS): a TOML file of `name = "<base64 of 32 bytes>"`,
+    /// the same on every node; a key named `aws/s3` serves requests that name none.
+    #[arg(long, env = "RINGVAULT_KMS_KEYRING_FILE")]
+    pub kms_keyring_file: Option<PathBuf>,
     /// Internode RPC address; setting it (or seeds) makes this node part of a cluster.
     #[arg(long, env = "RINGVAULT_RPC_ADDR")]
     pub rpc_addr: Option<SocketAddr>,
@@ -148,6 +160,8 @@ impl Settings {
     pub fn or(self, lower: Settings) -> Settings {
         Settings {
             data_dir: self.data_dir.or(lower.data_dir),
+            master_key_file: self.master_key_file.or(lower.master_key_file),
+            kms_keyring_file: self.kms_keyring_file.or(lower.kms_keyring_file),
             s3_addr: self.s3_addr.or(lower.s3_addr),
             region: self.region.or(lower.region),
             root_domain: self.root_domain.or(lower.root_domain),
@@ -236,6 +250,10 @@ pub struct Config {
     pub lifecycle_interval: std::time::Duration,
     /// See `Settings::lifecycle_day_ms`.
     pub lifecycle_day_ms: i64,
+    /// See `Settings::master_key_file`.
+    pub master_key_file: Option<PathBuf>,
+    /// See `Settings::kms_keyring_file`.
+    pub kms_keyring_file: Option<PathBuf>,
     /// Seed for the node's random identifiers; `None` draws one from the OS.
     pub seed: Option<u64>,
     /// Cluster membership, when this node is part of a multi-node ring.
@@ -467,6 +485,8 @@ impl Config {
             scrub_bytes_per_sec,
             lifecycle_interval,
             lifecycle_day_ms,
+            master_key_file: settings.master_key_file,
+            kms_keyring_file: settings.kms_keyring_file,
             website_domain: settings
                 .website_domain
                 .filter(|d| !d.is_empty())

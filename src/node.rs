@@ -14,9 +14,10 @@ use tokio::task::JoinHandle;
 
 use crate::admin::{AdminOptions, AdminServerLimits, AdminService, AdminToken, ClusterHandle};
 use crate::clock::{SharedClock, SystemClock};
-use crate::config::{ADMIN_TOKEN_FILE, Config, ROOT_SECRET_FILE};
+use crate::config::{ADMIN_TOKEN_FILE, Config, MASTER_KEY_FILE, ROOT_SECRET_FILE};
 use crate::coordinator::Coordinator;
 use crate::metrics::Metrics;
+use crate::objects::crypto::{Keyring, SecretKey};
 use crate::objects::{BodyOptions, InterruptedPuts, ObjectService};
 use crate::ring::{NodeId, Ring};
 use crate::s3::{S3Options, S3Service, ServerLimits};
@@ -47,6 +48,8 @@ pub enum NodeError {
     DataDir { path: PathBuf, source: std::io::Error },
     #[error("cluster: {0}")]
     Cluster(#[from] crate::cluster::ClusterError),
+    #[error("encryption keys: {0}")]
+    Keys(String),
 }
 
 /// How the root key came to be, for the start-up banner.
@@ -200,7 +203,9 @@ pub async fn start(config: Config) -> Result<RunningNode, NodeError> {
         reclaim_grace: config.reclaim_grace,
         ..BodyOptions::default()
     };
-    let objects = ObjectService::new(coordinator.clone(), clock.clone(), rng.next_u64(), body);
+    let keys = keyring(&config, &mut rng)?;
+    let objects =
+        ObjectService::new(coordinator.clone(), clock.clone(), rng.next_u64(), body, keys);
     let mut start_up = None;
     // Taken before serving: a journal entry written after this point is a PUT of this run.
     let mut interrupted =
@@ -475,6 +480,56 @@ async fn bootstrap_root_key(
         .map_err(|source| NodeError::DataDir { path: secret_file.clone(), source })?;
     store.put_meta("root_access_key_id", key.access_key_id.as_bytes())?;
     Ok(RootKeyInfo { access_key_id: key.access_key_id, secret_file: Some(secret_file) })
+}
+
+/// The node's encryption keys: the SSE-S3 master key from `--master-key-file` (a single node
+/// without one generates and keeps `<data dir>/master_key`; cluster nodes must share one, so
+/// they never generate it) and the SSE-KMS keyring file. Data keys come from the OS's
+/// entropy (a seeded node, in tests, derives them from its seed).
+fn keyring(config: &Config, rng: &mut StdRng) -> Result<Keyring, NodeError> {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let read = |path: &Path| {
+        std::fs::read_to_string(path)
+            .map_err(|e| NodeError::Keys(format!("cannot read {}: {e}", path.display())))
+    };
+    let parse_master = |text: &str, path: &Path| {
+        b64.decode(text.trim()).ok().and_then(|b| SecretKey::from_slice(&b)).ok_or_else(|| {
+            NodeError::Keys(format!("{} must hold the base64 of 32 bytes", path.display()))
+        })
+    };
+    let generated = config.data_dir.join(MASTER_KEY_FILE);
+    let master = match (&config.master_key_file, &config.cluster) {
+        (Some(path), _) => Some(parse_master(&read(path)?, path)?),
+        (None, None) if generated.exists() => Some(parse_master(&read(&generated)?, &generated)?),
+        (None, None) => {
+            let mut key = [0u8; 32];
+            let mut os = StdRng::from_os_rng();
+            os.fill_bytes(&mut key);
+            write_secret(&generated, &b64.encode(key))
+                .map_err(|source| NodeError::DataDir { path: generated.clone(), source })?;
+            Some(parse_master(&b64.encode(key), &generated)?)
+        }
+        (None, Some(_)) => {
+            if generated.exists() {
+                tracing::warn!(
+                    file = %generated.display(),
+                    "this node generated a master key when it ran alone; pass it to every node with --master-key-file to keep reading its SSE-S3 objects"
+                );
+            }
+            None
+        }
+    };
+    let named = match &config.kms_keyring_file {
+        Some(path) => Keyring::parse_named(&read(path)?)
+            .map_err(|e| NodeError::Keys(format!("{}: {e}", path.display())))?,
+        None => Default::default(),
+    };
+    let entropy = match config.seed {
+        Some(_) => StdRng::seed_from_u64(rng.next_u64()),
+        None => StdRng::from_os_rng(),
+    };
+    Ok(Keyring::new(master, named, entropy))
 }
 
 /// Writes the secret readable by the owner only.

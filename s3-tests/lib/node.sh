@@ -160,6 +160,11 @@ rv_start_node() {
     RV_NODE_BIN="$bin"
     # Settings the caller may have exported must not change what is tested.
     unset RINGVAULT_CONFIG RINGVAULT_ROOT_DOMAIN RINGVAULT_DATA_DIR RINGVAULT_S3_ADDR
+    # SSE-KMS needs named keys: a local keyring with the two the Ceph suite's config names.
+    RV_KMS_KEYRING="$RV_WORK/kms_keyring.toml"
+    printf 'testkey-1 = "%s"\ntestkey-2 = "%s"\n' "$(head -c32 /dev/urandom | base64)" \
+        "$(head -c32 /dev/urandom | base64)" >"$RV_KMS_KEYRING"
+    export RINGVAULT_KMS_KEYRING_FILE="$RV_KMS_KEYRING"
     if ((nodes > 1)); then
         local ready_line="Try it:"
         rv_launch_dev_ring "$bin" "$nodes" "$RV_WORK/data" "$RV_NODE_LOG" \

@@ -10,10 +10,10 @@ import pytest
 
 from expect import s3_error
 
-# Operations outside RingVault's scope for now (README: encryption, event notifications).
+# Operations outside RingVault's scope for now (README: replication, event notifications).
 # Each is called with the smallest valid input.
 UNIMPLEMENTED = {
-    "get_bucket_encryption": lambda c, b: c.get_bucket_encryption(Bucket=b),
+    "get_bucket_replication": lambda c, b: c.get_bucket_replication(Bucket=b),
     "get_bucket_notification_configuration": lambda c, b: (
         c.get_bucket_notification_configuration(Bucket=b)
     ),

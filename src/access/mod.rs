@@ -81,6 +81,8 @@ pub const GET_OBJECT_ATTRIBUTES: Action = action("s3:GetObjectAttributes", Objec
 pub const GET_OBJECT_VERSION_ATTRIBUTES: Action =
     action("s3:GetObjectVersionAttributes", Object(Read));
 pub const GET_LIFECYCLE: Action = action("s3:GetLifecycleConfiguration", BucketOwner);
+pub const GET_ENCRYPTION: Action = action("s3:GetEncryptionConfiguration", BucketOwner);
+pub const PUT_ENCRYPTION: Action = action("s3:PutEncryptionConfiguration", BucketOwner);
 pub const PUT_LIFECYCLE: Action = action("s3:PutLifecycleConfiguration", BucketOwner);
 pub const GET_REQUEST_PAYMENT: Action = action("s3:GetBucketRequestPayment", BucketOwner);
 pub const PUT_REQUEST_PAYMENT: Action = action("s3:PutBucketRequestPayment", BucketOwner);
@@ -139,6 +141,8 @@ pub const ACTIONS: &[Action] = &[
     GET_OBJECT_VERSION_ATTRIBUTES,
     GET_LIFECYCLE,
     PUT_LIFECYCLE,
+    GET_ENCRYPTION,
+    PUT_ENCRYPTION,
     GET_REQUEST_PAYMENT,
     PUT_REQUEST_PAYMENT,
     GET_ACCELERATE,

@@ -34,12 +34,30 @@ pub struct DevArgs {
 
 /// Reads `path`, or writes a fresh random value there (mode 0600) and returns it.
 fn persisted_secret(path: &Path, len: usize) -> anyhow::Result<String> {
+    persisted(path, || Alphanumeric.sample_string(&mut StdRng::from_os_rng(), len))
+}
+
+/// The ring's shared SSE-S3 master key file (the base64 of 32 random bytes), made once.
+fn master_key_file(data_dir: &Path) -> anyhow::Result<PathBuf> {
+    use base64::Engine;
+    use rand::RngCore;
+    let path = data_dir.join("master_key");
+    persisted(&path, || {
+        let mut key = [0u8; 32];
+        StdRng::from_os_rng().fill_bytes(&mut key);
+        base64::engine::general_purpose::STANDARD.encode(key)
+    })?;
+    Ok(path)
+}
+
+/// Reads `path`, or writes `make()` there (mode 0600) and returns it.
+fn persisted(path: &Path, make: impl FnOnce() -> String) -> anyhow::Result<String> {
     if let Ok(text) = std::fs::read_to_string(path)
         && !text.trim().is_empty()
     {
         return Ok(text.trim().to_owned());
     }
-    let value = Alphanumeric.sample_string(&mut StdRng::from_os_rng(), len);
+    let value = make();
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
@@ -62,6 +80,12 @@ pub fn run(args: &DevArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating {}", args.data_dir.display()))?;
     let cluster_secret = persisted_secret(&args.data_dir.join("cluster_secret"), 32)?;
+    // Every node encrypts and decrypts with the same keys, as a real cluster must.
+    let master_key = match std::env::var_os("RINGVAULT_MASTER_KEY_FILE") {
+        Some(path) => PathBuf::from(path),
+        None => master_key_file(&args.data_dir)?,
+    };
+    let kms_keyring = std::env::var_os("RINGVAULT_KMS_KEYRING_FILE").map(PathBuf::from);
     let (key_id, secret, from_env) = match (
         std::env::var("RINGVAULT_ACCESS_KEY_ID").ok(),
         std::env::var("RINGVAULT_SECRET_ACCESS_KEY").ok(),
@@ -90,6 +114,8 @@ pub fn run(args: &DevArgs) -> anyhow::Result<()> {
                 access_key_id: Some(key_id.clone()),
                 secret_access_key: Some(secret.clone()),
                 gossip_interval_ms: Some(300),
+                master_key_file: Some(master_key.clone()),
+                kms_keyring_file: kms_keyring.clone(),
                 ..Settings::default()
             };
             let config = Config::resolve(settings)?;

@@ -14,6 +14,7 @@ use crate::coordinator::{Coordinator, CoordinatorError};
 use crate::store::BlockId;
 
 use super::checksum::{ChecksumAlgorithm, Checksummer};
+use super::crypto::BodyCipher;
 use super::error::{BodyError, Error};
 use super::records::{BodyLayout, Extent};
 
@@ -47,6 +48,10 @@ impl Default for BodyOptions {
     }
 }
 
+/// The id an inline body is sealed under: its layout keeps none, and its data key seals nothing
+/// else (an object's own key; multipart parts are never inline).
+const INLINE_DATA_ID: [u8; 16] = [0; 16];
+
 /// What the writer learnt from a body.
 #[derive(Debug)]
 pub struct WrittenBody {
@@ -79,14 +84,16 @@ pub fn layout_block_ids(layout: &BodyLayout) -> Vec<BlockId> {
 
 type PendingBlock = tokio::task::JoinHandle<Result<(), CoordinatorError>>;
 
-/// Reads `body` to its end, storing it inline or as blocks of a fresh `data_id`. On any error the
-/// blocks written so far are deleted before the error is returned.
+/// Reads `body` to its end, storing it inline or as blocks of a fresh `data_id`, each sealed by
+/// `cipher` when the body is encrypted (sizes and digests stay those of the plaintext). On any
+/// error the blocks written so far are deleted before the error is returned.
 pub async fn write_body(
     coordinator: &Coordinator,
     mut body: ByteStream,
     data_id: [u8; 16],
     options: BodyOptions,
     checksum: Option<ChecksumAlgorithm>,
+    cipher: Option<&BodyCipher>,
 ) -> Result<WrittenBody, Error> {
     let block_size = options.block_size as usize;
     let mut md5 = Md5::new();
@@ -122,7 +129,10 @@ pub async fn write_body(
                     }
                     let coordinator = coordinator.clone();
                     let data = data.freeze();
+                    let cipher = cipher.cloned();
+                    // Sealing runs in the block's task, so blocks are encrypted in parallel.
                     in_flight.push_back(tokio::spawn(async move {
+                        let data = seal(cipher.as_ref(), &id, data);
                         coordinator.put_block(id, data).await
                     }));
                 }
@@ -155,14 +165,18 @@ pub async fn write_body(
     }
 
     let layout = if next_index == 0 && buffer.len() <= options.inline_max_bytes as usize {
-        BodyLayout::Inline(buffer.to_vec())
+        BodyLayout::Inline(match cipher {
+            Some(c) => c.seal_inline(&INLINE_DATA_ID, &buffer),
+            None => buffer.to_vec(),
+        })
     } else {
         let layout = BodyLayout::Blocks {
             extents: vec![Extent { data_id, size, block_size: options.block_size }],
         };
         if !buffer.is_empty() {
             let id = BlockId { data_id, index: next_index };
-            if let Err(e) = coordinator.put_block(id, buffer.freeze()).await {
+            let data = seal(cipher, &id, buffer.freeze());
+            if let Err(e) = coordinator.put_block(id, data).await {
                 coordinator.delete_blocks(&layout_block_ids(&layout)).await;
                 return Err(e.into());
             }
@@ -177,6 +191,13 @@ pub async fn write_body(
     })
 }
 
+fn seal(cipher: Option<&BodyCipher>, id: &BlockId, data: Bytes) -> Bytes {
+    match cipher {
+        Some(c) => Bytes::from(c.seal_block(&id.data_id, id.index, &data)),
+        None => data,
+    }
+}
+
 async fn join_block(pending: PendingBlock) -> Result<(), Error> {
     match pending.await {
         Ok(result) => result.map_err(Error::from),
@@ -184,17 +205,28 @@ async fn join_block(pending: PendingBlock) -> Result<(), Error> {
     }
 }
 
-/// Streams bytes `start..=end` of a body.
+/// Streams bytes `start..=end` of a body (opening each block with `cipher` when it is
+/// encrypted: a block is read whole even for a range within it).
 pub fn read_body(
     coordinator: &Coordinator,
     layout: &BodyLayout,
     start: u64,
     end: u64,
     window_blocks: usize,
+    cipher: Option<&BodyCipher>,
 ) -> ByteStream {
     match layout {
         BodyLayout::Inline(data) => {
-            let data = Bytes::from(data.clone());
+            let data = match cipher {
+                // An inline body's data id is not kept: it is sealed under the zero id.
+                Some(c) => match c.open_inline(&INLINE_DATA_ID, data) {
+                    Ok(plain) => Bytes::from(plain),
+                    Err(e) => {
+                        return Box::pin(stream::once(async move { Err(BodyError(Box::new(e))) }));
+                    }
+                },
+                None => Bytes::from(data.clone()),
+            };
             let lo = usize::try_from(start).unwrap_or(usize::MAX).min(data.len());
             let hi = usize::try_from(end.saturating_add(1)).unwrap_or(usize::MAX).min(data.len());
             Box::pin(stream::once(async move { Ok(data.slice(lo..hi.max(lo))) }))
@@ -202,11 +234,20 @@ pub fn read_body(
         BodyLayout::Blocks { extents } => {
             let pieces = plan_reads(extents, start, end);
             let coordinator = coordinator.clone();
+            let cipher = cipher.cloned();
             let reads = stream::iter(pieces).map(move |(id, lo, hi)| {
                 let coordinator = coordinator.clone();
+                let cipher = cipher.clone();
                 async move {
                     let data =
                         coordinator.get_block(id).await.map_err(|e| BodyError(Box::new(e)))?;
+                    let data = match cipher {
+                        Some(c) => Bytes::from(
+                            c.open_block(&id.data_id, id.index, &data)
+                                .map_err(|e| BodyError(Box::new(e)))?,
+                        ),
+                        None => data,
+                    };
                     let hi = hi.min(data.len());
                     Ok(data.slice(lo.min(hi)..hi))
                 }

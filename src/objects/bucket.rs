@@ -25,6 +25,13 @@ pub struct BucketInfo {
     pub config: BucketConfig,
 }
 
+impl BucketInfo {
+    /// The encryption a write that asks for none gets here.
+    pub(super) fn default_encryption(&self) -> Option<super::crypto::Encryption> {
+        self.config.encryption.as_ref().map(super::records::DefaultEncryption::request)
+    }
+}
+
 impl From<BucketRecord> for BucketInfo {
     fn from(r: BucketRecord) -> Self {
         Self {

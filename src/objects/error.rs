@@ -79,6 +79,22 @@ pub enum Error {
     Corrupt { what: String },
     #[error("internal: {what}")]
     Internal { what: String },
+    /// The object is encrypted with a customer key (SSE-C) and the request gave none.
+    #[error("the object is encrypted with a customer key the request did not give")]
+    CustomerKeyRequired,
+    /// The customer key given is not the one the object (or upload) was encrypted with.
+    #[error("the customer key does not match the object's")]
+    WrongCustomerKey,
+    /// Encryption parameters that do not fit the object or upload they are given for.
+    #[error("{what}")]
+    EncryptionMismatch { what: &'static str },
+    /// An SSE-KMS key id the keyring does not hold.
+    #[error("no KMS key {key_id:?}")]
+    NoSuchKmsKey { key_id: String },
+    /// Server-side encryption this node is not configured for (no master key, a keyring key
+    /// gone).
+    #[error("{what}")]
+    EncryptionUnavailable { what: String },
 }
 
 /// Replication failures keep their meaning: data lost or corrupt on every replica that answered

@@ -143,7 +143,7 @@ impl ObjectService {
             let value = Some(records::encode(&record));
             self.coordinator().put(OBJECTS, &head_key, value, head.context()).await?;
         }
-        Ok(ObjectInfo { bucket: bucket.to_owned(), key: key.to_owned(), record })
+        Ok(ObjectInfo::new(bucket, key, record))
     }
 }
 

@@ -10,6 +10,7 @@ pub mod acl;
 mod body;
 mod bucket;
 pub mod checksum;
+pub mod crypto;
 mod error;
 mod keys;
 pub mod lifecycle;
@@ -47,9 +48,9 @@ pub use object::{
 };
 pub use reclaim::ReclaimPass;
 pub use records::{
-    BucketConfig, BucketGrant, ChecksumKind, ContentHeaders, CorsRule, DefaultRetention, LockMode,
-    ObjectLockConfig, ObjectOwnership, PublicAccessBlock, Retention, RetentionPeriod, RoutingRule,
-    StoredChecksum, VersionId, Versioning, WebsiteConfig,
+    BucketConfig, BucketGrant, ChecksumKind, ContentHeaders, CorsRule, DefaultEncryption,
+    DefaultRetention, LockMode, ObjectLockConfig, ObjectOwnership, PublicAccessBlock, Retention,
+    RetentionPeriod, RoutingRule, StoredChecksum, VersionId, Versioning, WebsiteConfig,
 };
 pub use version_listing::{VersionEntry, VersionsPage, VersionsQuery};
 pub use versions::{DeleteOutcome, VersionSel};
@@ -66,6 +67,8 @@ struct Inner {
     clock: SharedClock,
     rng: Mutex<StdRng>,
     body: BodyOptions,
+    /// Key-encryption keys for server-side encryption.
+    keyring: crypto::Keyring,
     /// Bodies the reclaim queue deleted since start (by the background loop or on demand).
     reclaimed: std::sync::atomic::AtomicU64,
     /// Version ids minted since start: orders this node's versions within a millisecond.
@@ -76,18 +79,30 @@ struct Inner {
 }
 
 impl ObjectService {
-    pub fn new(coordinator: Coordinator, clock: SharedClock, seed: u64, body: BodyOptions) -> Self {
+    pub fn new(
+        coordinator: Coordinator,
+        clock: SharedClock,
+        seed: u64,
+        body: BodyOptions,
+        keyring: crypto::Keyring,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 coordinator,
                 clock,
                 rng: Mutex::new(StdRng::seed_from_u64(seed)),
                 body,
+                keyring,
                 reclaimed: std::sync::atomic::AtomicU64::new(0),
                 minted: std::sync::atomic::AtomicU32::new(0),
                 reclaiming: tokio::sync::Mutex::new(()),
             }),
         }
+    }
+
+    /// The node's encryption keys (to check a KMS key id before a write begins).
+    pub fn keyring(&self) -> &crypto::Keyring {
+        &self.inner.keyring
     }
 
     fn coordinator(&self) -> &Coordinator {

@@ -12,6 +12,7 @@ use md5::{Digest, Md5};
 use super::acl::Acl;
 use super::body::{self, BodyOptions, ByteStream};
 use super::checksum::{self, ChecksumAlgorithm, combine_crc};
+use super::crypto::{BodyCipher, Encryption, Scheme, SealedKey, SecretKey};
 use super::listing::prefix_successor;
 use super::object::{
     ChecksumRequest, ExpectedChecksum, ObjectLock, PutOutcome, WriteCondition, verify_digests,
@@ -54,6 +55,9 @@ pub struct CreateUpload {
     pub lock: ObjectLock,
     /// The completed version's ACL (`None`: private to its owner).
     pub acl: Option<Acl>,
+    /// Server-side encryption asked for (`None`: the bucket's default, if any); every part is
+    /// sealed with the one data key made here.
+    pub encryption: Option<Encryption>,
 }
 
 /// An upload in progress.
@@ -65,6 +69,8 @@ pub struct UploadInfo {
     pub owner: String,
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
     pub checksum_full_object: bool,
+    /// How the parts (and the completed object) are encrypted at rest.
+    pub encryption: Option<SealedKey>,
 }
 
 impl From<UploadRecord> for UploadInfo {
@@ -76,6 +82,7 @@ impl From<UploadRecord> for UploadInfo {
             owner: r.owner,
             checksum_algorithm: r.checksum_algorithm,
             checksum_full_object: r.checksum_full_object,
+            encryption: r.extra.encryption,
         }
     }
 }
@@ -86,6 +93,8 @@ pub struct PutPart {
     pub size_hint: Option<u64>,
     pub content_md5: Option<[u8; 16]>,
     pub checksum: Option<ChecksumRequest>,
+    /// The SSE-C key, which every part of an upload made with one must give again.
+    pub customer_key: Option<SecretKey>,
 }
 
 /// An uploaded part.
@@ -159,10 +168,15 @@ impl ObjectService {
         bucket: &str,
         key: &str,
         create: CreateUpload,
-    ) -> Result<String, Error> {
+    ) -> Result<(String, Option<SealedKey>), Error> {
         let info = self.bucket(bucket).await?;
         let now = self.now_ms();
         let lock = create.lock.for_new_version(&info, now)?;
+        let encryption = create.encryption.or_else(|| info.default_encryption());
+        let sealed = match encryption {
+            Some(e) => Some(self.inner.keyring.new_data_key(&e)?.0),
+            None => None,
+        };
         // Time first, so that ids of one key sort in the order the uploads began.
         let upload_id = format!("{now:012x}{}", self.random_string(UPLOAD_ID_ALPHABET, 24));
         let record = UploadRecord {
@@ -178,13 +192,13 @@ impl ObjectService {
             checksum_full_object: create.checksum_full_object,
             retention: lock.retention,
             legal_hold: lock.legal_hold,
-            extra: ObjectExtra { acl: create.acl },
+            extra: ObjectExtra { acl: create.acl, encryption: sealed.clone() },
         };
         let item_key = records::upload_key(bucket, key, &upload_id);
         self.coordinator()
             .put(UPLOADS, &item_key, Some(records::encode(&record)), Default::default())
             .await?;
-        Ok(upload_id)
+        Ok((upload_id, sealed))
     }
 
     async fn upload(
@@ -224,10 +238,12 @@ impl ObjectService {
         part: PutPart,
     ) -> Result<PartInfo, Error> {
         let (upload, _) = self.upload(bucket, key, upload_id).await?;
+        let sealed = upload.extra.encryption.as_ref();
+        let cipher = self.part_cipher(sealed, part.customer_key.as_ref())?;
         let data_id = self.random_bytes::<16>();
         let journaled = Some((upload_id.to_owned(), part_number));
         self.journal_body(data_id, bucket, key, journaled, None).await?;
-        let result = self.write_part(&upload, part_number, part, data_id).await;
+        let result = self.write_part(&upload, part_number, part, data_id, cipher).await;
         self.clear_journal(data_id).await;
         result
     }
@@ -238,6 +254,7 @@ impl ObjectService {
         part_number: u32,
         part: PutPart,
         data_id: [u8; 16],
+        cipher: Option<BodyCipher>,
     ) -> Result<PartInfo, Error> {
         // A part's checksum is in the upload's algorithm; a part may also carry its own.
         let checksum_request = part.checksum.clone().or_else(|| {
@@ -248,8 +265,15 @@ impl ObjectService {
         // Parts are always blocks, so that completion can concatenate them.
         let options = BodyOptions { inline_max_bytes: 0, ..self.inner.body };
         let algorithm = checksum_request.as_ref().map(|c| c.algorithm);
-        let written =
-            body::write_body(self.coordinator(), part.body, data_id, options, algorithm).await?;
+        let written = body::write_body(
+            self.coordinator(),
+            part.body,
+            data_id,
+            options,
+            algorithm,
+            cipher.as_ref(),
+        )
+        .await?;
         if let Err(e) = verify_digests(&written, part.content_md5, checksum_request.as_ref()) {
             self.coordinator().delete_blocks(&written.block_ids()).await;
             return Err(e);
@@ -294,6 +318,44 @@ impl ObjectService {
         }
         self.reclaim_parts(&previous, &[data_id], references).await;
         Ok(record.into())
+    }
+
+    /// The cipher a part of `upload` is sealed with: the upload's data key, unwrapped with the
+    /// SSE-C key the part gave when the upload was made with one (S3 asks every part for it).
+    fn part_cipher(
+        &self,
+        sealed: Option<&SealedKey>,
+        customer_key: Option<&SecretKey>,
+    ) -> Result<Option<BodyCipher>, Error> {
+        let Some(sealed) = sealed else {
+            return match customer_key {
+                None => Ok(None),
+                Some(_) => Err(Error::EncryptionMismatch {
+                    what: "The multipart upload was not created with a customer-provided key.",
+                }),
+            };
+        };
+        let customer = if sealed.scheme == Scheme::Customer { customer_key } else { None };
+        match self.inner.keyring.unlock(sealed, customer) {
+            Ok(cipher) => Ok(Some(cipher)),
+            Err(Error::CustomerKeyRequired) => Err(Error::EncryptionMismatch {
+                what: "The multipart upload was created with a customer-provided key: every part must give it.",
+            }),
+            Err(Error::WrongCustomerKey) => Err(Error::EncryptionMismatch {
+                what: "The customer-provided key does not match the one the multipart upload was created with.",
+            }),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Checks the SSE-C key a request about an upload gave (CompleteMultipartUpload): the one
+    /// the upload was made with, or none for an upload made without one.
+    pub fn check_upload_key(
+        &self,
+        sealed: Option<&SealedKey>,
+        customer_key: Option<&SecretKey>,
+    ) -> Result<(), Error> {
+        self.part_cipher(sealed, customer_key).map(drop)
     }
 
     /// Queues the bodies of superseded part versions for reclamation, except bodies in `keep`;
@@ -475,13 +537,7 @@ impl ObjectService {
         if info.record.upload_id.as_deref() != Some(upload_id) {
             return Err(Error::NoSuchUpload);
         }
-        Ok(PutOutcome {
-            etag: info.record.etag.clone(),
-            checksum: info.record.checksum.clone(),
-            last_modified_ms: info.record.last_modified_ms,
-            version_id: info.record.version_id,
-            delete_marker: false,
-        })
+        Ok(PutOutcome::of(&info.record))
     }
 
     /// Abandons an upload and reclaims its parts. Aborting an upload that was already aborted

@@ -9,6 +9,7 @@
 use super::acl::Acl;
 use super::body::{self, ByteStream, TrailerSlot};
 use super::checksum::{ChecksumAlgorithm, decode_checksum_value};
+use super::crypto::{BodyCipher, Encryption, Scheme, SealedKey, SecretKey};
 use super::reclaim::Reference;
 use super::records::{
     self, ChecksumKind, ContentHeaders, OBJECTS, ObjectExtra, ObjectRecord, PendingBody, Retention,
@@ -152,6 +153,8 @@ pub struct PutObject {
     pub lock: ObjectLock,
     /// The new version's ACL (`None`: private to its owner).
     pub acl: Option<Acl>,
+    /// Server-side encryption asked for (`None`: the bucket's default, if any).
+    pub encryption: Option<Encryption>,
 }
 
 /// The object lock a write asks for (`x-amz-object-lock-*`).
@@ -196,6 +199,22 @@ pub struct PutOutcome {
     pub version_id: Option<VersionId>,
     /// The version written is a delete marker.
     pub delete_marker: bool,
+    /// How the version's body is encrypted at rest.
+    pub encryption: Option<SealedKey>,
+}
+
+impl PutOutcome {
+    /// What a client is told about the version `record` it wrote.
+    pub(super) fn of(record: &ObjectRecord) -> Self {
+        PutOutcome {
+            etag: record.etag.clone(),
+            checksum: record.checksum.clone(),
+            last_modified_ms: record.last_modified_ms,
+            version_id: record.version_id,
+            delete_marker: record.delete_marker,
+            encryption: record.extra.encryption.clone(),
+        }
+    }
 }
 
 /// One object version, as GET and HEAD see it.
@@ -204,9 +223,18 @@ pub struct ObjectInfo {
     pub bucket: String,
     pub key: String,
     pub(super) record: ObjectRecord,
+    /// The cipher of an encrypted body, once `ObjectService::unlock` checked the reader's key.
+    cipher: Option<BodyCipher>,
 }
 
 impl ObjectInfo {
+    pub(super) fn new(bucket: &str, key: &str, record: ObjectRecord) -> Self {
+        ObjectInfo { bucket: bucket.to_owned(), key: key.to_owned(), record, cipher: None }
+    }
+    /// How the body is encrypted at rest, if it is.
+    pub fn encryption(&self) -> Option<&SealedKey> {
+        self.record.extra.encryption.as_ref()
+    }
     pub fn size(&self) -> u64 {
         self.record.size
     }
@@ -286,7 +314,9 @@ impl ObjectService {
             self.journal_body(data_id, bucket, key, None, version).await?;
         }
         let target = Target { bucket, key, versioning, version, lock };
-        let result = self.write_object(&target, put, data_id, &current).await;
+        let encryption = put.encryption.clone().or_else(|| info.default_encryption());
+        let sealing = encryption.map(|e| self.inner.keyring.new_data_key(&e)).transpose()?;
+        let result = self.write_object(&target, put, data_id, &current, sealing).await;
         if journaled {
             self.clear_journal(data_id).await;
         }
@@ -330,11 +360,19 @@ impl ObjectService {
         put: PutObject,
         data_id: [u8; 16],
         current: &Siblings,
+        sealing: Option<(SealedKey, BodyCipher)>,
     ) -> Result<PutOutcome, Error> {
         let algorithm = put.checksum.as_ref().map(|c| c.algorithm);
-        let written =
-            body::write_body(self.coordinator(), put.body, data_id, self.inner.body, algorithm)
-                .await?;
+        let (encryption, cipher) = sealing.unzip();
+        let written = body::write_body(
+            self.coordinator(),
+            put.body,
+            data_id,
+            self.inner.body,
+            algorithm,
+            cipher.as_ref(),
+        )
+        .await?;
         if let Err(e) = verify_digests(&written, put.content_md5, put.checksum.as_ref()) {
             self.coordinator().delete_blocks(&written.block_ids()).await;
             return Err(e);
@@ -359,7 +397,7 @@ impl ObjectService {
             delete_marker: false,
             retention: target.lock.retention,
             legal_hold: target.lock.legal_hold,
-            extra: ObjectExtra { acl: put.acl },
+            extra: ObjectExtra { acl: put.acl, encryption },
         };
         let condition = put.condition.as_ref().map(Condition::Write);
         self.commit_record(target.bucket, target.versioning, target.key, record, current, condition)
@@ -396,15 +434,47 @@ impl ObjectService {
         Ok(Box::pin(futures_util::stream::once(async move { Ok(first) }).chain(rest)))
     }
 
-    /// Streams bytes `start..=end` of a version found by `head_object`.
+    /// Streams bytes `start..=end` of a version found by `head_object`. An encrypted body is
+    /// decrypted: with the key `unlock` checked, or the node's own key (SSE-S3, SSE-KMS); an
+    /// SSE-C body that was not unlocked fails rather than stream ciphertext.
     pub fn read_object(&self, info: &ObjectInfo, start: u64, end: u64) -> ByteStream {
+        let cipher = match (&info.cipher, info.encryption()) {
+            (Some(c), _) => Some(c.clone()),
+            (None, None) => None,
+            (None, Some(sealed)) => match self.inner.keyring.unlock(sealed, None) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    let e = super::BodyError(Box::new(e));
+                    return Box::pin(futures_util::stream::once(async move { Err(e) }));
+                }
+            },
+        };
         body::read_body(
             self.coordinator(),
             &info.record.body,
             start,
             end,
             self.inner.body.window_blocks,
+            cipher.as_ref(),
         )
+    }
+
+    /// Checks the encryption key a reader gave (`customer`: SSE-C) against the version, and
+    /// makes its body readable. An SSE-C version needs its key (a wrong one is
+    /// `WrongCustomerKey`); a customer key for any other version is a mismatch.
+    pub fn unlock(&self, info: &mut ObjectInfo, customer: Option<&SecretKey>) -> Result<(), Error> {
+        let sealed = match (info.encryption(), customer) {
+            (None, None) => return Ok(()),
+            (Some(s), _) if s.scheme == Scheme::Customer => s,
+            (Some(s), None) => s,
+            (_, Some(_)) => {
+                return Err(Error::EncryptionMismatch {
+                    what: "The encryption parameters are not applicable to this object.",
+                });
+            }
+        };
+        info.cipher = Some(self.inner.keyring.unlock(sealed, customer)?);
+        Ok(())
     }
 
     /// Replaces the tags of a version (the current one for `None`), keeping everything else.

@@ -123,6 +123,32 @@ pub struct BucketConfig {
     /// PutBucketWebsite: how the website endpoint serves the bucket.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub website: Option<WebsiteConfig>,
+    /// PutBucketEncryption: what a write that asks for no encryption gets.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<DefaultEncryption>,
+}
+
+/// A bucket's default encryption.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DefaultEncryption {
+    /// `None`: SSE-S3 (`AES256`); `Some`: SSE-KMS with this key id (`""`: the default key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key_id: Option<String>,
+    /// `BucketKeyEnabled`, kept and shown (every object has its own data key anyway).
+    #[serde(default)]
+    pub bucket_key_enabled: bool,
+}
+
+impl DefaultEncryption {
+    /// The encryption a write without its own gets.
+    pub fn request(&self) -> super::crypto::Encryption {
+        match &self.kms_key_id {
+            None => super::crypto::Encryption::Managed,
+            Some(id) => {
+                super::crypto::Encryption::Kms { key_id: (!id.is_empty()).then(|| id.clone()) }
+            }
+        }
+    }
 }
 
 /// A bucket's static website configuration.
@@ -199,6 +225,9 @@ pub struct ObjectExtra {
     /// The version's ACL; `None` is private to its owner.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub acl: Option<Acl>,
+    /// How the body is encrypted at rest; `None`: it is not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<super::crypto::SealedKey>,
 }
 
 /// Serde adapter: a value stored as a JSON string inside a postcard record.
@@ -533,6 +562,11 @@ mod tests {
             legal_hold: true,
             extra: ObjectExtra {
                 acl: Some(super::super::acl::CannedAcl::PublicRead.acl("me", "me")),
+                encryption: Some(super::super::crypto::SealedKey {
+                    scheme: super::super::crypto::Scheme::Kms,
+                    kms_key_id: Some("k".into()),
+                    wrapped: "AAAA".into(),
+                }),
             },
         };
         assert_eq!(decode::<ObjectRecord>(&encode(&r)).unwrap(), r);

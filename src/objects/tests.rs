@@ -25,7 +25,7 @@ fn service_with(store: Store, grace: Duration) -> ObjectService {
         reclaim_grace: grace,
         ..BodyOptions::default()
     };
-    ObjectService::new(coordinator, clock, 1, body)
+    ObjectService::new(coordinator, clock, 1, body, Default::default())
 }
 
 fn bytes_stream(data: Vec<u8>) -> ByteStream {
@@ -45,6 +45,7 @@ fn put(body: ByteStream) -> PutObject {
         content_md5: None,
         checksum: None,
         acl: None,
+        encryption: None,
     }
 }
 
@@ -159,7 +160,7 @@ async fn two_part_upload(
     service: &ObjectService,
     key: &str,
 ) -> (String, Vec<CompletePart>, Vec<u8>) {
-    let upload_id =
+    let (upload_id, _) =
         service.create_multipart_upload("b", key, CreateUpload::default()).await.unwrap();
     let mut requested = Vec::new();
     let mut expected = Vec::new();
@@ -171,6 +172,7 @@ async fn two_part_upload(
             size_hint: None,
             content_md5: None,
             checksum: None,
+            customer_key: None,
         };
         let info = service.upload_part("b", key, &upload_id, part_number, part).await.unwrap();
         requested.push(CompletePart { part_number, etag: info.etag, checksum: None });
@@ -371,4 +373,119 @@ async fn a_body_whose_blocks_are_gone_fails_before_streaming() {
         Err(e) => panic!("expected a lost-body error, got {e}"),
         Ok(_) => panic!("a body with no blocks left must not stream"),
     }
+}
+
+/// A service with an SSE-S3 master key, over an in-memory store.
+fn keyed_service() -> ObjectService {
+    use rand::SeedableRng;
+    let clock: SharedClock = Arc::new(SystemClock);
+    let coordinator = Coordinator::standalone(7, Store::in_memory_inline().unwrap(), clock.clone());
+    let body = BodyOptions { block_size: 4096, inline_max_bytes: 1024, ..BodyOptions::default() };
+    let master = crypto::SecretKey::from_slice(&[9; 32]);
+    let keyring = crypto::Keyring::new(master, Default::default(), StdRng::seed_from_u64(3));
+    ObjectService::new(coordinator, clock, 1, body, keyring)
+}
+
+async fn read_range(service: &ObjectService, info: &ObjectInfo, start: u64, end: u64) -> Vec<u8> {
+    let mut stream = service.read_object(info, start, end);
+    let mut out = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        out.extend_from_slice(&chunk.unwrap());
+    }
+    out
+}
+
+#[tokio::test]
+async fn encrypted_bodies_read_back_in_any_range_and_rest_as_ciphertext() {
+    let service = keyed_service();
+    service.create_bucket("b", "owner", "", false, Default::default()).await.unwrap();
+    let data: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+    let mut request = put(bytes_stream(data.clone()));
+    request.encryption = Some(crypto::Encryption::Managed);
+    let outcome = service.put_object("b", "k", request).await.unwrap();
+    assert_eq!(outcome.encryption.unwrap().scheme, crypto::Scheme::Managed);
+    assert_eq!(outcome.etag, hex::encode(<md5::Md5 as md5::Digest>::digest(&data)));
+    let info = service.head_object("b", "k").await.unwrap();
+    assert_eq!(info.size(), 10_000);
+    for (start, end) in [(0, 9_999), (4_000, 4_200), (4_095, 4_096), (8_192, 9_999), (7, 7)] {
+        let got = read_range(&service, &info, start, end).await;
+        assert_eq!(got, data[start as usize..=end as usize], "{start}-{end}");
+    }
+    let records::BodyLayout::Blocks { extents } = &info.record.body else { panic!("blocks") };
+    let first = crate::store::BlockId { data_id: extents[0].data_id, index: 0 };
+    let stored = service.coordinator().get_block(first).await.unwrap();
+    assert_eq!(stored.len(), 4096 + crypto::TAG_BYTES, "a sealed block carries its tag");
+    assert!(stored.windows(64).all(|w| w != &data[..64]), "plaintext never reaches the store");
+
+    let mut small = put(bytes_stream(b"inline secret".to_vec()));
+    small.encryption = Some(crypto::Encryption::Managed);
+    service.put_object("b", "small", small).await.unwrap();
+    let info = service.head_object("b", "small").await.unwrap();
+    let records::BodyLayout::Inline(sealed) = &info.record.body else { panic!("inline") };
+    assert!(!sealed.windows(6).any(|w| w == b"secret"));
+    assert_eq!(read_range(&service, &info, 0, 12).await, b"inline secret");
+}
+
+#[tokio::test]
+async fn a_customer_key_is_asked_for_and_checked() {
+    let service = keyed_service();
+    service.create_bucket("b", "owner", "", false, Default::default()).await.unwrap();
+    let key = crypto::SecretKey::from_slice(&[1; 32]).unwrap();
+    let other = crypto::SecretKey::from_slice(&[2; 32]).unwrap();
+    let mut request = put(bytes_stream(vec![5; 6_000]));
+    request.encryption = Some(crypto::Encryption::Customer(key.clone()));
+    service.put_object("b", "k", request).await.unwrap();
+    let mut info = service.head_object("b", "k").await.unwrap();
+    let mut locked = service.read_object(&info, 0, 10);
+    assert!(locked.next().await.unwrap().is_err(), "no ciphertext without the key");
+    assert!(matches!(service.unlock(&mut info, None), Err(Error::CustomerKeyRequired)));
+    assert!(matches!(service.unlock(&mut info, Some(&other)), Err(Error::WrongCustomerKey)));
+    service.unlock(&mut info, Some(&key)).unwrap();
+    assert_eq!(read_range(&service, &info, 0, 5_999).await, vec![5; 6_000]);
+
+    service.put_object("b", "plain", put(bytes_stream(vec![1; 10]))).await.unwrap();
+    let mut plain = service.head_object("b", "plain").await.unwrap();
+    assert!(matches!(
+        service.unlock(&mut plain, Some(&key)),
+        Err(Error::EncryptionMismatch { .. })
+    ));
+}
+
+#[tokio::test]
+async fn every_part_of_an_sse_c_upload_gives_its_key() {
+    let service = keyed_service();
+    service.create_bucket("b", "owner", "", false, Default::default()).await.unwrap();
+    let key = crypto::SecretKey::from_slice(&[1; 32]).unwrap();
+    let create = CreateUpload {
+        encryption: Some(crypto::Encryption::Customer(key.clone())),
+        ..CreateUpload::default()
+    };
+    let (upload_id, sealed) = service.create_multipart_upload("b", "k", create).await.unwrap();
+    assert_eq!(sealed.unwrap().scheme, crypto::Scheme::Customer);
+    let part = |data: Vec<u8>, customer_key| PutPart {
+        body: bytes_stream(data),
+        size_hint: None,
+        content_md5: None,
+        checksum: None,
+        customer_key,
+    };
+    let wrong = crypto::SecretKey::from_slice(&[2; 32]).unwrap();
+    for bad in [None, Some(wrong)] {
+        let refused = service.upload_part("b", "k", &upload_id, 1, part(vec![1; 10], bad)).await;
+        assert!(matches!(refused, Err(Error::EncryptionMismatch { .. })));
+    }
+    let mut expected = Vec::new();
+    let mut requested = Vec::new();
+    for n in 1..=2u32 {
+        let data: Vec<u8> = (0..9_000u32).map(|i| (i * n % 253) as u8).collect();
+        expected.extend_from_slice(&data);
+        let given = part(data, Some(key.clone()));
+        let info = service.upload_part("b", "k", &upload_id, n, given).await.unwrap();
+        requested.push(CompletePart { part_number: n, etag: info.etag, checksum: None });
+    }
+    service.complete_multipart_upload("b", "k", &upload_id, &requested, 0, None).await.unwrap();
+    let mut info = service.head_object("b", "k").await.unwrap();
+    service.unlock(&mut info, Some(&key)).unwrap();
+    assert_eq!(read_range(&service, &info, 0, 17_999).await, expected);
+    assert_eq!(read_range(&service, &info, 8_990, 9_010).await, expected[8_990..=9_010]);
 }

@@ -186,13 +186,7 @@ impl ObjectService {
             self.defer_reclaim(&data_ids, references).await;
             return Err(e);
         }
-        Ok(PutOutcome {
-            etag: record.etag.clone(),
-            checksum: record.checksum.clone(),
-            last_modified_ms: record.last_modified_ms,
-            version_id: record.version_id,
-            delete_marker: record.delete_marker,
-        })
+        Ok(PutOutcome::of(&record))
     }
 
     /// A new version: its own item first, then the head. A refused condition leaves no version.
@@ -325,7 +319,7 @@ impl ObjectService {
                 named: which.is_some(),
             });
         }
-        Ok(ObjectInfo { bucket: bucket.to_owned(), key: key.to_owned(), record })
+        Ok(ObjectInfo::new(bucket, key, record))
     }
 
     /// The record of the version `sel` of `bucket/key`, marker or not.

@@ -80,6 +80,9 @@ pub enum S3ErrorCode {
     OwnershipControlsNotFoundError,
     NoSuchPublicAccessBlockConfiguration,
     NoSuchCORSConfiguration,
+    InvalidEncryptionAlgorithmError,
+    ServerSideEncryptionConfigurationNotFoundError,
+    KmsNotFound,
 }
 
 impl S3ErrorCode {
@@ -126,6 +129,8 @@ impl S3ErrorCode {
             | C::InvalidPolicyDocument
             | C::MalformedPOSTRequest
             | C::MaxPostPreDataLengthExceeded
+            | C::InvalidEncryptionAlgorithmError
+            | C::KmsNotFound
             | C::XAmzContentSHA256Mismatch => StatusCode::BAD_REQUEST,
             C::BucketAlreadyExists
             | C::BucketAlreadyOwnedByYou
@@ -144,6 +149,7 @@ impl S3ErrorCode {
             | C::NoSuchCORSConfiguration
             | C::NoSuchLifecycleConfiguration
             | C::NoSuchWebsiteConfiguration
+            | C::ServerSideEncryptionConfigurationNotFoundError
             | C::ObjectLockConfigurationNotFoundError => StatusCode::NOT_FOUND,
             C::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             C::MissingContentLength => StatusCode::LENGTH_REQUIRED,
@@ -228,6 +234,11 @@ impl S3ErrorCode {
             C::OwnershipControlsNotFoundError => "OwnershipControlsNotFoundError",
             C::NoSuchPublicAccessBlockConfiguration => "NoSuchPublicAccessBlockConfiguration",
             C::NoSuchCORSConfiguration => "NoSuchCORSConfiguration",
+            C::InvalidEncryptionAlgorithmError => "InvalidEncryptionAlgorithmError",
+            C::ServerSideEncryptionConfigurationNotFoundError => {
+                "ServerSideEncryptionConfigurationNotFoundError"
+            }
+            C::KmsNotFound => "KMS.NotFoundException",
         }
     }
 }
@@ -432,6 +443,12 @@ impl S3ErrorCode {
                 "The public access block configuration was not found"
             }
             S3ErrorCode::NoSuchCORSConfiguration => "The CORS configuration does not exist",
+            S3ErrorCode::InvalidEncryptionAlgorithmError => {
+                "The encryption request you specified is not valid. Supported value: AES256."
+            }
+            S3ErrorCode::ServerSideEncryptionConfigurationNotFoundError => {
+                "The server side encryption configuration was not found"
+            }
             _ => "The request is not valid.",
         }
     }

@@ -20,6 +20,7 @@ const HEADER_KEYS: &[&str] = &[
     "x-amz-metadata-directive",
     "x-amz-server-side-encryption",
     "x-amz-server-side-encryption-aws-kms-key-id",
+    "x-amz-server-side-encryption-customer-algorithm",
     "x-amz-storage-class",
     "x-amz-content-sha256",
     "x-amz-website-redirect-location",

@@ -13,6 +13,7 @@ mod acl;
 mod auth;
 mod conditional;
 mod cors;
+mod encryption;
 pub mod error;
 mod facts;
 mod handlers;
@@ -481,6 +482,9 @@ impl S3Service {
                 h.put_bucket_accelerate(&ctx, request).await
             }
             Operation::PutBucketLifecycle => h.put_bucket_lifecycle(&ctx, request).await,
+            Operation::GetBucketEncryption => h.get_bucket_encryption(&ctx).await,
+            Operation::PutBucketEncryption => h.put_bucket_encryption(&ctx, request).await,
+            Operation::DeleteBucketEncryption => h.delete_bucket_encryption(&ctx).await,
             Operation::DeleteBucketLifecycle => h.delete_bucket_lifecycle(&ctx).await,
             Operation::GetObjectAttributes => {
                 h.get_object_attributes(&ctx, request.headers()).await

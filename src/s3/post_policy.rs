@@ -136,8 +136,9 @@ impl PostPolicy {
         for condition in &self.conditions {
             let holds = match condition {
                 Condition::Eq { field, value: wanted } => value(field) == Some(wanted.as_str()),
+                // An absent field is empty: `starts-with ""` (any content) admits it.
                 Condition::StartsWith { field, prefix } => {
-                    value(field).is_some_and(|v| v.starts_with(prefix.as_str()))
+                    value(field).unwrap_or("").starts_with(prefix.as_str())
                 }
                 Condition::LengthRange { min, max } => {
                     range = (*min, *max);
@@ -227,6 +228,18 @@ mod tests {
     }
 
     const NOW: i64 = 1_700_000_000_000;
+
+    #[test]
+    fn an_empty_starts_with_admits_any_value_or_none() {
+        let p = policy(
+            r#"{"expiration":"2030-01-01T00:00:00.000Z","conditions":[["starts-with","$key",""],
+               ["starts-with","$x-amz-server-side-encryption",""]]}"#,
+        )
+        .unwrap();
+        assert!(p.check(NOW, "b", &fields(&[("key", "a")])).is_ok());
+        let given = fields(&[("key", "a"), ("x-amz-server-side-encryption", "AES256")]);
+        assert!(p.check(NOW, "b", &given).is_ok());
+    }
 
     #[test]
     fn conditions_cover_and_constrain_the_fields() {

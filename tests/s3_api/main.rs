@@ -13,6 +13,7 @@ mod cancellation;
 mod conditional;
 mod copy;
 mod cors;
+mod encryption;
 mod lifecycle;
 mod list;
 mod lock;

@@ -170,8 +170,13 @@ impl SimCluster {
             f.down.remove(&id);
             f.refused.remove(&id);
         });
-        let objects =
-            ObjectService::new(coordinator.clone(), self.clock.clone(), id, BodyOptions::default());
+        let objects = ObjectService::new(
+            coordinator.clone(),
+            self.clock.clone(),
+            id,
+            BodyOptions::default(),
+            Default::default(),
+        );
         node.running = Some(Running { coordinator, objects, repairs: rx });
     }
 

@@ -60,6 +60,7 @@ pub async fn run(objects: ObjectService, key: String, op: Op) -> Outcome {
                 content_md5: None,
                 checksum: None,
                 acl: None,
+                encryption: None,
             };
             objects.put_object(BUCKET, &key, put).await.map(|o| o.version_id)
         }

@@ -171,12 +171,16 @@ impl Handlers<'_> {
         }
         let max_parts = count(headers, "x-amz-max-parts", PARTS_MAX)?.min(PARTS_MAX);
         let marker = count(headers, "x-amz-part-number-marker", 0)?;
-        let info = self
+        let customer_key =
+            crate::s3::encryption::customer_key(headers, crate::s3::encryption::CUSTOMER)?;
+        let mut info = self
             .objects
             .object_version(ctx.bucket(), ctx.key(), version)
             .await
             .map_err(|e| gate.missing(&bucket, ctx, e))?;
         gate.check(&bucket, ctx, &info)?;
+        // An SSE-C object's attributes are the key holder's to see, as its body is.
+        self.objects.unlock(&mut info, customer_key.as_ref())?;
         let has = |name: &str| wanted.contains(&name);
         let algorithm = info.checksum().map(|c| c.algorithm);
         let parts = (has("ObjectParts") && info.part_count() > 0).then(|| {

@@ -2,6 +2,7 @@
 //! blocks through a new PUT, so a large source is never buffered.
 //! Reference: <https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html>
 
+use crate::s3::encryption;
 use http::HeaderMap;
 use percent_encoding::percent_decode_str;
 
@@ -65,16 +66,20 @@ pub fn copy_source(headers: &HeaderMap) -> Result<CopySource, S3Error> {
 impl Handlers<'_> {
     /// The version a copy reads: a delete marker named by id is an invalid source.
     /// The source of a copy, if the requester may read it: its bucket and version.
+    /// An encrypted source is unlocked with the `x-amz-copy-source-server-side-encryption-
+    /// customer-*` key (SSE-C) or the node's keys.
     pub(crate) async fn copy_source_object(
         &self,
         ctx: &Context,
+        headers: &HeaderMap,
         source: &CopySource,
     ) -> Result<(crate::objects::BucketInfo, crate::objects::ObjectInfo), S3Error> {
+        let source_key = encryption::customer_key(headers, encryption::COPY_SOURCE_CUSTOMER)?;
         let action =
             if source.version.is_some() { access::GET_OBJECT_VERSION } else { access::GET_OBJECT };
         let (bucket, gate) =
             self.object_access_in(&source.bucket, &source.key, ctx, action).await?;
-        let info = self
+        let mut info = self
             .objects
             .object_version(&source.bucket, &source.key, source.version)
             .await
@@ -86,6 +91,7 @@ impl Handlers<'_> {
                 other => gate.missing(&bucket, ctx, other),
             })?;
         gate.check(&bucket, ctx, &info)?;
+        self.objects.unlock(&mut info, source_key.as_ref())?;
         Ok((bucket, info))
     }
 }
@@ -144,9 +150,14 @@ impl Handlers<'_> {
     ) -> Result<S3Response, S3Error> {
         let bucket = self.bucket_for(ctx, access::PUT_OBJECT).await?;
         let source = copy_source(headers)?;
-        let (source_bucket, info) = self.copy_source_object(ctx, &source).await?;
+        let (source_bucket, info) = self.copy_source_object(ctx, headers, &source).await?;
         Preconditions::from_copy_source_headers(headers)?
             .evaluate_copy_source(&quoted(info.etag()), time_of(info.last_modified_ms()))?;
+        let sse = encryption::write_encryption(headers, self.objects.keyring())?;
+        let customer_key = match &sse {
+            Some(crate::objects::crypto::Encryption::Customer(key)) => Some(key.clone()),
+            _ => None,
+        };
         let metadata = directive(headers, "x-amz-metadata-directive")?;
         let tagging = directive(headers, "x-amz-tagging-directive")?;
         let new_algorithm = checksum_algorithm(headers)?;
@@ -156,6 +167,7 @@ impl Handlers<'_> {
             && metadata == Directive::Copy
             && tagging == Directive::Copy
             && new_algorithm.is_none()
+            && sse.is_none()
         {
             return Err(S3Error::new(
                 S3ErrorCode::InvalidRequest,
@@ -179,6 +191,7 @@ impl Handlers<'_> {
         };
         let (owner, acl) = self.new_object_owner_and_acl(headers, &bucket, ctx.principal()).await?;
         let put = PutObject {
+            encryption: sse,
             lock: super::lock::object_lock_headers(headers)?,
             condition: super::headers::write_condition(headers)?,
             acl,
@@ -215,6 +228,7 @@ impl Handlers<'_> {
         };
         let mut response = response::xml_response(xml::to_xml("CopyObjectResult", &result));
         super::set_version_header(&mut response, outcome.version_id, false);
+        encryption::set_headers(&mut response, outcome.encryption.as_ref(), customer_key.as_ref());
         if source_bucket.versioning != Versioning::Unversioned || info.version_id().is_some() {
             response::set_header(
                 &mut response,

@@ -7,6 +7,7 @@ mod bucket;
 mod copy;
 mod cors;
 mod delete;
+mod encryption;
 mod headers;
 mod lifecycle;
 mod list;
@@ -100,6 +101,22 @@ pub(crate) fn map_error(e: objects::Error) -> S3Error {
             )
         }
         e @ (E::Corrupt { .. } | E::Internal { .. }) => S3Error::internal(&e),
+        E::CustomerKeyRequired => S3Error::new(
+            S3ErrorCode::InvalidRequest,
+            "The object was stored using a form of Server Side Encryption. The correct parameters must be provided to retrieve the object.",
+        ),
+        E::WrongCustomerKey => S3Error::new(
+            S3ErrorCode::AccessDenied,
+            "The provided customer encryption key does not match the key the object was encrypted with.",
+        ),
+        E::EncryptionMismatch { what } => S3Error::new(S3ErrorCode::InvalidRequest, what),
+        E::NoSuchKmsKey { key_id } => {
+            S3Error::new(S3ErrorCode::KmsNotFound, format!("Invalid keyId {key_id}"))
+        }
+        E::EncryptionUnavailable { what } => {
+            tracing::warn!(%what, "server-side encryption refused");
+            S3Error::new(S3ErrorCode::NotImplemented, what)
+        }
     }
 }
 

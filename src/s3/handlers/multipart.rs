@@ -2,6 +2,7 @@
 //! CompleteMultipartUpload, AbortMultipartUpload, ListParts, ListMultipartUploads.
 //! Reference: <https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateMultipartUpload.html>
 
+use crate::s3::encryption;
 use http::{HeaderMap, Request, StatusCode};
 
 use super::bucket::{owner, time_of};
@@ -101,7 +102,13 @@ impl Handlers<'_> {
             ));
         }
         let (owner, acl) = self.new_object_owner_and_acl(headers, &bucket, ctx.principal()).await?;
+        let sse = encryption::write_encryption(headers, self.objects.keyring())?;
+        let customer_key = match &sse {
+            Some(crate::objects::crypto::Encryption::Customer(key)) => Some(key.clone()),
+            _ => None,
+        };
         let create = CreateUpload {
+            encryption: sse,
             acl,
             owner,
             headers: content_headers(headers),
@@ -111,7 +118,7 @@ impl Handlers<'_> {
             checksum_full_object: full_object,
             lock: super::lock::object_lock_headers(headers)?,
         };
-        let upload_id = self
+        let (upload_id, sealed) = self
             .objects
             .create_multipart_upload(ctx.bucket(), ctx.key(), create)
             .await
@@ -130,6 +137,7 @@ impl Handlers<'_> {
                 checksum_type_name(full_object),
             );
         }
+        encryption::set_headers(&mut response, sealed.as_ref(), customer_key.as_ref());
         Ok(response)
     }
 
@@ -147,7 +155,9 @@ impl Handlers<'_> {
         let (parts, body) = request.into_parts();
         let headers = &parts.headers;
         let incoming = incoming_body(ctx.payload.clone(), headers, body, PUT_SIZE_MAX)?;
+        let customer_key = encryption::customer_key(headers, encryption::CUSTOMER)?;
         let part = PutPart {
+            customer_key: customer_key.clone(),
             size_hint: incoming.size,
             content_md5: content_md5(headers)?,
             checksum: checksum_request(headers, &incoming.trailers)?,
@@ -160,20 +170,19 @@ impl Handlers<'_> {
             .map_err(map_error)?;
         let mut response = response::status_only(StatusCode::OK);
         response::set_header(&mut response, "etag", &quoted(&info.etag));
-        if let Some(value) = &info.checksum {
-            let upload = self
-                .objects
-                .upload_info(ctx.bucket(), ctx.key(), upload_id(&ctx))
-                .await
-                .map_err(map_error)?;
-            if let Some(algorithm) = upload.checksum_algorithm {
-                response::set_header(
-                    &mut response,
-                    algorithm.header_name(),
-                    &encode_checksum_value(value),
-                );
-            }
+        let upload = self
+            .objects
+            .upload_info(ctx.bucket(), ctx.key(), upload_id(&ctx))
+            .await
+            .map_err(map_error)?;
+        if let (Some(value), Some(algorithm)) = (&info.checksum, upload.checksum_algorithm) {
+            response::set_header(
+                &mut response,
+                algorithm.header_name(),
+                &encode_checksum_value(value),
+            );
         }
+        encryption::set_headers(&mut response, upload.encryption.as_ref(), customer_key.as_ref());
         Ok(response)
     }
 
@@ -185,7 +194,8 @@ impl Handlers<'_> {
         self.bucket_for(ctx, access::PUT_OBJECT).await?;
         let part_number = required_part_number(ctx)?;
         let source = copy_source(headers)?;
-        let (source_bucket, info) = self.copy_source_object(ctx, &source).await?;
+        let (source_bucket, info) = self.copy_source_object(ctx, headers, &source).await?;
+        let customer_key = encryption::customer_key(headers, encryption::CUSTOMER)?;
         Preconditions::from_copy_source_headers(headers)?
             .evaluate_copy_source(&quoted(info.etag()), time_of(info.last_modified_ms()))?;
         let (start, end) = match copy_source_range(headers, info.size())? {
@@ -198,7 +208,13 @@ impl Handlers<'_> {
         } else {
             self.objects.open_object(&info, start, end).await.map_err(map_error)?
         };
-        let part = PutPart { body, size_hint: Some(length), content_md5: None, checksum: None };
+        let part = PutPart {
+            body,
+            size_hint: Some(length),
+            content_md5: None,
+            checksum: None,
+            customer_key: customer_key.clone(),
+        };
         let part = self
             .objects
             .upload_part(ctx.bucket(), ctx.key(), upload_id(ctx), part_number, part)
@@ -227,6 +243,7 @@ impl Handlers<'_> {
             sha256: field(ChecksumAlgorithm::Sha256),
         };
         let mut response = response::xml_response(xml::to_xml("CopyPartResult", &result));
+        encryption::set_headers(&mut response, upload.encryption.as_ref(), customer_key.as_ref());
         if source_bucket.versioning != Versioning::Unversioned || info.version_id().is_some() {
             response::set_header(
                 &mut response,
@@ -249,9 +266,16 @@ impl Handlers<'_> {
         self.bucket_for(ctx, access::PUT_OBJECT).await?;
         // A completed upload is gone, but a retried completion must still get its answer:
         // the objects layer recognises it, so a missing upload is not an error here.
+        let customer_key = encryption::customer_key(request.headers(), encryption::CUSTOMER)?;
         let algorithm =
             match self.objects.upload_info(ctx.bucket(), ctx.key(), upload_id(ctx)).await {
-                Ok(upload) => upload.checksum_algorithm,
+                Ok(upload) => {
+                    // An SSE-C upload completes only for the holder of its key, as its parts
+                    // were sent.
+                    let sealed = upload.encryption.as_ref();
+                    self.objects.check_upload_key(sealed, customer_key.as_ref())?;
+                    upload.checksum_algorithm
+                }
                 Err(crate::objects::Error::NoSuchUpload) => None,
                 Err(e) => return Err(map_error(e)),
             };
@@ -321,6 +345,7 @@ impl Handlers<'_> {
         if let Some(c) = &outcome.checksum {
             set_checksum_headers(&mut response, c);
         }
+        encryption::set_headers(&mut response, outcome.encryption.as_ref(), customer_key.as_ref());
         Ok(response)
     }
 

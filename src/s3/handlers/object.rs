@@ -14,6 +14,7 @@ use crate::objects::checksum::encode_checksum_value;
 use crate::objects::{ObjectInfo, PART_NUMBER_MAX, PutObject, Versioning};
 use crate::s3::Context;
 use crate::s3::conditional::Preconditions;
+use crate::s3::encryption;
 use crate::s3::error::{S3Error, S3ErrorCode};
 use crate::s3::range::{content_range, parse_range, unsatisfied_content_range};
 use crate::s3::response::{self, S3Response};
@@ -57,7 +58,13 @@ impl Handlers<'_> {
         let headers = &parts.headers;
         let incoming = incoming_body(ctx.payload.clone(), headers, body, PUT_SIZE_MAX)?;
         let (owner, acl) = self.new_object_owner_and_acl(headers, &bucket, ctx.principal()).await?;
+        let sse = encryption::write_encryption(headers, self.objects.keyring())?;
+        let customer_key = match &sse {
+            Some(crate::objects::crypto::Encryption::Customer(key)) => Some(key.clone()),
+            _ => None,
+        };
         let put = PutObject {
+            encryption: sse,
             lock: super::lock::object_lock_headers(headers)?,
             condition: write_condition(headers)?,
             acl,
@@ -82,6 +89,7 @@ impl Handlers<'_> {
         if let Some(c) = &outcome.checksum {
             set_checksum_headers(&mut response, c);
         }
+        encryption::set_headers(&mut response, outcome.encryption.as_ref(), customer_key.as_ref());
         Ok(response)
     }
 
@@ -103,12 +111,15 @@ impl Handlers<'_> {
                 "Cannot specify both Range header and partNumber query parameter",
             ));
         }
-        let info = self
+        encryption::refuse_write_headers(headers)?;
+        let customer_key = encryption::customer_key(headers, encryption::CUSTOMER)?;
+        let mut info = self
             .objects
             .object_version(ctx.bucket(), ctx.key(), version)
             .await
             .map_err(|e| gate.missing(&bucket, ctx, e))?;
         gate.check(&bucket, ctx, &info)?;
+        self.objects.unlock(&mut info, customer_key.as_ref())?;
         let last_modified = time_of(info.last_modified_ms());
         Preconditions::from_headers(headers)?
             .evaluate(&quoted(info.etag()), last_modified)
@@ -160,6 +171,7 @@ impl Handlers<'_> {
         *response.status_mut() = status;
         self.object_headers(&mut response, ctx, &info, headers, range.is_none());
         super::lock::set_lock_headers(&mut response, &info);
+        encryption::set_headers(&mut response, info.encryption(), customer_key.as_ref());
         let modified = info.last_modified_ms();
         self.set_expiration_header(&mut response, &bucket, ctx.key(), size, info.tags(), modified);
         set_version_header(

@@ -233,7 +233,13 @@ impl Handlers<'_> {
             min: range.0,
             max: range.1.min(PUT_SIZE_MAX),
         });
+        let sse = crate::s3::encryption::write_encryption(&headers, self.objects.keyring())?;
+        let customer_key = match &sse {
+            Some(crate::objects::crypto::Encryption::Customer(key)) => Some(key.clone()),
+            _ => None,
+        };
         let put = PutObject {
+            encryption: sse,
             lock: super::lock::object_lock_headers(&headers)?,
             condition: None,
             acl,
@@ -288,6 +294,8 @@ impl Handlers<'_> {
             response::set_header(&mut response, "location", &location);
         }
         super::set_version_header(&mut response, outcome.version_id, false);
+        let sealed = outcome.encryption.as_ref();
+        crate::s3::encryption::set_headers(&mut response, sealed, customer_key.as_ref());
         Ok(response)
     }
 }
