@@ -267,14 +267,25 @@ async fn multipart_and_copies_carry_the_customer_key() {
         .into_iter()
         .map(|(n, e)| CompletedPart::builder().part_number(n).e_tag(e.unwrap()).build())
         .collect::<Vec<_>>();
-    s3.complete_multipart_upload()
-        .bucket(&bucket)
-        .key("mp")
-        .upload_id(upload_id)
-        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+    let complete = || {
+        s3.complete_multipart_upload()
+            .bucket(&bucket)
+            .key("mp")
+            .upload_id(upload_id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder().set_parts(Some(parts.clone())).build(),
+            )
+    };
+    let keyless = complete().send().await.unwrap_err();
+    assert_eq!(status(&keyless), Some(400), "the completion gives the key too");
+    let done = complete()
+        .sse_customer_algorithm("AES256")
+        .sse_customer_key(KEY)
+        .sse_customer_key_md5(KEY_MD5)
         .send()
         .await
         .unwrap();
+    assert!(done.e_tag().is_some_and(|e| e.ends_with("-2\"")));
     let whole = [first.clone(), second.clone()].concat();
     let got = s3
         .get_object()
