@@ -122,3 +122,24 @@ def test_unsigned_payload_accepted(raw, s3, bucket):
     response = raw.request("PUT", bucket, "obj", body=b"unsigned", payload_hash="UNSIGNED-PAYLOAD")
     assert response.status == 200, response.body
     assert s3.get_object(Bucket=bucket, Key="obj")["Body"].read() == b"unsigned"
+
+
+def test_completion_checks_the_whole_object_checksum(s3, bucket):
+    """A CompleteMultipartUpload that names the object's checksum is refused with BadDigest
+    unless it matches (composite: the checksum of the part checksums, then -N)."""
+    part = pattern(5 * 1024 * 1024, 3)
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="mp", ChecksumAlgorithm="SHA256")
+    uploaded = s3.upload_part(Bucket=bucket, Key="mp", UploadId=upload["UploadId"], PartNumber=1,
+                              Body=part, ChecksumAlgorithm="SHA256")
+    parts = {"Parts": [{"ETag": uploaded["ETag"], "PartNumber": 1,
+                        "ChecksumSHA256": uploaded["ChecksumSHA256"]}]}
+    composite = base64.b64encode(hashlib.sha256(
+        base64.b64decode(uploaded["ChecksumSHA256"])).digest()).decode() + "-1"
+    with s3_error(400, "BadDigest"):
+        s3.complete_multipart_upload(Bucket=bucket, Key="mp", UploadId=upload["UploadId"],
+                                     MultipartUpload=parts, ChecksumSHA256=sha256_b64(b"other") + "-1")
+    with s3_error(404, "NoSuchKey"):
+        s3.get_object(Bucket=bucket, Key="mp")
+    done = s3.complete_multipart_upload(Bucket=bucket, Key="mp", UploadId=upload["UploadId"],
+                                        MultipartUpload=parts, ChecksumSHA256=composite)
+    assert done["ChecksumSHA256"] == composite

@@ -57,9 +57,10 @@ impl Coordinator {
         let mut seen = Ballot::default();
         let mut mine: Option<Sibling> = None;
         let mut last = Retry::Unreachable;
+        let mut own = Ballot::default();
         for round in 0..ROUNDS_MAX {
             if round > 0 {
-                tokio::time::sleep(backoff(round, me)).await;
+                tokio::time::sleep(backoff(round, own)).await;
             }
             let (version, groups) = self.consensus_groups(table, key);
             if groups.iter().any(Vec::is_empty) {
@@ -67,6 +68,7 @@ impl Coordinator {
             }
             let ballot = self.next_ballot(seen);
             seen = ballot;
+            own = ballot;
             // A decision is acknowledged once W owners hold it, as a plain write is.
             let mut proposer =
                 Proposer::joint(ballot, groups).with_commit_quorum(self.quorum().write_quorum);
@@ -239,10 +241,16 @@ impl Coordinator {
     }
 }
 
-/// The pause before round `round` (from 1): exponential, with a per-node offset so that two
-/// proposers that preempt each other do not retry in lockstep.
-fn backoff(round: u32, node: NodeId) -> Duration {
+/// The pause before round `round` (from 1): exponential, spread by the proposer's last
+/// ballot so that proposers that preempt each other do not retry in lockstep, those of one
+/// node included (many requests through one node each draw their own ballot; a spread by node
+/// alone had them all retry at the same instant and preempt each other again).
+fn backoff(round: u32, last: Ballot) -> Duration {
     let base = BACKOFF_FIRST.saturating_mul(1 << round.min(8)).min(BACKOFF_MAX);
-    let spread = u32::try_from(node.wrapping_add(u64::from(round)) % 4).unwrap_or(0);
-    base + base * spread / 4
+    let mut seed = [0u8; 20];
+    seed[..8].copy_from_slice(&last.node.to_le_bytes());
+    seed[8..16].copy_from_slice(&last.round.to_le_bytes());
+    seed[16..].copy_from_slice(&round.to_le_bytes());
+    let spread = u32::try_from(xxhash_rust::xxh3::xxh3_64(&seed) % 16).unwrap_or(0);
+    base / 2 + base * spread / 8
 }

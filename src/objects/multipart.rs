@@ -434,8 +434,42 @@ impl ObjectService {
         part_size_min: u64,
         condition: Option<&WriteCondition>,
     ) -> Result<PutOutcome, Error> {
+        self.complete_multipart_upload_checked(
+            bucket,
+            key,
+            upload_id,
+            requested,
+            part_size_min,
+            condition,
+            None,
+        )
+        .await
+    }
+
+    /// `complete_multipart_upload`, refused with BadDigest unless the object's checksum is
+    /// `expected`: the algorithm and the value as a client writes it (base64, then `-N` for a
+    /// composite checksum of N parts).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn complete_multipart_upload_checked(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        requested: &[CompletePart],
+        part_size_min: u64,
+        condition: Option<&WriteCondition>,
+        expected: Option<(ChecksumAlgorithm, &str)>,
+    ) -> Result<PutOutcome, Error> {
         let committed = self
-            .commit_completion(bucket, key, upload_id, requested, part_size_min, condition)
+            .commit_completion(
+                bucket,
+                key,
+                upload_id,
+                requested,
+                part_size_min,
+                condition,
+                expected,
+            )
             .await?;
         let (outcome, upload_siblings, stored, kept) = match committed {
             Completion::AlreadyDone(outcome) => return Ok(outcome),
@@ -460,6 +494,7 @@ impl ObjectService {
         requested: &[CompletePart],
         part_size_min: u64,
         condition: Option<&WriteCondition>,
+        expected: Option<(ChecksumAlgorithm, &str)>,
     ) -> Result<Completion, Error> {
         let started = self.inner.clock.monotonic();
         let (upload, upload_siblings) = match self.upload(bucket, key, upload_id).await {
@@ -500,6 +535,19 @@ impl ObjectService {
             chosen.push(part.clone());
         }
         let mut record = assemble(&upload, &chosen, self.now_ms())?;
+        if let Some((algorithm, given)) = expected {
+            let holds = record.checksum.as_ref().is_some_and(|c| {
+                let value = checksum::encode_checksum_value(&c.value);
+                let text = match c.kind {
+                    ChecksumKind::FullObject => value,
+                    ChecksumKind::Composite { parts } => format!("{value}-{parts}"),
+                };
+                c.algorithm == algorithm && text == given.trim()
+            });
+            if !holds {
+                return Err(Error::BadDigest { what: "checksum of the whole object" });
+            }
+        }
         let versioning = self.bucket(bucket).await?.versioning;
         if versioning == Versioning::Enabled {
             // A completion retried after a crash reuses the version it wrote, if it got that far.

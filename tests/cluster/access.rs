@@ -140,3 +140,23 @@ async fn concurrent_changes_of_different_sub_resources_all_survive() {
         cluster.s3(round % 3).delete_bucket_policy().bucket("configs").send().await.unwrap();
     }
 }
+
+/// The bug behind a flaky 3-node run of Ceph's test_bucket_concurrent_set_canned_acl: fifty
+/// PutBucketAcl requests at once through one node each run a consensus round on the bucket
+/// record; the back-off after a preempted round was spread by node id alone, so all fifty
+/// retried at the same instant, preempted each other again, and some gave up with 409 after
+/// every round. Spread by each proposer's own ballot, every request gets through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn regression_many_concurrent_changes_through_one_node_all_succeed() {
+    use aws_sdk_s3::types::BucketCannedAcl;
+    let cluster = TestCluster::start(3).await;
+    let s3 = cluster.s3(1);
+    s3.create_bucket().bucket("crowded").send().await.unwrap();
+    let requests = (0..50).map(|i| {
+        let acl = if i % 2 == 0 { BucketCannedAcl::PublicRead } else { BucketCannedAcl::Private };
+        s3.put_bucket_acl().bucket("crowded").acl(acl).send()
+    });
+    let results = futures_util::future::join_all(requests).await;
+    let failed: Vec<_> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+    assert!(failed.is_empty(), "{} of 50 failed, first: {:?}", failed.len(), failed.first());
+}

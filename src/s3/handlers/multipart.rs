@@ -280,6 +280,12 @@ impl Handlers<'_> {
                 Err(e) => return Err(map_error(e)),
             };
         let condition = super::headers::write_condition(request.headers())?;
+        // The client's checksum of the whole object (x-amz-checksum-<algorithm>), if it sent one.
+        let whole: Option<(ChecksumAlgorithm, String)> =
+            ChecksumAlgorithm::ALL.into_iter().find_map(|a| {
+                let value = header(request.headers(), a.header_name())?;
+                Some((a, value.to_owned()))
+            });
         let body = read_small_body(request.into_body(), COMPLETE_BODY_BYTES_MAX).await?;
         let document: xml::CompleteMultipartUpload =
             xml::from_xml_with_root(&body, xml::CompleteMultipartUpload::ROOT)?;
@@ -307,13 +313,14 @@ impl Handlers<'_> {
             .collect::<Result<Vec<_>, S3Error>>()?;
         let outcome = self
             .objects
-            .complete_multipart_upload(
+            .complete_multipart_upload_checked(
                 ctx.bucket(),
                 ctx.key(),
                 upload_id(ctx),
                 &parts,
                 PART_SIZE_MIN,
                 condition.as_ref(),
+                whole.as_ref().map(|(a, v)| (*a, v.as_str())),
             )
             .await
             .map_err(map_error)?;
