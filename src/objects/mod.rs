@@ -39,8 +39,8 @@ pub use error::{BodyError, Error};
 pub use keys::AccessKey;
 pub use listing::{ListPage, ListQuery, ObjectSummary};
 pub use multipart::{
-    CompletePart, CreateUpload, PART_NUMBER_MAX, PartInfo, PartsPage, PutPart, UploadInfo,
-    UploadsPage, UploadsQuery,
+    CompletePart, Completing, CreateUpload, PART_NUMBER_MAX, PartInfo, PartsPage, PutPart,
+    UploadInfo, UploadsPage, UploadsQuery,
 };
 pub use object::{
     ChecksumRequest, DeleteCondition, DeleteTarget, ExpectedChecksum, InterruptedPuts, ObjectInfo,

@@ -60,6 +60,19 @@ pub struct CreateUpload {
     pub encryption: Option<Encryption>,
 }
 
+/// What a CompleteMultipartUpload asks for.
+#[derive(Debug, Clone, Copy)]
+pub struct Completing<'a> {
+    pub parts: &'a [CompletePart],
+    /// Smallest size of every part but the last (S3's is 5 MiB).
+    pub part_size_min: u64,
+    pub condition: Option<&'a WriteCondition>,
+    /// The client's checksum of the whole object, refused with BadDigest unless it is the
+    /// object's: the algorithm and the value as a client writes it (base64, then `-N` for a
+    /// composite checksum of N parts).
+    pub checksum: Option<(ChecksumAlgorithm, &'a str)>,
+}
+
 /// An upload in progress.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UploadInfo {
@@ -434,43 +447,19 @@ impl ObjectService {
         part_size_min: u64,
         condition: Option<&WriteCondition>,
     ) -> Result<PutOutcome, Error> {
-        self.complete_multipart_upload_checked(
-            bucket,
-            key,
-            upload_id,
-            requested,
-            part_size_min,
-            condition,
-            None,
-        )
-        .await
+        let completing = Completing { parts: requested, part_size_min, condition, checksum: None };
+        self.complete_upload(bucket, key, upload_id, completing).await
     }
 
-    /// `complete_multipart_upload`, refused with BadDigest unless the object's checksum is
-    /// `expected`: the algorithm and the value as a client writes it (base64, then `-N` for a
-    /// composite checksum of N parts).
-    #[allow(clippy::too_many_arguments)]
-    pub async fn complete_multipart_upload_checked(
+    /// Completes an upload as `completing` asks.
+    pub async fn complete_upload(
         &self,
         bucket: &str,
         key: &str,
         upload_id: &str,
-        requested: &[CompletePart],
-        part_size_min: u64,
-        condition: Option<&WriteCondition>,
-        expected: Option<(ChecksumAlgorithm, &str)>,
+        completing: Completing<'_>,
     ) -> Result<PutOutcome, Error> {
-        let committed = self
-            .commit_completion(
-                bucket,
-                key,
-                upload_id,
-                requested,
-                part_size_min,
-                condition,
-                expected,
-            )
-            .await?;
+        let committed = self.commit_completion(bucket, key, upload_id, completing).await?;
         let (outcome, upload_siblings, stored, kept) = match committed {
             Completion::AlreadyDone(outcome) => return Ok(outcome),
             Completion::Committed { outcome, upload_siblings, stored, kept } => {
@@ -491,11 +480,10 @@ impl ObjectService {
         bucket: &str,
         key: &str,
         upload_id: &str,
-        requested: &[CompletePart],
-        part_size_min: u64,
-        condition: Option<&WriteCondition>,
-        expected: Option<(ChecksumAlgorithm, &str)>,
+        completing: Completing<'_>,
     ) -> Result<Completion, Error> {
+        let Completing { parts: requested, part_size_min, condition, checksum: expected } =
+            completing;
         let started = self.inner.clock.monotonic();
         let (upload, upload_siblings) = match self.upload(bucket, key, upload_id).await {
             Ok(found) => found,

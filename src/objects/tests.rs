@@ -236,8 +236,9 @@ async fn regression_an_abort_of_an_upload_whose_object_is_committed_keeps_its_pa
     let service = service();
     service.create_bucket("b", "owner", "", false, Default::default()).await.unwrap();
     let (upload_id, requested, expected) = two_part_upload(&service, "k").await;
-    let committed =
-        service.commit_completion("b", "k", &upload_id, &requested, 0, None, None).await.unwrap();
+    let completing =
+        Completing { parts: &requested, part_size_min: 0, condition: None, checksum: None };
+    let committed = service.commit_completion("b", "k", &upload_id, completing).await.unwrap();
     let etag = match committed {
         multipart::Completion::Committed { outcome, .. } => outcome.etag,
         multipart::Completion::AlreadyDone(_) => panic!("the upload was open"),

@@ -313,14 +313,16 @@ impl Handlers<'_> {
             .collect::<Result<Vec<_>, S3Error>>()?;
         let outcome = self
             .objects
-            .complete_multipart_upload_checked(
+            .complete_upload(
                 ctx.bucket(),
                 ctx.key(),
                 upload_id(ctx),
-                &parts,
-                PART_SIZE_MIN,
-                condition.as_ref(),
-                whole.as_ref().map(|(a, v)| (*a, v.as_str())),
+                crate::objects::Completing {
+                    parts: &parts,
+                    part_size_min: PART_SIZE_MIN,
+                    condition: condition.as_ref(),
+                    checksum: whole.as_ref().map(|(a, v)| (*a, v.as_str())),
+                },
             )
             .await
             .map_err(map_error)?;
