@@ -102,10 +102,8 @@ fn request_time(headers: &HeaderMap) -> Result<(String, DateTime<Utc>), S3Error>
         })?;
         return Ok((v.to_owned(), t));
     }
-    if let Some(v) = header_value(headers, "date")
-        && let Ok(t) = httpdate::parse_http_date(v)
-    {
-        let t = DateTime::<Utc>::from(t);
+    // botocore signs with Date alone when the request has one, as `... -0000` (RFC 2822).
+    if let Some(t) = header_value(headers, "date").and_then(sigv2::parse_date) {
         return Ok((t.format("%Y%m%dT%H%M%SZ").to_string(), t));
     }
     Err(S3Error::new(

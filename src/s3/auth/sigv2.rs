@@ -152,14 +152,25 @@ pub fn parse_presigned(query: &[(String, String)]) -> Result<Option<PresignedV2>
 /// Parses a SigV2 request date: RFC 2822 (`Tue, 27 Mar 2007 19:36:42 +0000`, what s3cmd sends),
 /// the HTTP date forms (`... GMT`, RFC 850, asctime), or SigV4's `20130524T000000Z`.
 pub fn parse_date(value: &str) -> Option<DateTime<Utc>> {
-    let value = value.trim();
+    // S3 takes a date before the epoch for no date at all (AccessDenied, not a skew).
+    parse_any_date(value.trim()).filter(|t| t.timestamp() >= 0)
+}
+
+fn parse_any_date(value: &str) -> Option<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_rfc2822(value) {
         return Some(t.with_timezone(&Utc));
     }
     if let Ok(t) = httpdate::parse_http_date(value) {
         return Some(DateTime::<Utc>::from(t));
     }
-    sigv4::parse_amz_date(value)
+    if let Some(t) = sigv4::parse_amz_date(value) {
+        return Some(t);
+    }
+    // A date whose weekday is wrong (`Tue, 07 Jul 2010`, a Wednesday) is still a date: the
+    // parsers above reject it, S3 reads it (and then refuses it as skewed, not as missing).
+    let (_, rest) = value.split_once(", ")?;
+    let rest = rest.trim_end_matches(" GMT").trim_end_matches(" +0000");
+    chrono::NaiveDateTime::parse_from_str(rest, "%d %b %Y %H:%M:%S").ok().map(|t| t.and_utc())
 }
 
 /// Which reading of the resource a string to sign uses.

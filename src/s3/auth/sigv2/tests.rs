@@ -243,10 +243,13 @@ fn dates_parse_in_the_forms_clients_send() {
         "Tuesday, 27-Mar-07 19:36:42 GMT",
         "Tue Mar 27 19:36:42 2007",
         "20070327T193642Z",
+        "Wed, 27 Mar 2007 19:36:42 GMT",
     ] {
         assert_eq!(parse_date(value), Some(expected.with_timezone(&Utc)), "{value}");
     }
     assert_eq!(parse_date("yesterday"), None);
+    assert_eq!(parse_date("Tue, 32 Mar 2007 19:36:42 GMT"), None);
+    assert_eq!(parse_date("Tue, 07 Jul 1950 21:53:04 GMT"), None, "before the epoch");
 }
 
 #[test]
