@@ -251,7 +251,11 @@ impl S3Service {
                     response::error_response(&err, &request_id, !is_head)
                 }
             };
-            if let (Some((origin, method)), Some(bucket)) = (&origin, routed.bucket.get()) {
+            // A preflight answers for itself: a refused one carries no CORS headers at all.
+            let preflight = routed.operation.get() == Some(&"CorsPreflight");
+            if let (Some((origin, method)), Some(bucket), false) =
+                (&origin, routed.bucket.get(), preflight)
+            {
                 let h = handlers::Handlers {
                     objects: &self.inner.objects,
                     options: &self.inner.options,

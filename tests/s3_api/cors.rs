@@ -58,6 +58,7 @@ async fn preflights_and_responses_follow_the_buckets_rules() {
         .send()
         .await;
     bad_header.assert_error(403, "AccessForbidden");
+    assert_eq!(bad_header.header("access-control-allow-origin"), None, "a refused preflight");
     let other_origin = preflight(&node, &path, "https://evil.test", "PUT").send().await;
     other_origin.assert_error(403, "AccessForbidden");
     let any_get = preflight(&node, &path, "https://evil.test", "GET").send().await;
