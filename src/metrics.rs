@@ -69,6 +69,8 @@ pub struct ClusterSnapshot {
     pub rebalance: Vec<(&'static str, u64)>,
     /// Garbage collection, `(kind, value)`.
     pub gc: Vec<(&'static str, u64)>,
+    /// Lifecycle passes, `(kind, value)`: totals since start and the current pass.
+    pub lifecycle: Vec<(&'static str, u64)>,
 }
 
 /// The node's metrics; cheap to clone, shared by the S3 front end and the admin API.
@@ -94,6 +96,7 @@ struct Inner {
     scrub: Family<KindLabels, Gauge>,
     rebalance: Family<KindLabels, Gauge>,
     gc: Family<KindLabels, Gauge>,
+    lifecycle: Family<KindLabels, Gauge>,
     /// Scrapes fill the gauges and encode them as one step.
     scrape: Mutex<()>,
 }
@@ -209,6 +212,14 @@ impl Metrics {
              purge rounds postponed since start, bodies reclaimed since start",
             gc.clone(),
         );
+        let lifecycle = Family::<KindLabels, Gauge>::default();
+        registry.register(
+            "lifecycle",
+            "Lifecycle rules applied on this node: passes, buckets, expired objects, delete \
+             markers and noncurrent versions removed, uploads aborted, deletions skipped (locked \
+             or failed) since start; the current pass (running, pass_buckets_done)",
+            lifecycle.clone(),
+        );
         Self {
             inner: Arc::new(Inner {
                 registry,
@@ -227,6 +238,7 @@ impl Metrics {
                 scrub,
                 rebalance,
                 gc,
+                lifecycle,
                 scrape: Mutex::new(()),
             }),
         }
@@ -279,6 +291,9 @@ impl Metrics {
         for (kind, value) in &cluster.rebalance {
             inner.rebalance.get_or_create(&KindLabels { kind }).set(gauge(*value));
         }
+        for (kind, value) in &cluster.lifecycle {
+            inner.lifecycle.get_or_create(&KindLabels { kind }).set(gauge(*value));
+        }
         for (kind, value) in &cluster.gc {
             inner.gc.get_or_create(&KindLabels { kind }).set(gauge(*value));
         }
@@ -319,6 +334,7 @@ mod tests {
             scrub: vec![("corrupt", 1)],
             rebalance: vec![("partitions_pending", 4)],
             gc: vec![("tombstones", 6)],
+            lifecycle: vec![("expired", 4)],
         };
         let text = metrics.render(&snapshot);
         for line in [
@@ -338,6 +354,7 @@ mod tests {
             r#"ringvault_scrub{kind="corrupt"} 1"#,
             r#"ringvault_rebalance{kind="partitions_pending"} 4"#,
             r#"ringvault_gc{kind="tombstones"} 6"#,
+            r#"ringvault_lifecycle{kind="expired"} 4"#,
             "# EOF",
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line:?} in:\n{text}");

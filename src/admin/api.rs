@@ -212,6 +212,9 @@ pub struct ClusterStatus {
     /// Garbage collection on this node.
     #[serde(default)]
     pub gc: GcProgress,
+    /// Lifecycle passes on this node (it applies the rules of the buckets it leads).
+    #[serde(default)]
+    pub lifecycle: crate::objects::lifecycle::LifecycleProgress,
 }
 
 /// Garbage collection on one node: tombstones held and purged, bodies reclaimed.

@@ -79,6 +79,7 @@ impl AdminService {
             scrub: self.inner.cluster.coordinator.scrub_control().progress(),
             rebalance: self.inner.cluster.coordinator.repair_control().rebalance(),
             gc: self.gc(),
+            lifecycle: self.objects().lifecycle_progress(),
         })
     }
 
@@ -186,6 +187,20 @@ impl AdminService {
                     ("restored_on_read", totals.restored_on_read),
                     ("running", u64::from(pass.running)),
                     ("pass_blocks_checked", pass.blocks_checked),
+                ]
+            },
+            lifecycle: {
+                let l = self.objects().lifecycle_progress();
+                vec![
+                    ("running", u64::from(l.running)),
+                    ("passes", l.passes),
+                    ("pass_buckets_done", l.pass_buckets_done),
+                    ("buckets", l.totals.buckets),
+                    ("expired", l.totals.expired),
+                    ("markers_removed", l.totals.markers_removed),
+                    ("noncurrent_removed", l.totals.noncurrent_removed),
+                    ("uploads_aborted", l.totals.uploads_aborted),
+                    ("skipped", l.totals.skipped),
                 ]
             },
             gc: {

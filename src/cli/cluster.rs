@@ -141,6 +141,18 @@ fn print_status(status: &ClusterStatus) {
         "Garbage: {} tombstones held; since start {} purged everywhere ({} rounds put off), {} bodies reclaimed",
         g.tombstones, g.tombstones_purged, g.purge_postponed, g.bodies_reclaimed
     );
+    let l = &status.lifecycle;
+    println!(
+        "Lifecycle ({}, {} passes, {} buckets in this pass): since start {} expired, {} delete markers and {} noncurrent versions removed, {} uploads aborted, {} skipped",
+        if l.running { "running" } else { "idle" },
+        l.passes,
+        l.pass_buckets_done,
+        l.totals.expired,
+        l.totals.markers_removed,
+        l.totals.noncurrent_removed,
+        l.totals.uploads_aborted,
+        l.totals.skipped
+    );
     let s = &status.scrub;
     if s.passes == 0 {
         println!("Scrub: no pass yet");

@@ -105,7 +105,7 @@ pub fn announced_expiry<'r>(
 }
 
 /// What one lifecycle pass did, for logs and metrics.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LifecyclePass {
     pub buckets: u64,
     pub expired: u64,
@@ -116,7 +116,34 @@ pub struct LifecyclePass {
     pub skipped: u64,
 }
 
+impl LifecyclePass {
+    fn add(&mut self, other: &LifecyclePass) {
+        self.buckets += other.buckets;
+        self.expired += other.expired;
+        self.markers_removed += other.markers_removed;
+        self.noncurrent_removed += other.noncurrent_removed;
+        self.uploads_aborted += other.uploads_aborted;
+        self.skipped += other.skipped;
+    }
+}
+
+/// Lifecycle work on this node, for the admin API and metrics: the current (or last) pass,
+/// and what every pass did since the node started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LifecycleProgress {
+    pub running: bool,
+    /// Passes finished since start.
+    pub passes: u64,
+    /// Buckets the current (or last) pass has finished.
+    pub pass_buckets_done: u64,
+    /// Totals since start.
+    pub totals: LifecyclePass,
+}
+
 const PAGE: usize = 500;
+/// The pause after each deletion a pass makes: at most about 500 a second, so that a rule
+/// that expires millions of objects does not crowd out clients.
+const DELETION_PAUSE: std::time::Duration = std::time::Duration::from_millis(2);
 /// The owner recorded on delete markers that lifecycle writes.
 const LIFECYCLE_OWNER: &str = "lifecycle";
 
@@ -135,6 +162,19 @@ impl ObjectService {
     /// One pass over every bucket this node leads that has lifecycle rules, at `now_ms`, with
     /// days of `day_ms`.
     pub async fn lifecycle_pass(&self, now_ms: i64, day_ms: i64) -> Result<LifecyclePass, Error> {
+        self.update_lifecycle(|p| {
+            p.running = true;
+            p.pass_buckets_done = 0;
+        });
+        let result = self.lifecycle_buckets(now_ms, day_ms).await;
+        self.update_lifecycle(|p| {
+            p.running = false;
+            p.passes += 1;
+        });
+        result
+    }
+
+    async fn lifecycle_buckets(&self, now_ms: i64, day_ms: i64) -> Result<LifecyclePass, Error> {
         let mut pass = LifecyclePass::default();
         for bucket in self.list_buckets().await? {
             let Some(rules) = bucket.config.lifecycle.clone() else { continue };
@@ -142,13 +182,33 @@ impl ObjectService {
             if rules.is_empty() || !self.leads_bucket(&bucket.name) {
                 continue;
             }
-            pass.buckets += 1;
+            let mut done = LifecyclePass { buckets: 1, ..LifecyclePass::default() };
             for rule in &rules {
-                self.apply_rule(&bucket, rule, now_ms, day_ms, &mut pass).await?;
+                self.apply_rule(&bucket, rule, now_ms, day_ms, &mut done).await?;
             }
-            tracing::info!(worker = "lifecycle", bucket = %bucket.name, ?pass, "lifecycle bucket done");
+            pass.add(&done);
+            self.update_lifecycle(|p| {
+                p.pass_buckets_done += 1;
+                p.totals.add(&done);
+            });
+            tracing::info!(worker = "lifecycle", bucket = %bucket.name, ?done, "lifecycle bucket done");
         }
         Ok(pass)
+    }
+
+    fn update_lifecycle(&self, change: impl FnOnce(&mut LifecycleProgress)) {
+        change(&mut self.inner.lifecycle.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+    }
+
+    /// Lifecycle work on this node so far.
+    pub fn lifecycle_progress(&self) -> LifecycleProgress {
+        *self.inner.lifecycle.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Counts a deletion (done, or skipped when it failed) and paces the next one.
+    async fn tally(&self, ok: bool, done: &mut u64, skipped: &mut u64) {
+        count(ok, done, skipped);
+        tokio::time::sleep(DELETION_PAUSE).await;
     }
 
     async fn apply_rule(
@@ -188,7 +248,7 @@ impl ObjectService {
                                 &DeleteCondition::default(),
                             )
                             .await;
-                        count(deleted.is_ok(), &mut pass.expired, &mut pass.skipped);
+                        self.tally(deleted.is_ok(), &mut pass.expired, &mut pass.skipped).await;
                     }
                 }
                 if !page.is_truncated {
@@ -216,7 +276,7 @@ impl ObjectService {
             for upload in page.uploads.iter().filter(|u| u.initiated_ms <= deadline) {
                 let aborted =
                     self.abort_multipart_upload(name, &upload.key, &upload.upload_id).await;
-                count(aborted.is_ok(), &mut pass.uploads_aborted, &mut pass.skipped);
+                self.tally(aborted.is_ok(), &mut pass.uploads_aborted, &mut pass.skipped).await;
             }
         }
         Ok(())
@@ -303,7 +363,8 @@ impl ObjectService {
                     if deleted.is_ok() {
                         remaining -= 1;
                     }
-                    count(deleted.is_ok(), &mut pass.noncurrent_removed, &mut pass.skipped);
+                    self.tally(deleted.is_ok(), &mut pass.noncurrent_removed, &mut pass.skipped)
+                        .await;
                 }
             }
         }
@@ -311,7 +372,7 @@ impl ObjectService {
             let deleted = self
                 .delete_version(name, key, sel(first), &DeleteCondition::default(), false)
                 .await;
-            count(deleted.is_ok(), &mut pass.markers_removed, &mut pass.skipped);
+            self.tally(deleted.is_ok(), &mut pass.markers_removed, &mut pass.skipped).await;
         }
     }
 

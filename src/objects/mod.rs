@@ -76,6 +76,8 @@ struct Inner {
     /// Held by a reclaim pass: two passes at once (the background loop and one on demand)
     /// would check and delete the same entries twice.
     reclaiming: tokio::sync::Mutex<()>,
+    /// Lifecycle passes on this node (`lifecycle_progress`).
+    lifecycle: Mutex<lifecycle::LifecycleProgress>,
 }
 
 impl ObjectService {
@@ -96,6 +98,7 @@ impl ObjectService {
                 reclaimed: std::sync::atomic::AtomicU64::new(0),
                 minted: std::sync::atomic::AtomicU32::new(0),
                 reclaiming: tokio::sync::Mutex::new(()),
+                lifecycle: Mutex::new(lifecycle::LifecycleProgress::default()),
             }),
         }
     }

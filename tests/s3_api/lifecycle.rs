@@ -78,6 +78,12 @@ async fn rules_expire_current_versions_and_stale_uploads() {
     let pass = objects.lifecycle_pass(now + 3 * DAY, DAY).await.unwrap();
     assert_eq!((pass.buckets, pass.expired, pass.uploads_aborted), (1, 2, 1), "{pass:?}");
     assert_eq!(keys(&s3, &bucket).await, ["keep/c"]);
+    // Operators see the passes in the cluster status and the metrics.
+    let status = node.admin().cluster_status().await.unwrap();
+    assert_eq!((status.lifecycle.passes, status.lifecycle.totals.expired), (2, 2));
+    assert!(!status.lifecycle.running);
+    let metrics = node.admin().metrics().await.unwrap();
+    assert!(metrics.contains(r#"ringvault_lifecycle{kind="expired"} 2"#), "{metrics}");
     let uploads = s3.list_multipart_uploads().bucket(&bucket).send().await.unwrap();
     assert!(uploads.uploads().is_empty(), "{:?}", upload.upload_id());
 
