@@ -86,6 +86,16 @@ pub fn run(args: &DevArgs) -> anyhow::Result<()> {
         None => master_key_file(&args.data_dir)?,
     };
     let kms_keyring = std::env::var_os("RINGVAULT_KMS_KEYRING_FILE").map(PathBuf::from);
+    // Settings a test or a demo may want on every node of the ring, as on a single node.
+    let env_ms = |name: &str| -> anyhow::Result<Option<u64>> {
+        std::env::var(name)
+            .ok()
+            .map(|v| v.parse().with_context(|| format!("{name}={v}")))
+            .transpose()
+    };
+    let lifecycle_interval_ms = env_ms("RINGVAULT_LIFECYCLE_INTERVAL_MS")?;
+    let lifecycle_day_ms = env_ms("RINGVAULT_LIFECYCLE_DAY_MS")?;
+    let website_domain = std::env::var("RINGVAULT_WEBSITE_DOMAIN").ok();
     let (key_id, secret, from_env) = match (
         std::env::var("RINGVAULT_ACCESS_KEY_ID").ok(),
         std::env::var("RINGVAULT_SECRET_ACCESS_KEY").ok(),
@@ -116,6 +126,9 @@ pub fn run(args: &DevArgs) -> anyhow::Result<()> {
                 gossip_interval_ms: Some(300),
                 master_key_file: Some(master_key.clone()),
                 kms_keyring_file: kms_keyring.clone(),
+                lifecycle_interval_ms,
+                lifecycle_day_ms,
+                website_domain: website_domain.clone(),
                 ..Settings::default()
             };
             let config = Config::resolve(settings)?;
