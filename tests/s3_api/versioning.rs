@@ -146,6 +146,9 @@ async fn a_delete_marker_hides_the_object_until_it_is_removed() {
     assert_eq!(removed.unwrap().delete_marker(), Some(true));
     let back = s3.get_object().bucket(&bucket).key("k").send().await.unwrap();
     assert_eq!(back.version_id(), Some(v1.as_str()));
+    let never = s3.get_object().bucket(&bucket).key("never-written").send().await.unwrap_err();
+    assert_eq!(status(&never), 404);
+    assert_eq!(header(&never, "x-amz-delete-marker").as_deref(), Some("false"));
 }
 
 #[tokio::test]

@@ -113,11 +113,18 @@ impl Handlers<'_> {
         }
         encryption::refuse_write_headers(headers)?;
         let customer_key = encryption::customer_key(headers, encryption::CUSTOMER)?;
-        let mut info = self
-            .objects
-            .object_version(ctx.bucket(), ctx.key(), version)
-            .await
-            .map_err(|e| gate.missing(&bucket, ctx, e))?;
+        let mut info =
+            self.objects.object_version(ctx.bucket(), ctx.key(), version).await.map_err(|e| {
+                // A key with nothing at all says so, as one whose current version is a
+                // delete marker says `true`.
+                let nothing = matches!(e, crate::objects::Error::NoSuchKey);
+                let error = gate.missing(&bucket, ctx, e);
+                if nothing && error.code == S3ErrorCode::NoSuchKey {
+                    error.with_header("x-amz-delete-marker", "false")
+                } else {
+                    error
+                }
+            })?;
         gate.check(&bucket, ctx, &info)?;
         self.objects.unlock(&mut info, customer_key.as_ref())?;
         let last_modified = time_of(info.last_modified_ms());
