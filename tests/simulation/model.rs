@@ -49,7 +49,8 @@ pub struct KeyHistory {
     /// The step of a purge that left no copy anywhere, if no mutation was attempted since.
     pub purged: Option<u64>,
     /// Per node: the tombstones a purge removed from it while other nodes kept a successor.
-    /// Such a node holds nothing for the key, which covers what those tombstones covered.
+    /// Such a node holds nothing for the key (or only later tombstones), which covers what
+    /// those tombstones covered.
     pub forgotten: BTreeMap<usize, Siblings>,
 }
 
@@ -251,7 +252,13 @@ impl Model {
             let name = String::from_utf8_lossy(key);
             for owner in owners(key) {
                 let held = local(owner, key);
-                let forgotten = history.forgotten.get(&owner).filter(|_| held.is_empty());
+                // A purge made the owner forget what its tombstones covered; since then it may
+                // only have learnt of later deletions (a delete of an absent key still writes
+                // a tombstone, with a fresh clock that covers nothing forgotten).
+                let forgotten = history
+                    .forgotten
+                    .get(&owner)
+                    .filter(|_| held.iter().all(|s| s.is_tombstone()));
                 for acked in &history.acked {
                     if !covers(&held, &acked.clock)
                         && !forgotten.is_some_and(|f| covers(f, &acked.clock))
