@@ -255,10 +255,8 @@ impl Model {
                 // A purge made the owner forget what its tombstones covered; since then it may
                 // only have learnt of later deletions (a delete of an absent key still writes
                 // a tombstone, with a fresh clock that covers nothing forgotten).
-                let forgotten = history
-                    .forgotten
-                    .get(&owner)
-                    .filter(|_| held.iter().all(|s| s.is_tombstone()));
+                let forgotten =
+                    history.forgotten.get(&owner).filter(|_| held.iter().all(|s| s.is_tombstone()));
                 for acked in &history.acked {
                     if !covers(&held, &acked.clock)
                         && !forgotten.is_some_and(|f| covers(f, &acked.clock))
