@@ -508,7 +508,7 @@ fn keyring(config: &Config, rng: &mut StdRng) -> Result<Keyring, NodeError> {
             os.fill_bytes(&mut key);
             write_secret(&generated, &b64.encode(key))
                 .map_err(|source| NodeError::DataDir { path: generated.clone(), source })?;
-            Some(parse_master(&b64.encode(key), &generated)?)
+            SecretKey::from_slice(&key)
         }
         (None, Some(_)) => {
             if generated.exists() {

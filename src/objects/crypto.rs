@@ -68,6 +68,16 @@ pub enum Encryption {
     Kms { key_id: Option<String> },
 }
 
+impl Encryption {
+    /// The client's key, for SSE-C (answers echo its MD5).
+    pub fn customer_key(&self) -> Option<&SecretKey> {
+        match self {
+            Encryption::Customer(key) => Some(key),
+            _ => None,
+        }
+    }
+}
+
 /// Which kind of key a body's data key is wrapped under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -266,14 +276,12 @@ impl Keyring {
         let kek = match sealed.scheme {
             Scheme::Customer => customer.ok_or(Error::CustomerKeyRequired)?,
             Scheme::Managed => self.kek(&Encryption::Managed)?.2,
-            Scheme::Kms => self
-                .kms_key(sealed.kms_key_id.as_deref().unwrap_or(DEFAULT_KMS_KEY))
-                .ok_or_else(|| Error::EncryptionUnavailable {
-                    what: format!(
-                        "the keyring has no key {:?} to decrypt this object",
-                        sealed.kms_key_id.as_deref().unwrap_or(DEFAULT_KMS_KEY)
-                    ),
-                })?,
+            Scheme::Kms => {
+                let id = sealed.kms_key_id.as_deref().unwrap_or(DEFAULT_KMS_KEY);
+                self.kms_key(id).ok_or_else(|| Error::EncryptionUnavailable {
+                    what: format!("the keyring has no key {id:?} to decrypt this object"),
+                })?
+            }
         };
         let wrapped = B64
             .decode(&sealed.wrapped)

@@ -120,16 +120,22 @@ pub struct PartInfo {
     pub etag: String,
     /// In the upload's checksum algorithm, when it has one.
     pub checksum: Option<Vec<u8>>,
+    /// The upload's checksum algorithm (that of `checksum`).
+    pub checksum_algorithm: Option<ChecksumAlgorithm>,
+    /// How the part is encrypted at rest: with the upload's data key.
+    pub encryption: Option<SealedKey>,
 }
 
-impl From<PartRecord> for PartInfo {
-    fn from(r: PartRecord) -> Self {
+impl PartInfo {
+    fn of(r: PartRecord, upload: &UploadRecord) -> Self {
         Self {
             part_number: r.part_number,
             last_modified_ms: r.last_modified_ms,
             size: r.size,
             etag: r.etag,
             checksum: r.checksum,
+            checksum_algorithm: upload.checksum_algorithm,
+            encryption: upload.extra.encryption.clone(),
         }
     }
 }
@@ -330,7 +336,7 @@ impl ObjectService {
             return Err(e.into());
         }
         self.reclaim_parts(&previous, &[data_id], references).await;
-        Ok(record.into())
+        Ok(PartInfo::of(record, upload))
     }
 
     /// The cipher a part of `upload` is sealed with: the upload's data key, unwrapped with the
@@ -428,7 +434,7 @@ impl ObjectService {
             .all_parts(upload_id)
             .await?
             .into_iter()
-            .map(|(p, _)| PartInfo::from(p))
+            .map(|(p, _)| PartInfo::of(p, &upload))
             .filter(|p| p.part_number > part_number_marker)
             .collect();
         let is_truncated = parts.len() > max_parts;

@@ -2,6 +2,7 @@
 //! blocks through a new PUT, so a large source is never buffered.
 //! Reference: <https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html>
 
+use crate::objects::crypto::Encryption;
 use crate::s3::encryption;
 use http::HeaderMap;
 use percent_encoding::percent_decode_str;
@@ -154,10 +155,7 @@ impl Handlers<'_> {
         Preconditions::from_copy_source_headers(headers)?
             .evaluate_copy_source(&quoted(info.etag()), time_of(info.last_modified_ms()))?;
         let sse = encryption::write_encryption(headers, self.objects.keyring())?;
-        let customer_key = match &sse {
-            Some(crate::objects::crypto::Encryption::Customer(key)) => Some(key.clone()),
-            _ => None,
-        };
+        let customer_key = sse.as_ref().and_then(Encryption::customer_key).cloned();
         let metadata = directive(headers, "x-amz-metadata-directive")?;
         let tagging = directive(headers, "x-amz-tagging-directive")?;
         let new_algorithm = checksum_algorithm(headers)?;

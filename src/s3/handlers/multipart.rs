@@ -2,6 +2,7 @@
 //! CompleteMultipartUpload, AbortMultipartUpload, ListParts, ListMultipartUploads.
 //! Reference: <https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateMultipartUpload.html>
 
+use crate::objects::crypto::Encryption;
 use crate::s3::encryption;
 use http::{HeaderMap, Request, StatusCode};
 
@@ -103,10 +104,7 @@ impl Handlers<'_> {
         }
         let (owner, acl) = self.new_object_owner_and_acl(headers, &bucket, ctx.principal()).await?;
         let sse = encryption::write_encryption(headers, self.objects.keyring())?;
-        let customer_key = match &sse {
-            Some(crate::objects::crypto::Encryption::Customer(key)) => Some(key.clone()),
-            _ => None,
-        };
+        let customer_key = sse.as_ref().and_then(Encryption::customer_key).cloned();
         let create = CreateUpload {
             encryption: sse,
             acl,
@@ -170,19 +168,14 @@ impl Handlers<'_> {
             .map_err(map_error)?;
         let mut response = response::status_only(StatusCode::OK);
         response::set_header(&mut response, "etag", &quoted(&info.etag));
-        let upload = self
-            .objects
-            .upload_info(ctx.bucket(), ctx.key(), upload_id(&ctx))
-            .await
-            .map_err(map_error)?;
-        if let (Some(value), Some(algorithm)) = (&info.checksum, upload.checksum_algorithm) {
+        if let (Some(value), Some(algorithm)) = (&info.checksum, info.checksum_algorithm) {
             response::set_header(
                 &mut response,
                 algorithm.header_name(),
                 &encode_checksum_value(value),
             );
         }
-        encryption::set_headers(&mut response, upload.encryption.as_ref(), customer_key.as_ref());
+        encryption::set_headers(&mut response, info.encryption.as_ref(), customer_key.as_ref());
         Ok(response)
     }
 
@@ -220,15 +213,9 @@ impl Handlers<'_> {
             .upload_part(ctx.bucket(), ctx.key(), upload_id(ctx), part_number, part)
             .await
             .map_err(map_error)?;
-        let upload = self
-            .objects
-            .upload_info(ctx.bucket(), ctx.key(), upload_id(ctx))
-            .await
-            .map_err(map_error)?;
         let value = part.checksum.as_deref().map(encode_checksum_value);
         let field = |target| {
-            upload
-                .checksum_algorithm
+            part.checksum_algorithm
                 .zip(value.as_deref())
                 .and_then(|(a, v)| checksum_field(a, target, v))
         };
@@ -243,7 +230,7 @@ impl Handlers<'_> {
             sha256: field(ChecksumAlgorithm::Sha256),
         };
         let mut response = response::xml_response(xml::to_xml("CopyPartResult", &result));
-        encryption::set_headers(&mut response, upload.encryption.as_ref(), customer_key.as_ref());
+        encryption::set_headers(&mut response, part.encryption.as_ref(), customer_key.as_ref());
         if source_bucket.versioning != Versioning::Unversioned || info.version_id().is_some() {
             response::set_header(
                 &mut response,

@@ -1,6 +1,7 @@
 //! Object operations: PutObject, GetObject (also by part number), HeadObject, DeleteObject.
 //! Reference: <https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html>
 
+use crate::objects::crypto::Encryption;
 use http::{HeaderMap, Request, StatusCode};
 
 use super::bucket::time_of;
@@ -59,10 +60,7 @@ impl Handlers<'_> {
         let incoming = incoming_body(ctx.payload.clone(), headers, body, PUT_SIZE_MAX)?;
         let (owner, acl) = self.new_object_owner_and_acl(headers, &bucket, ctx.principal()).await?;
         let sse = encryption::write_encryption(headers, self.objects.keyring())?;
-        let customer_key = match &sse {
-            Some(crate::objects::crypto::Encryption::Customer(key)) => Some(key.clone()),
-            _ => None,
-        };
+        let customer_key = sse.as_ref().and_then(Encryption::customer_key).cloned();
         let put = PutObject {
             encryption: sse,
             lock: super::lock::object_lock_headers(headers)?,

@@ -4,6 +4,7 @@
 //! content-length-range while it streams.
 //! Reference: <https://docs.aws.amazon.com/AmazonS3/latest/API/RESTObjectPOST.html>
 
+use crate::objects::crypto::Encryption;
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
 
@@ -234,10 +235,7 @@ impl Handlers<'_> {
             max: range.1.min(PUT_SIZE_MAX),
         });
         let sse = crate::s3::encryption::write_encryption(&headers, self.objects.keyring())?;
-        let customer_key = match &sse {
-            Some(crate::objects::crypto::Encryption::Customer(key)) => Some(key.clone()),
-            _ => None,
-        };
+        let customer_key = sse.as_ref().and_then(Encryption::customer_key).cloned();
         let put = PutObject {
             encryption: sse,
             lock: super::lock::object_lock_headers(&headers)?,
