@@ -28,6 +28,21 @@ fn code<E: ProvideErrorMetadata>(e: &SdkError<E, HttpResponse>) -> String {
     e.code().unwrap_or_default().to_owned()
 }
 
+/// A GetObject of `bucket/key` that gives an SSE-C key `(key, key MD5)`.
+fn get_sse_c(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    (customer_key, md5): (&str, &str),
+) -> aws_sdk_s3::operation::get_object::builders::GetObjectFluentBuilder {
+    s3.get_object()
+        .bucket(bucket)
+        .key(key)
+        .sse_customer_algorithm("AES256")
+        .sse_customer_key(customer_key)
+        .sse_customer_key_md5(md5)
+}
+
 /// Whether any file under `dir` holds `needle`.
 fn disk_holds(dir: &std::path::Path, needle: &[u8]) -> bool {
     std::fs::read_dir(dir).unwrap().flatten().any(|entry| {
@@ -69,54 +84,22 @@ async fn sse_c_objects_need_their_key_and_never_reach_the_disk_in_the_clear() {
     assert_eq!((status(&without), code(&without).as_str()), (Some(400), "InvalidRequest"));
     let head = s3.head_object().bucket(&bucket).key("secret").send().await.unwrap_err();
     assert_eq!(status(&head), Some(400));
-    let wrong = s3
-        .get_object()
-        .bucket(&bucket)
-        .key("secret")
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(OTHER_KEY)
-        .sse_customer_key_md5(OTHER_KEY_MD5)
-        .send()
-        .await
-        .unwrap_err();
+    let wrong =
+        get_sse_c(&s3, &bucket, "secret", (OTHER_KEY, OTHER_KEY_MD5)).send().await.unwrap_err();
     assert_eq!((status(&wrong), code(&wrong).as_str()), (Some(403), "AccessDenied"));
 
-    let got = s3
-        .get_object()
-        .bucket(&bucket)
-        .key("secret")
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(KEY)
-        .sse_customer_key_md5(KEY_MD5)
-        .send()
-        .await
-        .unwrap();
+    let got = get_sse_c(&s3, &bucket, "secret", (KEY, KEY_MD5)).send().await.unwrap();
     assert_eq!(got.sse_customer_key_md5(), Some(KEY_MD5));
     assert_eq!(got.body.collect().await.unwrap().into_bytes(), secret);
-    let range = s3
-        .get_object()
-        .bucket(&bucket)
-        .key("secret")
+    let range = get_sse_c(&s3, &bucket, "secret", (KEY, KEY_MD5))
         .range("bytes=1048570-2097160")
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(KEY)
-        .sse_customer_key_md5(KEY_MD5)
         .send()
         .await
         .unwrap();
     let bytes = range.body.collect().await.unwrap().into_bytes();
     assert_eq!(bytes, secret[1_048_570..=2_097_160]);
 
-    let plain_with_key = s3
-        .get_object()
-        .bucket(&bucket)
-        .key("clear")
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(KEY)
-        .sse_customer_key_md5(KEY_MD5)
-        .send()
-        .await
-        .unwrap_err();
+    let plain_with_key = get_sse_c(&s3, &bucket, "clear", (KEY, KEY_MD5)).send().await.unwrap_err();
     assert_eq!(status(&plain_with_key), Some(400));
 
     assert!(disk_holds(node.dir.path(), &clear[100_000..100_064]), "the scan sees plaintext");
@@ -287,16 +270,7 @@ async fn multipart_and_copies_carry_the_customer_key() {
         .unwrap();
     assert!(done.e_tag().is_some_and(|e| e.ends_with("-2\"")));
     let whole = [first.clone(), second.clone()].concat();
-    let got = s3
-        .get_object()
-        .bucket(&bucket)
-        .key("mp")
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(KEY)
-        .sse_customer_key_md5(KEY_MD5)
-        .send()
-        .await
-        .unwrap();
+    let got = get_sse_c(&s3, &bucket, "mp", (KEY, KEY_MD5)).send().await.unwrap();
     assert_eq!(got.body.collect().await.unwrap().into_bytes(), whole);
 
     // The copy decrypts with the source's key and encrypts under SSE-S3.
