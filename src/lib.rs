@@ -11,6 +11,8 @@
 //! causality       vector clocks and sibling sets (pure)
 //! store           node-local redb persistence (the only redb user)
 //! ```
+//!
+//! Beside the layers, `loadgen` is `ringvault bench`: an S3 client that loads any S3 endpoint.
 
 pub mod access;
 pub mod admin;
@@ -20,6 +22,7 @@ pub mod cluster;
 pub mod config;
 pub mod consensus;
 pub mod coordinator;
+pub mod loadgen;
 pub mod metrics;
 pub mod node;
 pub mod objects;

@@ -82,6 +82,8 @@ enum Command {
     },
     /// Run a local ring of several nodes in this process, on consecutive loopback ports.
     Dev(cli::dev::DevArgs),
+    /// Load any S3 endpoint and measure it: ops/s, MB/s and latency per operation.
+    Bench(Box<cli::bench::BenchArgs>),
 }
 
 #[derive(clap::Args, Clone, Default)]
@@ -250,6 +252,7 @@ fn main() -> ExitCode {
         }
         Some(Command::Compact { data_dir }) => compact(&data_dir),
         Some(Command::Dev(args)) => cli::dev::run(&args),
+        Some(Command::Bench(args)) => cli::bench::run(&args),
         Some(Command::Server(args)) => run_server(&args),
         None => run_server(&cli.server),
     };

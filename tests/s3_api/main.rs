@@ -16,6 +16,7 @@ mod cors;
 mod encryption;
 mod lifecycle;
 mod list;
+mod loadgen;
 mod lock;
 mod malformed;
 mod multipart;
