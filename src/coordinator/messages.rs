@@ -8,6 +8,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use super::replica::Answer;
+use super::scan::{Grouping, ScanAnswer};
 use crate::causality::{Sibling, Siblings, VectorClock};
 use crate::consensus::Request;
 use crate::rpc::RpcRequest;
@@ -55,7 +56,8 @@ impl RpcRequest for ReplicaMerge {
 /// Which partitions a scan answers for: `(partition bits, partitions)`.
 pub type PartitionFilter = Option<(u8, Vec<u32>)>;
 
-/// Items of a table in key order, restricted to some partitions.
+/// Items of a table in key order, restricted to some partitions, optionally folded into groups
+/// (a listing by delimiter).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ReplicaScan {
     pub table: TableId,
@@ -63,10 +65,13 @@ pub struct ReplicaScan {
     pub end: Bound<Vec<u8>>,
     pub limit: usize,
     pub partitions: PartitionFilter,
+    pub grouping: Option<Grouping>,
 }
 impl RpcRequest for ReplicaScan {
-    const TAG: u16 = 13;
-    type Response = Answer<Vec<(Vec<u8>, Siblings)>>;
+    /// 13 before scans could be grouped: a request whose layout changed takes a new tag, so an
+    /// older node refuses it instead of misreading it.
+    const TAG: u16 = 29;
+    type Response = Answer<ScanAnswer>;
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

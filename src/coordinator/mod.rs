@@ -57,6 +57,7 @@ pub use read_repair::{Repair, RepairQueue};
 pub use rebalance::{RebalanceState, RebalanceWorker};
 pub use replica::{Local, Replica, ReplicaError, ScanRange};
 pub use round::{QuorumRound, RoundState};
+pub use scan::{GroupedScan, Grouping, prefix_successor};
 pub use scrub::{ScrubControl, ScrubProgress, ScrubTotals, ScrubWorker};
 
 // The table id under which blocks are placed on the ring (never a stored item table).

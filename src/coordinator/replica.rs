@@ -15,6 +15,7 @@ use super::messages::{
     PurgeItems, ReplicaCoordinate, ReplicaGet, ReplicaMerge, ReplicaScan, TreeChildren,
     TreeEntries, TreeNodes,
 };
+use super::scan::{Grouping, ScanAnswer, prefix_successor};
 use crate::causality::{Sibling, Siblings, VectorClock};
 use crate::consensus::Request;
 use crate::ring::{NodeId, PartitionId, item_hash};
@@ -22,7 +23,7 @@ use crate::rpc::{RpcClient, RpcError};
 use crate::store::merkle::Children;
 use crate::store::{
     BlockId, Entry, NodeDigest, PaxosAnswer, PaxosValue, Store, StoreError, TableId, TreeKind,
-    WriteOp, WriteOutcome,
+    Visit, WriteOp, WriteOutcome,
 };
 
 /// Why a replica did not do what was asked. Typed on both sides of the wire (a remote replica
@@ -146,28 +147,50 @@ impl Local {
         Ok(())
     }
 
+    /// Items in `range` of the given partitions, at most `limit`; with a `grouping`, each group
+    /// is left at its first item whose winner is not a tombstone (see `Grouping`).
     pub async fn scan(
         &self,
         table: TableId,
         range: ScanRange,
         limit: usize,
         partitions: PartitionFilter,
-    ) -> Result<Vec<(Vec<u8>, Siblings)>, ReplicaError> {
+        grouping: Option<Grouping>,
+    ) -> Result<ScanAnswer, ReplicaError> {
         let store = self.store.clone();
         self.blocking(move || {
             let start = range.start.as_ref().map(Vec::as_slice);
             let end = range.end.as_ref().map(Vec::as_slice);
-            match partitions {
-                None => store.scan(table, start, end, limit, &|_| true),
-                Some((bits, set)) => {
-                    let wanted = partition_set(bits, &set);
-                    let filter = |key: &[u8]| {
-                        let p = partition_of(item_hash(table.0, key), bits);
-                        wanted.get(p.0 as usize).copied().unwrap_or(false)
-                    };
-                    store.scan(table, start, end, limit, &filter)
+            let wanted = partitions.as_ref().map(|(bits, set)| (*bits, partition_set(*bits, set)));
+            let in_partitions = |key: &[u8]| match &wanted {
+                None => true,
+                Some((bits, wanted)) => {
+                    let p = partition_of(item_hash(table.0, key), *bits);
+                    wanted.get(p.0 as usize).copied().unwrap_or(false)
                 }
-            }
+            };
+            let mut answer = ScanAnswer::default();
+            store.visit(table, start, end, &mut |key, item| {
+                if answer.items.len() >= limit {
+                    return Ok(Visit::Stop);
+                }
+                if !in_partitions(key) {
+                    return Ok(Visit::Next);
+                }
+                let siblings = item.decode()?;
+                let group = grouping.as_ref().and_then(|g| g.group_of(key));
+                let settles =
+                    group.is_some() && siblings.winner().is_some_and(|w| !w.is_tombstone());
+                answer.items.push((key.to_vec(), siblings));
+                match group.filter(|_| settles) {
+                    None => Ok(Visit::Next),
+                    Some(group) => {
+                        answer.cuts.push((group.to_vec(), key.to_vec()));
+                        Ok(prefix_successor(group).map_or(Visit::Stop, Visit::SeekTo))
+                    }
+                }
+            })?;
+            Ok(answer)
         })
         .await
     }
@@ -419,12 +442,13 @@ impl Replica {
         range: ScanRange,
         limit: usize,
         partitions: PartitionFilter,
-    ) -> Result<Vec<(Vec<u8>, Siblings)>, ReplicaError> {
+        grouping: Option<Grouping>,
+    ) -> Result<ScanAnswer, ReplicaError> {
         match self {
-            Replica::Local(l) => l.scan(table, range, limit, partitions).await,
+            Replica::Local(l) => l.scan(table, range, limit, partitions, grouping).await,
             Replica::Remote { node, rpc } => {
-                let request =
-                    ReplicaScan { table, start: range.start, end: range.end, limit, partitions };
+                let (start, end) = (range.start, range.end);
+                let request = ReplicaScan { table, start, end, limit, partitions, grouping };
                 rpc.call(*node, &request).await?
             }
         }

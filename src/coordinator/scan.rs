@@ -1,10 +1,21 @@
 //! Listing as a coverage query: every partition of the layout answered by `read_quorum` of its
 //! live owners, the sorted answers merged, and the result cut where the shortest truncated
 //! answer ended (beyond it some partition may hold keys not seen yet).
+//!
+//! A scan may be *grouped* (a listing by delimiter): keys sharing a prefix up to the delimiter
+//! form a group, which a listing reports once if any of its keys is live. Each replica walks a
+//! group only up to its first item whose winner is not a tombstone and then seeks past the
+//! group, so a page of a thousand common prefixes costs one round of a thousand seeks per
+//! replica rather than a round per prefix. Where a replica left a group early, the merged items
+//! of that group are exact only up to the key it stopped at (past it, that replica did not
+//! look): the answer drops them and names the cut, and the caller continues from there if the
+//! group is still undecided (its items so far are all deleted). Replicas that agree settle
+//! every group in one round.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
+use serde::{Deserialize, Serialize};
 
 use super::{Coordinator, CoordinatorError, ReplicaError, ScanRange};
 use crate::causality::Siblings;
@@ -14,24 +25,91 @@ use crate::store::TableId;
 /// Partitions to ask again, per node, and partitions with no owner left to ask.
 type Reroute = (BTreeMap<NodeId, Vec<u32>>, Vec<u32>);
 
+/// How a grouped scan forms groups: keys that share everything up to the first `delimiter`
+/// at or after byte `from` (a listing's prefix) belong to one group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grouping {
+    pub from: usize,
+    pub delimiter: Vec<u8>,
+}
+
+impl Grouping {
+    /// The group of `key`: its bytes up to and including the delimiter, if it has one.
+    pub fn group_of<'k>(&self, key: &'k [u8]) -> Option<&'k [u8]> {
+        let rest = key.get(self.from..)?;
+        let at = match self.delimiter.len() {
+            0 => return None,
+            n => rest.windows(n).position(|w| w == self.delimiter.as_slice())?,
+        };
+        Some(&key[..self.from + at + self.delimiter.len()])
+    }
+}
+
+/// One replica's answer to a scan: the items, and each group it left early with the last key
+/// it returned in it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ScanAnswer {
+    pub items: Vec<(Vec<u8>, Siblings)>,
+    pub cuts: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+/// What a grouped scan found: the merged items; for each group some replica left early, the
+/// smallest key one stopped at (the group's items past it are not included); and whether the
+/// range was read to its end.
+#[derive(Debug, Clone, Default)]
+pub struct GroupedScan {
+    pub items: Vec<(Vec<u8>, Siblings)>,
+    pub cuts: BTreeMap<Vec<u8>, Vec<u8>>,
+    pub exhausted: bool,
+}
+
+/// The smallest byte string greater than every string that starts with `prefix`, or `None`
+/// when no such string exists (the prefix is all 0xff).
+pub fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut out = prefix.to_vec();
+    while let Some(last) = out.pop() {
+        if last < 0xff {
+            out.push(last + 1);
+            return Some(out);
+        }
+    }
+    None
+}
+
 impl Coordinator {
     /// Items of `table` in `range`, in key order, at most `limit`, each merged from
     /// `read_quorum` replicas of its partition: a coverage query over the layout.
-    #[tracing::instrument(skip_all, fields(table = table.0, limit))]
     pub async fn scan(
         &self,
         table: TableId,
         range: ScanRange,
         limit: usize,
     ) -> Result<Vec<(Vec<u8>, Siblings)>, CoordinatorError> {
+        Ok(self.scan_grouped(table, range, limit, None).await?.items)
+    }
+
+    /// `scan`, with keys folded into groups when a `grouping` is given (see the module).
+    #[tracing::instrument(skip_all, fields(table = table.0, limit))]
+    pub async fn scan_grouped(
+        &self,
+        table: TableId,
+        range: ScanRange,
+        limit: usize,
+        grouping: Option<Grouping>,
+    ) -> Result<GroupedScan, CoordinatorError> {
         let layout = self.inner.ring.layout();
         if layout.members.len() <= 1 {
-            return self
+            let answer = self
                 .inner
                 .local
-                .scan(table, range, limit, None)
+                .scan(table, range, limit, None, grouping)
                 .await
-                .map_err(CoordinatorError::Local);
+                .map_err(CoordinatorError::Local)?;
+            return Ok(GroupedScan {
+                exhausted: answer.items.len() < limit,
+                items: answer.items,
+                cuts: answer.cuts.into_iter().collect(),
+            });
         }
         let q = self.quorum();
         let previous =
@@ -77,9 +155,10 @@ impl Coordinator {
             let replica = self.replica(node);
             let range = range.clone();
             let filter = Some((layout.partition_bits, partitions.clone()));
+            let grouping = grouping.clone();
             async move {
                 let result = match replica {
-                    Some(r) => r.scan(table, range, limit, filter).await,
+                    Some(r) => r.scan(table, range, limit, filter, grouping).await,
                     None => Err(ReplicaError::Task("no transport to peers".into())),
                 };
                 (node, partitions, result)
@@ -98,6 +177,7 @@ impl Coordinator {
             per_node.into_iter().map(|(node, partitions)| scan_on(node, partitions)).collect();
         let mut failed = BTreeSet::new();
         let mut merged: BTreeMap<Vec<u8>, Siblings> = BTreeMap::new();
+        let mut cuts: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
         let mut bound: Option<Vec<u8>> = None;
         // Answers each partition needs (as many as owners first asked) and has.
         let mut want: Vec<usize> = asked.iter().map(Vec::len).collect();
@@ -130,11 +210,17 @@ impl Coordinator {
             };
             awaited.remove(&node);
             let items = match result {
-                Ok(items) => {
+                Ok(answer) => {
                     for p in &partitions {
                         got[*p as usize] += 1;
                     }
-                    items
+                    for (group, at) in answer.cuts {
+                        let cut = cuts.entry(group).or_insert_with(|| at.clone());
+                        if at < *cut {
+                            *cut = at;
+                        }
+                    }
+                    answer.items
                 }
                 Err(e) => {
                     // A node the failure detector still believed alive did not answer: each of
@@ -172,11 +258,22 @@ impl Coordinator {
                 merged.entry(k).or_default().merge(&siblings);
             }
         }
-        Ok(merged
+        let within_cut = |key: &[u8]| match grouping.as_ref().and_then(|g| g.group_of(key)) {
+            Some(group) => cuts.get(group).is_none_or(|cut| key <= cut.as_slice()),
+            None => true,
+        };
+        let mut items: Vec<_> = merged
             .into_iter()
             .take_while(|(k, _)| bound.as_ref().is_none_or(|b| k <= b))
-            .take(limit)
-            .collect())
+            .filter(|(k, _)| within_cut(k))
+            .take(limit + 1)
+            .collect();
+        let exhausted = bound.is_none() && items.len() <= limit;
+        items.truncate(limit);
+        if let Some(b) = &bound {
+            cuts.retain(|group, _| group <= b);
+        }
+        Ok(GroupedScan { items, cuts, exhausted })
     }
 
     /// Picks, for each of `partitions`, an owner not asked yet, and lists those with none left
@@ -204,5 +301,32 @@ impl Coordinator {
             }
         }
         Some((retry, unreplaced))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn successor_skips_everything_under_a_prefix() {
+        assert_eq!(prefix_successor(b"a/"), Some(b"a0".to_vec()));
+        assert_eq!(prefix_successor(b"a\xff"), Some(b"b".to_vec()));
+        assert_eq!(prefix_successor(b"\xff\xff"), None);
+        let next = prefix_successor(b"photos/").unwrap();
+        assert!(b"photos/zzz\xff".as_slice() < next.as_slice());
+        assert!(b"photos0".as_slice() >= next.as_slice());
+    }
+
+    #[test]
+    fn groups_form_only_at_a_delimiter_after_the_prefix() {
+        let slash = |from| Grouping { from, delimiter: b"/".to_vec() };
+        assert_eq!(slash(0).group_of(b"a/b/c"), Some(b"a/".as_slice()));
+        assert_eq!(slash(2).group_of(b"a/b/c"), Some(b"a/b/".as_slice()));
+        assert_eq!(slash(3).group_of(b"a/b"), None);
+        assert_eq!(slash(9).group_of(b"a/b"), None);
+        let long = Grouping { from: 2, delimiter: b"XY".to_vec() };
+        assert_eq!(long.group_of(b"abcXYdef"), Some(b"abcXY".as_slice()));
+        assert_eq!(Grouping { from: 0, delimiter: Vec::new() }.group_of(b"a/b"), None);
     }
 }

@@ -46,7 +46,8 @@ pub fn register(router: &mut Router, local: &Local) {
         let l = l.clone();
         async move {
             let range = ScanRange { start: r.start, end: r.end };
-            Ok(l.scan(r.table, range, r.limit.min(SCAN_LIMIT_MAX), r.partitions).await)
+            let limit = r.limit.min(SCAN_LIMIT_MAX);
+            Ok(l.scan(r.table, range, limit, r.partitions, r.grouping).await)
         }
     });
     let l = local.clone();

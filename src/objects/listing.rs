@@ -7,7 +7,7 @@
 
 use std::ops::Bound;
 
-use crate::coordinator::ScanRange;
+use crate::coordinator::{Grouping, ScanRange};
 
 use super::records::{self, OBJECTS, ObjectRecord};
 use super::versions::live_object;
@@ -47,18 +47,7 @@ pub struct ListPage {
     pub last: Option<String>,
 }
 
-/// The smallest byte string greater than every string that starts with `prefix`, or `None`
-/// when no such string exists (the prefix is all 0xff).
-pub fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
-    let mut out = prefix.to_vec();
-    while let Some(last) = out.pop() {
-        if last < 0xff {
-            out.push(last + 1);
-            return Some(out);
-        }
-    }
-    None
-}
+pub use crate::coordinator::prefix_successor;
 
 enum Entry {
     Object(ObjectSummary),
@@ -85,78 +74,84 @@ impl ObjectService {
             _ => Bound::Included(full_prefix.clone()),
         };
         let delimiter = query.delimiter.as_deref().filter(|d| !d.is_empty());
+        // Replicas fold each common prefix to its first live-looking item (see
+        // `coordinator::scan`): a page of prefixes costs a round, not a round per prefix.
+        let grouping = delimiter
+            .map(|d| Grouping { from: full_prefix.len(), delimiter: d.as_bytes().to_vec() });
+        // The common prefix being walked, and whether it is settled (listed, or skipped because
+        // the page starts after it) so that the rest of its items are passed over.
+        let mut group: Option<(Vec<u8>, bool)> = None;
         let mut count = 0usize;
         'scan: loop {
             let range = ScanRange { start: start.clone(), end: end.clone() };
-            let items = self.coordinator().scan(OBJECTS, range, SCAN_BATCH).await?;
-            let exhausted = items.len() < SCAN_BATCH;
-            let Some(last_key) = items.last().map(|(k, _)| k.clone()) else { break };
-            for (item_key, siblings) in items {
-                // Keys whose current version is a delete marker are not listed.
-                let Some(record) = live_object(&siblings)? else { continue };
-                let key = String::from_utf8_lossy(&item_key[bucket_start.len()..]).into_owned();
-                let entry = match delimiter.and_then(|d| rolled_up(&key, &query.prefix, d)) {
-                    Some(prefix) => {
-                        if query.after.as_deref().is_some_and(|a| prefix.as_str() <= a) {
-                            None
-                        } else {
-                            Some(Entry::Prefix(prefix))
+            let scanned = self
+                .coordinator()
+                .scan_grouped(OBJECTS, range, SCAN_BATCH, grouping.clone())
+                .await?;
+            let Some(last_key) = scanned.items.last().map(|(k, _)| k.clone()) else { break };
+            for (item_key, siblings) in scanned.items {
+                let in_group = grouping.as_ref().and_then(|g| g.group_of(&item_key));
+                if let Some(g) = in_group
+                    && group.as_ref().is_none_or(|(current, _)| current.as_slice() != g)
+                {
+                    let prefix = String::from_utf8_lossy(&g[bucket_start.len()..]).into_owned();
+                    let before_page = query.after.as_deref().is_some_and(|a| prefix.as_str() <= a);
+                    group = Some((g.to_vec(), before_page));
+                }
+                let settled = in_group.is_some() && group.as_ref().is_some_and(|(_, s)| *s);
+                if !settled {
+                    // Keys whose current version is a delete marker are not listed.
+                    if let Some(record) = live_object(&siblings)? {
+                        let key = String::from_utf8_lossy(&item_key[bucket_start.len()..]);
+                        let entry = match in_group {
+                            Some(g) => Entry::Prefix(
+                                String::from_utf8_lossy(&g[bucket_start.len()..]).into_owned(),
+                            ),
+                            None => Entry::Object(summary(key.into_owned(), &record)),
+                        };
+                        if count == query.max_keys {
+                            page.is_truncated = true;
+                            break 'scan;
                         }
-                    }
-                    None => Some(Entry::Object(summary(key, &record))),
-                };
-                let jump = match &entry {
-                    Some(Entry::Prefix(p)) => Some(p.clone()),
-                    None => delimiter.and_then(|d| {
-                        rolled_up_owned(&item_key, bucket_start.len(), &query.prefix, d)
-                    }),
-                    Some(Entry::Object(_)) => None,
-                };
-                if let Some(entry) = entry {
-                    if count == query.max_keys {
-                        page.is_truncated = true;
-                        break 'scan;
-                    }
-                    count += 1;
-                    match entry {
-                        Entry::Object(o) => {
-                            page.last = Some(o.key.clone());
-                            page.objects.push(o);
-                        }
-                        Entry::Prefix(p) => {
-                            page.last = Some(p.clone());
-                            page.common_prefixes.push(p);
+                        count += 1;
+                        match entry {
+                            Entry::Object(o) => {
+                                page.last = Some(o.key.clone());
+                                page.objects.push(o);
+                            }
+                            Entry::Prefix(p) => {
+                                page.last = Some(p.clone());
+                                page.common_prefixes.push(p);
+                                if let Some((_, settled)) = &mut group {
+                                    *settled = true;
+                                }
+                            }
                         }
                     }
                 }
-                if let Some(prefix) = jump {
-                    // Skip every other key under this common prefix in one step.
-                    match prefix_successor(&records::object_key(bucket, &prefix)) {
-                        Some(next) => start = Bound::Included(next),
-                        None => break 'scan,
-                    }
+                // A group still undecided where some replica stopped looking: go on from there.
+                if let Some(g) = in_group
+                    && !group.as_ref().is_some_and(|(_, s)| *s)
+                    && scanned.cuts.get(g).is_some_and(|cut| *cut == item_key)
+                {
+                    start = Bound::Excluded(item_key);
                     continue 'scan;
                 }
             }
-            if exhausted {
+            if scanned.exhausted {
                 break;
             }
-            start = Bound::Excluded(last_key);
+            // Resume past a settled group in one step, else after the last item seen.
+            start = match &group {
+                Some((g, true)) if last_key.starts_with(g) => match prefix_successor(g) {
+                    Some(next) => Bound::Included(next),
+                    None => break,
+                },
+                _ => Bound::Excluded(last_key),
+            };
         }
         Ok(page)
     }
-}
-
-/// The common prefix `key` rolls up into, if the delimiter occurs after the query prefix.
-fn rolled_up(key: &str, prefix: &str, delimiter: &str) -> Option<String> {
-    let rest = key.strip_prefix(prefix)?;
-    let at = rest.find(delimiter)?;
-    Some(key[..prefix.len() + at + delimiter.len()].to_owned())
-}
-
-fn rolled_up_owned(item_key: &[u8], skip: usize, prefix: &str, delimiter: &str) -> Option<String> {
-    let key = std::str::from_utf8(&item_key[skip..]).ok()?;
-    rolled_up(key, prefix, delimiter)
 }
 
 fn summary(key: String, record: &ObjectRecord) -> ObjectSummary {
@@ -167,28 +162,5 @@ fn summary(key: String, record: &ObjectRecord) -> ObjectSummary {
         last_modified_ms: record.last_modified_ms,
         owner: record.owner.clone(),
         checksum_algorithm: record.checksum.as_ref().map(|c| c.algorithm),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn successor_skips_everything_under_a_prefix() {
-        assert_eq!(prefix_successor(b"a/"), Some(b"a0".to_vec()));
-        assert_eq!(prefix_successor(b"a\xff"), Some(b"b".to_vec()));
-        assert_eq!(prefix_successor(b"\xff\xff"), None);
-        let next = prefix_successor(b"photos/").unwrap();
-        assert!(b"photos/zzz\xff".as_slice() < next.as_slice());
-        assert!(b"photos0".as_slice() >= next.as_slice());
-    }
-
-    #[test]
-    fn roll_up_happens_only_after_the_prefix() {
-        assert_eq!(rolled_up("a/b/c", "", "/"), Some("a/".into()));
-        assert_eq!(rolled_up("a/b/c", "a/", "/"), Some("a/b/".into()));
-        assert_eq!(rolled_up("a/b", "a/b", "/"), None);
-        assert_eq!(rolled_up("abcXYdef", "ab", "XY"), Some("abcXY".into()));
     }
 }

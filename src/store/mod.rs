@@ -22,6 +22,7 @@ mod paxos;
 mod space;
 mod tables;
 mod tombstones;
+mod visit;
 mod writer;
 
 use std::ops::Bound;
@@ -44,6 +45,7 @@ pub use merkle::{BLOCK_PLACEMENT_TABLE, Entry, NodeDigest, TreeKind, block_hash,
 pub use paxos::{PaxosAnswer, PaxosValue};
 pub use space::{Compaction, SpaceUsage, compact_file};
 pub use tombstones::{TombstonePage, tombstone_time};
+pub use visit::{RawItem, Visit, Visitor};
 
 /// Errors of the node-local store.
 #[derive(Debug, thiserror::Error)]
@@ -405,46 +407,6 @@ impl Store {
             Some(v) => Ok(Some(codec::decode_siblings(v.value())?)),
             None => Ok(None),
         }
-    }
-
-    /// Items of `table` with keys in `(start, end)`, in key order, at most `limit`, for which
-    /// `filter(key)` holds (the coverage query's partition filter).
-    pub fn scan(
-        &self,
-        table: TableId,
-        start: Bound<&[u8]>,
-        end: Bound<&[u8]>,
-        limit: usize,
-        filter: &dyn Fn(&[u8]) -> bool,
-    ) -> Result<Vec<(Vec<u8>, Siblings)>, StoreError> {
-        let txn = self.db.get()?.begin_read().map_err(redb_err)?;
-        let items = txn.open_table(tables::ITEMS).map_err(redb_err)?;
-        let lower = match start {
-            Bound::Included(k) => Bound::Included(item_key(table, k)),
-            Bound::Excluded(k) => Bound::Excluded(item_key(table, k)),
-            Bound::Unbounded => Bound::Included(vec![table.0]),
-        };
-        let upper = match end {
-            Bound::Included(k) => Bound::Included(item_key(table, k)),
-            Bound::Excluded(k) => Bound::Excluded(item_key(table, k)),
-            Bound::Unbounded => match table.0.checked_add(1) {
-                Some(next) => Bound::Excluded(vec![next]),
-                None => Bound::Unbounded,
-            },
-        };
-        let range = (lower.as_ref().map(Vec::as_slice), upper.as_ref().map(Vec::as_slice));
-        let mut out = Vec::new();
-        for entry in items.range::<&[u8]>(range).map_err(redb_err)? {
-            if out.len() >= limit {
-                break;
-            }
-            let (k, v) = entry.map_err(redb_err)?;
-            let key = &k.value()[1..];
-            if filter(key) {
-                out.push((key.to_vec(), codec::decode_siblings(v.value())?));
-            }
-        }
-        Ok(out)
     }
 
     /// Items of every table after the full key `after` (`[table][key]`), in key order, at most

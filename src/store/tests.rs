@@ -129,6 +129,21 @@ async fn scan_is_ordered_bounded_and_stays_in_its_table() {
     assert_eq!(keys(after_a), ["b", "c"]);
     let filtered = store.scan(T, Bound::Unbounded, Bound::Unbounded, 10, &|k| k != b"b").unwrap();
     assert_eq!(keys(filtered), ["a", "c", "d"]);
+
+    // A visit that seeks jumps over keys; a seek backwards is ignored rather than looping.
+    let mut seen = Vec::new();
+    store
+        .visit(T, Bound::Unbounded, Bound::Excluded(b"d"), &mut |key, item| {
+            seen.push(String::from_utf8(key.to_vec()).unwrap());
+            assert!(!item.decode().unwrap().is_empty());
+            Ok(match key {
+                b"a" => Visit::SeekTo(b"bz".to_vec()),
+                b"c" => Visit::SeekTo(b"a".to_vec()),
+                _ => Visit::Next,
+            })
+        })
+        .unwrap();
+    assert_eq!(seen, ["a", "c"]);
 }
 
 #[tokio::test]

@@ -489,3 +489,71 @@ fn clean_up_never_drops_a_copy_the_owners_do_not_confirm() {
         assert_eq!(cluster.nodes[0].store.get_block(block).unwrap(), None);
     });
 }
+
+/// A listing by delimiter folds each common prefix where the data is: a replica returns a
+/// prefix's items up to its first live-looking one and skips the rest. Here node #2 missed the
+/// deletes of `gone/*` (it was down) and so stops at `gone/a`, which it believes live; node #0
+/// missed the later re-creation of `gone/b` (it was cut off) and shows it deleted. With node #1
+/// down, a listing merges exactly those two views. Past `gone/a`, #2 did not look, so #0's
+/// tombstone of `gone/b` is not the whole truth: the prefix must be walked on from `gone/a`,
+/// not dropped (it holds a live key), on every page size. `dead/`, whose keys are all deleted,
+/// must not appear although #2 still believes them live.
+#[test]
+fn listing_by_delimiter_is_exact_despite_replicas_that_missed_writes() {
+    use crate::versioned::put_bytes;
+    use ringvault::objects::{DeleteCondition, ListQuery};
+    runtime().block_on(async {
+        let mut cluster = SimCluster::new(12, 3);
+        let bucket = "folded";
+        let objects = cluster.objects(0);
+        objects.create_bucket(bucket, "sim", "", false, Default::default()).await.unwrap();
+        for key in ["dead/a", "dead/b", "flat", "gone/a", "gone/b", "kept/a"] {
+            put_bytes(&objects, bucket, key, b"v".to_vec()).await.unwrap();
+        }
+        tokio::time::sleep(RPC_TIMEOUT).await;
+        cluster.crash(2);
+        for key in ["dead/a", "dead/b", "gone/a", "gone/b"] {
+            objects.delete_object(bucket, key, "sim", &DeleteCondition::default()).await.unwrap();
+        }
+        tokio::time::sleep(RPC_TIMEOUT).await;
+        cluster.restart(2);
+        cluster.heartbeat();
+        let (id0, id1, id2) = (cluster.nodes[0].id, cluster.nodes[1].id, cluster.nodes[2].id);
+        cluster.net.with_faults(|f| {
+            f.partition(id0, id1);
+            f.partition(id0, id2);
+        });
+        put_bytes(&cluster.objects(1), bucket, "gone/b", b"again".to_vec()).await.unwrap();
+        tokio::time::sleep(RPC_TIMEOUT * 4).await;
+        cluster.net.with_faults(|f| f.partitions.clear());
+        cluster.crash(1);
+        cluster.heartbeat();
+        for lister in [0, 2] {
+            for max_keys in [1, 2, 1000] {
+                let mut listed = Vec::new();
+                let mut after = None;
+                loop {
+                    let query = ListQuery {
+                        prefix: String::new(),
+                        delimiter: Some("/".into()),
+                        after: after.clone(),
+                        max_keys,
+                    };
+                    let page = cluster.objects(lister).list_objects(bucket, &query).await.unwrap();
+                    listed.extend(page.objects.iter().map(|o| o.key.clone()));
+                    listed.extend(page.common_prefixes.iter().cloned());
+                    if !page.is_truncated {
+                        break;
+                    }
+                    after = page.last;
+                }
+                listed.sort();
+                assert_eq!(
+                    listed,
+                    ["flat", "gone/", "kept/"],
+                    "node {lister}, {max_keys} per page"
+                );
+            }
+        }
+    });
+}

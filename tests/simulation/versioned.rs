@@ -45,25 +45,33 @@ fn body(bytes: Vec<u8>) -> objects::ByteStream {
     Box::pin(futures_util::stream::once(async move { Ok(bytes::Bytes::from(bytes)) }))
 }
 
+/// A plain PUT of `bytes` through the objects layer.
+pub async fn put_bytes(
+    objects: &ObjectService,
+    bucket: &str,
+    key: &str,
+    bytes: Vec<u8>,
+) -> Result<objects::PutOutcome, objects::Error> {
+    let put = PutObject {
+        lock: Default::default(),
+        condition: None,
+        owner: "sim".into(),
+        size_hint: Some(bytes.len() as u64),
+        headers: Default::default(),
+        user_metadata: Vec::new(),
+        tags: Vec::new(),
+        body: body(bytes),
+        content_md5: None,
+        checksum: None,
+        acl: None,
+        encryption: None,
+    };
+    objects.put_object(bucket, key, put).await
+}
+
 pub async fn run(objects: ObjectService, key: String, op: Op) -> Outcome {
     let result = match op {
-        Op::Put(bytes) => {
-            let put = PutObject {
-                lock: Default::default(),
-                condition: None,
-                owner: "sim".into(),
-                size_hint: Some(bytes.len() as u64),
-                headers: Default::default(),
-                user_metadata: Vec::new(),
-                tags: Vec::new(),
-                body: body(bytes),
-                content_md5: None,
-                checksum: None,
-                acl: None,
-                encryption: None,
-            };
-            objects.put_object(BUCKET, &key, put).await.map(|o| o.version_id)
-        }
+        Op::Put(bytes) => put_bytes(&objects, BUCKET, &key, bytes).await.map(|o| o.version_id),
         Op::Mark => objects
             .delete_object(BUCKET, &key, "sim", &DeleteCondition::default())
             .await
