@@ -14,6 +14,11 @@ pub const DEFAULT_S3_ADDR: &str = "127.0.0.1:9000";
 /// Default data directory, relative to the working directory.
 pub const DEFAULT_DATA_DIR: &str = "./data";
 pub const DEFAULT_REGION: &str = "us-east-1";
+/// 1 MiB less 4 KiB: redb gives a value a power-of-two run of 4 KiB pages, so a block of
+/// exactly 1 MiB (plus its checksum, key and page header) would take 2 MiB on disk; this one
+/// fills a 1 MiB run with room for those and an encryption tag. Best-sized blocks are
+/// 2^k pages less 4 KiB.
+pub const DEFAULT_BLOCK_SIZE_BYTES: u32 = (1 << 20) - 4096;
 /// Name of the file, in the data directory, that holds a generated root secret.
 pub const ROOT_SECRET_FILE: &str = "root_secret_access_key";
 /// Name of the file, in the data directory, that holds a single node's generated SSE-S3
@@ -55,7 +60,8 @@ pub struct Settings {
     /// Root secret access key.
     #[arg(long, env = "RINGVAULT_SECRET_ACCESS_KEY", hide_env_values = true)]
     pub secret_access_key: Option<String>,
-    /// Size of the blocks large bodies are cut into.
+    /// Size of the blocks large bodies are cut into [default: 1 MiB - 4 KiB]; best as a
+    /// power of two less 4 KiB (the store keeps each block in a power-of-two run of pages).
     #[arg(long, env = "RINGVAULT_BLOCK_SIZE_BYTES")]
     pub block_size_bytes: Option<u32>,
     /// Bodies up to this size are stored inside the object record.
@@ -418,7 +424,7 @@ impl Config {
                 ));
             }
         };
-        let block_size_bytes = settings.block_size_bytes.unwrap_or(1 << 20);
+        let block_size_bytes = settings.block_size_bytes.unwrap_or(DEFAULT_BLOCK_SIZE_BYTES);
         if !(4096..=(64 << 20)).contains(&block_size_bytes) {
             return Err(ConfigError::Invalid(
                 "block_size_bytes must be between 4 KiB and 64 MiB".into(),
@@ -522,7 +528,7 @@ mod tests {
         assert_eq!(config.region, "ap-south-1");
         assert_eq!(config.data_dir, PathBuf::from("/file"));
         assert_eq!(config.s3_addr.to_string(), DEFAULT_S3_ADDR);
-        assert_eq!(config.block_size_bytes, 1 << 20);
+        assert_eq!(config.block_size_bytes, DEFAULT_BLOCK_SIZE_BYTES);
         assert_eq!(config.admin_addr.to_string(), DEFAULT_ADMIN_ADDR);
         assert_eq!(config.admin_token, None);
     }
@@ -561,7 +567,7 @@ mod tests {
         let file: Settings = toml::from_str(include_str!("../fixtures/config/node.toml")).unwrap();
         let config = Config::resolve(file).unwrap();
         assert_eq!(config.data_dir, PathBuf::from("/var/lib/ringvault"));
-        assert_eq!(config.block_size_bytes, 1 << 20);
+        assert_eq!(config.block_size_bytes, DEFAULT_BLOCK_SIZE_BYTES);
         assert_eq!(config.admin_addr.to_string(), DEFAULT_ADMIN_ADDR);
     }
 

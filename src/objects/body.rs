@@ -39,7 +39,8 @@ pub struct BodyOptions {
 impl Default for BodyOptions {
     fn default() -> Self {
         Self {
-            block_size: 1 << 20,
+            // The node sets this from its configuration (1 MiB less 4 KiB by default).
+            block_size: (1 << 20) - 4096,
             inline_max_bytes: 64 << 10,
             window_blocks: 4,
             object_size_max_bytes: 5 << 30,

@@ -127,7 +127,8 @@ async fn anti_entropy_alone_restores_every_item_and_block_of_a_wiped_node() {
 async fn a_scrub_finds_a_corrupt_block_and_replaces_it_from_a_replica() {
     let cluster = TestCluster::start(3).await;
     cluster.s3(0).create_bucket().bucket("scrubbed").send().await.unwrap();
-    let body = pattern(3 << 20, 9);
+    // Three whole blocks.
+    let body = pattern(3 * ringvault::config::DEFAULT_BLOCK_SIZE_BYTES as usize, 9);
     cluster
         .s3(0)
         .put_object()
