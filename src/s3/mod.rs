@@ -17,6 +17,8 @@ mod encryption;
 pub mod error;
 mod facts;
 mod handlers;
+#[cfg(feature = "testing")]
+pub mod hot;
 mod lifecycle;
 mod post_policy;
 mod range;

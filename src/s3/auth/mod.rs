@@ -9,10 +9,10 @@
 //! <https://docs.aws.amazon.com/AmazonS3/latest/API/RESTAuthentication.html> (SigV2)
 
 mod body;
-mod chunked;
+pub(in crate::s3) mod chunked;
 mod form;
 mod sigv2;
-mod sigv4;
+pub(in crate::s3) mod sigv4;
 
 use chrono::{DateTime, Duration, Utc};
 use http::{HeaderMap, Method};
