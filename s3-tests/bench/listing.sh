@@ -14,13 +14,11 @@ RV_LOG_TAG=listing
 keys="${KEYS:-100000}"
 dirs="${DIRS:-1000}"
 RINGVAULT_BIN="$(rv_bin)"
-BENCH_BIN="${BENCH_BIN:-$RINGVAULT_BIN}"
+RV_BENCH_BIN="${BENCH_BIN:-$RINGVAULT_BIN}"
 trap rv_cleanup EXIT
 rv_start_node "$RINGVAULT_BIN"
-endpoints="$(IFS=,; echo "${RV_ENDPOINTS[*]}")"
 bench() {
-    AWS_ACCESS_KEY_ID="$RV_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$RV_SECRET_ACCESS_KEY" \
-        AWS_REGION="$RV_REGION" "$BENCH_BIN" bench --endpoint "$endpoints" --prefix listing "$@"
+    rv_bench --prefix listing "$@"
 }
 summary() {
     python3 -c '

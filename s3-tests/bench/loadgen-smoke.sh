@@ -14,11 +14,9 @@ RINGVAULT_BIN="$(rv_bin)"
 trap rv_cleanup EXIT
 rv_start_node "$RINGVAULT_BIN"
 
-endpoints="$(IFS=,; echo "${RV_ENDPOINTS[*]}")"
 bench() {
     rv_log "ringvault bench $*"
-    AWS_ACCESS_KEY_ID="$RV_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$RV_SECRET_ACCESS_KEY" \
-        AWS_REGION="$RV_REGION" "$RINGVAULT_BIN" bench --endpoint "$endpoints" "$@"
+    rv_bench "$@"
 }
 
 # Each workload must run and report operations (the generator exits 1 on any failed request).

@@ -71,16 +71,13 @@ for nodes in $rings; do
     export RINGVAULT_CLUSTER_NODES="$nodes"
     RV_WORK=""
     rv_start_node "$RINGVAULT_BIN"
-    endpoints="$(IFS=,; echo "${RV_ENDPOINTS[*]}")"
     out="$results/$nodes"
     mkdir -p "$out"
     bench() {
         local name="$1"
         shift
         rv_log "$nodes node(s): $name: ringvault bench $*"
-        AWS_ACCESS_KEY_ID="$RV_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$RV_SECRET_ACCESS_KEY" \
-            AWS_REGION="$RV_REGION" "$RINGVAULT_BIN" bench --endpoint "$endpoints" --json "$@" \
-            >"$out/$name.json"
+        rv_bench --json "$@" >"$out/$name.json"
     }
     # A write-only load on the fresh node: what the data directory costs per byte held.
     bench disk put --size 1MiB -c 8 --count 500 --keep --prefix disk

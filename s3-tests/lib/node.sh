@@ -235,6 +235,15 @@ rv_cleanup() {
     fi
 }
 
+# rv_bench ARGS...: `ringvault bench` against the running node or ring (all its endpoints, the
+# root key). The generator is RV_BENCH_BIN when set, else the node's own binary.
+rv_bench() {
+    local endpoints
+    endpoints="$(IFS=,; echo "${RV_ENDPOINTS[*]}")"
+    AWS_ACCESS_KEY_ID="$RV_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$RV_SECRET_ACCESS_KEY" \
+        AWS_REGION="$RV_REGION" "${RV_BENCH_BIN:-$RV_NODE_BIN}" bench --endpoint "$endpoints" "$@"
+}
+
 # rv_has_key_cli: whether the binary has the admin `key import` command.
 rv_has_key_cli() {
     "$RV_NODE_BIN" key import --help >/dev/null 2>&1

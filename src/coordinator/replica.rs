@@ -178,11 +178,13 @@ impl Local {
                     return Ok(Visit::Next);
                 }
                 let siblings = item.decode()?;
-                let group = grouping.as_ref().and_then(|g| g.group_of(key));
-                let settles =
-                    group.is_some() && siblings.winner().is_some_and(|w| !w.is_tombstone());
+                // The group this item settles: it is in one and its winner is not a tombstone.
+                let settled = grouping
+                    .as_ref()
+                    .and_then(|g| g.group_of(key))
+                    .filter(|_| siblings.winner().is_some_and(|w| !w.is_tombstone()));
                 answer.items.push((key.to_vec(), siblings));
-                match group.filter(|_| settles) {
+                match settled {
                     None => Ok(Visit::Next),
                     Some(group) => {
                         answer.cuts.push((group.to_vec(), key.to_vec()));

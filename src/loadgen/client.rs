@@ -127,6 +127,8 @@ impl Body for LoadBody {
 pub struct S3Client {
     http: Client<HttpConnector, LoadBody>,
     target: Target,
+    /// The signing identity, built once (cloning shares it).
+    credentials: Credentials,
     clock: SharedClock,
     timeout: Duration,
 }
@@ -149,7 +151,14 @@ impl S3Client {
             .build(connector);
         let target =
             Target { endpoint: target.endpoint.trim_end_matches('/').to_owned(), ..target };
-        Self { http, target, clock, timeout }
+        let credentials = Credentials::new(
+            &target.access_key_id,
+            &target.secret_access_key,
+            None,
+            None,
+            "ringvault-bench",
+        );
+        Self { http, target, credentials, clock, timeout }
     }
 
     pub fn endpoint(&self) -> &str {
@@ -350,14 +359,7 @@ impl S3Client {
         headers: &[(&str, &str)],
     ) -> Result<Vec<(String, HeaderValue)>, RequestError> {
         let failed = |e: &dyn std::fmt::Display| RequestError::Unexpected(format!("signing: {e}"));
-        let identity = Credentials::new(
-            &self.target.access_key_id,
-            &self.target.secret_access_key,
-            None,
-            None,
-            "ringvault-bench",
-        )
-        .into();
+        let identity = self.credentials.clone().into();
         let mut settings = SigningSettings::default();
         settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
         settings.percent_encoding_mode = PercentEncodingMode::Single;

@@ -49,9 +49,13 @@ pub struct ListPage {
 
 pub use crate::coordinator::prefix_successor;
 
-enum Entry {
-    Object(ObjectSummary),
-    Prefix(String),
+/// The common prefix a listing by delimiter is walking.
+struct Walked {
+    /// Its item key (bucket, separator, prefix).
+    key: Vec<u8>,
+    /// The prefix as listed.
+    name: String,
+    settled: bool,
 }
 
 impl ObjectService {
@@ -78,9 +82,10 @@ impl ObjectService {
         // `coordinator::scan`): a page of prefixes costs a round, not a round per prefix.
         let grouping = delimiter
             .map(|d| Grouping { from: full_prefix.len(), delimiter: d.as_bytes().to_vec() });
-        // The common prefix being walked, and whether it is settled (listed, or skipped because
-        // the page starts after it) so that the rest of its items are passed over.
-        let mut group: Option<(Vec<u8>, bool)> = None;
+        // The common prefix being walked: its item key, its name, and whether it is settled
+        // (listed, or skipped because the page starts after it) so that the rest of its items
+        // are passed over.
+        let mut group: Option<Walked> = None;
         let mut count = 0usize;
         'scan: loop {
             let range = ScanRange { start: start.clone(), end: end.clone() };
@@ -92,46 +97,40 @@ impl ObjectService {
             for (item_key, siblings) in scanned.items {
                 let in_group = grouping.as_ref().and_then(|g| g.group_of(&item_key));
                 if let Some(g) = in_group
-                    && group.as_ref().is_none_or(|(current, _)| current.as_slice() != g)
+                    && group.as_ref().is_none_or(|walked| walked.key.as_slice() != g)
                 {
-                    let prefix = String::from_utf8_lossy(&g[bucket_start.len()..]).into_owned();
-                    let before_page = query.after.as_deref().is_some_and(|a| prefix.as_str() <= a);
-                    group = Some((g.to_vec(), before_page));
+                    let name = String::from_utf8_lossy(&g[bucket_start.len()..]).into_owned();
+                    let settled = query.after.as_deref().is_some_and(|a| name.as_str() <= a);
+                    group = Some(Walked { key: g.to_vec(), name, settled });
                 }
-                let settled = in_group.is_some() && group.as_ref().is_some_and(|(_, s)| *s);
-                if !settled {
-                    // Keys whose current version is a delete marker are not listed.
-                    if let Some(record) = live_object(&siblings)? {
-                        let key = String::from_utf8_lossy(&item_key[bucket_start.len()..]);
-                        let entry = match in_group {
-                            Some(g) => Entry::Prefix(
-                                String::from_utf8_lossy(&g[bucket_start.len()..]).into_owned(),
-                            ),
-                            None => Entry::Object(summary(key.into_owned(), &record)),
-                        };
-                        if count == query.max_keys {
-                            page.is_truncated = true;
-                            break 'scan;
+                let walked = group.as_mut().filter(|_| in_group.is_some());
+                // Keys whose current version is a delete marker are not listed.
+                if !walked.as_ref().is_some_and(|w| w.settled)
+                    && let Some(record) = live_object(&siblings)?
+                {
+                    if count == query.max_keys {
+                        page.is_truncated = true;
+                        break 'scan;
+                    }
+                    count += 1;
+                    match walked {
+                        Some(walked) => {
+                            walked.settled = true;
+                            page.last = Some(walked.name.clone());
+                            page.common_prefixes.push(walked.name.clone());
                         }
-                        count += 1;
-                        match entry {
-                            Entry::Object(o) => {
-                                page.last = Some(o.key.clone());
-                                page.objects.push(o);
-                            }
-                            Entry::Prefix(p) => {
-                                page.last = Some(p.clone());
-                                page.common_prefixes.push(p);
-                                if let Some((_, settled)) = &mut group {
-                                    *settled = true;
-                                }
-                            }
+                        None => {
+                            let key = &item_key[bucket_start.len()..];
+                            let object =
+                                summary(String::from_utf8_lossy(key).into_owned(), &record);
+                            page.last = Some(object.key.clone());
+                            page.objects.push(object);
                         }
                     }
                 }
                 // A group still undecided where some replica stopped looking: go on from there.
                 if let Some(g) = in_group
-                    && !group.as_ref().is_some_and(|(_, s)| *s)
+                    && !group.as_ref().is_some_and(|w| w.settled)
                     && scanned.cuts.get(g).is_some_and(|cut| *cut == item_key)
                 {
                     start = Bound::Excluded(item_key);
@@ -143,10 +142,12 @@ impl ObjectService {
             }
             // Resume past a settled group in one step, else after the last item seen.
             start = match &group {
-                Some((g, true)) if last_key.starts_with(g) => match prefix_successor(g) {
-                    Some(next) => Bound::Included(next),
-                    None => break,
-                },
+                Some(w) if w.settled && last_key.starts_with(&w.key) => {
+                    match prefix_successor(&w.key) {
+                        Some(next) => Bound::Included(next),
+                        None => break,
+                    }
+                }
                 _ => Bound::Excluded(last_key),
             };
         }
