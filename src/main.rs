@@ -21,6 +21,12 @@ use ringvault::admin::{AdminClient, AdminToken};
 use ringvault::config::{ADMIN_TOKEN_FILE, Config, DEFAULT_ADMIN_ADDR, DEFAULT_DATA_DIR, Settings};
 use ringvault::{node, telemetry};
 
+/// jemalloc, configured in `.cargo/config.toml`: glibc's malloc kept what each of the node's
+/// threads had freed (ARCHITECTURE.md "Memory").
+#[cfg(all(target_os = "linux", not(target_env = "msvc")))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[derive(Parser)]
 #[command(
     name = "ringvault",

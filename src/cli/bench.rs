@@ -58,8 +58,8 @@ pub struct BenchArgs {
     /// Stop after this many operations instead of after --duration.
     #[arg(long)]
     count: Option<u64>,
-    /// Objects written before measuring get, head, delete, list and mixed [default: 1000;
-    /// for delete, --count or 10000].
+    /// Objects written before measuring get, head, delete, list and mixed [default: 1000, or
+    /// as many as fit in 1 GiB but at least one per worker; for delete, --count or 10000].
     #[arg(long)]
     objects: Option<u64>,
     /// Spread the objects over this many "directories" (<prefix>/dNNNNNN/).
@@ -95,9 +95,8 @@ impl BenchArgs {
             Some(n) => Stop::Count(n),
             None => Stop::After(self.duration),
         };
-        let objects = self.objects.unwrap_or(match self.workload.as_str() {
-            "delete" => self.count.unwrap_or(10_000),
-            _ => 1000,
+        let objects = self.objects.unwrap_or_else(|| {
+            loadgen::default_objects(&self.workload, self.size, self.concurrency, self.count)
         });
         let prefix = self
             .prefix

@@ -25,7 +25,7 @@ use rand::{RngCore as _, SeedableRng as _};
 use tokio::task::JoinSet;
 
 pub use self::client::{RequestError, S3Client, Target};
-pub use self::plan::{Mix, ObjectSize, Op, Plan, Stop, parse_bytes};
+pub use self::plan::{Mix, ObjectSize, Op, Plan, Stop, default_objects, parse_bytes};
 use self::pool::KeyPool;
 pub use self::report::{OpStats, Report, RunFacts};
 use crate::clock::SharedClock;

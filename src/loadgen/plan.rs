@@ -166,6 +166,27 @@ pub const PART_BYTES_MIN: u64 = 5 << 20;
 /// Most parts one upload may have (S3's limit).
 pub const PARTS_MAX: u64 = 10_000;
 
+/// Bytes the default set of prepared objects may hold: 1,000 objects of 4 KiB, but only four
+/// of 256 MiB (a read benchmark must not fill the disk it measures unless told to).
+pub const PREPARED_BYTES_DEFAULT: u64 = 1 << 30;
+
+/// How many objects a workload that reads existing ones writes first when `--objects` is not
+/// given: 1,000, fewer where they would hold more than [`PREPARED_BYTES_DEFAULT`], never fewer
+/// than one per worker. A `delete` run deletes each object once: as many as `--count`, or
+/// 10,000.
+pub fn default_objects(
+    workload: &str,
+    size: ObjectSize,
+    concurrency: usize,
+    count: Option<u64>,
+) -> u64 {
+    if workload == "delete" {
+        return count.unwrap_or(10_000);
+    }
+    let fit = PREPARED_BYTES_DEFAULT / size.max.max(1);
+    fit.clamp(concurrency as u64, 1000).max(1)
+}
+
 /// Everything a run needs.
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -313,6 +334,19 @@ mod tests {
         assert!(Plan { concurrency: 0, ..plan() }.check().is_err());
         assert!(Plan { stop: Stop::Count(0), ..plan() }.check().is_err());
         assert!(Plan { targets: vec![], ..plan() }.check().is_err());
+    }
+
+    #[test]
+    fn the_default_prepared_set_stays_within_a_gibibyte() {
+        let size = |n: u64| ObjectSize { min: n, max: n };
+        assert_eq!(default_objects("get", size(4096), 16, None), 1000);
+        assert_eq!(default_objects("get", size(1 << 20), 16, None), 1000);
+        assert_eq!(default_objects("get", size(256 << 20), 1, None), 4);
+        assert_eq!(default_objects("mixed", ObjectSize { min: 1, max: 1 << 30 }, 1, None), 1);
+        // Each worker still gets an object of its own.
+        assert_eq!(default_objects("get", size(256 << 20), 16, None), 16);
+        assert_eq!(default_objects("delete", size(1 << 30), 4, Some(50)), 50);
+        assert_eq!(default_objects("delete", size(4096), 4, None), 10_000);
     }
 
     #[test]
