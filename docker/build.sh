@@ -11,5 +11,6 @@ context="$(mktemp -d)"
 trap 'rm -rf "$context"' EXIT
 cp "target/$target/release/ringvault" "$context/ringvault"
 cp docker/Dockerfile "$context/Dockerfile"
+mkdir "$context/data"
 docker build -t "$tag" "$context"
 echo "built $tag"

@@ -2,7 +2,7 @@
 # Peak memory of a node during a 2 GiB PUT and GET.
 #
 # Goal: prove that bodies stream: the server's peak resident set (VmHWM) stays under
-# RSS_LIMIT_MIB (default 200) while a 2 GiB object is uploaded and downloaded, and the
+# RSS_LIMIT_MIB (default 100) while a 2 GiB object is uploaded and downloaded, and the
 # downloaded bytes are the uploaded ones (MD5 compared with the ETag).
 #
 # Method: start the release binary on a free loopback port with a throwaway data directory,
@@ -16,7 +16,7 @@ repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bin="${RINGVAULT_BIN:-$repo_root/target/release/ringvault}"
 [[ "$bin" == /* ]] || bin="$PWD/$bin"
 size_mib="${SIZE_MIB:-2048}"
-limit_mib="${RSS_LIMIT_MIB:-200}"
+limit_mib="${RSS_LIMIT_MIB:-100}"
 key_id="RVRSSTESTKEY00000001"
 secret="ringvault-rss-test-secret"
 

@@ -66,6 +66,13 @@ enum Command {
         #[command(subcommand)]
         command: cli::cluster::ClusterCommand,
     },
+    /// Whether a running node can serve S3 requests (its admin API's `/v1/health`): exits 0
+    /// when it can, 1 with the reasons when it cannot or does not answer. The container
+    /// image's health check.
+    Health {
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
     /// Compare this node's partitions with their other owners now and repair what differs
     /// (an anti-entropy pass; `cluster status` shows its progress).
     Repair {
@@ -253,6 +260,7 @@ fn main() -> ExitCode {
         Some(Command::Key { admin, command }) => run_admin(&admin, Admin::Key(command)),
         Some(Command::Bucket { admin, command }) => run_admin(&admin, Admin::Bucket(command)),
         Some(Command::Cluster { admin, command }) => run_admin(&admin, Admin::Cluster(command)),
+        Some(Command::Health { admin }) => run_admin(&admin, Admin::Health),
         Some(Command::Repair { admin, partition, scrub }) => {
             run_admin(&admin, Admin::Repair { partition, scrub })
         }
@@ -368,6 +376,7 @@ enum Admin {
     Bucket(BucketCommand),
     Cluster(cli::cluster::ClusterCommand),
     Repair { partition: Option<u32>, scrub: bool },
+    Health,
 }
 
 fn run_admin(args: &AdminArgs, command: Admin) -> anyhow::Result<()> {
@@ -385,6 +394,7 @@ fn run_admin(args: &AdminArgs, command: Admin) -> anyhow::Result<()> {
             Admin::Repair { partition, scrub } => {
                 cli::cluster::repair(&client, partition, scrub, args.json).await
             }
+            Admin::Health => cli::cluster::health(&client, args.json).await,
         }
     })
 }

@@ -15,6 +15,28 @@ pub struct Status {
     pub s3_addr: String,
 }
 
+/// `GET /v1/health`: whether this node can serve S3 requests now, and if not, why. Answered
+/// with 200 when `healthy`, else 503 (the same body).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    pub healthy: bool,
+    /// The node id in hex.
+    pub node_id: String,
+    /// Why the node cannot serve, one sentence each; empty when healthy.
+    pub problems: Vec<String>,
+    /// Members of the layout in force, and how many of them this node sees up.
+    pub members: usize,
+    pub members_up: usize,
+    pub read_quorum: usize,
+    pub write_quorum: usize,
+    /// Partitions with none of their owners up: their data cannot be read until one returns.
+    pub partitions_unreachable: u32,
+    /// Partitions with some but not all of their owners up (served, with less redundancy).
+    pub partitions_degraded: u32,
+    /// Whether this node's disk refused its last write that added data.
+    pub disk_full: bool,
+}
+
 /// An access key without its secret.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeySummary {

@@ -18,8 +18,8 @@ use serde::de::DeserializeOwned;
 use super::AdminToken;
 use super::api::{
     ApplyResult, BucketDetail, BucketList, ClusterChange, ClusterStatus, CreateKeyRequest,
-    ErrorBody, ExplainRequest, Explanation, GrantRequest, ImportKeyRequest, KeyDetail, KeyList,
-    KeySummary, NewKey, RepairAccepted, RepairRequest, Status, UpdateKeyRequest,
+    ErrorBody, ExplainRequest, Explanation, GrantRequest, Health, ImportKeyRequest, KeyDetail,
+    KeyList, KeySummary, NewKey, RepairAccepted, RepairRequest, Status, UpdateKeyRequest,
 };
 
 /// Time one call may take, connection included.
@@ -117,6 +117,19 @@ impl AdminClient {
 
     pub async fn status(&self) -> Result<Status, ClientError> {
         self.json(Method::GET, "/v1/status", None::<&()>).await
+    }
+
+    /// `GET /v1/health`: the node's answer whether it can serve (200) or not (503).
+    pub async fn health(&self) -> Result<Health, ClientError> {
+        let (status, bytes) = self.send(Method::GET, "/v1/health", None).await?;
+        if status != StatusCode::OK && status != StatusCode::SERVICE_UNAVAILABLE {
+            return Err(self.refusal(status, &bytes));
+        }
+        serde_json::from_slice(&bytes).map_err(|e| ClientError::BadResponse {
+            addr: self.addr(),
+            status: status.as_u16(),
+            reason: e.to_string(),
+        })
     }
 
     pub async fn cluster_status(&self) -> Result<ClusterStatus, ClientError> {
@@ -229,6 +242,20 @@ impl AdminClient {
         path: &str,
         body: Option<Vec<u8>>,
     ) -> Result<(StatusCode, Bytes), ClientError> {
+        let (status, bytes) = self.send(method, path, body).await?;
+        if status.is_success() {
+            return Ok((status, bytes));
+        }
+        Err(self.refusal(status, &bytes))
+    }
+
+    /// Sends one request and reads its answer, whatever its status.
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<(StatusCode, Bytes), ClientError> {
         let addr = self.addr();
         let mut request = Request::builder()
             .method(method)
@@ -256,24 +283,24 @@ impl AdminClient {
                 .to_bytes();
             Ok((status, bytes))
         };
-        let (status, bytes) = tokio::time::timeout(CALL_TIMEOUT, exchange)
+        tokio::time::timeout(CALL_TIMEOUT, exchange)
             .await
-            .map_err(|_| ClientError::Timeout { addr: addr.clone() })??;
-        if status.is_success() {
-            return Ok((status, bytes));
-        }
+            .map_err(|_| ClientError::Timeout { addr: addr.clone() })?
+    }
+
+    /// The error an answer of `status` other than success stands for.
+    fn refusal(&self, status: StatusCode, bytes: &[u8]) -> ClientError {
+        let addr = self.addr();
         if status == StatusCode::UNAUTHORIZED {
-            return Err(ClientError::Unauthorized { addr });
+            return ClientError::Unauthorized { addr };
         }
-        match serde_json::from_slice::<ErrorBody>(&bytes) {
-            Ok(e) => {
-                Err(ClientError::Api { status: status.as_u16(), code: e.code, message: e.message })
-            }
-            Err(_) => Err(ClientError::BadResponse {
+        match serde_json::from_slice::<ErrorBody>(bytes) {
+            Ok(e) => ClientError::Api { status: status.as_u16(), code: e.code, message: e.message },
+            Err(_) => ClientError::BadResponse {
                 addr,
                 status: status.as_u16(),
-                reason: String::from_utf8_lossy(&bytes).chars().take(200).collect(),
-            }),
+                reason: String::from_utf8_lossy(bytes).chars().take(200).collect(),
+            },
         }
     }
 }

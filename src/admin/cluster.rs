@@ -4,14 +4,19 @@
 
 use std::collections::BTreeSet;
 
+use http::StatusCode;
+
 use super::api::{
-    ApplyResult, ClusterChange, ClusterNode, ClusterStatus, GcProgress, PendingHints,
+    ApplyResult, ClusterChange, ClusterNode, ClusterStatus, GcProgress, Health, PendingHints,
     RepairAccepted, RepairRequest,
 };
 use super::error::ApiError;
 use super::{AdminService, Reply};
 use crate::metrics::ClusterSnapshot;
-use crate::ring::{Layout, Member, NodeId, moved_replicas};
+use crate::ring::{Layout, Member, NodeId, PartitionId, moved_replicas};
+
+/// How long the health check waits for a read of the node's own store.
+const STORE_PROBE: std::time::Duration = std::time::Duration::from_secs(2);
 
 fn parse_id(text: &str) -> Result<NodeId, ApiError> {
     NodeId::from_str_radix(text.trim(), 16).map_err(|_| ApiError::InvalidArgument {
@@ -81,6 +86,86 @@ impl AdminService {
             gc: self.gc(),
             lifecycle: self.objects().lifecycle_progress(),
         })
+    }
+
+    /// `GET /v1/health`: whether this node can serve S3 requests now. It cannot without a
+    /// layout, with fewer members up than a quorum needs, with partitions whose owners are all
+    /// down, with a full disk, or with a store that does not answer a read within
+    /// [`STORE_PROBE`]. 200 when it can, 503 with the reasons when it cannot.
+    pub(super) async fn health(&self) -> Result<Reply, ApiError> {
+        let ring = &self.inner.cluster.ring;
+        let coordinator = &self.inner.cluster.coordinator;
+        let layout = ring.layout();
+        let quorum = coordinator.quorum();
+        let mut problems = Vec::new();
+        let members_up = layout.members.iter().filter(|m| ring.is_alive(m.id)).count();
+        let (mut unreachable, mut degraded) = (0u32, 0u32);
+        if layout.members.is_empty() {
+            problems.push(
+                "no layout has been applied yet: stage the nodes with `ringvault cluster add` \
+                 and run `ringvault cluster apply`"
+                    .to_owned(),
+            );
+        } else {
+            for p in 0..layout.partition_count() {
+                let owners = layout.preference_list(PartitionId(p));
+                let up = owners.iter().filter(|id| ring.is_alive(**id)).count();
+                if up == 0 {
+                    unreachable += 1;
+                } else if up < owners.len() {
+                    degraded += 1;
+                }
+            }
+            let needed = quorum.read_quorum.max(quorum.write_quorum);
+            if members_up < needed {
+                problems.push(format!(
+                    "{members_up} of {} members are up and a quorum needs {needed}: reads and \
+                     writes fail",
+                    layout.members.len()
+                ));
+            }
+            if unreachable > 0 {
+                problems.push(format!(
+                    "{unreachable} of {} partitions have no owner up: their objects cannot be \
+                     read until one returns",
+                    layout.partition_count()
+                ));
+            }
+        }
+        let store = coordinator.store().clone();
+        let disk_full = store.disk_full();
+        if disk_full {
+            problems.push(
+                "the disk is full: writes that add data are refused until space is freed".into(),
+            );
+        }
+        let probe = tokio::task::spawn_blocking(move || store.get_meta("node_id"));
+        match tokio::time::timeout(STORE_PROBE, probe).await {
+            Ok(Ok(Ok(_))) => {}
+            Ok(Ok(Err(e))) => problems.push(format!("the store cannot be read: {e}")),
+            Ok(Err(e)) => problems.push(format!("the store cannot be read: {e}")),
+            Err(_) => problems.push(format!(
+                "the store did not answer a read within {} s",
+                STORE_PROBE.as_secs()
+            )),
+        }
+        let healthy = problems.is_empty();
+        let status = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+        Reply::json(
+            status,
+            &Health {
+                healthy,
+                node_id: hex(ring.me()),
+                problems,
+                members: layout.members.len(),
+                members_up,
+                read_quorum: quorum.read_quorum,
+                write_quorum: quorum.write_quorum,
+                partitions_unreachable: unreachable,
+                partitions_degraded: degraded,
+                disk_full,
+            },
+        )
     }
 
     /// Garbage collection's figures on this node.

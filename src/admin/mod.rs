@@ -211,6 +211,7 @@ impl AdminService {
         let max = self.inner.options.body_bytes_max;
         match route {
             Route::Status => Reply::ok(&self.status()),
+            Route::Health => self.health().await,
             Route::ListKeys => self.list_keys().await,
             Route::CreateKey => self.create_key(read_json(body, max).await?).await,
             Route::ImportKey => self.import_key(read_json(body, max).await?).await,

@@ -10,6 +10,7 @@ use super::error::ApiError;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
     Status,
+    Health,
     ListKeys,
     CreateKey,
     ImportKey,
@@ -33,6 +34,7 @@ impl Route {
     pub fn name(&self) -> &'static str {
         match self {
             Self::Status => "Status",
+            Self::Health => "Health",
             Self::ListKeys => "ListKeys",
             Self::CreateKey => "CreateKey",
             Self::ImportKey => "ImportKey",
@@ -79,6 +81,10 @@ pub fn route(method: &Method, path: &str) -> Result<Route, ApiError> {
         },
         ["v1", "status"] => match m {
             Method::GET => Ok(Route::Status),
+            _ => Err(refuse("GET")),
+        },
+        ["v1", "health"] => match m {
+            Method::GET => Ok(Route::Health),
             _ => Err(refuse("GET")),
         },
         ["v1", "cluster"] => match m {
@@ -150,6 +156,7 @@ mod tests {
     fn every_route_and_its_refusals() {
         let ok: &[(Method, &str, Route)] = &[
             (Method::GET, "/v1/status", Route::Status),
+            (Method::GET, "/v1/health", Route::Health),
             (Method::GET, "/v1/keys", Route::ListKeys),
             (Method::POST, "/v1/keys", Route::CreateKey),
             (Method::POST, "/v1/keys/import", Route::ImportKey),
@@ -171,6 +178,7 @@ mod tests {
         }
         let refused: &[(Method, &str, u16)] = &[
             (Method::POST, "/v1/status", 405),
+            (Method::PUT, "/v1/health", 405),
             (Method::DELETE, "/v1/keys", 405),
             (Method::POST, "/v1/keys/RVA", 405),
             (Method::PUT, "/v1/keys/import", 405),

@@ -1,8 +1,16 @@
-//! `ringvault cluster status|add|remove|set|apply`.
+//! `ringvault cluster status|add|remove|set|apply`, `ringvault repair` and `ringvault health`.
 
 use clap::Subcommand;
 use ringvault::admin::AdminClient;
 use ringvault::admin::api::{ClusterChange, ClusterStatus, RepairProgress, RepairRequest};
+
+/// Why `ringvault health` exits 1 for a node that answered.
+#[derive(Debug, thiserror::Error)]
+#[error("node {node_id} cannot serve: {}", problems.join("; "))]
+pub struct Unhealthy {
+    node_id: String,
+    problems: Vec<String>,
+}
 
 #[derive(Subcommand)]
 pub enum ClusterCommand {
@@ -190,6 +198,28 @@ pub async fn repair(
         println!("Follow it with `ringvault cluster status`.");
     }
     Ok(())
+}
+
+/// `ringvault health`: Ok when the node can serve, `Unhealthy` when it says it cannot.
+pub async fn health(client: &AdminClient, json: bool) -> anyhow::Result<()> {
+    let health = client.health().await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&health)?);
+    } else if health.healthy {
+        println!(
+            "node {} can serve: {} of {} members up (R={}, W={}), {} partitions degraded",
+            health.node_id,
+            health.members_up,
+            health.members,
+            health.read_quorum,
+            health.write_quorum,
+            health.partitions_degraded
+        );
+    }
+    if health.healthy {
+        return Ok(());
+    }
+    Err(Unhealthy { node_id: health.node_id, problems: health.problems }.into())
 }
 
 fn print_repair(r: &RepairProgress) {

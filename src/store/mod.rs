@@ -28,7 +28,7 @@ mod writer;
 use std::ops::Bound;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
 
 use apply::apply_batch;
@@ -255,6 +255,8 @@ pub struct Store {
     db: Arc<DbHandle>,
     writer: Writer,
     commits: Arc<AtomicU64>,
+    /// Whether the writer is in full-disk mode (see `writer`).
+    disk_full: Arc<AtomicBool>,
     /// Resolves when the writer thread has stopped and released the database.
     writer_stopped: Arc<std::sync::Mutex<Option<oneshot::Receiver<()>>>>,
 }
@@ -300,6 +302,7 @@ impl Store {
             db: Arc::new(DbHandle::new(db, None)),
             writer: Writer::Inline,
             commits: Arc::new(AtomicU64::new(0)),
+            disk_full: Arc::default(),
             writer_stopped: Arc::new(std::sync::Mutex::new(None)),
         })
     }
@@ -340,15 +343,18 @@ impl Store {
         let writer_db = db.clone();
         let commits = Arc::new(AtomicU64::new(0));
         let writer_commits = commits.clone();
+        let disk_full = Arc::new(AtomicBool::new(false));
+        let writer_disk_full = disk_full.clone();
         let (stopped_tx, stopped_rx) = oneshot::channel();
         thread::Builder::new().name("store-writer".into()).spawn(move || {
-            writer_loop(writer_db, rx, options, reserve, &writer_commits);
+            writer_loop(writer_db, rx, options, reserve, &writer_commits, writer_disk_full);
             let _ = stopped_tx.send(());
         })?;
         Ok(Self {
             db,
             writer: Writer::Thread(tx),
             commits,
+            disk_full,
             writer_stopped: Arc::new(std::sync::Mutex::new(Some(stopped_rx))),
         })
     }
@@ -553,6 +559,12 @@ impl Store {
         };
         txn.commit().map_err(redb_err)?;
         Ok(found)
+    }
+
+    /// Whether the disk refused the last write that added data: writes that add data are
+    /// refused until a probe commits (see `writer`), deletions still go through.
+    pub fn disk_full(&self) -> bool {
+        self.disk_full.load(Ordering::Relaxed)
     }
 
     /// Write transactions committed so far (each is one fsync).

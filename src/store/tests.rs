@@ -393,6 +393,7 @@ async fn a_full_disk_keeps_reads_and_deletes_going_and_takes_data_again_once_the
     for i in 0..8 {
         store.write(put(i)).await.unwrap();
     }
+    assert!(!store.disk_full());
     // The file may not grow any more: writes fill the pages it has, then fail.
     disk.capacity.store(disk.data.lock().unwrap().len() as u64, Ordering::Relaxed);
     let mut next = 8;
@@ -408,6 +409,7 @@ async fn a_full_disk_keeps_reads_and_deletes_going_and_takes_data_again_once_the
         "{refused:?}"
     );
     assert_eq!(store.get_block(block(0)).unwrap(), Some(data.clone()));
+    assert!(store.disk_full(), "the health check would not see the full disk");
     // Deletes go through and free pages inside the file (the released reserve is what gives a
     // real disk the room their own commit needs; here the file has it already).
     store.write(WriteOp::DeleteBlocks { ids: (0..6).map(block).collect() }).await.unwrap();
@@ -417,6 +419,7 @@ async fn a_full_disk_keeps_reads_and_deletes_going_and_takes_data_again_once_the
     store.write(put(100)).await.unwrap();
     store.write(put(101)).await.unwrap();
     assert_eq!(store.get_block(block(101)).unwrap(), Some(data));
+    assert!(!store.disk_full());
 }
 
 /// Every node of the Merkle tree at its first stored level, and every entry: what anti-entropy

@@ -18,7 +18,7 @@
 //! reserve is made again where the disk has room.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -213,6 +213,8 @@ struct FullDisk {
     since: Option<(std::time::Instant, std::time::Instant)>,
     /// When a missing reserve was last tried.
     reserve_tried: Option<std::time::Instant>,
+    /// Whether the mode is on, for [`super::Store::disk_full`].
+    flag: Arc<AtomicBool>,
 }
 
 impl FullDisk {
@@ -244,6 +246,7 @@ impl FullDisk {
                 "the disk has room again: writes are accepted"
             );
             self.reserve_tried = None;
+            self.flag.store(false, Ordering::Relaxed);
         }
         // The reserve comes back once the disk has room for it (checked now and then).
         let due =
@@ -259,6 +262,7 @@ impl FullDisk {
             self.reserve.release();
             let now = SystemClock.monotonic();
             self.since = Some((now, now));
+            self.flag.store(true, Ordering::Relaxed);
         }
     }
 }
@@ -269,12 +273,14 @@ pub(super) fn writer_loop(
     options: StoreOptions,
     reserve: Reserve,
     commits: &AtomicU64,
+    disk_full: Arc<AtomicBool>,
 ) {
     let mut full = FullDisk {
         reserve,
         probe_every: options.full_disk_probe,
         since: None,
         reserve_tried: None,
+        flag: disk_full,
     };
     let mut stopping = false;
     while !stopping {

@@ -2,7 +2,7 @@
 //! `kill -9` of a node while a client uploads; the survivors serve it byte-identical; the
 //! killed node, restarted, receives its hints until none are left and then holds every object
 //! itself; with five nodes and two down, writes keep succeeding (sloppy quorum) and every
-//! acknowledged object reads back. Method: nodes on fixed loopback ports chosen outside the
+//! acknowledged object reads back; `ringvault health` follows what the ring can serve. Method: nodes on fixed loopback ports chosen outside the
 //! ephemeral range (a restarted node comes back on the same addresses), layout applied through
 //! the admin API, `SIGKILL` to crash, aws-sdk-s3 as the client.
 
@@ -144,13 +144,24 @@ where
 /// Starts `count` nodes, joins them through the first, applies a layout with all of them (one
 /// zone each) and waits until every node runs it.
 async fn start_ring(dirs: &[tempfile::TempDir], ports: &[Ports]) -> Vec<Option<Node>> {
+    let nodes = start_nodes(dirs, ports);
+    apply_layout(&nodes).await;
+    nodes.into_iter().map(Some).collect()
+}
+
+/// Starts a node per directory, each but the first given the first as its seed.
+fn start_nodes(dirs: &[tempfile::TempDir], ports: &[Ports]) -> Vec<Node> {
     let seed = ports[0].rpc;
-    let nodes: Vec<Node> = dirs
-        .iter()
+    dirs.iter()
         .zip(ports)
         .enumerate()
         .map(|(i, (dir, p))| Node::start(dir.path(), *p, (i > 0).then_some(seed), &[]))
-        .collect();
+        .collect()
+}
+
+/// Through the first node: waits until it has heard of every other, applies a layout with all
+/// of them (one zone each) and waits until every node runs it.
+async fn apply_layout(nodes: &[Node]) {
     let admin = nodes[0].admin();
     let ids: Vec<String> = nodes.iter().map(|n| n.id.clone()).collect();
     eventually("every node to be gossiped", Duration::from_secs(30), || async {
@@ -165,14 +176,13 @@ async fn start_ring(dirs: &[tempfile::TempDir], ports: &[Ports]) -> Vec<Option<N
     }
     let applied = admin.apply_changes().await.unwrap();
     assert_eq!(applied.members, nodes.len());
-    for node in &nodes {
+    for node in nodes {
         let admin = node.admin();
         eventually("every node to run the layout", Duration::from_secs(30), || async {
             admin.cluster_status().await.is_ok_and(|s| s.layout_version >= applied.layout_version)
         })
         .await;
     }
-    nodes.into_iter().map(Some).collect()
 }
 
 /// Object `i` of an upload run: mostly small, every fifth spans several 1 MiB blocks.
@@ -327,4 +337,69 @@ async fn five_nodes_two_down_keep_taking_writes_and_hand_off_on_return() {
         assert_serves(&nodes[i].as_ref().unwrap().s3(), &acked, &format!("returned node {i}"))
             .await;
     }
+}
+
+/// `ringvault health` against `node`: its exit status and what it printed (stdout, stderr).
+fn health_cli(node: &Node) -> (bool, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_ringvault"))
+        .args(["health", "--admin-addr", &node.ports.admin.to_string()])
+        .env("RINGVAULT_ADMIN_TOKEN", ADMIN_TOKEN)
+        .env_remove("RINGVAULT_ADMIN_ADDR")
+        .output()
+        .unwrap();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (output.status.success(), text(&output.stdout), text(&output.stderr))
+}
+
+/// What a container's health check sees: a joining node cannot serve before it has a layout,
+/// a node of the applied layout can, cannot when it is left alone below a quorum, and can again when a peer returns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_says_whether_the_node_can_serve_as_the_ring_changes() {
+    // A node joining through a seed that never answers has no layout: it cannot serve.
+    let lost_dir = tempfile::tempdir().unwrap();
+    let lost_ports = free_ports(2);
+    let lost = Node::start(lost_dir.path(), lost_ports[0], Some(lost_ports[1].rpc), &[]);
+    let (ok, stdout, stderr) = health_cli(&lost);
+    assert!(!ok && stderr.contains("no layout has been applied"), "{stdout} {stderr}");
+    drop(lost);
+
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let ports = free_ports(3);
+    let nodes = start_nodes(&dirs, &ports);
+
+    apply_layout(&nodes).await;
+    for node in &nodes {
+        let (ok, stdout, stderr) = health_cli(node);
+        assert!(ok, "{stderr}");
+        assert!(stdout.contains("3 of 3 members up"), "{stdout}");
+    }
+
+    // Alone, the first node cannot reach a quorum of 2: unhealthy, with the reason.
+    let mut nodes: Vec<Option<Node>> = nodes.into_iter().map(Some).collect();
+    nodes[1].take().unwrap().kill_9();
+    nodes[2].take().unwrap().kill_9();
+    let admin = nodes[0].as_ref().unwrap().admin();
+    eventually("the survivor to see it is alone", Duration::from_secs(30), || async {
+        admin.health().await.is_ok_and(|h| !h.healthy)
+    })
+    .await;
+    let health = admin.health().await.unwrap();
+    assert_eq!((health.members, health.members_up), (3, 1));
+    assert!(health.problems.iter().any(|p| p.contains("a quorum needs 2")), "{health:?}");
+    let (ok, _, stderr) = health_cli(nodes[0].as_ref().unwrap());
+    assert!(!ok && stderr.contains("cannot serve"), "{stderr}");
+    // The S3 front end agrees: a write through it fails.
+    let s3 = nodes[0].as_ref().unwrap().s3();
+    assert!(s3.create_bucket().bucket("alone").send().await.is_err());
+
+    // One peer back: a quorum again, every partition short of one owner.
+    nodes[1] = Some(Node::start(dirs[1].path(), ports[1], Some(ports[0].rpc), &[]));
+    eventually("the survivor to serve again", Duration::from_secs(30), || async {
+        admin.health().await.is_ok_and(|h| h.healthy)
+    })
+    .await;
+    let health = admin.health().await.unwrap();
+    assert_eq!(health.members_up, 2);
+    assert!(health.partitions_degraded > 0 && health.partitions_unreachable == 0, "{health:?}");
+    s3.create_bucket().bucket("together").send().await.unwrap();
 }
