@@ -17,7 +17,7 @@ use crate::coordinator::{
     RebalanceWorker, RepairQueue,
 };
 use crate::ring::gossip::{self, Gossiper};
-use crate::ring::{Layout, NodeId, NodeInfo, Ring};
+use crate::ring::{Layout, Member, NodeId, NodeInfo, Ring};
 use crate::rpc::{Router, RpcClient, TcpOptions, TcpTransport};
 use crate::store::Store;
 
@@ -179,6 +179,15 @@ impl Cluster {
         let repairs = self.repairs.take();
         let coordinator = self.coordinator.clone();
         let persist = persist_layouts(self.ring.clone(), self.store.clone(), shutdown.clone());
+        let bootstrap = Bootstrap {
+            ring: self.ring.clone(),
+            rpc: self.rpc.clone(),
+            expected: self.config.bootstrap_nodes.unwrap_or(0),
+            replication_factor: self.config.replication_factor,
+            interval: self.config.gossip_interval,
+            zone: self.config.zone.clone(),
+            capacity: self.config.capacity,
+        };
         let tcp = self.tcp.clone();
         let mut stop = shutdown.clone();
         let serve = async move {
@@ -203,6 +212,7 @@ impl Cluster {
                 cleanup.run(shutdown.clone()),
                 anti_entropy.run(shutdown.clone()),
                 persist,
+                bootstrap.run(shutdown.clone()),
                 async move {
                     tokio::select! {
                         () = repair_loop => {}
@@ -212,6 +222,85 @@ impl Cluster {
             );
         });
         Ok((rpc_addr, task))
+    }
+}
+
+/// `--bootstrap-nodes`: the first node applies the first layout itself once the expected
+/// number of nodes is up.
+struct Bootstrap {
+    ring: Ring,
+    rpc: RpcClient,
+    /// Nodes to wait for, this one included; 0 when the option is off.
+    expected: usize,
+    replication_factor: usize,
+    interval: Duration,
+    /// This node's own zone and capacity (its peers' come by gossip).
+    zone: String,
+    capacity: u64,
+}
+
+impl Bootstrap {
+    /// Waits until `expected` nodes (this one and the peers it hears from) are up, then
+    /// proposes a layout with all of them, each with the zone and capacity it announces. Ends
+    /// at once when the layout already has a member other than this node: the cluster was
+    /// bootstrapped before this start, or an operator applied a layout.
+    async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        if self.expected == 0 {
+            return;
+        }
+        let me = self.ring.me();
+        let mut reported = None;
+        loop {
+            let current = self.ring.layout();
+            if current.members.iter().any(|m| m.id != me) {
+                return;
+            }
+            let view = self.ring.view();
+            let mut members: Vec<Member> = view
+                .states()
+                .filter(|s| s.info.id != me && self.ring.is_alive(s.info.id))
+                .map(|s| Member {
+                    id: s.info.id,
+                    zone: s.info.zone.clone(),
+                    capacity: s.info.capacity,
+                })
+                .collect();
+            members.push(Member { id: me, zone: self.zone.clone(), capacity: self.capacity });
+            members.sort_by_key(|m| m.id);
+            let up = members.len();
+            if up >= self.expected {
+                match Layout::next(&current, members, self.replication_factor) {
+                    Ok(layout) => {
+                        let (version, count) = (layout.version, layout.members.len());
+                        match gossip::propose_layout(&self.ring, Some(&self.rpc), layout).await {
+                            Ok(()) => {
+                                tracing::info!(
+                                    version,
+                                    members = count,
+                                    "bootstrap: applied the first layout"
+                                );
+                                return;
+                            }
+                            Err(e) => {
+                                tracing::warn!(error = %e, "bootstrap: layout refused; trying again")
+                            }
+                        }
+                    }
+                    Err(e) if reported != Some(up) => {
+                        reported = Some(up);
+                        tracing::error!(error = %e, "bootstrap: cannot compute a layout");
+                    }
+                    Err(_) => {}
+                }
+            } else if reported != Some(up) {
+                reported = Some(up);
+                tracing::info!(up, expected = self.expected, "bootstrap: waiting for nodes");
+            }
+            tokio::select! {
+                () = tokio::time::sleep(self.interval) => {}
+                _ = shutdown.wait_for(|s| *s) => return,
+            }
+        }
     }
 }
 

@@ -114,6 +114,12 @@ pub struct Settings {
     /// RPC addresses of nodes to join through (comma-separated).
     #[arg(long, env = "RINGVAULT_SEEDS", value_delimiter = ',')]
     pub seeds: Option<Vec<SocketAddr>>,
+    /// On the first node (the one without seeds): once this many nodes, itself included, are
+    /// up, apply the first layout with all of them (each with the zone and capacity it
+    /// announces), so a new cluster serves without `ringvault cluster apply`. Does nothing
+    /// once the layout has other members.
+    #[arg(long, env = "RINGVAULT_BOOTSTRAP_NODES")]
+    pub bootstrap_nodes: Option<usize>,
     /// Shared secret that authenticates cluster members to each other.
     #[arg(long, env = "RINGVAULT_CLUSTER_SECRET", hide_env_values = true)]
     pub cluster_secret: Option<String>,
@@ -188,6 +194,7 @@ impl Settings {
             requests_max: self.requests_max.or(lower.requests_max),
             rpc_addr: self.rpc_addr.or(lower.rpc_addr),
             seeds: self.seeds.or(lower.seeds),
+            bootstrap_nodes: self.bootstrap_nodes.or(lower.bootstrap_nodes),
             cluster_secret: self.cluster_secret.or(lower.cluster_secret),
             cluster_secret_file: self.cluster_secret_file.or(lower.cluster_secret_file),
             zone: self.zone.or(lower.zone),
@@ -271,6 +278,8 @@ pub struct Config {
 pub struct ClusterConfig {
     pub rpc_addr: SocketAddr,
     pub seeds: Vec<SocketAddr>,
+    /// See `Settings::bootstrap_nodes`.
+    pub bootstrap_nodes: Option<usize>,
     pub secret: String,
     pub zone: String,
     pub capacity: u64,
@@ -365,9 +374,24 @@ fn cluster_config(settings: &Settings) -> Result<Option<ClusterConfig>, ConfigEr
     if replication_factor == 0 {
         return Err(ConfigError::Invalid("replication_factor must be positive".into()));
     }
+    let seeds = settings.seeds.clone().unwrap_or_default();
+    match settings.bootstrap_nodes {
+        Some(0) => {
+            return Err(ConfigError::Invalid("bootstrap_nodes must be at least 1".into()));
+        }
+        Some(_) if !seeds.is_empty() => {
+            return Err(ConfigError::Invalid(
+                "bootstrap_nodes is for the first node, the one started without seeds; the \
+                 others join through it"
+                    .into(),
+            ));
+        }
+        _ => {}
+    }
     Ok(Some(ClusterConfig {
         rpc_addr,
-        seeds: settings.seeds.clone().unwrap_or_default(),
+        seeds,
+        bootstrap_nodes: settings.bootstrap_nodes,
         secret,
         zone: settings.zone.clone().unwrap_or_else(|| "default".into()),
         capacity,
@@ -560,6 +584,22 @@ mod tests {
             Config::resolve(Settings::default()).unwrap().cluster.is_none(),
             "a ring of one by default"
         );
+    }
+
+    #[test]
+    fn only_the_first_node_bootstraps() {
+        let node = |bootstrap: usize, seeds: Option<&str>| Settings {
+            rpc_addr: Some("127.0.0.1:3901".parse().unwrap()),
+            cluster_secret: Some("a-long-enough-cluster-secret".into()),
+            bootstrap_nodes: Some(bootstrap),
+            seeds: seeds.map(|s| vec![s.parse().unwrap()]),
+            ..Settings::default()
+        };
+        let first = Config::resolve(node(3, None)).unwrap().cluster.unwrap();
+        assert_eq!(first.bootstrap_nodes, Some(3));
+        let joiner = Config::resolve(node(3, Some("127.0.0.1:3902"))).err().unwrap();
+        assert!(joiner.to_string().contains("without seeds"), "{joiner}");
+        assert!(Config::resolve(node(0, None)).is_err());
     }
 
     #[test]

@@ -169,6 +169,8 @@ impl AdminService {
             route = tracing::field::Empty,
             status = tracing::field::Empty,
         );
+        // Health checks come every few seconds: logged at debug, not to drown the rest.
+        let quiet = request.uri().path() == "/v1/health";
         async {
             let outcome = std::panic::AssertUnwindSafe(self.dispatch(request)).catch_unwind().await;
             let outcome = outcome.unwrap_or_else(|_| {
@@ -186,7 +188,11 @@ impl AdminService {
                 Err(err) => error_response(&err),
             };
             tracing::Span::current().record("status", response.status().as_u16());
-            tracing::info!("admin request");
+            if quiet {
+                tracing::debug!("admin request");
+            } else {
+                tracing::info!("admin request");
+            }
             response
         }
         .instrument(span)

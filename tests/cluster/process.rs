@@ -403,3 +403,58 @@ async fn health_says_whether_the_node_can_serve_as_the_ring_changes() {
     assert!(health.partitions_degraded > 0 && health.partitions_unreachable == 0, "{health:?}");
     s3.create_bucket().bucket("together").send().await.unwrap();
 }
+
+/// `docker compose up` without an operator: the first node applies the first layout itself
+/// once the expected nodes are up, and does not apply another when it restarts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_node_bootstraps_the_layout_once_the_expected_nodes_are_up() {
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let ports = free_ports(3);
+    let bootstrap = [("RINGVAULT_BOOTSTRAP_NODES", "3"), ("RINGVAULT_ZONE", "z0")];
+    let first = Node::start(dirs[0].path(), ports[0], None, &bootstrap);
+    let admin = first.admin();
+    // Alone, it waits: its layout is itself only.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        admin.cluster_status().await.unwrap().nodes.iter().filter(|n| n.in_layout).count(),
+        1
+    );
+
+    let mut nodes = vec![Some(first)];
+    for i in 1..3 {
+        let zone = format!("z{i}");
+        let extra = [("RINGVAULT_ZONE", zone.as_str())];
+        nodes.push(Some(Node::start(dirs[i].path(), ports[i], Some(ports[0].rpc), &extra)));
+    }
+    for node in nodes.iter().flatten() {
+        let admin = node.admin();
+        eventually(
+            "every node to run the bootstrapped layout",
+            Duration::from_secs(30),
+            || async {
+                admin.cluster_status().await.is_ok_and(|s| {
+                    s.nodes.iter().filter(|n| n.in_layout).count() == 3
+                        && s.nodes.iter().all(|n| n.zone.starts_with('z'))
+                })
+            },
+        )
+        .await;
+    }
+    let version = admin.cluster_status().await.unwrap().layout_version;
+    let s3 = nodes[2].as_ref().unwrap().s3();
+    s3.create_bucket().bucket(BUCKET).send().await.unwrap();
+    s3.put_object().bucket(BUCKET).key("k").body(b"boot".to_vec().into()).send().await.unwrap();
+
+    // A restart of the first node, still told to bootstrap, keeps the layout as it is.
+    nodes[0].take().unwrap().kill_9();
+    let first = Node::start(dirs[0].path(), ports[0], None, &bootstrap);
+    let admin = first.admin();
+    eventually("the restarted node to serve", Duration::from_secs(30), || async {
+        admin.health().await.is_ok_and(|h| h.healthy)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(admin.cluster_status().await.unwrap().layout_version, version);
+    let got = first.s3().get_object().bucket(BUCKET).key("k").send().await.unwrap();
+    assert_eq!(got.body.collect().await.unwrap().into_bytes().as_ref(), b"boot");
+}
