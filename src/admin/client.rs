@@ -125,11 +125,7 @@ impl AdminClient {
         if status != StatusCode::OK && status != StatusCode::SERVICE_UNAVAILABLE {
             return Err(self.refusal(status, &bytes));
         }
-        serde_json::from_slice(&bytes).map_err(|e| ClientError::BadResponse {
-            addr: self.addr(),
-            status: status.as_u16(),
-            reason: e.to_string(),
-        })
+        self.decode(status, &bytes)
     }
 
     pub async fn cluster_status(&self) -> Result<ClusterStatus, ClientError> {
@@ -228,7 +224,16 @@ impl AdminClient {
     ) -> Result<T, ClientError> {
         let body = body.map(|b| serde_json::to_vec(b).unwrap_or_default());
         let (status, bytes) = self.call(method, path, body).await?;
-        serde_json::from_slice(&bytes).map_err(|e| ClientError::BadResponse {
+        self.decode(status, &bytes)
+    }
+
+    /// An answer's JSON body, or `BadResponse` saying why it does not read.
+    fn decode<T: DeserializeOwned>(
+        &self,
+        status: StatusCode,
+        bytes: &[u8],
+    ) -> Result<T, ClientError> {
+        serde_json::from_slice(bytes).map_err(|e| ClientError::BadResponse {
             addr: self.addr(),
             status: status.as_u16(),
             reason: e.to_string(),
