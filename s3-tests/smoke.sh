@@ -22,6 +22,11 @@
 # RINGVAULT_CLUSTER_NODES=N (N > 1) runs the same steps against a local N-node
 # ring (`ringvault dev --nodes N`): the client talks to the second node, and
 # every object is also read back and listed through every other node.
+#
+# RINGVAULT_ENDPOINTS="URL URL ..." runs the steps against servers already running (a compose
+# cluster, say) with the root key from RINGVAULT_ACCESS_KEY_ID / RINGVAULT_SECRET_ACCESS_KEY:
+# the client talks to the first URL and reads back through the others; no node is started,
+# so the SIGTERM step is left to the caller.
 
 set -euo pipefail
 
@@ -31,8 +36,15 @@ repo_root="$(cd "$script_dir/.." && pwd)"
 readonly readiness_timeout_secs=60
 readonly shutdown_timeout_secs=10
 readonly step_timeout_secs=120
-readonly access_key_id="RVSMOKETESTKEY000001"
-readonly secret_access_key="ringvault-smoke-test-secret-not-for-production"
+external_endpoints="${RINGVAULT_ENDPOINTS:-}"
+if [[ -n "$external_endpoints" ]]; then
+    access_key_id="${RINGVAULT_ACCESS_KEY_ID:?RINGVAULT_ENDPOINTS needs RINGVAULT_ACCESS_KEY_ID}"
+    secret_access_key="${RINGVAULT_SECRET_ACCESS_KEY:?RINGVAULT_ENDPOINTS needs RINGVAULT_SECRET_ACCESS_KEY}"
+else
+    access_key_id="RVSMOKETESTKEY000001"
+    secret_access_key="ringvault-smoke-test-secret-not-for-production"
+fi
+readonly access_key_id secret_access_key
 readonly small_bytes=1024
 readonly big_bytes=$((7 * 1024 * 1024))
 
@@ -44,7 +56,9 @@ readonly cluster_nodes="${RINGVAULT_CLUSTER_NODES:-1}"
 
 # --- the binary -------------------------------------------------------------
 
-if [[ -n "${RINGVAULT_BIN:-}" ]]; then
+if [[ -n "$external_endpoints" ]]; then
+    bin=""
+elif [[ -n "${RINGVAULT_BIN:-}" ]]; then
     bin="$RINGVAULT_BIN"
     [[ "$bin" == /* ]] || bin="$PWD/$bin"
 else
@@ -52,7 +66,7 @@ else
     (cd "$repo_root" && cargo build --release)
     bin="$repo_root/target/release/ringvault"
 fi
-if [[ ! -x "$bin" ]]; then
+if [[ -z "$external_endpoints" && ! -x "$bin" ]]; then
     log "FAIL: no executable node binary at $bin"
     exit 1
 fi
@@ -150,7 +164,12 @@ log "aws-cli request_checksum_calculation: $checksum_default"
 node_log="$tmp/node.log"
 # Settings the caller may have exported must not change what is tested.
 unset RINGVAULT_CONFIG RINGVAULT_ROOT_DOMAIN RINGVAULT_ADMIN_TOKEN
-if ((cluster_nodes > 1)); then
+if [[ -n "$external_endpoints" ]]; then
+    read -r -a endpoints <<<"$external_endpoints"
+    endpoint="${endpoints[0]}"
+    echo "(servers started by the caller; see its logs)" >"$node_log"
+    log "servers already running at ${endpoints[*]}"
+elif ((cluster_nodes > 1)); then
     rv_launch_dev_ring "$bin" "$cluster_nodes" "$tmp/data" "$node_log" \
         "$access_key_id" "$secret_access_key"
     endpoints=("${RV_ENDPOINTS[@]}")
@@ -213,13 +232,13 @@ aws_s3() {
 wait_ready() {
     local deadline=$((SECONDS + readiness_timeout_secs)) code
     while ((SECONDS < deadline)); do
-        if ! kill -0 "$node_pid" 2>/dev/null; then
+        if [[ -z "$external_endpoints" ]] && ! kill -0 "$node_pid" 2>/dev/null; then
             echo "node exited before becoming ready"
             return 1
         fi
         # Any HTTP answer (an anonymous request gets 403) means the listener is up.
         code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$endpoint/" || true)"
-        if [[ "$code" != "000" ]] && grep -q "$ready_line" "$node_log"; then
+        if [[ "$code" != "000" ]] && { [[ -n "$external_endpoints" ]] || grep -q "$ready_line" "$node_log"; }; then
             return 0
         fi
         sleep 0.2
@@ -346,6 +365,6 @@ step "rm big.bin" aws_s3 s3 rm "s3://$bucket/big.bin"
 step "ls of the bucket is empty" expect_empty_listing
 step "rb s3://$bucket" aws_s3 s3 rb "s3://$bucket"
 step "ls no longer lists the bucket" expect_output_lacks "$bucket" aws_s3 s3 ls
-step "node exits 0 on SIGTERM" stop_gracefully
+[[ -n "$external_endpoints" ]] || step "node exits 0 on SIGTERM" stop_gracefully
 
 printf 'smoke: %d passed, %d failed\n' "$passed" "$failed"

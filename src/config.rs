@@ -60,6 +60,10 @@ pub struct Settings {
     /// Root secret access key.
     #[arg(long, env = "RINGVAULT_SECRET_ACCESS_KEY", hide_env_values = true)]
     pub secret_access_key: Option<String>,
+    /// File holding the root secret access key (instead of the variable; e.g. a container
+    /// secret).
+    #[arg(long, env = "RINGVAULT_SECRET_ACCESS_KEY_FILE")]
+    pub secret_access_key_file: Option<PathBuf>,
     /// Size of the blocks large bodies are cut into [default: 1 MiB - 4 KiB]; best as a
     /// power of two less 4 KiB (the store keeps each block in a power-of-two run of pages).
     #[arg(long, env = "RINGVAULT_BLOCK_SIZE_BYTES")]
@@ -181,6 +185,7 @@ impl Settings {
             admin_token: self.admin_token.or(lower.admin_token),
             access_key_id: self.access_key_id.or(lower.access_key_id),
             secret_access_key: self.secret_access_key.or(lower.secret_access_key),
+            secret_access_key_file: self.secret_access_key_file.or(lower.secret_access_key_file),
             block_size_bytes: self.block_size_bytes.or(lower.block_size_bytes),
             inline_max_bytes: self.inline_max_bytes.or(lower.inline_max_bytes),
             cache_bytes: self.cache_bytes.or(lower.cache_bytes),
@@ -313,6 +318,13 @@ impl std::fmt::Debug for ClusterConfig {
     }
 }
 
+/// A secret kept in a file (a container secret, say): its text without surrounding white space.
+fn secret_from_file(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path)
+        .map(|text| text.trim().to_owned())
+        .map_err(|source| ConfigError::Read { path: path.to_owned(), source })
+}
+
 /// Smallest cluster secret accepted, in bytes.
 const CLUSTER_SECRET_BYTES_MIN: usize = 16;
 
@@ -325,10 +337,7 @@ fn cluster_config(settings: &Settings) -> Result<Option<ClusterConfig>, ConfigEr
     })?;
     let secret = match (&settings.cluster_secret, &settings.cluster_secret_file) {
         (Some(s), _) => s.clone(),
-        (None, Some(path)) => std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { path: path.clone(), source })?
-            .trim()
-            .to_owned(),
+        (None, Some(path)) => secret_from_file(path)?,
         (None, None) => {
             return Err(ConfigError::Invalid(
                 "a cluster node needs the cluster secret (RINGVAULT_CLUSTER_SECRET or RINGVAULT_CLUSTER_SECRET_FILE); there is no default".into(),
@@ -431,7 +440,13 @@ impl Config {
     /// Applies defaults to `settings` and checks them.
     pub fn resolve(settings: Settings) -> Result<Config, ConfigError> {
         let cluster = cluster_config(&settings)?;
-        let root_key = match (settings.access_key_id, settings.secret_access_key) {
+        let secret_access_key = match (settings.secret_access_key, &settings.secret_access_key_file)
+        {
+            (Some(s), _) => Some(s),
+            (None, Some(path)) => Some(secret_from_file(path)?),
+            (None, None) => None,
+        };
+        let root_key = match (settings.access_key_id, secret_access_key) {
             (Some(id), Some(secret)) => {
                 if id.is_empty() || secret.is_empty() {
                     return Err(ConfigError::Invalid(
@@ -616,6 +631,33 @@ mod tests {
         assert!(toml::from_str::<Settings>("data_dri = \"x\"").is_err());
         let half = Settings { access_key_id: Some("AK".into()), ..Settings::default() };
         assert!(Config::resolve(half).is_err());
+    }
+
+    #[test]
+    fn secrets_can_come_from_files_as_container_secrets_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).unwrap();
+            path
+        };
+        let settings = Settings {
+            rpc_addr: Some("127.0.0.1:3901".parse().unwrap()),
+            cluster_secret_file: Some(write("cluster", "a-long-enough-cluster-secret\n")),
+            access_key_id: Some("RVROOT".into()),
+            secret_access_key_file: Some(write("root", "  root-secret-from-a-file\n")),
+            ..Settings::default()
+        };
+        let config = Config::resolve(settings.clone()).unwrap();
+        assert_eq!(config.root_key, Some(("RVROOT".into(), "root-secret-from-a-file".into())));
+        assert_eq!(config.cluster.unwrap().secret, "a-long-enough-cluster-secret");
+        // The variable wins over the file; a missing file is an error naming it.
+        let both = Settings { secret_access_key: Some("from-env".into()), ..settings.clone() };
+        assert_eq!(Config::resolve(both).unwrap().root_key.unwrap().1, "from-env");
+        let missing = dir.path().join("absent");
+        let gone = Settings { secret_access_key_file: Some(missing.clone()), ..settings };
+        let err = Config::resolve(gone).err().unwrap().to_string();
+        assert!(err.contains(&missing.display().to_string()), "{err}");
     }
 
     #[test]

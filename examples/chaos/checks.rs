@@ -87,7 +87,7 @@ pub async fn through_the_ring(nodes: &[Node], shared: &Shared) -> (usize, Vec<St
 
 /// The layout a stopped node persisted.
 pub async fn stored_layout(node: &Node) -> Layout {
-    let path = node.data_dir.join("ringvault.redb");
+    let path = node.data_dir().expect("a node of ours").join("ringvault.redb");
     let store = ringvault::store::Store::open(&path, ringvault::store::StoreOptions::default())
         .expect("open the node's store");
     let bytes = store.get_meta("layout").expect("read the layout").expect("a stored layout");
@@ -109,7 +109,7 @@ pub async fn alone(
     shared: &Shared,
 ) -> (Option<usize>, Vec<String>) {
     let history = shared.history.lock().unwrap().clone();
-    node.start(None, &[("RINGVAULT_READ_QUORUM", "1")]);
+    node.start(None, &[("RINGVAULT_READ_QUORUM", "1")]).await;
     let s3 = client(&node.s3_endpoint());
     // Any S3 answer will do: alone, the node may own none of the bucket list's items.
     wait_for("the node alone to answer", Duration::from_secs(30), async || {

@@ -1,5 +1,6 @@
 //! The chaos suite's driver. `chaos/run.sh` prepares one network namespace per node and runs
-//! this inside the hub namespace; this starts the ring, runs the workload on every endpoint,
+//! this inside the hub namespace; this starts the ring (or, with `--containers`, takes the
+//! running containers of a compose cluster, as `docker/test.sh` does), runs the workload on every endpoint,
 //! injects the faults one after another (kill -9 and restart, SIGSTOP and SIGCONT, a two-way
 //! partition of one node, a full disk, kill -9 of every node), heals, checks what the ring
 //! holds against the history of every acknowledged operation, and reports availability and
@@ -18,7 +19,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use ringvault::clock::{Clock, SystemClock};
 
-use nodes::{Node, form_ring};
+use nodes::{Node, await_ring, form_ring};
 use workload::{BUCKET, Sample, Shared, Worker};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -38,13 +39,22 @@ enum Fault {
 #[derive(Debug, Parser)]
 struct Args {
     /// Namespace prefix `run.sh` used (`<prefix>-n<i>`).
-    #[arg(long)]
-    prefix: String,
+    #[arg(long, required_unless_present = "containers")]
+    prefix: Option<String>,
     #[arg(long, default_value_t = 3)]
     nodes: usize,
     /// The `ringvault` binary.
+    #[arg(long, required_unless_present = "containers")]
+    bin: Option<PathBuf>,
+    /// The nodes are these running containers (a compose cluster that applied its layout
+    /// itself) instead of processes of ours: faults are `docker kill`/`start`, `docker
+    /// pause`/`unpause` and `docker network disconnect`/`connect`; no disk fault, and no
+    /// reads from each owner alone at the end.
+    #[arg(long, value_delimiter = ',', requires = "network", conflicts_with = "prefix")]
+    containers: Vec<String>,
+    /// The docker network the containers talk over.
     #[arg(long)]
-    bin: PathBuf,
+    network: Option<String>,
     /// Data directories, logs and the report go here.
     #[arg(long)]
     work_dir: PathBuf,
@@ -184,7 +194,7 @@ impl Run {
                 self.nodes[target].kill_9();
                 self.hold(hold).await;
                 let seed = self.seed_for(target);
-                self.nodes[target].start(seed, &[]);
+                self.nodes[target].start(seed, &[]).await;
             }
             Fault::Stop => {
                 self.begin(format!("SIGSTOP node {target} ({hold} s)"), vec![target], true);
@@ -226,7 +236,7 @@ impl Run {
                 self.hold(2).await;
                 for i in 0..n {
                     let seed = self.seed_for(i);
-                    self.nodes[i].start(seed, &[]);
+                    self.nodes[i].start(seed, &[]).await;
                 }
             }
         }
@@ -325,24 +335,44 @@ fn report(
 async fn main() {
     let args = Args::parse();
     std::fs::create_dir_all(&args.work_dir).expect("work dir");
-    let nodes: Vec<Node> = (0..args.nodes)
-        .map(|i| {
-            let dir = args.work_dir.join(format!("n{i}-data"));
-            let log = args.work_dir.join(format!("n{i}.log"));
-            Node::new(i, &args.prefix, &args.bin, dir, log)
-        })
-        .collect();
+    let in_containers = !args.containers.is_empty();
+    if in_containers && args.faults.contains(&Fault::Disk) {
+        eprintln!("chaos: the disk fault needs nodes of ours, not containers");
+        std::process::exit(2);
+    }
+    let nodes: Vec<Node> = match (&args.prefix, &args.bin, &args.network) {
+        _ if in_containers => {
+            let network = args.network.as_deref().expect("clap requires it");
+            args.containers
+                .iter()
+                .enumerate()
+                .map(|(i, c)| Node::container(i, c, network))
+                .collect()
+        }
+        (Some(prefix), Some(bin), _) => (0..args.nodes)
+            .map(|i| {
+                let dir = args.work_dir.join(format!("n{i}-data"));
+                let log = args.work_dir.join(format!("n{i}.log"));
+                Node::new(i, prefix, bin, dir, log)
+            })
+            .collect(),
+        _ => unreachable!("clap requires --prefix and --bin without --containers"),
+    };
     let shared = Shared::new(&args.work_dir.join("operations.jsonl"));
     let mut run = Run { args, nodes, shared, phases: Vec::new(), violations: Vec::new() };
     let started = now();
 
     // The ring.
-    run.nodes[0].start(None, &[]);
-    let seed = run.nodes[0].rpc_addr();
-    for node in &mut run.nodes[1..] {
-        node.start(Some(seed), &[]);
+    if in_containers {
+        await_ring(&mut run.nodes).await;
+    } else {
+        run.nodes[0].start(None, &[]).await;
+        let seed = run.nodes[0].rpc_addr();
+        for node in &mut run.nodes[1..] {
+            node.start(Some(seed), &[]).await;
+        }
+        form_ring(&run.nodes).await;
     }
-    form_ring(&run.nodes).await;
     let admin_s3 = workload::client(&run.nodes[0].s3_endpoint());
     nodes::wait_for("the bucket to be created", Duration::from_secs(30), async || {
         admin_s3.create_bucket().bucket(BUCKET).send().await.is_ok()
@@ -393,12 +423,15 @@ async fn main() {
             run.violations.push(format!("node {} did not exit cleanly on SIGTERM", node.index));
         }
     }
-    let layout = checks::stored_layout(&run.nodes[0]).await;
+    // A container keeps its settings: it cannot be started alone with R = 1.
     let mut alone = Vec::new();
-    for i in 0..run.nodes.len() {
-        let (checked, found) = checks::alone(&mut run.nodes[i], &layout, &run.shared).await;
-        alone.push(checked);
-        run.violations.extend(found);
+    if !in_containers {
+        let layout = checks::stored_layout(&run.nodes[0]).await;
+        for i in 0..run.nodes.len() {
+            let (checked, found) = checks::alone(&mut run.nodes[i], &layout, &run.shared).await;
+            alone.push(checked);
+            run.violations.extend(found);
+        }
     }
     run.violations.extend(run.shared.violations.lock().unwrap().iter().cloned());
 
@@ -427,11 +460,14 @@ async fn main() {
     ];
     text.extend(lines);
     text.push(String::new());
-    let per_node: Vec<String> = alone
+    let mut per_node: Vec<String> = alone
         .iter()
         .enumerate()
         .map(|(i, c)| c.map_or(format!("n{i}: cannot serve alone"), |c| format!("n{i}: {c}")))
         .collect();
+    if in_containers {
+        per_node.push("not run: containers keep their settings".into());
+    }
     text.push(format!(
         "checks: {reads} reads through the ring, {} owner reads alone ({}), {open} uploads open (none the workload aborted may be)",
         alone.iter().flatten().sum::<usize>(),

@@ -4,7 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::coordinator::{RebalanceProgress, RepairProgress, ScrubProgress};
+pub use crate::coordinator::{NodeReport, RebalanceProgress, RepairProgress, ScrubProgress};
+pub use crate::store::DiskUsage;
 
 /// `GET /v1/status`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -284,6 +285,10 @@ pub struct ClusterNode {
     pub up: bool,
     /// Partitions whose preference list includes the node.
     pub partitions: u32,
+    /// What the node said about itself when asked for this status (its disk, hints, rebalance
+    /// and repair); `None` if it did not answer within a second.
+    #[serde(default)]
+    pub report: Option<NodeReport>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -30,17 +30,29 @@ fn hex(id: NodeId) -> String {
 }
 
 impl AdminService {
-    pub(super) fn cluster_status(&self) -> Result<Reply, ApiError> {
+    pub(super) async fn cluster_status(&self) -> Result<Reply, ApiError> {
         let ring = &self.inner.cluster.ring;
         let layout = ring.layout();
         let quorum = self.inner.cluster.coordinator.quorum();
+        let ids: Vec<NodeId> = {
+            let view = ring.view();
+            let mut ids: BTreeSet<NodeId> = layout.members.iter().map(|m| m.id).collect();
+            ids.extend(view.states().map(|s| s.info.id));
+            ids.insert(ring.me());
+            ids.into_iter().collect()
+        };
+        // Every node's own report, asked at once (one not answering costs a second at most).
+        let coordinator = &self.inner.cluster.coordinator;
+        let reports = futures_util::future::join_all(ids.iter().map(|&id| async move {
+            let asked = id == ring.me() || ring.is_alive(id);
+            if asked { coordinator.report_of(id).await } else { None }
+        }))
+        .await;
         let view = ring.view();
-        let mut ids: BTreeSet<NodeId> = layout.members.iter().map(|m| m.id).collect();
-        ids.extend(view.states().map(|s| s.info.id));
-        ids.insert(ring.me());
         let nodes = ids
             .into_iter()
-            .map(|id| {
+            .zip(reports)
+            .map(|(id, report)| {
                 let member = layout.members.iter().find(|m| m.id == id);
                 let gossiped = view.get(id);
                 ClusterNode {
@@ -59,6 +71,7 @@ impl AdminService {
                     up: ring.is_alive(id),
                     partitions: u32::try_from(layout.owned_partitions(id).len())
                         .unwrap_or(u32::MAX),
+                    report,
                 }
             })
             .collect();

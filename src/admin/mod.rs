@@ -232,7 +232,7 @@ impl AdminService {
             Route::PutGrant { bucket, access_key_id } => {
                 self.put_grant(&bucket, &access_key_id, read_json(body, max).await?).await
             }
-            Route::ClusterStatus => self.cluster_status(),
+            Route::ClusterStatus => self.cluster_status().await,
             Route::StageChange => self.stage_change(read_json(body, max).await?),
             Route::ClearChanges => Ok(self.clear_changes()),
             Route::ApplyChanges => self.apply_changes(force).await,

@@ -2,7 +2,10 @@
 
 use clap::Subcommand;
 use ringvault::admin::AdminClient;
-use ringvault::admin::api::{ClusterChange, ClusterStatus, RepairProgress, RepairRequest};
+use ringvault::admin::api::{
+    ClusterChange, ClusterStatus, NodeReport, RepairProgress, RepairRequest,
+};
+use ringvault::clock::{Clock, SystemClock};
 
 /// Why `ringvault health` exits 1 for a node that answered.
 #[derive(Debug, thiserror::Error)]
@@ -14,9 +17,17 @@ pub struct Unhealthy {
 
 #[derive(Subcommand)]
 pub enum ClusterCommand {
-    /// Every node this node knows: address, zone, capacity, up/down, partitions; the layout
-    /// version, N/R/W and pending hints.
-    Status,
+    /// Every node this node knows: address, zone, capacity, up/down, partitions, disk used and
+    /// free, hints held, rebalance and repair; the layout version, N/R/W and this node's work.
+    Status {
+        /// Redraw every --interval seconds until interrupted (with --json: one document per
+        /// line).
+        #[arg(long)]
+        watch: bool,
+        /// Seconds between two redraws of --watch.
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=3600))]
+        interval: u64,
+    },
     /// Stage adding a node (seen by gossip) to the layout.
     Add {
         /// The node's id, in hex, as `cluster status` shows it.
@@ -51,7 +62,7 @@ pub enum ClusterCommand {
 
 pub async fn run(client: &AdminClient, command: ClusterCommand, json: bool) -> anyhow::Result<()> {
     let change = match command {
-        ClusterCommand::Status => {
+        ClusterCommand::Status { watch: false, .. } => {
             let status = client.cluster_status().await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&status)?);
@@ -59,6 +70,9 @@ pub async fn run(client: &AdminClient, command: ClusterCommand, json: bool) -> a
                 print_status(&status);
             }
             return Ok(());
+        }
+        ClusterCommand::Status { watch: true, interval } => {
+            return watch(client, std::time::Duration::from_secs(interval), json).await;
         }
         ClusterCommand::Apply { force } => {
             let result = if force {
@@ -97,6 +111,62 @@ pub async fn run(client: &AdminClient, command: ClusterCommand, json: bool) -> a
     Ok(())
 }
 
+/// `cluster status --watch`: the status again every `interval` until interrupted. A node that
+/// does not answer is said so, and asked again at the next tick.
+async fn watch(
+    client: &AdminClient,
+    interval: std::time::Duration,
+    json: bool,
+) -> anyhow::Result<()> {
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let status = client.cluster_status().await;
+        let at = SystemClock.now().format("%Y-%m-%d %H:%M:%S UTC");
+        match (status, json) {
+            (Ok(status), true) => println!("{}", serde_json::to_string(&status)?),
+            (Err(e), true) => {
+                println!("{}", serde_json::json!({ "error": e.to_string(), "at": at.to_string() }))
+            }
+            (status, false) => {
+                // Clear the screen and home the cursor, then draw.
+                print!("\x1b[2J\x1b[H");
+                println!("{at}, every {} s (Ctrl-C to stop)\n", interval.as_secs());
+                match status {
+                    Ok(status) => print_status(&status),
+                    Err(e) => println!("the node does not answer: {e}"),
+                }
+            }
+        }
+    }
+}
+
+/// Bytes as a short binary-unit figure (`1.5 GiB`).
+fn bytes(n: u64) -> String {
+    bytesize::ByteSize::b(n).display().iec().to_string()
+}
+
+/// A node's own figures for the status table; dashes when it did not answer.
+fn report_columns(report: Option<&NodeReport>) -> [String; 5] {
+    let Some(r) = report else { return std::array::from_fn(|_| "-".to_owned()) };
+    let free = if r.disk_full {
+        format!("{} FULL", bytes(r.disk.free_bytes))
+    } else {
+        bytes(r.disk.free_bytes)
+    };
+    let rebalance = match r.rebalance.partitions_pending {
+        0 => "done".to_owned(),
+        n => format!("{n} to pull"),
+    };
+    let repair = match (&r.repair, r.repair.running) {
+        (p, true) => format!("{}/{}", p.partitions_done, p.partitions_total),
+        (p, false) if p.passes > 0 => "idle".to_owned(),
+        _ => "-".to_owned(),
+    };
+    [bytes(r.disk.used_bytes), free, r.hints_pending.to_string(), rebalance, repair]
+}
+
 fn print_status(status: &ClusterStatus) {
     println!("Node {} sees layout version {}", status.node_id, status.layout_version);
     println!(
@@ -104,12 +174,25 @@ fn print_status(status: &ClusterStatus) {
         status.replication_factor, status.read_quorum, status.write_quorum, status.partitions
     );
     println!(
-        "{:<18} {:<22} {:<22} {:<10} {:>8} {:<6} {:<8} {:>10}",
-        "NODE", "RPC", "S3", "ZONE", "CAPACITY", "STATE", "LAYOUT", "PARTITIONS"
+        "{:<18} {:<22} {:<22} {:<10} {:>8} {:<6} {:<8} {:>10} {:>10} {:>14} {:>7} {:<12} {:<9}",
+        "NODE",
+        "RPC",
+        "S3",
+        "ZONE",
+        "CAPACITY",
+        "STATE",
+        "LAYOUT",
+        "PARTITIONS",
+        "DISK USED",
+        "DISK FREE",
+        "HINTS",
+        "REBALANCE",
+        "REPAIR"
     );
     for n in &status.nodes {
+        let [used, free, hints, rebalance, repair] = report_columns(n.report.as_ref());
         println!(
-            "{:<18} {:<22} {:<22} {:<10} {:>8} {:<6} {:<8} {:>10}",
+            "{:<18} {:<22} {:<22} {:<10} {:>8} {:<6} {:<8} {:>10} {used:>10} {free:>14} {hints:>7} {rebalance:<12} {repair:<9}",
             n.node_id,
             n.rpc_addr.as_deref().unwrap_or("-"),
             n.s3_addr.as_deref().unwrap_or("-"),
@@ -117,7 +200,7 @@ fn print_status(status: &ClusterStatus) {
             n.capacity,
             if n.up { "up" } else { "down" },
             if n.in_layout { "member" } else { "-" },
-            n.partitions
+            n.partitions,
         );
     }
     let hints: u64 = status.pending_hints.iter().map(|h| h.count).sum();

@@ -25,6 +25,7 @@ mod read;
 mod read_repair;
 mod rebalance;
 mod replica;
+mod report;
 mod round;
 mod scan;
 mod scrub;
@@ -56,6 +57,7 @@ pub use purge::{PurgePass, PurgeStats, PurgeWorker};
 pub use read_repair::{Repair, RepairQueue};
 pub use rebalance::{RebalanceState, RebalanceWorker};
 pub use replica::{Local, Replica, ReplicaError, ScanRange};
+pub use report::NodeReport;
 pub use round::{QuorumRound, RoundState};
 pub use scan::{GroupedScan, Grouping, prefix_successor};
 pub use scrub::{ScrubControl, ScrubProgress, ScrubTotals, ScrubWorker};
@@ -195,6 +197,7 @@ impl Coordinator {
     /// Registers the handlers that let peers use this node as a replica.
     pub fn register(&self, router: &mut Router) {
         service::register(router, &self.inner.local);
+        self.register_report(router);
     }
 
     pub fn node_id(&self) -> NodeId {

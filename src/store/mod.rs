@@ -43,7 +43,7 @@ pub use codec::FORMAT_VERSION;
 pub use hints::{Hint, HintOp};
 pub use merkle::{BLOCK_PLACEMENT_TABLE, Entry, NodeDigest, TreeKind, block_hash, item_hash};
 pub use paxos::{PaxosAnswer, PaxosValue};
-pub use space::{Compaction, SpaceUsage, compact_file};
+pub use space::{Compaction, DiskUsage, SpaceUsage, compact_file};
 pub use tombstones::{TombstonePage, tombstone_time};
 pub use visit::{RawItem, Visit, Visitor};
 
@@ -259,6 +259,8 @@ pub struct Store {
     disk_full: Arc<AtomicBool>,
     /// Resolves when the writer thread has stopped and released the database.
     writer_stopped: Arc<std::sync::Mutex<Option<oneshot::Receiver<()>>>>,
+    /// The database file (`None` in memory), for the disk figures.
+    file: Option<Arc<Path>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -279,7 +281,9 @@ impl Store {
             .map_err(redb_err)?;
         let reserve = writer::Reserve::file(path.with_extension("reserve"), options.reserve_bytes);
         let opener = DbHandle::file_opener(path.to_owned(), options.cache_bytes);
-        Self::start(db, Some(opener), reserve, options)
+        let mut store = Self::start(db, Some(opener), reserve, options)?;
+        store.file = Some(Arc::from(path));
+        Ok(store)
     }
 
     /// A store in memory, for tests and simulation.
@@ -304,6 +308,7 @@ impl Store {
             commits: Arc::new(AtomicU64::new(0)),
             disk_full: Arc::default(),
             writer_stopped: Arc::new(std::sync::Mutex::new(None)),
+            file: None,
         })
     }
 
@@ -356,6 +361,7 @@ impl Store {
             commits,
             disk_full,
             writer_stopped: Arc::new(std::sync::Mutex::new(Some(stopped_rx))),
+            file: None,
         })
     }
 

@@ -35,6 +35,34 @@ impl Store {
     }
 }
 
+/// The disk as a node sees it: what its files take, and the room left on their file system.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DiskUsage {
+    /// Bytes the file system allocated to the database file and its disk reserve.
+    pub used_bytes: u64,
+    /// Bytes this node may still write on that file system.
+    pub free_bytes: u64,
+    /// The file system's size.
+    pub total_bytes: u64,
+}
+
+impl Store {
+    /// The disk figures of the database file (all zero for a store in memory, or where the
+    /// file system does not answer).
+    pub fn disk_usage(&self) -> DiskUsage {
+        use std::os::unix::fs::MetadataExt;
+        let Some(file) = &self.file else { return DiskUsage::default() };
+        // Allocated blocks, not lengths: the reserve is allocated, the database may be sparse.
+        let allocated = |path: &Path| std::fs::metadata(path).map_or(0, |m| m.blocks() * 512);
+        let used_bytes = allocated(file) + allocated(&file.with_extension("reserve"));
+        let dir = file.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let (free_bytes, total_bytes) = rustix::fs::statvfs(dir).map_or((0, 0), |fs| {
+            (fs.f_bavail.saturating_mul(fs.f_frsize), fs.f_blocks.saturating_mul(fs.f_frsize))
+        });
+        DiskUsage { used_bytes, free_bytes, total_bytes }
+    }
+}
+
 /// The database file's size before and after a compaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Compaction {

@@ -341,8 +341,15 @@ async fn five_nodes_two_down_keep_taking_writes_and_hand_off_on_return() {
 
 /// `ringvault health` against `node`: its exit status and what it printed (stdout, stderr).
 fn health_cli(node: &Node) -> (bool, String, String) {
+    admin_cli(node, &["health"])
+}
+
+/// Runs `ringvault <args> --admin-addr <node's>` with the suite's token: (success, stdout,
+/// stderr).
+fn admin_cli(node: &Node, args: &[&str]) -> (bool, String, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_ringvault"))
-        .args(["health", "--admin-addr", &node.ports.admin.to_string()])
+        .args(args)
+        .args(["--admin-addr", &node.ports.admin.to_string()])
         .env("RINGVAULT_ADMIN_TOKEN", ADMIN_TOKEN)
         .env_remove("RINGVAULT_ADMIN_ADDR")
         .output()
@@ -457,4 +464,58 @@ async fn the_first_node_bootstraps_the_layout_once_the_expected_nodes_are_up() {
     assert_eq!(admin.cluster_status().await.unwrap().layout_version, version);
     let got = first.s3().get_object().bucket(BUCKET).key("k").send().await.unwrap();
     assert_eq!(got.body.collect().await.unwrap().into_bytes().as_ref(), b"boot");
+}
+
+/// `cluster status` on any node shows every node's own figures: its disk, the hints it holds
+/// (a node down leaves hints on the others), and its rebalance; a node that is down shows none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_status_shows_each_nodes_disk_hints_and_rebalance() {
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let ports = free_ports(3);
+    let nodes = start_nodes(&dirs, &ports);
+    apply_layout(&nodes).await;
+    let admin = nodes[0].admin();
+    let status = admin.cluster_status().await.unwrap();
+    assert_eq!(status.nodes.len(), 3);
+    for node in &status.nodes {
+        let report = node.report.as_ref().unwrap_or_else(|| panic!("no report: {node:?}"));
+        // Every node holds at least its disk reserve, on a file system with room.
+        assert!(report.disk.used_bytes >= 64 << 20, "{report:?}");
+        assert!(report.disk.free_bytes > 0 && report.disk.free_bytes < report.disk.total_bytes);
+        assert_eq!((report.hints_pending, report.disk_full), (0, false), "{report:?}");
+        assert_eq!(report.rebalance.partitions_pending, 0, "{report:?}");
+    }
+
+    // The third node goes down; writes through the first leave hints for it.
+    let mut nodes: Vec<Option<Node>> = nodes.into_iter().map(Some).collect();
+    let down_id =
+        status.nodes.iter().find(|n| n.rpc_addr.as_deref() == Some(&ports[2].rpc.to_string()));
+    let down_id = down_id.expect("the third node is listed").node_id.clone();
+    nodes[2].take().unwrap().kill_9();
+    eventually("the first node to see the third down", Duration::from_secs(30), || async {
+        admin
+            .cluster_status()
+            .await
+            .is_ok_and(|s| s.nodes.iter().any(|n| n.node_id == down_id && !n.up))
+    })
+    .await;
+    let s3 = nodes[0].as_ref().unwrap().s3();
+    s3.create_bucket().bucket("hinted").send().await.unwrap();
+    for i in 0..5 {
+        let body = aws_sdk_s3::primitives::ByteStream::from(vec![7u8; 1000]);
+        s3.put_object().bucket("hinted").key(format!("k{i}")).body(body).send().await.unwrap();
+    }
+    let status = admin.cluster_status().await.unwrap();
+    let down = status.nodes.iter().find(|n| n.node_id == down_id).unwrap();
+    assert!(!down.up && down.report.is_none(), "{down:?}");
+    let hints: u64 =
+        status.nodes.iter().filter_map(|n| n.report.as_ref()).map(|r| r.hints_pending).sum();
+    assert!(hints >= 5, "the live nodes hold the down node's writes as hints: {status:?}");
+
+    // The table an operator reads: the figures, and dashes for the node that is down.
+    let (ok, stdout, stderr) = admin_cli(nodes[0].as_ref().unwrap(), &["cluster", "status"]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("DISK FREE") && stdout.contains("HINTS"), "{stdout}");
+    let row = stdout.lines().find(|l| l.starts_with(&down_id)).expect("a row for the down node");
+    assert!(row.contains(" down ") && row.trim_end().ends_with('-'), "{row}");
 }
