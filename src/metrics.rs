@@ -310,6 +310,8 @@ fn gauge(value: u64) -> i64 {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
     use super::*;
 
     #[test]
@@ -364,5 +366,156 @@ mod tests {
         let text = metrics.render(&drained);
         assert!(!text.contains("00000000000000aa"), "{text}");
         assert!(text.lines().any(|l| l == "ringvault_hints_pending_all 0"), "{text}");
+    }
+
+    /// Goal: the Grafana dashboard in docker/grafana queries only series this registry encodes, with
+    /// labels those series carry. Method: encode a registry with a sample in every family, list
+    /// the series names the `# TYPE` lines allow and the labels of each, then check every selector in
+    /// every panel query and variable query against them.
+    #[test]
+    fn the_grafana_dashboard_queries_only_metrics_the_node_exports() {
+        let dashboard: serde_json::Value =
+            serde_json::from_str(include_str!("../docker/grafana/ringvault.json")).unwrap();
+        let exported = exported_series(&every_family_rendered());
+        let mut queries = Vec::new();
+        for panel in dashboard_panels(&dashboard) {
+            for target in panel["targets"].as_array().into_iter().flatten() {
+                queries.push(target["expr"].as_str().unwrap().to_owned());
+            }
+        }
+        let variable_queries = dashboard["templating"]["list"].as_array().unwrap().iter();
+        let variable_queries: Vec<String> = variable_queries
+            .filter(|v| v["type"] == "query")
+            .map(|v| v["query"]["query"].as_str().or(v["query"].as_str()).unwrap().to_owned())
+            .collect();
+        let mut unknown = Vec::new();
+        for query in queries.iter().chain(&variable_queries) {
+            for (name, matchers) in selectors(query) {
+                let Some(labels) = exported.get(name) else {
+                    unknown.push(format!("{name} in {query}"));
+                    continue;
+                };
+                for label in matchers.iter().map(|m| m.split(['=', '!']).next().unwrap().trim()) {
+                    let scrape_label = label == "instance" || label == "job";
+                    if !scrape_label && !labels.contains(label) {
+                        unknown.push(format!("label {label} of {name} in {query}"));
+                    }
+                }
+            }
+        }
+        assert!(unknown.is_empty(), "the node exports no such series:\n{}", unknown.join("\n"));
+        // Every panel query follows the instance picker, and names at least one series.
+        for query in &queries {
+            let selectors = selectors(query);
+            assert!(!selectors.is_empty(), "{query}");
+            for (name, matchers) in selectors {
+                assert!(matchers.contains(&r#"instance=~"$instance""#), "{name} in {query}");
+            }
+        }
+    }
+
+    /// The dashboard imports anywhere: every panel and query reads the `datasource` variable,
+    /// not a datasource uid of the exporting Grafana, and no row is left empty.
+    #[test]
+    fn the_grafana_dashboard_reads_the_datasource_variable_and_fills_every_row() {
+        let dashboard: serde_json::Value =
+            serde_json::from_str(include_str!("../docker/grafana/ringvault.json")).unwrap();
+        let variables = dashboard["templating"]["list"].as_array().unwrap();
+        let variable = |name: &str| variables.iter().find(|v| v["name"] == name).unwrap();
+        assert_eq!(variable("datasource")["type"], "datasource");
+        assert_eq!(variable("datasource")["query"], "prometheus");
+        assert_eq!(variable("instance")["multi"], true);
+        assert_eq!(variable("instance")["includeAll"], true);
+        // An expanded row is followed by its panels at the top level; a collapsed one holds them.
+        let mut rows: Vec<(String, usize)> = Vec::new();
+        for panel in dashboard["panels"].as_array().unwrap() {
+            if panel["type"] == "row" {
+                let nested = panel["panels"].as_array().map_or(0, Vec::len);
+                rows.push((panel["title"].as_str().unwrap().to_owned(), nested));
+            } else {
+                rows.last_mut().expect("every panel sits in a row").1 += 1;
+            }
+        }
+        assert!(rows.len() >= 5, "{rows:?}");
+        assert!(rows.iter().all(|(_, panels)| *panels > 0), "an empty row: {rows:?}");
+        let datasource = serde_json::json!({ "type": "prometheus", "uid": "${datasource}" });
+        for panel in dashboard_panels(&dashboard).filter(|p| p["type"] != "row") {
+            assert_eq!(panel["datasource"], datasource, "{}", panel["title"]);
+            let targets = panel["targets"].as_array().unwrap();
+            assert!(!targets.is_empty(), "{}", panel["title"]);
+            for target in targets {
+                assert_eq!(target["datasource"], datasource, "{}", panel["title"]);
+            }
+        }
+    }
+
+    /// The registry's text with a sample in every labelled family, so that each family appears.
+    fn every_family_rendered() -> String {
+        let metrics = Metrics::new();
+        metrics.observe_s3_request("GetObject", 200, 0.002);
+        let pair = |kind| vec![(kind, 1)];
+        metrics.render(&ClusterSnapshot {
+            hints: vec![("00000000000000aa".into(), 1)],
+            layout_members: 3,
+            members_up: 2,
+            task_sets: vec![("requests", 1, 8)],
+            anti_entropy: pair("running"),
+            scrub: pair("running"),
+            rebalance: pair("partitions_pending"),
+            gc: pair("tombstones"),
+            lifecycle: pair("running"),
+            ..ClusterSnapshot::default()
+        })
+    }
+
+    /// Series names the `# TYPE` lines allow (counters `_total`; histograms `_bucket`, `_sum`,
+    /// `_count`), each with the label names its samples carry.
+    fn exported_series(text: &str) -> BTreeMap<String, BTreeSet<String>> {
+        let mut series = BTreeMap::new();
+        for line in text.lines() {
+            if let Some(family) = line.strip_prefix("# TYPE ") {
+                let (family, kind) = family.split_once(' ').unwrap();
+                let suffixes: &[&str] = match kind {
+                    "counter" => &["_total"],
+                    "histogram" => &["_bucket", "_sum", "_count"],
+                    "gauge" => &[""],
+                    other => panic!("no suffix rule for {other} families"),
+                };
+                for suffix in suffixes {
+                    series.insert(format!("{family}{suffix}"), BTreeSet::new());
+                }
+            } else if !line.starts_with('#') {
+                let (name, rest) = line.split_at(line.find(['{', ' ']).unwrap());
+                let labels = rest.strip_prefix('{').and_then(|r| r.split_once('}'));
+                let labels = labels.map_or("", |(labels, _)| labels).split(',');
+                let names = labels.filter_map(|l| l.split_once('=')).map(|(n, _)| n.to_owned());
+                series.get_mut(name).expect("a sample of a declared family").extend(names);
+            }
+        }
+        series
+    }
+
+    /// Every panel, those inside collapsed rows included.
+    fn dashboard_panels(dashboard: &serde_json::Value) -> impl Iterator<Item = &serde_json::Value> {
+        let top = dashboard["panels"].as_array().unwrap().iter();
+        top.flat_map(|p| std::iter::once(p).chain(p["panels"].as_array().into_iter().flatten()))
+    }
+
+    /// Each `ringvault_*` series a PromQL query names, with the matchers between its braces.
+    fn selectors(query: &str) -> Vec<(&str, Vec<&str>)> {
+        let is_name = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == ':';
+        let mut found = Vec::new();
+        for (start, _) in query.match_indices("ringvault_") {
+            if query[..start].ends_with(is_name) {
+                continue;
+            }
+            let rest = &query[start..];
+            let name = &rest[..rest.find(|c| !is_name(c)).unwrap_or(rest.len())];
+            let after = rest[name.len()..].trim_start();
+            let braces = after.strip_prefix('{').map_or("", |b| &b[..b.find('}').unwrap()]);
+            let matchers = braces.split(',').map(str::trim).filter(|m| !m.is_empty());
+            found.push((name, matchers.collect()));
+        }
+        found
     }
 }
