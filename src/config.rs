@@ -518,7 +518,7 @@ impl Config {
             root_key,
             block_size_bytes,
             inline_max_bytes,
-            cache_bytes: settings.cache_bytes.unwrap_or(32 << 20),
+            cache_bytes: settings.cache_bytes.unwrap_or(16 << 20),
             reclaim_grace: std::time::Duration::from_millis(
                 settings.reclaim_grace_ms.unwrap_or(600_000),
             ),

@@ -231,9 +231,9 @@ pub struct StoreOptions {
 impl Default for StoreOptions {
     fn default() -> Self {
         Self {
-            cache_bytes: 32 << 20,
+            cache_bytes: 16 << 20,
             group_commit_jobs_max: 256,
-            group_commit_bytes_max: 32 << 20,
+            group_commit_bytes_max: 8 << 20,
             reserve_bytes: 64 << 20,
             full_disk_probe: std::time::Duration::from_secs(5),
         }
