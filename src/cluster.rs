@@ -137,6 +137,13 @@ impl Cluster {
         let rpc_addr =
             listener.local_addr().map_err(|source| ClusterError::Bind { addr, source })?;
         let me = self.ring.me();
+        // A listener on every interface (0.0.0.0 in a container) is announced at the address
+        // the peers reach this node by, so `cluster status` shows where its S3 endpoint is.
+        let s3_addr = if s3_addr.ip().is_unspecified() {
+            SocketAddr::new(rpc_addr.ip(), s3_addr.port())
+        } else {
+            s3_addr
+        };
         self.ring.set_local_info(NodeInfo {
             id: me,
             rpc_addr,

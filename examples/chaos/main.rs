@@ -188,22 +188,29 @@ impl Run {
             _ => (round + 1) % n,
         };
         let hold = self.args.fault_secs;
+        // What the fault is called in the report: the docker command for a container.
+        let docker = self.nodes[target].is_container();
+        let (kill, stop, cut) = if docker {
+            ("docker kill", "docker pause", "docker network disconnect")
+        } else {
+            ("kill -9", "SIGSTOP", "partition")
+        };
         match fault {
             Fault::Kill => {
-                self.begin(format!("kill -9 node {target}"), vec![target], false);
+                self.begin(format!("{kill} node {target}"), vec![target], false);
                 self.nodes[target].kill_9();
                 self.hold(hold).await;
                 let seed = self.seed_for(target);
                 self.nodes[target].start(seed, &[]).await;
             }
             Fault::Stop => {
-                self.begin(format!("SIGSTOP node {target} ({hold} s)"), vec![target], true);
+                self.begin(format!("{stop} node {target} ({hold} s)"), vec![target], true);
                 self.nodes[target].pause();
                 self.hold(hold).await;
                 self.nodes[target].resume();
             }
             Fault::Partition => {
-                self.begin(format!("partition node {target} ({hold} s)"), vec![target], true);
+                self.begin(format!("{cut} node {target} ({hold} s)"), vec![target], true);
                 self.nodes[target].partition();
                 self.hold(hold).await;
                 self.nodes[target].heal();
@@ -229,7 +236,7 @@ impl Run {
                 self.nodes[target].free_disk();
             }
             Fault::KillAll => {
-                self.begin("kill -9 every node".into(), (0..n).collect(), false);
+                self.begin(format!("{kill} every node"), (0..n).collect(), false);
                 for node in &mut self.nodes {
                     node.kill_9();
                 }

@@ -17,7 +17,7 @@ RINGVAULT_BIN="$(rv_bin)"
 export RINGVAULT_BIN
 rv_venv
 
-all=(aws boto3_defaults rclone s3cmd restic deltalake browser)
+all=(aws boto3_defaults rclone s3cmd restic deltalake browser console)
 selected=("${@:-${all[@]}}")
 passed=0
 failed=0

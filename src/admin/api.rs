@@ -4,8 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::coordinator::{NodeReport, RebalanceProgress, RepairProgress, ScrubProgress};
-pub use crate::store::DiskUsage;
+pub use crate::coordinator::{
+    DiskUsage, NodeReport, RebalanceProgress, RepairProgress, ScrubProgress,
+};
 
 /// `GET /v1/status`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -149,6 +150,43 @@ pub struct BucketDetail {
     pub bucket: BucketSummary,
     pub grants: Vec<Grant>,
     pub tags: Vec<Tag>,
+}
+
+/// `GET /v1/buckets/{name}/usage`: what a bucket holds (its current versions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BucketUsage {
+    pub objects: u64,
+    pub bytes: u64,
+    /// False when the count stopped at its cap (100,000 objects): the figures are a floor.
+    pub complete: bool,
+}
+
+/// `GET /v1/buckets/{name}/objects?prefix=&after=&max=`: one page of a listing by "/".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectList {
+    pub prefix: String,
+    pub objects: Vec<ObjectEntry>,
+    /// Folders: the common prefixes up to the next "/".
+    pub prefixes: Vec<String>,
+    pub truncated: bool,
+    /// Pass as `after` for the next page.
+    pub next_after: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectEntry {
+    pub key: String,
+    pub size: u64,
+    pub etag: String,
+    pub last_modified: String,
+}
+
+/// The answer to `PUT /v1/buckets/{name}/objects/{key}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PutObjectResult {
+    pub key: String,
+    pub size: u64,
+    pub etag: String,
 }
 
 /// A grant seen from the bucket's side.

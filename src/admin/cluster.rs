@@ -339,11 +339,11 @@ impl AdminService {
                 ),
             ],
         };
-        Reply {
-            status: http::StatusCode::OK,
-            body: Some(self.inner.metrics.render(&snapshot).into()),
-            content_type: crate::metrics::CONTENT_TYPE,
-        }
+        Reply::whole(
+            http::StatusCode::OK,
+            crate::metrics::CONTENT_TYPE,
+            self.inner.metrics.render(&snapshot).into(),
+        )
     }
 
     fn staged(&self) -> std::sync::MutexGuard<'_, Vec<ClusterChange>> {

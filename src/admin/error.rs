@@ -24,6 +24,14 @@ pub enum ApiError {
     NoSuchAccessKey { access_key_id: String },
     #[error("no bucket {bucket}")]
     NoSuchBucket { bucket: String },
+    #[error("no object {key} in bucket {bucket}")]
+    NoSuchObject { bucket: String, key: String },
+    #[error("the object is larger than {max_bytes} bytes")]
+    ObjectTooLarge { max_bytes: u64 },
+    #[error("the upload did not arrive whole: {reason}")]
+    IncompleteBody { reason: String },
+    #[error("refused: {reason}")]
+    Refused { reason: String },
     #[error("access key {access_key_id} already exists")]
     AccessKeyAlreadyExists { access_key_id: String },
     #[error("{reason}; the layout is unchanged here: see `cluster status`, then stage again")]
@@ -39,6 +47,7 @@ pub enum ApiError {
 pub enum Subject<'a> {
     Key(&'a str),
     Bucket(&'a str),
+    Object { bucket: &'a str, key: &'a str },
     Nothing,
 }
 
@@ -46,9 +55,13 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
-            Self::NoSuchRoute { .. } | Self::NoSuchAccessKey { .. } | Self::NoSuchBucket { .. } => {
-                StatusCode::NOT_FOUND
-            }
+            Self::NoSuchRoute { .. }
+            | Self::NoSuchAccessKey { .. }
+            | Self::NoSuchBucket { .. }
+            | Self::NoSuchObject { .. } => StatusCode::NOT_FOUND,
+            Self::ObjectTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::IncompleteBody { .. } => StatusCode::BAD_REQUEST,
+            Self::Refused { .. } => StatusCode::CONFLICT,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::InvalidJson { .. } | Self::InvalidArgument { .. } => StatusCode::BAD_REQUEST,
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -70,6 +83,10 @@ impl ApiError {
             Self::InvalidArgument { .. } => "InvalidArgument",
             Self::NoSuchAccessKey { .. } => "NoSuchAccessKey",
             Self::NoSuchBucket { .. } => "NoSuchBucket",
+            Self::NoSuchObject { .. } => "NoSuchKey",
+            Self::ObjectTooLarge { .. } => "EntityTooLarge",
+            Self::IncompleteBody { .. } => "IncompleteBody",
+            Self::Refused { .. } => "Refused",
             Self::AccessKeyAlreadyExists { .. } => "AccessKeyAlreadyExists",
             Self::LayoutConflict { .. } => "LayoutConflict",
             Self::Unavailable => "ServiceUnavailable",
@@ -84,9 +101,25 @@ impl ApiError {
             (E::NoSuchAccessKey, Subject::Key(id)) => {
                 Self::NoSuchAccessKey { access_key_id: id.to_owned() }
             }
-            (E::NoSuchBucket, Subject::Bucket(name)) => {
+            (E::NoSuchBucket, Subject::Bucket(name) | Subject::Object { bucket: name, .. }) => {
                 Self::NoSuchBucket { bucket: name.to_owned() }
             }
+            (E::NoSuchKey | E::DeleteMarker { .. }, Subject::Object { bucket, key }) => {
+                Self::NoSuchObject { bucket: bucket.to_owned(), key: key.to_owned() }
+            }
+            (E::EntityTooLarge { max_bytes }, _) => Self::ObjectTooLarge { max_bytes },
+            (E::Body(e), _) => Self::IncompleteBody { reason: e.to_string() },
+            // What the object or bucket itself forbids here, said as the objects layer says it.
+            (
+                e @ (E::CustomerKeyRequired
+                | E::WrongCustomerKey
+                | E::Locked { .. }
+                | E::InvalidBucketState { .. }
+                | E::EncryptionMismatch { .. }
+                | E::NoSuchKmsKey { .. }
+                | E::EncryptionUnavailable { .. }),
+                _,
+            ) => Self::Refused { reason: e.to_string() },
             (E::Coordinator(c), _) => {
                 tracing::warn!(error = %c, "replication failed");
                 Self::Unavailable

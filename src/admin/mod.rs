@@ -2,7 +2,9 @@
 //! keys and bucket grants on a running node. `client` is the other end, used by the CLI.
 //!
 //! Invariants: every request is checked against the bearer token (in constant time) before it
-//! is even routed, so an unauthenticated caller learns nothing but 401. Bodies are bounded.
+//! is even routed, so an unauthenticated caller learns nothing but 401; the one exception is
+//! `GET /console`, a static page with no data. JSON bodies are bounded; an object uploaded
+//! through the console streams into the store like an S3 PUT.
 //! Secrets and the token never reach a log: requests are logged by route and status only, and
 //! the types that carry secrets withhold them from `Debug`. Keys and grants are items of the
 //! replicated store, so a change made here applies on every node, and the S3 front end (which
@@ -21,6 +23,7 @@ mod client;
 mod cluster;
 mod error;
 mod keys;
+mod objects;
 mod router;
 mod server;
 mod token;
@@ -31,14 +34,15 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures_util::FutureExt;
 use http::{HeaderMap, Request, Response, StatusCode, header};
-use http_body_util::{BodyExt, Full};
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full, StreamBody};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tracing::Instrument;
 
 use crate::coordinator::Coordinator;
 use crate::metrics::Metrics;
-use crate::objects::ObjectService;
+use crate::objects::{BodyError, ByteStream, ObjectService};
 use crate::ring::Ring;
 use crate::tasks::TaskSet;
 
@@ -98,13 +102,25 @@ impl ClusterHandle {
     }
 }
 
-pub type AdminResponse = Response<Full<Bytes>>;
+/// An admin answer's body: JSON or text in one piece, or an object's bytes streamed.
+pub type AdminBody = UnsyncBoxBody<Bytes, BodyError>;
+pub type AdminResponse = Response<AdminBody>;
 
-/// A handler's successful answer: a status and an optional JSON body.
+/// A handler's successful answer: a status, its headers and a body.
 struct Reply {
     status: StatusCode,
-    body: Option<Bytes>,
-    content_type: &'static str,
+    headers: HeaderMap,
+    body: ReplyBody,
+}
+
+enum ReplyBody {
+    Empty,
+    Whole(Bytes),
+    Stream(ByteStream),
+}
+
+fn whole(bytes: Bytes) -> AdminBody {
+    Full::new(bytes).map_err(|never| match never {}).boxed_unsync()
 }
 
 impl Reply {
@@ -113,7 +129,18 @@ impl Reply {
             tracing::error!(error = %e, "cannot encode an admin answer");
             ApiError::Internal
         })?;
-        Ok(Reply { status, body: Some(Bytes::from(body)), content_type: "application/json" })
+        Ok(Self::whole(status, "application/json", Bytes::from(body)))
+    }
+
+    fn whole(status: StatusCode, content_type: &'static str, body: Bytes) -> Reply {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONTENT_TYPE, http::HeaderValue::from_static(content_type));
+        Reply { status, headers, body: ReplyBody::Whole(body) }
+    }
+
+    /// 200 with `body` streamed; `headers` name its type and length.
+    fn stream(body: ByteStream, headers: HeaderMap) -> Reply {
+        Reply { status: StatusCode::OK, headers, body: ReplyBody::Stream(body) }
     }
 
     fn ok(value: &impl Serialize) -> Result<Reply, ApiError> {
@@ -121,7 +148,7 @@ impl Reply {
     }
 
     fn no_content() -> Reply {
-        Reply { status: StatusCode::NO_CONTENT, body: None, content_type: "application/json" }
+        Reply { status: StatusCode::NO_CONTENT, headers: HeaderMap::new(), body: ReplyBody::Empty }
     }
 }
 
@@ -160,7 +187,7 @@ impl AdminService {
 
     async fn handle_here<B>(&self, request: Request<B>) -> AdminResponse
     where
-        B: http_body::Body<Data = Bytes> + Send + Unpin,
+        B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
         B::Error: std::fmt::Display,
     {
         let span = tracing::info_span!(
@@ -170,7 +197,7 @@ impl AdminService {
             status = tracing::field::Empty,
         );
         // Health checks come every few seconds: logged at debug, not to drown the rest.
-        let quiet = request.uri().path() == "/v1/health";
+        let quiet = matches!(request.uri().path(), "/v1/health" | "/console");
         async {
             let outcome = std::panic::AssertUnwindSafe(self.dispatch(request)).catch_unwind().await;
             let outcome = outcome.unwrap_or_else(|_| {
@@ -179,11 +206,18 @@ impl AdminService {
             });
             let response = match outcome {
                 Ok(reply) => {
-                    let mut builder = Response::builder().status(reply.status);
-                    if reply.body.is_some() {
-                        builder = builder.header(header::CONTENT_TYPE, reply.content_type);
-                    }
-                    builder.body(Full::new(reply.body.unwrap_or_default())).unwrap_or_default()
+                    let body = match reply.body {
+                        ReplyBody::Empty => whole(Bytes::new()),
+                        ReplyBody::Whole(bytes) => whole(bytes),
+                        ReplyBody::Stream(stream) => {
+                            use futures_util::TryStreamExt;
+                            StreamBody::new(stream.map_ok(http_body::Frame::data)).boxed_unsync()
+                        }
+                    };
+                    let mut response = Response::new(body);
+                    *response.status_mut() = reply.status;
+                    *response.headers_mut() = reply.headers;
+                    response
                 }
                 Err(err) => error_response(&err),
             };
@@ -201,9 +235,13 @@ impl AdminService {
 
     async fn dispatch<B>(&self, request: Request<B>) -> Result<Reply, ApiError>
     where
-        B: http_body::Body<Data = Bytes> + Send + Unpin,
+        B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
         B::Error: std::fmt::Display,
     {
+        // The console page holds no data: it asks for the token and sends it with every call.
+        if request.method() == http::Method::GET && request.uri().path() == "/console" {
+            return Ok(console());
+        }
         if !self.authorized(request.headers()) {
             return Err(ApiError::Unauthorized);
         }
@@ -213,7 +251,8 @@ impl AdminService {
             .query()
             .is_some_and(|q| q.split('&').any(|p| p == "force" || p == "force=true"));
         tracing::Span::current().record("route", route.name());
-        let body = request.into_body();
+        let query = request.uri().query().map(str::to_owned);
+        let (parts, body) = request.into_parts();
         let max = self.inner.options.body_bytes_max;
         match route {
             Route::Status => Reply::ok(&self.status()),
@@ -238,6 +277,12 @@ impl AdminService {
             Route::ApplyChanges => self.apply_changes(force).await,
             Route::Repair => self.repair(read_json(body, max).await?),
             Route::Metrics => Ok(self.metrics()),
+            Route::BucketUsage { bucket } => self.bucket_usage(&bucket).await,
+            Route::ListObjects { bucket } => self.list_objects(&bucket, query.as_deref()).await,
+            Route::GetObject { bucket, key } => self.get_object(&bucket, &key).await,
+            Route::PutObject { bucket, key } => {
+                self.put_object(&bucket, &key, &parts.headers, body).await
+            }
         }
     }
 
@@ -261,6 +306,24 @@ impl AdminService {
     }
 }
 
+/// `GET /console`: the web console, one static page (console.html) that calls this API.
+fn console() -> Reply {
+    let mut reply = Reply::whole(
+        StatusCode::OK,
+        "text/html; charset=utf-8",
+        Bytes::from_static(include_str!("console.html").as_bytes()),
+    );
+    // Its own inline script and style only, nothing from elsewhere, never framed.
+    reply.headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        http::HeaderValue::from_static(
+            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
+        ),
+    );
+    reply.headers.insert(header::CACHE_CONTROL, http::HeaderValue::from_static("no-store"));
+    reply
+}
+
 fn error_response(err: &ApiError) -> AdminResponse {
     let body = api::ErrorBody { code: err.code().to_owned(), message: err.to_string() };
     let body = serde_json::to_vec(&body).unwrap_or_default();
@@ -273,7 +336,7 @@ fn error_response(err: &ApiError) -> AdminResponse {
         ApiError::MethodNotAllowed { allow, .. } => builder = builder.header(header::ALLOW, *allow),
         _ => {}
     }
-    builder.body(Full::new(Bytes::from(body))).unwrap_or_default()
+    builder.body(whole(Bytes::from(body))).unwrap_or_else(|_| Response::new(whole(Bytes::new())))
 }
 
 /// Reads a JSON body of at most `max` bytes; an empty body reads as `{}`.

@@ -27,6 +27,10 @@ pub enum Route {
     ApplyChanges,
     Repair,
     Metrics,
+    BucketUsage { bucket: String },
+    ListObjects { bucket: String },
+    GetObject { bucket: String, key: String },
+    PutObject { bucket: String, key: String },
 }
 
 impl Route {
@@ -51,6 +55,10 @@ impl Route {
             Self::ApplyChanges => "ApplyChanges",
             Self::Repair => "Repair",
             Self::Metrics => "Metrics",
+            Self::BucketUsage { .. } => "BucketUsage",
+            Self::ListObjects { .. } => "ListObjects",
+            Self::GetObject { .. } => "GetObject",
+            Self::PutObject { .. } => "PutObject",
         }
     }
 }
@@ -133,6 +141,23 @@ pub fn route(method: &Method, path: &str) -> Result<Route, ApiError> {
             Method::POST => Ok(Route::Explain { bucket: (*bucket).to_owned() }),
             _ => Err(refuse("POST")),
         },
+        ["v1", "buckets", bucket, "usage"] => match m {
+            Method::GET => Ok(Route::BucketUsage { bucket: (*bucket).to_owned() }),
+            _ => Err(refuse("GET")),
+        },
+        ["v1", "buckets", bucket, "objects"] => match m {
+            Method::GET => Ok(Route::ListObjects { bucket: (*bucket).to_owned() }),
+            _ => Err(refuse("GET")),
+        },
+        // The key is one segment, its slashes escaped (%2F): `encodeURIComponent(key)`.
+        ["v1", "buckets", bucket, "objects", key] => {
+            let (bucket, key) = ((*bucket).to_owned(), (*key).to_owned());
+            match m {
+                Method::GET => Ok(Route::GetObject { bucket, key }),
+                Method::PUT => Ok(Route::PutObject { bucket, key }),
+                _ => Err(refuse("GET, PUT")),
+            }
+        }
         ["v1", "buckets", bucket, "grants", id] => match m {
             Method::PUT => Ok(Route::PutGrant {
                 bucket: (*bucket).to_owned(),
@@ -172,6 +197,18 @@ mod tests {
                 Route::PutGrant { bucket: key("b1"), access_key_id: key("RVA") },
             ),
             (Method::POST, "/v1/buckets/b1/explain", Route::Explain { bucket: key("b1") }),
+            (Method::GET, "/v1/buckets/b1/usage", Route::BucketUsage { bucket: key("b1") }),
+            (Method::GET, "/v1/buckets/b1/objects", Route::ListObjects { bucket: key("b1") }),
+            (
+                Method::GET,
+                "/v1/buckets/b1/objects/docs%2Fa%20b.txt",
+                Route::GetObject { bucket: key("b1"), key: key("docs/a b.txt") },
+            ),
+            (
+                Method::PUT,
+                "/v1/buckets/b1/objects/k",
+                Route::PutObject { bucket: key("b1"), key: key("k") },
+            ),
         ];
         for (method, path, expected) in ok {
             assert_eq!(route(method, path).unwrap(), *expected, "{method} {path}");
@@ -189,6 +226,9 @@ mod tests {
             (Method::GET, "/v1/keys/", 404),
             (Method::GET, "/v1/buckets/b1/grants", 404),
             (Method::GET, "/v1/keys/%FF", 404),
+            (Method::DELETE, "/v1/buckets/b1/objects/k", 405),
+            (Method::POST, "/v1/buckets/b1/objects", 405),
+            (Method::GET, "/v1/buckets/b1/objects/a/b", 404),
         ];
         for (method, path, status) in refused {
             let err = route(method, path).unwrap_err();

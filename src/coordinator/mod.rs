@@ -48,6 +48,7 @@ use tokio_util::sync::CancellationToken;
 use write::WriteRound;
 use writer::{Payload, WriteJob};
 
+pub use crate::store::DiskUsage;
 pub use anti_entropy::{
     AntiEntropyWorker, RebalanceProgress, RepairControl, RepairProgress, RepairTotals, Scope,
 };
