@@ -13,8 +13,10 @@ use super::records::{self, OBJECTS, ObjectRecord};
 use super::versions::live_object;
 use super::{Error, ObjectService};
 
-/// Items fetched per scan while building a page.
-const SCAN_BATCH: usize = 1000;
+/// Most items fetched per scan while building a page: a page of 1,000 entries and the one
+/// after it, which says whether the page is truncated. A scan of a page's size alone would
+/// need a second round (of another full batch, from every replica asked) to learn that.
+const SCAN_BATCH_MAX: usize = 1001;
 
 /// What to list.
 #[derive(Debug, Clone, Default)]
@@ -87,12 +89,16 @@ impl ObjectService {
         // are passed over.
         let mut group: Option<Walked> = None;
         let mut count = 0usize;
+        let mut last_batch = 0usize;
         'scan: loop {
             let range = ScanRange { start: start.clone(), end: end.clone() };
-            let scanned = self
-                .coordinator()
-                .scan_grouped(OBJECTS, range, SCAN_BATCH, grouping.clone())
-                .await?;
+            // What the page still needs, and one more to know whether it is the last; twice
+            // the last batch when that one came back short of live entries (deleted keys).
+            let needed = query.max_keys.saturating_sub(count).saturating_add(1);
+            let batch = needed.max(last_batch.saturating_mul(2)).min(SCAN_BATCH_MAX);
+            last_batch = batch;
+            let scanned =
+                self.coordinator().scan_grouped(OBJECTS, range, batch, grouping.clone()).await?;
             let Some(last_key) = scanned.items.last().map(|(k, _)| k.clone()) else { break };
             for (item_key, siblings) in scanned.items {
                 let in_group = grouping.as_ref().and_then(|g| g.group_of(&item_key));

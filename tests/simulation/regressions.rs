@@ -557,3 +557,50 @@ fn listing_by_delimiter_is_exact_despite_replicas_that_missed_writes() {
         }
     });
 }
+
+/// A flat scan asks each node for its share of a page only. Where one node's partitions hold
+/// every key of the range (the worst case for that rule), its answer ends before the page is
+/// full; the scan must go on from there, so that every page is whole and every key is listed
+/// once, in order.
+#[test]
+fn a_flat_scan_is_whole_when_one_nodes_keys_crowd_the_range() {
+    runtime().block_on(async {
+        let cluster = SimCluster::new(11, 3);
+        let layout = cluster.coordinator(0).ring().layout();
+        // Keys whose partition the scan asks of node 0 (the first R = 2 owners in the rotation
+        // it starts at the partition number).
+        let asks_node_0 = |key: &[u8]| {
+            let p = layout.partition_of(ringvault::ring::item_hash(TABLE.0, key)).0;
+            let owners = cluster.partition_owners(p);
+            (0..2).any(|i| owners[(p as usize + i) % owners.len()] == 0)
+        };
+        let mut keys: Vec<Vec<u8>> = (0..5000)
+            .map(|i| format!("crowd{i:05}").into_bytes())
+            .filter(|k| asks_node_0(k))
+            .take(600)
+            .collect();
+        keys.sort();
+        for key in &keys {
+            cluster
+                .coordinator(1)
+                .put(TABLE, key, Some(b"v".to_vec()), VectorClock::new())
+                .await
+                .unwrap();
+        }
+        let mut listed = Vec::new();
+        let mut start = Bound::Unbounded;
+        loop {
+            let range = ScanRange { start: start.clone(), end: Bound::Unbounded };
+            let page = cluster.coordinator(2).scan(TABLE, range, 200).await.unwrap();
+            let Some((last, _)) = page.last() else { break };
+            start = Bound::Excluded(last.clone());
+            let whole = page.len() == 200;
+            listed.extend(page.into_iter().map(|(k, _)| k));
+            if !whole {
+                break;
+            }
+        }
+        assert_eq!(listed.len(), keys.len());
+        assert_eq!(listed, keys);
+    });
+}
