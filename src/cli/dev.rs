@@ -95,6 +95,7 @@ pub fn run(args: &DevArgs) -> anyhow::Result<()> {
     };
     let lifecycle_interval_ms = env_ms("RINGVAULT_LIFECYCLE_INTERVAL_MS")?;
     let lifecycle_day_ms = env_ms("RINGVAULT_LIFECYCLE_DAY_MS")?;
+    let reclaim_grace_ms = env_ms("RINGVAULT_RECLAIM_GRACE_MS")?;
     let website_domain = std::env::var("RINGVAULT_WEBSITE_DOMAIN").ok();
     let (key_id, secret, from_env) = match (
         std::env::var("RINGVAULT_ACCESS_KEY_ID").ok(),
@@ -128,6 +129,7 @@ pub fn run(args: &DevArgs) -> anyhow::Result<()> {
                 kms_keyring_file: kms_keyring.clone(),
                 lifecycle_interval_ms,
                 lifecycle_day_ms,
+                reclaim_grace_ms,
                 website_domain: website_domain.clone(),
                 ..Settings::default()
             };
