@@ -181,6 +181,15 @@ pub struct ObjectEntry {
     pub last_modified: String,
 }
 
+/// `POST /v1/buckets/{name}/objects/{key}/link`: a download link that works without the token
+/// until `expires`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DownloadLink {
+    /// Relative to the admin listener that made it.
+    pub url: String,
+    pub expires: String,
+}
+
 /// The answer to `PUT /v1/buckets/{name}/objects/{key}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PutObjectResult {

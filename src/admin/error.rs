@@ -32,6 +32,8 @@ pub enum ApiError {
     IncompleteBody { reason: String },
     #[error("refused: {reason}")]
     Refused { reason: String },
+    #[error("the download link is not valid, or it has expired")]
+    InvalidLink,
     #[error("access key {access_key_id} already exists")]
     AccessKeyAlreadyExists { access_key_id: String },
     #[error("{reason}; the layout is unchanged here: see `cluster status`, then stage again")]
@@ -62,6 +64,7 @@ impl ApiError {
             Self::ObjectTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::IncompleteBody { .. } => StatusCode::BAD_REQUEST,
             Self::Refused { .. } => StatusCode::CONFLICT,
+            Self::InvalidLink => StatusCode::FORBIDDEN,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::InvalidJson { .. } | Self::InvalidArgument { .. } => StatusCode::BAD_REQUEST,
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -87,6 +90,7 @@ impl ApiError {
             Self::ObjectTooLarge { .. } => "EntityTooLarge",
             Self::IncompleteBody { .. } => "IncompleteBody",
             Self::Refused { .. } => "Refused",
+            Self::InvalidLink => "InvalidLink",
             Self::AccessKeyAlreadyExists { .. } => "AccessKeyAlreadyExists",
             Self::LayoutConflict { .. } => "LayoutConflict",
             Self::Unavailable => "ServiceUnavailable",

@@ -2,8 +2,9 @@
 //! keys and bucket grants on a running node. `client` is the other end, used by the CLI.
 //!
 //! Invariants: every request is checked against the bearer token (in constant time) before it
-//! is even routed, so an unauthenticated caller learns nothing but 401; the one exception is
-//! `GET /console`, a static page with no data. JSON bodies are bounded; an object uploaded
+//! is even routed, so an unauthenticated caller learns nothing but 401; the exceptions are
+//! `GET /console`, a static page with no data, and `GET /v1/download`, whose link carries a
+//! short-lived signature made with the token instead. JSON bodies are bounded; an object uploaded
 //! through the console streams into the store like an S3 PUT.
 //! Secrets and the token never reach a log: requests are logged by route and status only, and
 //! the types that carry secrets withhold them from `Debug`. Keys and grants are items of the
@@ -239,8 +240,16 @@ impl AdminService {
         B::Error: std::fmt::Display,
     {
         // The console page holds no data: it asks for the token and sends it with every call.
-        if request.method() == http::Method::GET && request.uri().path() == "/console" {
-            return Ok(console());
+        // A download link carries a signature made with the token instead of the token.
+        if request.method() == http::Method::GET {
+            match request.uri().path() {
+                "/console" => return Ok(console()),
+                "/v1/download" => {
+                    tracing::Span::current().record("route", "Download");
+                    return self.download(request.uri().query()).await;
+                }
+                _ => {}
+            }
         }
         if !self.authorized(request.headers()) {
             return Err(ApiError::Unauthorized);
@@ -283,6 +292,7 @@ impl AdminService {
             Route::PutObject { bucket, key } => {
                 self.put_object(&bucket, &key, &parts.headers, body).await
             }
+            Route::ObjectLink { bucket, key } => self.object_link(&bucket, &key).await,
         }
     }
 

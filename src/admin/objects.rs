@@ -11,7 +11,7 @@ use futures_util::TryStreamExt;
 use http::{HeaderMap, HeaderValue, header};
 use http_body_util::BodyStream;
 
-use super::api::{BucketUsage, ObjectEntry, ObjectList, PutObjectResult};
+use super::api::{BucketUsage, DownloadLink, ObjectEntry, ObjectList, PutObjectResult};
 use super::error::{ApiError, Subject};
 use super::{AdminService, Reply, rfc3339};
 use crate::objects::{BodyError, ByteStream, ContentHeaders, ListQuery, ObjectLock, PutObject};
@@ -153,8 +153,10 @@ impl AdminService {
         headers.insert(header::CONTENT_TYPE, content_type);
         headers.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
         let name = key.rsplit('/').next().unwrap_or(key);
-        let encoded =
-            percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC);
+        // RFC 5987: everything but letters, digits and a few marks is percent-encoded.
+        const ATTR: &percent_encoding::AsciiSet =
+            &percent_encoding::NON_ALPHANUMERIC.remove(b'.').remove(b'-').remove(b'_').remove(b'~');
+        let encoded = percent_encoding::utf8_percent_encode(name, ATTR);
         if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename*=UTF-8''{encoded}"))
         {
             headers.insert(header::CONTENT_DISPOSITION, value);
@@ -230,6 +232,63 @@ impl AdminService {
             .map_err(|e| ApiError::from_objects(e, subject))?;
         let size = received.load(Ordering::Relaxed);
         Reply::ok(&PutObjectResult { key: key.to_owned(), size, etag: outcome.etag })
+    }
+}
+
+/// How long a download link works, in seconds.
+const LINK_LIFETIME_SECS: i64 = 300;
+
+/// What a download link signs: the object and the link's end.
+fn link_message(bucket: &str, key: &str, expires: i64) -> Vec<u8> {
+    format!("ringvault-download\n{bucket}\n{key}\n{expires}").into_bytes()
+}
+
+fn query_escape(text: &str) -> percent_encoding::PercentEncode<'_> {
+    percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC)
+}
+
+impl AdminService {
+    fn now_secs(&self) -> i64 {
+        self.inner.cluster.coordinator.clock().now().timestamp()
+    }
+
+    /// `POST /v1/buckets/{bucket}/objects/{key}/link`: a URL on this listener that downloads
+    /// the object without the token for [`LINK_LIFETIME_SECS`], signed with the token. A
+    /// browser cannot put the bearer header on a link it follows; with this one it saves the
+    /// object as it streams, instead of holding it in memory first.
+    pub(super) async fn object_link(&self, bucket: &str, key: &str) -> Result<Reply, ApiError> {
+        // Only for an object that is there now (the download looks it up again).
+        self.objects()
+            .head_object(bucket, key)
+            .await
+            .map_err(|e| ApiError::from_objects(e, Subject::Object { bucket, key }))?;
+        let expires = self.now_secs() + LINK_LIFETIME_SECS;
+        let signature = hex::encode(self.inner.token.sign(&link_message(bucket, key, expires)));
+        let url = format!(
+            "/v1/download?bucket={}&key={}&expires={expires}&signature={signature}",
+            query_escape(bucket),
+            query_escape(key)
+        );
+        Reply::ok(&DownloadLink { url, expires: rfc3339(expires.saturating_mul(1000)) })
+    }
+
+    /// `GET /v1/download?bucket=&key=&expires=&signature=`: the object a link names, while it
+    /// holds. Asked without the token: the signature stands for it.
+    pub(super) async fn download(&self, query: Option<&str>) -> Result<Reply, ApiError> {
+        let pairs = query_pairs(query.unwrap_or(""))?;
+        let get = |name: &str| pairs.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+        let (Some(bucket), Some(key), Some(expires), Some(signature)) =
+            (get("bucket"), get("key"), get("expires"), get("signature"))
+        else {
+            return Err(ApiError::InvalidLink);
+        };
+        let expires: i64 = expires.parse().map_err(|_| ApiError::InvalidLink)?;
+        let signature = hex::decode(signature).map_err(|_| ApiError::InvalidLink)?;
+        let genuine = self.inner.token.verify(&link_message(bucket, key, expires), &signature);
+        if !genuine || expires < self.now_secs() {
+            return Err(ApiError::InvalidLink);
+        }
+        self.get_object(bucket, key).await
     }
 }
 

@@ -31,6 +31,7 @@ pub enum Route {
     ListObjects { bucket: String },
     GetObject { bucket: String, key: String },
     PutObject { bucket: String, key: String },
+    ObjectLink { bucket: String, key: String },
 }
 
 impl Route {
@@ -59,6 +60,7 @@ impl Route {
             Self::ListObjects { .. } => "ListObjects",
             Self::GetObject { .. } => "GetObject",
             Self::PutObject { .. } => "PutObject",
+            Self::ObjectLink { .. } => "ObjectLink",
         }
     }
 }
@@ -158,6 +160,12 @@ pub fn route(method: &Method, path: &str) -> Result<Route, ApiError> {
                 _ => Err(refuse("GET, PUT")),
             }
         }
+        ["v1", "buckets", bucket, "objects", key, "link"] => match m {
+            Method::POST => {
+                Ok(Route::ObjectLink { bucket: (*bucket).to_owned(), key: (*key).to_owned() })
+            }
+            _ => Err(refuse("POST")),
+        },
         ["v1", "buckets", bucket, "grants", id] => match m {
             Method::PUT => Ok(Route::PutGrant {
                 bucket: (*bucket).to_owned(),
@@ -208,6 +216,11 @@ mod tests {
                 Method::PUT,
                 "/v1/buckets/b1/objects/k",
                 Route::PutObject { bucket: key("b1"), key: key("k") },
+            ),
+            (
+                Method::POST,
+                "/v1/buckets/b1/objects/a%2Fb/link",
+                Route::ObjectLink { bucket: key("b1"), key: key("a/b") },
             ),
         ];
         for (method, path, expected) in ok {

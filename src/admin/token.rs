@@ -38,6 +38,27 @@ impl AdminToken {
     }
 }
 
+impl AdminToken {
+    /// HMAC-SHA256 of `message` keyed by the token: signs what the token holder hands out
+    /// (a download link), so that only the node that has the token could have made it.
+    pub fn sign(&self, message: &[u8]) -> [u8; 32] {
+        use hmac::Mac;
+        let mut mac = hmac::Hmac::<Sha256>::new_from_slice(self.0.as_bytes())
+            .expect("HMAC takes a key of any length");
+        mac.update(message);
+        mac.finalize().into_bytes().into()
+    }
+
+    /// Whether `signature` is [`AdminToken::sign`] of `message`, compared in constant time.
+    pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
+        use hmac::Mac;
+        let mut mac = hmac::Hmac::<Sha256>::new_from_slice(self.0.as_bytes())
+            .expect("HMAC takes a key of any length");
+        mac.update(message);
+        mac.verify_slice(signature).is_ok()
+    }
+}
+
 impl std::fmt::Debug for AdminToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("AdminToken(<withheld>)")
@@ -57,6 +78,16 @@ mod tests {
         assert!(!token.matches(b"correct-horse-batterY"));
         assert!(!token.matches(b"correct-horse-battery "));
         assert!(!token.matches(b""));
+    }
+
+    #[test]
+    fn a_signature_holds_only_for_its_message_and_token() {
+        let token = AdminToken::new("correct-horse-battery".into());
+        let signature = token.sign(b"bucket\nkey\n1700000000");
+        assert!(token.verify(b"bucket\nkey\n1700000000", &signature));
+        assert!(!token.verify(b"bucket\nkey\n1700000001", &signature));
+        assert!(!AdminToken::new("another".into()).verify(b"bucket\nkey\n1700000000", &signature));
+        assert!(!token.verify(b"bucket\nkey\n1700000000", &signature[..31]));
     }
 
     #[test]
