@@ -335,7 +335,9 @@ fn cluster_config(settings: &Settings) -> Result<Option<ClusterConfig>, ConfigEr
     let rpc_addr = settings.rpc_addr.ok_or_else(|| {
         ConfigError::Invalid("a cluster node needs its RPC address (RINGVAULT_RPC_ADDR)".into())
     })?;
-    let secret = match (&settings.cluster_secret, &settings.cluster_secret_file) {
+    // An empty variable counts as unset, so that a compose override can hand over to a file.
+    let variable = settings.cluster_secret.as_ref().filter(|s| !s.is_empty());
+    let secret = match (variable, &settings.cluster_secret_file) {
         (Some(s), _) => s.clone(),
         (None, Some(path)) => secret_from_file(path)?,
         (None, None) => {
@@ -440,8 +442,9 @@ impl Config {
     /// Applies defaults to `settings` and checks them.
     pub fn resolve(settings: Settings) -> Result<Config, ConfigError> {
         let cluster = cluster_config(&settings)?;
-        let secret_access_key = match (settings.secret_access_key, &settings.secret_access_key_file)
-        {
+        // An empty variable counts as unset, as for the cluster secret.
+        let variable = settings.secret_access_key.filter(|s| !s.is_empty());
+        let secret_access_key = match (variable, &settings.secret_access_key_file) {
             (Some(s), _) => Some(s),
             (None, Some(path)) => Some(secret_from_file(path)?),
             (None, None) => None,
@@ -651,9 +654,18 @@ mod tests {
         let config = Config::resolve(settings.clone()).unwrap();
         assert_eq!(config.root_key, Some(("RVROOT".into(), "root-secret-from-a-file".into())));
         assert_eq!(config.cluster.unwrap().secret, "a-long-enough-cluster-secret");
-        // The variable wins over the file; a missing file is an error naming it.
+        // The variable wins over the file, unless it is empty (compose.secrets.yaml empties
+        // the variables compose.yaml sets); a missing file is an error naming it.
         let both = Settings { secret_access_key: Some("from-env".into()), ..settings.clone() };
         assert_eq!(Config::resolve(both).unwrap().root_key.unwrap().1, "from-env");
+        let emptied = Settings {
+            secret_access_key: Some(String::new()),
+            cluster_secret: Some(String::new()),
+            ..settings.clone()
+        };
+        let config = Config::resolve(emptied).unwrap();
+        assert_eq!(config.root_key.unwrap().1, "root-secret-from-a-file");
+        assert_eq!(config.cluster.unwrap().secret, "a-long-enough-cluster-secret");
         let missing = dir.path().join("absent");
         let gone = Settings { secret_access_key_file: Some(missing.clone()), ..settings };
         let err = Config::resolve(gone).err().unwrap().to_string();
