@@ -22,6 +22,9 @@ fi
 context="$(mktemp -d)"
 trap 'rm -rf "$context"' EXIT
 cp "$bin" "$context/ringvault"
+# The release profile keeps line tables for profiling; the image keeps only the symbols (a
+# backtrace still names functions): 108 MB -> 19 MB.
+strip --strip-debug "$context/ringvault"
 cp docker/Dockerfile "$context/Dockerfile"
 mkdir "$context/data"
 docker build -t "$tag" "$context"
