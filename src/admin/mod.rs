@@ -115,7 +115,6 @@ struct Reply {
 }
 
 enum ReplyBody {
-    Empty,
     Whole(Bytes),
     Stream(ByteStream),
 }
@@ -149,7 +148,8 @@ impl Reply {
     }
 
     fn no_content() -> Reply {
-        Reply { status: StatusCode::NO_CONTENT, headers: HeaderMap::new(), body: ReplyBody::Empty }
+        let body = ReplyBody::Whole(Bytes::new());
+        Reply { status: StatusCode::NO_CONTENT, headers: HeaderMap::new(), body }
     }
 }
 
@@ -208,7 +208,6 @@ impl AdminService {
             let response = match outcome {
                 Ok(reply) => {
                     let body = match reply.body {
-                        ReplyBody::Empty => whole(Bytes::new()),
                         ReplyBody::Whole(bytes) => whole(bytes),
                         ReplyBody::Stream(stream) => {
                             use futures_util::TryStreamExt;
@@ -260,7 +259,6 @@ impl AdminService {
             .query()
             .is_some_and(|q| q.split('&').any(|p| p == "force" || p == "force=true"));
         tracing::Span::current().record("route", route.name());
-        let query = request.uri().query().map(str::to_owned);
         let (parts, body) = request.into_parts();
         let max = self.inner.options.body_bytes_max;
         match route {
@@ -287,7 +285,7 @@ impl AdminService {
             Route::Repair => self.repair(read_json(body, max).await?),
             Route::Metrics => Ok(self.metrics()),
             Route::BucketUsage { bucket } => self.bucket_usage(&bucket).await,
-            Route::ListObjects { bucket } => self.list_objects(&bucket, query.as_deref()).await,
+            Route::ListObjects { bucket } => self.list_objects(&bucket, parts.uri.query()).await,
             Route::GetObject { bucket, key } => self.get_object(&bucket, &key).await,
             Route::PutObject { bucket, key } => {
                 self.put_object(&bucket, &key, &parts.headers, body).await

@@ -14,7 +14,9 @@ use http_body_util::BodyStream;
 use super::api::{BucketUsage, DownloadLink, ObjectEntry, ObjectList, PutObjectResult};
 use super::error::{ApiError, Subject};
 use super::{AdminService, Reply, rfc3339};
-use crate::objects::{BodyError, ByteStream, ContentHeaders, ListQuery, ObjectLock, PutObject};
+use crate::objects::{
+    BodyError, ByteStream, ContentHeaders, KEY_LEN_MAX, ListQuery, ObjectLock, PutObject,
+};
 
 /// Most keys and folders one listing page holds.
 const PAGE_KEYS_MAX: usize = 1000;
@@ -135,14 +137,8 @@ impl AdminService {
             .await
             .map_err(|e| ApiError::from_objects(e, subject))?;
         let size = info.size();
-        let body: ByteStream = if size == 0 {
-            Box::pin(futures_util::stream::empty())
-        } else {
-            objects
-                .open_object(&info, 0, size - 1)
-                .await
-                .map_err(|e| ApiError::from_objects(e, subject))?
-        };
+        let body =
+            objects.open_whole(&info).await.map_err(|e| ApiError::from_objects(e, subject))?;
         let mut headers = HeaderMap::new();
         let content_type = info
             .headers()
@@ -182,10 +178,10 @@ impl AdminService {
         B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
         B::Error: std::fmt::Display,
     {
-        if key.len() > KEY_BYTES_MAX {
+        if key.len() > KEY_LEN_MAX {
             return Err(ApiError::InvalidArgument {
                 field: "key",
-                reason: format!("is longer than {KEY_BYTES_MAX} bytes"),
+                reason: format!("is longer than {KEY_LEN_MAX} bytes"),
             });
         }
         let subject = Subject::Object { bucket, key };
@@ -291,6 +287,3 @@ impl AdminService {
         self.get_object(bucket, key).await
     }
 }
-
-/// Longest object key, in bytes (as S3).
-const KEY_BYTES_MAX: usize = 1024;

@@ -159,10 +159,11 @@ fn report_columns(report: Option<&NodeReport>) -> [String; 5] {
         0 => "done".to_owned(),
         n => format!("{n} to pull"),
     };
-    let repair = match (&r.repair, r.repair.running) {
-        (p, true) => format!("{}/{}", p.partitions_done, p.partitions_total),
-        (p, false) if p.passes > 0 => "idle".to_owned(),
-        _ => "-".to_owned(),
+    let p = &r.repair;
+    let repair = match (p.running, p.passes) {
+        (true, _) => format!("{}/{}", p.partitions_done, p.partitions_total),
+        (false, 1..) => "idle".to_owned(),
+        (false, 0) => "-".to_owned(),
     };
     [bytes(r.disk.used_bytes), free, r.hints_pending.to_string(), rebalance, repair]
 }

@@ -42,6 +42,10 @@ pub use multipart::{
     CompletePart, Completing, CreateUpload, PART_NUMBER_MAX, PartInfo, PartsPage, PutPart,
     UploadInfo, UploadsPage, UploadsQuery,
 };
+/// Largest object key S3 accepts, in bytes of UTF-8 (the S3 front end and the admin console
+/// both refuse longer ones).
+pub const KEY_LEN_MAX: usize = 1024;
+
 pub use object::{
     ChecksumRequest, DeleteCondition, DeleteTarget, ExpectedChecksum, InterruptedPuts, ObjectInfo,
     ObjectLock, PutObject, PutOutcome, WriteCondition,

@@ -409,6 +409,15 @@ impl ObjectService {
         self.object_version(bucket, key, None).await
     }
 
+    /// Streams the whole body of a version found by `head_object` (see `open_object`); an
+    /// empty body is an empty stream.
+    pub async fn open_whole(&self, info: &ObjectInfo) -> Result<ByteStream, Error> {
+        match info.size() {
+            0 => Ok(Box::pin(futures_util::stream::empty())),
+            size => self.open_object(info, 0, size - 1).await,
+        }
+    }
+
     /// Streams bytes `start..=end` of a version found by `head_object`, once its first piece is
     /// in hand: a body whose blocks cannot be read fails here, before any answer went out,
     /// never as a success cut short. A block that fails later ends the stream with an error

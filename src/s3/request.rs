@@ -6,8 +6,7 @@ use percent_encoding::percent_decode_str;
 
 use super::error::{S3Error, S3ErrorCode};
 
-/// Largest key S3 accepts, in bytes of UTF-8.
-pub const KEY_LEN_MAX: usize = 1024;
+pub use crate::objects::KEY_LEN_MAX;
 
 /// The bucket and key a request addresses.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

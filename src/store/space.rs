@@ -55,12 +55,17 @@ impl Store {
         // Allocated blocks, not lengths: the reserve is allocated, the database may be sparse.
         let allocated = |path: &Path| std::fs::metadata(path).map_or(0, |m| m.blocks() * 512);
         let used_bytes = allocated(file) + allocated(&file.with_extension("reserve"));
-        let dir = file.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let (free_bytes, total_bytes) = rustix::fs::statvfs(dir).map_or((0, 0), |fs| {
-            (fs.f_bavail.saturating_mul(fs.f_frsize), fs.f_blocks.saturating_mul(fs.f_frsize))
-        });
+        let (free_bytes, total_bytes) = room_beside(file).unwrap_or((0, 0));
         DiskUsage { used_bytes, free_bytes, total_bytes }
     }
+}
+
+/// `(free, total)` bytes of the file system that holds `file`: free as this process may use
+/// it; `None` where the file system does not answer.
+pub(super) fn room_beside(file: &Path) -> Option<(u64, u64)> {
+    let dir = file.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let fs = rustix::fs::statvfs(dir).ok()?;
+    Some((fs.f_bavail.saturating_mul(fs.f_frsize), fs.f_blocks.saturating_mul(fs.f_frsize)))
 }
 
 /// The database file's size before and after a compaction.

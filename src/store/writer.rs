@@ -149,9 +149,8 @@ impl Reserve {
         }
         // Only with room to spare: taking the last free bytes back would fill the disk again at
         // once (the writer tries again later).
-        let dir = path.parent().unwrap_or_else(|| std::path::Path::new("."));
-        if let Ok(fs) = rustix::fs::statvfs(dir)
-            && fs.f_bavail.saturating_mul(fs.f_frsize) < self.bytes.saturating_mul(4)
+        if let Some((free, _)) = super::space::room_beside(path)
+            && free < self.bytes.saturating_mul(4)
         {
             tracing::debug!(path = %path.display(), "too little room for the disk reserve yet");
             return;

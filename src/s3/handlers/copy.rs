@@ -182,11 +182,7 @@ impl Handlers<'_> {
         };
         let algorithm: Option<ChecksumAlgorithm> =
             new_algorithm.or_else(|| info.checksum().map(|c| c.algorithm));
-        let body: ByteStream = if info.size() == 0 {
-            Box::pin(futures_util::stream::empty())
-        } else {
-            self.objects.open_object(&info, 0, info.size() - 1).await.map_err(map_error)?
-        };
+        let body: ByteStream = self.objects.open_whole(&info).await.map_err(map_error)?;
         let (owner, acl) = self.new_object_owner_and_acl(headers, &bucket, ctx.principal()).await?;
         let put = PutObject {
             encryption: sse,
