@@ -376,6 +376,13 @@ async fn health_says_whether_the_node_can_serve_as_the_ring_changes() {
 
     apply_layout(&nodes).await;
     for node in &nodes {
+        // Running the layout and seeing every peer answer probes are learnt apart: wait for
+        // the second too before reading the CLI.
+        let admin = node.admin();
+        eventually("the node to see its two peers up", Duration::from_secs(30), || async {
+            admin.health().await.is_ok_and(|h| h.members_up == 3)
+        })
+        .await;
         let (ok, stdout, stderr) = health_cli(node);
         assert!(ok, "{stderr}");
         assert!(stdout.contains("3 of 3 members up"), "{stdout}");
