@@ -10,12 +10,17 @@
 //! from what was read and outranks any concurrent plain write (see `Sibling::lww_key`).
 //!
 //! Outcomes: `Ok(Ok(version))` committed; `Ok(Err(refusal))` the caller refused, nothing was
-//! written; `Contended` other conditional writes on the key kept preempting this one;
-//! `QuorumNotReached` no majority of owners answered. In both error cases the write may still
-//! be decided later if it reached an acceptor (a later round completes it), as with any write
-//! whose answer was lost; the next conditional request on the key settles it first.
+//! written; `Contended` other conditional writes on the key kept preempting this one before it
+//! proposed anything that could still be applied; `Undecided` it proposed a version, and could
+//! not learn whether it was (or will be) applied; `QuorumNotReached` no majority of owners
+//! answered. A refusal and `Contended` are definite: a client retries them as writes that did
+//! not happen, so they are answered only once no round can apply this request's version (a
+//! request whose proposal another proposer completed, and a third then overwrote, learns from
+//! the decisions the owners keep that it was applied). In the other error cases the write may
+//! still be decided later, as with any write whose answer was lost; the next conditional
+//! request on the key settles it first.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -25,7 +30,7 @@ use super::{Coordinator, CoordinatorError};
 use crate::causality::{CONSENSUS_ACTOR, Sibling, Siblings};
 use crate::consensus::{Ballot, Proposer, Reply, Request, Step};
 use crate::ring::NodeId;
-use crate::store::{PaxosValue, TableId};
+use crate::store::{Decided, PaxosValue, TableId};
 
 /// Rounds a conditional write tries before it reports contention or unreachable owners.
 const ROUNDS_MAX: u32 = 12;
@@ -55,10 +60,18 @@ impl Coordinator {
         }
         let me = self.node_id();
         let mut seen = Ballot::default();
+        // The version this request proposed and that may still be applied. While it may, the
+        // request proposes it again rather than decide anew, so that it has one live proposal
+        // and its answer says what became of it: a refusal or a conflict only once it can no
+        // longer be applied.
         let mut mine: Option<Sibling> = None;
         let mut last = Retry::Unreachable;
         let mut own = Ballot::default();
-        for round in 0..ROUNDS_MAX {
+        // Past `ROUNDS_MAX`, rounds go on only to settle a proposal that may still be applied.
+        for round in 0..ROUNDS_MAX * 2 {
+            if round >= ROUNDS_MAX && mine.is_none() {
+                break;
+            }
             if round > 0 {
                 tokio::time::sleep(backoff(round, own)).await;
             }
@@ -84,20 +97,30 @@ impl Coordinator {
                 step = match step {
                     Step::Decide { promised, committed } => {
                         let mut current = Siblings::new();
+                        let mut decided = BTreeSet::new();
                         for node in &promised {
-                            if let Some(read) = reads.get(node) {
+                            if let Some((read, applied)) = reads.get(node) {
                                 current.merge(read);
+                                decided.extend(applied.iter().copied());
                             }
                         }
                         // The last decision, even where its item copy is gone (clean-up).
-                        if let Some(Some(decided)) = committed {
-                            current.apply(decided);
+                        if let Some(Some(last_decision)) = committed {
+                            current.apply(last_decision);
                         }
-                        // An earlier round of this request was completed by another proposer.
-                        if let Some(m) = &mine
-                            && current.iter().any(|s| s == m)
-                        {
-                            return Ok(Ok(m.clone()));
+                        if let Some(m) = &mine {
+                            match fate(m, &current, &decided) {
+                                Fate::Applied => return Ok(Ok(m.clone())),
+                                Fate::Unknown => return Err(CoordinatorError::Undecided),
+                                Fate::Open => {
+                                    step = proposer.propose(Some(m.clone()));
+                                    continue;
+                                }
+                                Fate::Replaced => mine = None,
+                            }
+                        }
+                        if round >= ROUNDS_MAX {
+                            break Retry::Contended;
                         }
                         tracing::debug!(
                             key = %String::from_utf8_lossy(key),
@@ -142,6 +165,8 @@ impl Coordinator {
             );
         }
         Err(match last {
+            // Proposed, and neither seen applied nor replaced: a later round may apply it.
+            _ if mine.is_some() => CoordinatorError::Undecided,
             Retry::Contended => CoordinatorError::Contended,
             Retry::Unreachable => CoordinatorError::QuorumNotReached {
                 needed: super::majority(self.quorum().replication_factor),
@@ -202,7 +227,7 @@ impl Coordinator {
         table: TableId,
         key: &[u8],
         request: Request<PaxosValue>,
-        reads: &mut BTreeMap<NodeId, Siblings>,
+        reads: &mut BTreeMap<NodeId, (Siblings, Vec<Decided>)>,
     ) -> Step<PaxosValue> {
         let ballot = proposer.ballot();
         let mut calls = FuturesUnordered::new();
@@ -224,7 +249,7 @@ impl Coordinator {
             let step = match answer {
                 Ok(answer) => {
                     if matches!(answer.reply, Reply::Promise { .. }) {
-                        reads.insert(node, answer.current);
+                        reads.insert(node, (answer.current, answer.decided));
                     }
                     proposer.on_reply(node, ballot, answer.reply)
                 }
@@ -241,6 +266,35 @@ impl Coordinator {
     }
 }
 
+/// What became of a version this request proposed, as a round's read shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fate {
+    /// It was chosen: it is in the read, or among the decisions the owners applied.
+    Applied,
+    /// Another version was chosen in its place in the key's chain: it never will be.
+    Replaced,
+    /// Nothing was chosen in its place yet: a round may still choose it.
+    Open,
+    /// Its place was taken, by it or by another, and the decisions kept do not reach back far
+    /// enough to say which.
+    Unknown,
+}
+
+/// Each version chosen for a key holds one more consensus decision than the one before
+/// (`consensus_version`), so a version's count is its place in the chain: `mine` was applied
+/// if an owner applied it, and replaced if one applied another version in its place.
+fn fate(mine: &Sibling, current: &Siblings, decided: &BTreeSet<Decided>) -> Fate {
+    let id = Decided::of(mine);
+    if current.iter().any(|s| s == mine) || decided.contains(&id) {
+        return Fate::Applied;
+    }
+    if decided.iter().any(|d| d.count == id.count) {
+        return Fate::Replaced;
+    }
+    let reached = current.iter().map(|s| s.clock.get(CONSENSUS_ACTOR)).max().unwrap_or(0);
+    if reached >= id.count { Fate::Unknown } else { Fate::Open }
+}
+
 /// The pause before round `round` (from 1): exponential, spread by the proposer's last
 /// ballot so that proposers that preempt each other do not retry in lockstep, those of one
 /// node included (many requests through one node each draw their own ballot; a spread by node
@@ -253,4 +307,42 @@ fn backoff(round: u32, last: Ballot) -> Duration {
     seed[16..].copy_from_slice(&round.to_le_bytes());
     let spread = u32::try_from(xxhash_rust::xxh3::xxh3_64(&seed) % 16).unwrap_or(0);
     base / 2 + base * spread / 8
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::causality::VectorClock;
+
+    /// A version in place `count` of a key's chain, written by `writer`.
+    fn at(count: u64, writer: u64) -> Sibling {
+        let mut clock = VectorClock::new();
+        clock.set(CONSENSUS_ACTOR, count);
+        Sibling { clock, timestamp_ms: 10, writer, value: Some(vec![writer as u8]) }
+    }
+
+    #[test]
+    fn a_proposal_is_applied_replaced_open_or_unknown_by_what_the_owners_report() {
+        let mine = at(3, 1);
+        let theirs = at(3, 2);
+        let later = at(4, 2);
+        let none = BTreeSet::new();
+        let log = |versions: &[&Sibling]| versions.iter().map(|v| Decided::of(v)).collect();
+        // Read where it stands, or overwritten since with the owners' decisions naming it.
+        assert_eq!(fate(&mine, &Siblings::from(mine.clone()), &none), Fate::Applied);
+        assert_eq!(
+            fate(&mine, &Siblings::from(later.clone()), &log(&[&mine, &later])),
+            Fate::Applied
+        );
+        // Another version took its place, read or only named.
+        assert_eq!(
+            fate(&mine, &Siblings::from(later.clone()), &log(&[&theirs, &later])),
+            Fate::Replaced
+        );
+        // Nothing in its place yet: the chain stands before it.
+        assert_eq!(fate(&mine, &Siblings::from(at(2, 2)), &log(&[&at(2, 2)])), Fate::Open);
+        assert_eq!(fate(&mine, &Siblings::new(), &none), Fate::Open);
+        // Its place is taken, and the decisions kept start after it.
+        assert_eq!(fate(&mine, &Siblings::from(later.clone()), &log(&[&later])), Fate::Unknown);
+    }
 }

@@ -104,9 +104,14 @@ pub enum CoordinatorError {
         "the ring is between layouts, one change on top of another; conditional writes wait until it settled"
     )]
     Settling,
-    /// Other conditional writes on the key kept preempting this one.
+    /// Other conditional writes on the key kept preempting this one, and it was written
+    /// nowhere (or its proposal can no longer be applied).
     #[error("conditional write contended: other conditional writes on the key kept winning")]
     Contended,
+    /// A conditional write proposed its version, and whether that version was applied (or
+    /// still will be, by a later round that completes it) could not be learnt.
+    #[error("the outcome of this conditional write is unknown: its version may yet be applied")]
+    Undecided,
 }
 
 /// Replicated reads and writes through this node.

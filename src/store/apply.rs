@@ -286,8 +286,8 @@ fn consensus_step(
     request: crate::consensus::Request<paxos::PaxosValue>,
 ) -> Result<WriteOutcome, StoreError> {
     let full = item_key(table, key);
-    let (reply, decided) = paxos::step(paxos_table, &full, request)?;
-    let current = match (&reply, decided) {
+    let paxos::Stepped { reply, apply, decided } = paxos::step(paxos_table, &full, request)?;
+    let current = match (&reply, apply) {
         (crate::consensus::Reply::Promise { .. }, _) => load(items, &full)?.0,
         (_, Some(version)) => {
             merge(items, indexes, table, key, &Siblings::from(version))?;
@@ -295,7 +295,7 @@ fn consensus_step(
         }
         _ => Siblings::new(),
     };
-    Ok(WriteOutcome::Paxos(paxos::PaxosAnswer { reply, current }))
+    Ok(WriteOutcome::Paxos(paxos::PaxosAnswer { reply, current, decided }))
 }
 
 fn merge(

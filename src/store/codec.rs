@@ -38,6 +38,19 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, StoreE
     }
 }
 
+/// Like `decode`, for a value followed by more bytes: returns those too.
+pub fn decode_prefix<'a, T: DeserializeOwned>(
+    bytes: &'a [u8],
+    what: &str,
+) -> Result<(T, &'a [u8]), StoreError> {
+    match bytes.split_first() {
+        Some((&FORMAT_VERSION, body)) => postcard::take_from_bytes(body)
+            .map_err(|e| StoreError::Corrupt { what: format!("decoding {what}: {e}") }),
+        Some((v, _)) => Err(StoreError::Corrupt { what: format!("unknown format version {v}") }),
+        None => Err(StoreError::Corrupt { what: format!("empty {what} value") }),
+    }
+}
+
 pub fn encode_block(data: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(data.len() + 4);
     out.extend_from_slice(&crc32c::crc32c(data).to_le_bytes());

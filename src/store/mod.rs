@@ -42,7 +42,7 @@ use crate::causality::{Actor, Sibling, Siblings, VectorClock};
 pub use codec::FORMAT_VERSION;
 pub use hints::{Hint, HintOp};
 pub use merkle::{BLOCK_PLACEMENT_TABLE, Entry, NodeDigest, TreeKind, block_hash, item_hash};
-pub use paxos::{PaxosAnswer, PaxosValue};
+pub use paxos::{DECIDED_KEPT, Decided, PaxosAnswer, PaxosValue};
 pub use space::{Compaction, DiskUsage, SpaceUsage, compact_file};
 pub use tombstones::{TombstonePage, tombstone_time};
 pub use visit::{RawItem, Visit, Visitor};

@@ -255,6 +255,25 @@ async fn a_paxos_promise_and_acceptance_survive_a_restart_and_a_commit_applies_t
     assert_eq!(item.winner().unwrap().value.as_deref(), Some(&b"decided"[..]));
     assert_eq!(item.len(), 1, "the decided version supersedes what it read");
     assert_eq!(store.paxos_pending(T, b"k").unwrap(), None, "a commit clears the acceptance");
+    // The row remembers the decision, once however often it is committed, and a promise
+    // names it: a proposer whose version was since overwritten learns it was applied.
+    let again = Proposal { ballot: b(4), value: Some(version.clone()) };
+    answer(store.write(step(Request::Commit(again))).await.unwrap());
+    let next = answer(store.write(step(Request::Prepare(b(5)))).await.unwrap());
+    assert_eq!(next.decided, vec![crate::store::Decided::of(&version)]);
+    assert_eq!(next.decided[0].count, 1, "its place in the key's chain");
+    let mut round = 6;
+    for n in 2..=u64::try_from(crate::store::DECIDED_KEPT).unwrap() + 1 {
+        let mut newer = version.clone();
+        newer.clock.set(crate::causality::CONSENSUS_ACTOR, n);
+        let commit = Proposal { ballot: b(round), value: Some(newer) };
+        answer(store.write(step(Request::Commit(commit))).await.unwrap());
+        round += 1;
+    }
+    let last = answer(store.write(step(Request::Prepare(b(round)))).await.unwrap());
+    assert_eq!(last.decided.len(), crate::store::DECIDED_KEPT, "the oldest decision goes");
+    assert_eq!(last.decided[0].count, 2);
+    assert_eq!(last.decided.last().unwrap().count, 33);
 }
 
 #[tokio::test(start_paused = true)]

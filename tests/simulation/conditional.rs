@@ -101,6 +101,9 @@ struct Op {
     started: u64,
     /// The step it was acknowledged at, and the log it wrote.
     acked: Option<(u64, Vec<u32>)>,
+    /// Answered as not written: its condition failed (412) or other conditional writes kept
+    /// preempting it (409, which a client retries as a write that did not happen).
+    denied: bool,
 }
 
 /// Every conditional operation issued, by id.
@@ -119,7 +122,7 @@ impl History {
     /// A fresh operation id, recorded as started at `step`.
     pub fn begin(&mut self, key: &[u8], condition: Condition, step: u64) -> u32 {
         self.next_id += 1;
-        let op = Op { key: key.to_vec(), condition, started: step, acked: None };
+        let op = Op { key: key.to_vec(), condition, started: step, acked: None, denied: false };
         self.ops.insert(self.next_id, op);
         self.next_id
     }
@@ -130,10 +133,16 @@ impl History {
                 self.acked += 1;
                 self.ops.get_mut(&id).expect("begun").acked = Some((step, log.clone()));
             }
-            Outcome::Refused => self.refused += 1,
+            Outcome::Refused => {
+                self.refused += 1;
+                self.ops.get_mut(&id).expect("begun").denied = true;
+            }
             Outcome::Failed(e) => {
                 self.undecided += 1;
-                self.contended += u64::from(matches!(e, CoordinatorError::Contended));
+                if matches!(e, CoordinatorError::Contended) {
+                    self.contended += 1;
+                    self.ops.get_mut(&id).expect("begun").denied = true;
+                }
             }
             Outcome::Cancelled => self.undecided += 1,
         }
@@ -156,6 +165,12 @@ impl History {
             return Err(violation(
                 "the chain holds only issued operations",
                 format!("{name}: {unknown}"),
+            ));
+        }
+        if let Some(denied) = final_log.iter().find(|id| self.ops[id].denied) {
+            return Err(violation(
+                "a conditional write answered as refused or conflicting is not applied",
+                format!("{name}: op {denied} in {final_log:?}"),
             ));
         }
         let acked: Vec<(u32, &Op, u64, &Vec<u32>)> = self
