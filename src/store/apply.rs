@@ -219,12 +219,18 @@ fn put_block(
     id: BlockId,
     data: &[u8],
 ) -> Result<WriteOutcome, StoreError> {
-    let encoded = codec::encode_block(data);
-    let old = blocks
-        .insert(id.to_key().as_slice(), encoded.as_slice())
-        .map_err(redb_err)?
-        .map(|v| merkle::block_content(v.value()));
-    merkle.block(id, old, Some(merkle::block_content(&encoded)))?;
+    let key = id.to_key();
+    let old =
+        blocks.get(key.as_slice()).map_err(redb_err)?.map(|v| merkle::block_content(v.value()));
+    // Encoded straight into the page: a block is copied once on its way to the file.
+    let mut slot = blocks
+        .insert_reserve(key.as_slice(), data.len() + codec::BLOCK_OVERHEAD)
+        .map_err(redb_err)?;
+    let stored = slot.as_mut();
+    codec::encode_block_into(data, stored);
+    let new = merkle::block_content(stored);
+    drop(slot);
+    merkle.block(id, old, Some(new))?;
     Ok(WriteOutcome::Done)
 }
 

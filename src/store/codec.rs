@@ -51,11 +51,22 @@ pub fn decode_prefix<'a, T: DeserializeOwned>(
     }
 }
 
+/// Bytes a stored block takes beyond its data: the checksum in front.
+pub const BLOCK_OVERHEAD: usize = 4;
+
+#[cfg(test)]
 pub fn encode_block(data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(data.len() + 4);
-    out.extend_from_slice(&crc32c::crc32c(data).to_le_bytes());
-    out.extend_from_slice(data);
+    let mut out = vec![0; data.len() + BLOCK_OVERHEAD];
+    encode_block_into(data, &mut out);
     out
+}
+
+/// Writes the stored form of `data` into `out` (`data.len() + BLOCK_OVERHEAD` bytes, such as
+/// space reserved in the table's page, so that the block is copied once).
+pub fn encode_block_into(data: &[u8], out: &mut [u8]) {
+    let (crc, rest) = out.split_at_mut(BLOCK_OVERHEAD);
+    crc.copy_from_slice(&crc32c::crc32c(data).to_le_bytes());
+    rest.copy_from_slice(data);
 }
 
 /// Returns the block's data after checking its checksum.
