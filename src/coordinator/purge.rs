@@ -37,6 +37,8 @@ use crate::store::TableId;
 
 /// Tombstones checked with the members per round.
 const BATCH: usize = 256;
+/// Graces a node that left the layout is waited for after it was last heard from.
+const LEAVER_PATIENCE: u32 = 4;
 
 /// One tombstoned item: `(table, key, siblings)`.
 type Item = (TableId, Vec<u8>, Siblings);
@@ -164,12 +166,17 @@ impl PurgeWorker {
         let mut members: Vec<NodeId> = layout.members.iter().map(|m| m.id).collect();
         // Nodes that left the layout but still run (a decommissioned node before it is
         // stopped) may hold copies their clean-up would send back to the owners: they are
-        // asked too. Those that are down are not waited for (see ARCHITECTURE, invariant 15).
+        // asked too, and one this node cannot reach now but heard from within
+        // `LEAVER_PATIENCE` graces postpones the purge like a silent member: it may be cut off
+        // rather than stopped, and would hand its copies back once the partition heals. One
+        // silent for longer is taken as stopped for good (see ARCHITECTURE, invariant 15).
         let view = c.ring().view();
+        let patience = self.grace.saturating_mul(LEAVER_PATIENCE);
         let leavers: Vec<NodeId> = view
             .states()
             .map(|s| s.info.id)
-            .filter(|id| !members.contains(id) && *id != c.node_id() && c.alive(*id))
+            .filter(|id| !members.contains(id) && *id != c.node_id())
+            .filter(|id| c.alive(*id) || c.ring().silence(*id).is_some_and(|s| s < patience))
             .collect();
         members.extend(leavers);
         let mut agreed = vec![true; items.len()];

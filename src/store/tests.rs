@@ -618,6 +618,21 @@ async fn a_purge_forgets_only_copies_the_tombstone_covers_and_no_hint_needs() {
     // A live version is never a tombstone to purge with, even where nothing is stored.
     let live = store.get(T, b"back").unwrap().unwrap();
     assert_eq!(store.purgeable(&[(T, b"none".to_vec(), live)]).unwrap(), vec![false]);
+    // A copy that missed the delete waits for the tombstone: the tombstone covers it, but were
+    // this node's purge call to fail while the other owners forget theirs, it would be left
+    // with nothing to beat it.
+    let missed = Store::in_memory(StoreOptions::default()).unwrap();
+    missed.write(coordinate(b"gone", VectorClock::new(), b"v")).await.unwrap();
+    let gone = tombstone(b"gone");
+    assert_eq!(missed.purgeable(std::slice::from_ref(&gone)).unwrap(), vec![false]);
+    let merged = WriteOp::Merge {
+        table: T,
+        key: b"gone".to_vec(),
+        siblings: gone.2.clone(),
+        hint_for: None,
+    };
+    missed.write(merged).await.unwrap();
+    assert_eq!(missed.purgeable(std::slice::from_ref(&gone)).unwrap(), vec![true]);
     // The purge itself checks again, in its own transaction.
     store.write(WriteOp::Purge { items }).await.unwrap();
     assert!(store.get(T, b"gone").unwrap().is_none());

@@ -11,7 +11,7 @@
 use redb::{ReadableDatabase, ReadableTable, Table};
 
 use super::{Store, StoreError, TableId, codec, hints, item_key, redb_err, tables};
-use crate::causality::Siblings;
+use crate::causality::{Sibling, Siblings};
 
 /// The newest timestamp of an item that is only tombstones (`None`: absent or live).
 pub fn tombstone_time(siblings: &Siblings) -> Option<i64> {
@@ -125,8 +125,12 @@ impl Store {
     }
 
     /// For each `(table, key, tombstone)`: whether this node's copy may be purged with it. It
-    /// may if the node holds nothing for the item, or only versions the tombstone covers, and
-    /// no hint refers to the item (a hint is a write still on its way to an owner).
+    /// may if the node holds nothing for the item, or only tombstones the tombstone covers, and
+    /// no hint refers to the item (a hint is a write still on its way to an owner). A covered
+    /// version that is not a tombstone (a copy that missed the delete) waits until the
+    /// tombstone reached it (anti-entropy, read repair): the owners forget their copies at
+    /// once, and one whose call fails would otherwise keep that version with nothing left
+    /// anywhere to beat it.
     pub fn purgeable(
         &self,
         items: &[(TableId, Vec<u8>, Siblings)],
@@ -138,7 +142,10 @@ impl Store {
         for (table, key, tombstone) in items {
             let hinted = refs.get(hints::item_ref(table.0, key).as_slice()).map_err(redb_err)?;
             let covered = match stored.get(item_key(*table, key).as_slice()).map_err(redb_err)? {
-                Some(v) => tombstone.covers(&codec::decode_siblings(v.value())?),
+                Some(v) => {
+                    let held = codec::decode_siblings(v.value())?;
+                    held.iter().all(Sibling::is_tombstone) && tombstone.covers(&held)
+                }
                 None => true,
             };
             out.push(hinted.is_none() && covered && tombstone_time(tombstone).is_some());
