@@ -30,12 +30,7 @@ pub fn encode<T: Serialize>(value: &T, what: &str) -> Result<Vec<u8>, StoreError
 }
 
 pub fn decode<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, StoreError> {
-    match bytes.split_first() {
-        Some((&FORMAT_VERSION, body)) => postcard::from_bytes(body)
-            .map_err(|e| StoreError::Corrupt { what: format!("decoding {what}: {e}") }),
-        Some((v, _)) => Err(StoreError::Corrupt { what: format!("unknown format version {v}") }),
-        None => Err(StoreError::Corrupt { what: format!("empty {what} value") }),
-    }
+    decode_prefix(bytes, what).map(|(value, _)| value)
 }
 
 /// Like `decode`, for a value followed by more bytes: returns those too.
