@@ -25,6 +25,8 @@ use crate::store::Store;
 const LAYOUT_META: &str = "layout";
 /// Meta key of the layout before it, kept while a rebalance may still be moving data.
 const PREVIOUS_LAYOUT_META: &str = "layout_previous";
+/// How often the gossiped view is checked for changes worth saving.
+const VIEW_CHECK: Duration = Duration::from_secs(5);
 /// Meta key of the count of this node's starts (u32, big-endian).
 const INCARNATION_KEY: &str = "incarnation";
 /// How often a node drops data it no longer owns.
@@ -101,6 +103,10 @@ impl Cluster {
         if let Some(previous) = load_layout(store, PREVIOUS_LAYOUT_META)? {
             ring.set_previous_layout(previous);
         }
+        // Nodes that left and were not drained, and forgotten ones, stay known across a
+        // restart of the whole cluster (the purge waits for the former).
+        ring.load_view(store)?;
+        ring.set_drained(!ring.layout().is_member(me) && store.holds_nothing()?);
         let tcp = TcpTransport::new(me, config.secret.as_bytes(), seed, TcpOptions::default());
         let rpc = RpcClient::new(Arc::new(tcp.clone()), RPC_TIMEOUT);
         let (repairs, repair_rx) = RepairQueue::new(REPAIR_QUEUE);
@@ -186,6 +192,7 @@ impl Cluster {
         let repairs = self.repairs.take();
         let coordinator = self.coordinator.clone();
         let persist = persist_layouts(self.ring.clone(), self.store.clone(), shutdown.clone());
+        let persist_view = persist_view(self.ring.clone(), self.store.clone(), shutdown.clone());
         let bootstrap = Bootstrap {
             ring: self.ring.clone(),
             rpc: self.rpc.clone(),
@@ -219,6 +226,7 @@ impl Cluster {
                 cleanup.run(shutdown.clone()),
                 anti_entropy.run(shutdown.clone()),
                 persist,
+                persist_view,
                 bootstrap.run(shutdown.clone()),
                 async move {
                     tokio::select! {
@@ -307,6 +315,21 @@ impl Bootstrap {
                 () = tokio::time::sleep(self.interval) => {}
                 _ = shutdown.wait_for(|s| *s) => return,
             }
+        }
+    }
+}
+
+/// Saves the gossiped view every `VIEW_CHECK` when it changed in a way that matters (see
+/// `Ring::save_view`).
+async fn persist_view(ring: Ring, store: Store, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(VIEW_CHECK) => {}
+            _ = shutdown.wait_for(|s| *s) => return,
+        }
+        let (ring, store) = (ring.clone(), store.clone());
+        if !matches!(tokio::task::spawn_blocking(move || ring.save_view(&store)).await, Ok(Ok(_))) {
+            tracing::warn!("cannot save the gossiped view");
         }
     }
 }

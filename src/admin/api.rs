@@ -332,6 +332,12 @@ pub struct ClusterNode {
     pub up: bool,
     /// Partitions whose preference list includes the node.
     pub partitions: u32,
+    /// Out of the layout and said it holds nothing (its clean-up finished), or forgotten.
+    #[serde(default)]
+    pub drained: bool,
+    /// Forgotten by the cluster (`cluster forget`): ignored from then on.
+    #[serde(default)]
+    pub forgotten: bool,
     /// What the node said about itself when asked for this status (its disk, hints, rebalance
     /// and repair); `None` if it did not answer within a second.
     #[serde(default)]
@@ -364,6 +370,14 @@ pub enum ClusterChange {
     /// Double the partition count: each partition splits into two halves that keep its
     /// owners (no data moves). Applied alone, once no earlier change is still settling.
     SplitPartitions,
+}
+
+/// `POST /v1/cluster/forget`: a node out of the layout that will not come back, which the
+/// cluster stops waiting for (the tombstone purge waits for every node that left until it
+/// said it holds nothing).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForgetNode {
+    pub node_id: String,
 }
 
 /// `POST /v1/cluster/apply`: the layout the staged changes produced.

@@ -18,8 +18,9 @@ use serde::de::DeserializeOwned;
 use super::AdminToken;
 use super::api::{
     ApplyResult, BucketDetail, BucketList, ClusterChange, ClusterStatus, CreateKeyRequest,
-    ErrorBody, ExplainRequest, Explanation, GrantRequest, Health, ImportKeyRequest, KeyDetail,
-    KeyList, KeySummary, NewKey, RepairAccepted, RepairRequest, Status, UpdateKeyRequest,
+    ErrorBody, ExplainRequest, Explanation, ForgetNode, GrantRequest, Health, ImportKeyRequest,
+    KeyDetail, KeyList, KeySummary, NewKey, RepairAccepted, RepairRequest, Status,
+    UpdateKeyRequest,
 };
 
 /// Time one call may take, connection included.
@@ -152,6 +153,12 @@ impl AdminClient {
     /// `apply_changes` even while an earlier change is still being synced.
     pub async fn apply_changes_forced(&self) -> Result<ApplyResult, ClientError> {
         self.json(Method::POST, "/v1/cluster/apply?force=true", None::<&()>).await
+    }
+
+    /// `POST /v1/cluster/forget`: the cluster stops waiting for a node that left for good.
+    pub async fn forget_node(&self, node_id: &str) -> Result<ForgetNode, ClientError> {
+        let request = ForgetNode { node_id: node_id.to_owned() };
+        self.json(Method::POST, "/v1/cluster/forget", Some(&request)).await
     }
 
     /// `POST /v1/repair`: starts an anti-entropy pass on the node.

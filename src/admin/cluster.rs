@@ -7,8 +7,8 @@ use std::collections::BTreeSet;
 use http::StatusCode;
 
 use super::api::{
-    ApplyResult, ClusterChange, ClusterNode, ClusterStatus, GcProgress, Health, PendingHints,
-    RepairAccepted, RepairRequest,
+    ApplyResult, ClusterChange, ClusterNode, ClusterStatus, ForgetNode, GcProgress, Health,
+    PendingHints, RepairAccepted, RepairRequest,
 };
 use super::error::ApiError;
 use super::{AdminService, Reply};
@@ -71,6 +71,8 @@ impl AdminService {
                     up: ring.is_alive(id),
                     partitions: u32::try_from(layout.owned_partitions(id).len())
                         .unwrap_or(u32::MAX),
+                    drained: gossiped.is_some_and(|s| s.drained),
+                    forgotten: gossiped.is_some_and(|s| s.heartbeat == crate::ring::FORGOTTEN),
                     report,
                 }
             })
@@ -370,6 +372,35 @@ impl AdminService {
         let mut staged = self.staged();
         staged.push(change);
         Reply::ok(&*staged)
+    }
+
+    /// Forgets a node out of the layout that will not come back (see `Ring::forget_node`):
+    /// refused for a member, for this node, and for a node that answers (its clean-up will
+    /// say it holds nothing; forgetting it would make it drop what it still has to hand on).
+    pub(super) fn forget_node(&self, request: ForgetNode) -> Result<Reply, ApiError> {
+        let ring = &self.inner.cluster.ring;
+        let id = parse_id(&request.node_id)?;
+        let refuse = |reason: &str| ApiError::LayoutConflict { reason: reason.into() };
+        if id == ring.me() {
+            return Err(refuse("a node cannot forget itself"));
+        }
+        if ring.layout().is_member(id) {
+            return Err(refuse("the node is a member: remove it from the layout first"));
+        }
+        if ring.is_alive(id) {
+            return Err(refuse(
+                "the node answers: let its clean-up finish (it then says it holds nothing), \
+                 or stop it for good first",
+            ));
+        }
+        if !ring.forget_node(id) {
+            return Err(ApiError::InvalidArgument {
+                field: "node_id",
+                reason: format!("{} is not known to this node", request.node_id),
+            });
+        }
+        tracing::warn!(node = %hex(id), "forgot a node that left the layout");
+        Reply::ok(&ForgetNode { node_id: hex(id) })
     }
 
     pub(super) fn clear_changes(&self) -> Reply {

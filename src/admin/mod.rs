@@ -282,6 +282,7 @@ impl AdminService {
             Route::StageChange => self.stage_change(read_json(body, max).await?),
             Route::ClearChanges => Ok(self.clear_changes()),
             Route::ApplyChanges => self.apply_changes(force).await,
+            Route::ForgetNode => self.forget_node(read_json(body, max).await?),
             Route::Repair => self.repair(read_json(body, max).await?),
             Route::Metrics => Ok(self.metrics()),
             Route::BucketUsage { bucket } => self.bucket_usage(&bucket).await,

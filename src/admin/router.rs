@@ -25,6 +25,7 @@ pub enum Route {
     StageChange,
     ClearChanges,
     ApplyChanges,
+    ForgetNode,
     Repair,
     Metrics,
     BucketUsage { bucket: String },
@@ -54,6 +55,7 @@ impl Route {
             Self::StageChange => "StageChange",
             Self::ClearChanges => "ClearChanges",
             Self::ApplyChanges => "ApplyChanges",
+            Self::ForgetNode => "ForgetNode",
             Self::Repair => "Repair",
             Self::Metrics => "Metrics",
             Self::BucketUsage { .. } => "BucketUsage",
@@ -108,6 +110,10 @@ pub fn route(method: &Method, path: &str) -> Result<Route, ApiError> {
         },
         ["v1", "cluster", "apply"] => match m {
             Method::POST => Ok(Route::ApplyChanges),
+            _ => Err(refuse("POST")),
+        },
+        ["v1", "cluster", "forget"] => match m {
+            Method::POST => Ok(Route::ForgetNode),
             _ => Err(refuse("POST")),
         },
         ["v1", "repair"] => match m {

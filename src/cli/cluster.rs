@@ -1,4 +1,4 @@
-//! `ringvault cluster status|add|remove|set|apply`, `ringvault repair` and `ringvault health`.
+//! `ringvault cluster status|add|remove|forget|set|apply`, `ringvault repair` and `ringvault health`.
 
 use clap::Subcommand;
 use ringvault::admin::AdminClient;
@@ -39,6 +39,11 @@ pub enum ClusterCommand {
     },
     /// Stage removing a node from the layout.
     Remove { node_id: String },
+    /// Forget a node that left the layout and will not come back (its disk is lost): tombstone
+    /// purges stop waiting for it. A node that left waits to be forgotten only if it stopped
+    /// before its clean-up said it holds nothing; a forgotten node drops its data if it runs
+    /// again, and must be wiped to rejoin.
+    Forget { node_id: String },
     /// Stage changing a member's zone or capacity.
     Set {
         node_id: String,
@@ -87,6 +92,15 @@ pub async fn run(client: &AdminClient, command: ClusterCommand, json: bool) -> a
                     "Applied layout version {}: {} members, {} replica slots moved.",
                     result.layout_version, result.members, result.moved_replicas
                 );
+            }
+            return Ok(());
+        }
+        ClusterCommand::Forget { node_id } => {
+            let forgotten = client.forget_node(&node_id).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&forgotten)?);
+            } else {
+                println!("Forgot node {}: the cluster no longer waits for it.", forgotten.node_id);
             }
             return Ok(());
         }
@@ -200,7 +214,13 @@ fn print_status(status: &ClusterStatus) {
             n.zone,
             n.capacity,
             if n.up { "up" } else { "down" },
-            if n.in_layout { "member" } else { "-" },
+            match (n.in_layout, n.drained, n.forgotten) {
+                (true, ..) => "member",
+                (false, _, true) => "forgot",
+                (false, true, false) => "-",
+                // Left without saying it holds nothing: tombstone purges wait for it.
+                (false, false, false) => "left",
+            },
             n.partitions,
         );
     }

@@ -242,6 +242,9 @@ impl AntiEntropyWorker {
     /// One pass over `scope`, recording its progress.
     pub async fn pass(&self, scope: Scope) {
         let c = &self.coordinator;
+        if c.ring().forgotten() {
+            return;
+        }
         let control = c.repair_control().clone();
         let layout = c.ring().layout();
         let me = c.node_id();

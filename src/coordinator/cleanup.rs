@@ -51,6 +51,24 @@ impl CleanupWorker {
     /// need this node's copies.
     pub async fn pass(&self) -> (usize, usize) {
         let c = &self.coordinator;
+        if c.ring().forgotten() {
+            // The cluster stopped waiting for this node: what it holds may be versions deleted
+            // and purged since, so it drops them rather than hand them back.
+            if let Ok(entries @ 1..) = c.store().forget_everything().await {
+                tracing::warn!(worker = "cleanup", entries, "forgotten by the cluster: dropped");
+            }
+            return (0, 0);
+        }
+        let dropped = self.drop_unowned().await;
+        // Out of the layout and holding nothing: announced, so that the purge stops waiting.
+        let layout = c.ring().layout();
+        let out = !layout.members.is_empty() && !layout.is_member(c.node_id());
+        c.ring().set_drained(out && c.store().holds_nothing().unwrap_or(false));
+        dropped
+    }
+
+    async fn drop_unowned(&self) -> (usize, usize) {
+        let c = &self.coordinator;
         let ring = c.ring();
         let layout = ring.layout();
         if layout.members.is_empty() || ring.read_transition().is_some() {

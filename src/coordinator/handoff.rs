@@ -39,14 +39,26 @@ impl HandoffWorker {
     pub async fn pass(&self) -> usize {
         let c = &self.coordinator;
         let mut handed = 0;
+        if c.ring().forgotten() {
+            return 0;
+        }
         for (owner, _) in c.pending_hints() {
-            if !c.ring().is_alive(owner) {
+            // Copies owed to a node that left the layout go to the data's owners now: the
+            // leaver takes no copies once it said it holds nothing.
+            let left = !c.ring().layout().is_member(owner);
+            if !left && !c.ring().is_alive(owner) {
                 continue;
             }
             let Some(target) = c.replica(owner) else { continue };
             let Ok(hints) = c.store().hints_for(owner, BATCH) else { continue };
             for hint in hints {
-                if let Err(e) = deliver(c, &target, &hint.op).await {
+                let delivered = match (&hint.op, left) {
+                    (HintOp::Item { .. } | HintOp::Block { .. }, true) => {
+                        redirect(c, &hint.op).await
+                    }
+                    _ => deliver(c, &target, &hint.op).await,
+                };
+                if let Err(e) = delivered {
                     tracing::debug!(worker = "handoff", owner = format_args!("{owner:x}"), error = %e, "handoff failed");
                     break;
                 }
@@ -58,6 +70,24 @@ impl HandoffWorker {
         }
         handed
     }
+}
+
+/// Sends the data of an item or block hint to every current owner of that data but this node.
+async fn redirect(c: &Coordinator, op: &HintOp) -> Result<(), super::ReplicaError> {
+    let layout = c.ring().layout();
+    let hash = match op {
+        HintOp::Item { table, key } => crate::ring::item_hash(*table, key),
+        HintOp::Block { id } => crate::store::block_hash(*id),
+        _ => return Ok(()),
+    };
+    let owners = layout.preference_list(layout.partition_of(hash)).to_vec();
+    for owner in owners.into_iter().filter(|o| *o != c.node_id()) {
+        let target = c.replica(owner).ok_or_else(|| super::ReplicaError::Unavailable {
+            reason: format!("no route to {owner:x}"),
+        })?;
+        deliver(c, &target, op).await?;
+    }
+    Ok(())
 }
 
 async fn deliver(

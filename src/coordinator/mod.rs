@@ -202,7 +202,7 @@ impl Coordinator {
 
     /// Registers the handlers that let peers use this node as a replica.
     pub fn register(&self, router: &mut Router) {
-        service::register(router, &self.inner.local);
+        service::register(router, &self.inner.local, &self.inner.ring);
         self.register_report(router);
     }
 

@@ -11,9 +11,11 @@
 //!    between layouts (no previous owner still serves reads);
 //! 2. **every member** of the layout answers that its copy of the item is absent or covered by
 //!    the tombstone and that no hint on it refers to the item, and so does every node that left
-//!    the layout but still runs (its clean-up would send its copies to the owners). A member
-//!    that does not answer postpones the purge: a node that is down or paused may hold the
-//!    only stale copy;
+//!    the layout and has not announced that it holds nothing (`PeerState::drained`): its
+//!    clean-up would send its copies to the owners. One that does not answer postpones the
+//!    purge, however long it has been silent: a node that is down, paused or cut off may hold
+//!    the only stale copy. A node that will not come back is forgotten by the operator
+//!    (`ringvault cluster forget`), which marks it drained for the whole cluster;
 //! 3. then the members that do not own the item forget their copies first, and only if all of
 //!    them did, the owners forget theirs. A purge cut short by a crash or a failed call leaves
 //!    tombstones on some owners, which anti-entropy spreads back and a later pass purges:
@@ -37,8 +39,6 @@ use crate::store::TableId;
 
 /// Tombstones checked with the members per round.
 const BATCH: usize = 256;
-/// Graces a node that left the layout is waited for after it was last heard from.
-const LEAVER_PATIENCE: u32 = 4;
 
 /// One tombstoned item: `(table, key, siblings)`.
 type Item = (TableId, Vec<u8>, Siblings);
@@ -164,19 +164,18 @@ impl PurgeWorker {
     async fn purge_batch(&self, layout: &Layout, items: Vec<Item>) -> usize {
         let c = &self.coordinator;
         let mut members: Vec<NodeId> = layout.members.iter().map(|m| m.id).collect();
-        // Nodes that left the layout but still run (a decommissioned node before it is
-        // stopped) may hold copies their clean-up would send back to the owners: they are
-        // asked too, and one this node cannot reach now but heard from within
-        // `LEAVER_PATIENCE` graces postpones the purge like a silent member: it may be cut off
-        // rather than stopped, and would hand its copies back once the partition heals. One
-        // silent for longer is taken as stopped for good (see ARCHITECTURE, invariant 15).
-        let view = c.ring().view();
-        let patience = self.grace.saturating_mul(LEAVER_PATIENCE);
-        let leavers: Vec<NodeId> = view
+        // Every node that left the layout and has not announced that it holds nothing
+        // (`drained`) may hold copies its clean-up would send back to the owners: it is asked
+        // too, and postpones the purge while it does not answer, however long it has been
+        // silent (down, cut off, or killed before its clean-up). An operator who knows it will
+        // not come back forgets it (`Ring::forget_node`), which marks it drained everywhere.
+        // See ARCHITECTURE, invariant 15.
+        let leavers: Vec<NodeId> = c
+            .ring()
+            .view()
             .states()
+            .filter(|s| !s.drained && !members.contains(&s.info.id) && s.info.id != c.node_id())
             .map(|s| s.info.id)
-            .filter(|id| !members.contains(id) && *id != c.node_id())
-            .filter(|id| c.alive(*id) || c.ring().silence(*id).is_some_and(|s| s < patience))
             .collect();
         members.extend(leavers);
         let mut agreed = vec![true; items.len()];

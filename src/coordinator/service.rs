@@ -6,7 +6,8 @@ use super::messages::{
     PartitionItems, PaxosPending, PaxosStep, PurgeCheck, PurgeItems, ReplicaCoordinate, ReplicaGet,
     ReplicaMerge, ReplicaScan, TreeChildren, TreeEntries, TreeNodes,
 };
-use super::replica::{Local, ScanRange};
+use super::replica::{Local, ReplicaError, ScanRange};
+use crate::ring::Ring;
 use crate::rpc::Router;
 
 /// Most items one scan request may ask for.
@@ -14,17 +15,35 @@ const SCAN_LIMIT_MAX: usize = 10_000;
 /// Most tree nodes, entries or items one anti-entropy request may ask for.
 const TREE_LIMIT_MAX: usize = 4096;
 
+/// A node that left the layout and said it holds nothing (`Ring::drained`) takes no copies: the
+/// tombstone purge no longer waits for it, so whatever it took could outlive a purge. The
+/// writer moves on to the next stand-in.
+fn refuse_if_drained(ring: &Ring) -> Result<(), ReplicaError> {
+    if ring.drained() {
+        return Err(ReplicaError::Unavailable {
+            reason: "this node left the layout and holds nothing; it takes no copies".into(),
+        });
+    }
+    Ok(())
+}
+
 /// Registers the replica protocol's handlers for `local`.
-pub fn register(router: &mut Router, local: &Local) {
+pub fn register(router: &mut Router, local: &Local, ring: &Ring) {
     let l = local.clone();
     router.register(move |_, r: ReplicaGet| {
         let l = l.clone();
         async move { Ok(l.get(r.table, r.key).await) }
     });
     let l = local.clone();
+    let g = ring.clone();
     router.register(move |_, r: ReplicaCoordinate| {
-        let l = l.clone();
-        async move { Ok(l.coordinate(r.table, r.key, r.context, r.timestamp_ms, r.value).await) }
+        let (l, drained) = (l.clone(), refuse_if_drained(&g));
+        async move {
+            Ok(match drained {
+                Ok(()) => l.coordinate(r.table, r.key, r.context, r.timestamp_ms, r.value).await,
+                Err(e) => Err(e),
+            })
+        }
     });
     let l = local.clone();
     router.register(move |_, r: PaxosStep| {
@@ -37,9 +56,15 @@ pub fn register(router: &mut Router, local: &Local) {
         async move { Ok(l.paxos_pending(r.table, r.key).await) }
     });
     let l = local.clone();
+    let g = ring.clone();
     router.register(move |_, r: ReplicaMerge| {
-        let l = l.clone();
-        async move { Ok(l.merge(r.table, r.key, r.siblings, r.hint_for).await) }
+        let (l, drained) = (l.clone(), refuse_if_drained(&g));
+        async move {
+            Ok(match drained {
+                Ok(()) => l.merge(r.table, r.key, r.siblings, r.hint_for).await,
+                Err(e) => Err(e),
+            })
+        }
     });
     let l = local.clone();
     router.register(move |_, r: ReplicaScan| {
@@ -51,9 +76,15 @@ pub fn register(router: &mut Router, local: &Local) {
         }
     });
     let l = local.clone();
+    let g = ring.clone();
     router.register(move |_, r: BlockPut| {
-        let l = l.clone();
-        async move { Ok(l.put_block(r.id, r.data, r.hint_for).await) }
+        let (l, drained) = (l.clone(), refuse_if_drained(&g));
+        async move {
+            Ok(match drained {
+                Ok(()) => l.put_block(r.id, r.data, r.hint_for).await,
+                Err(e) => Err(e),
+            })
+        }
     });
     let l = local.clone();
     router.register(move |_, r: BlockGet| {
@@ -113,9 +144,13 @@ pub fn register(router: &mut Router, local: &Local) {
         }
     });
     let l = local.clone();
+    let g = ring.clone();
     router.register(move |_, r: ItemsMerge| {
-        let l = l.clone();
+        let (l, drained) = (l.clone(), refuse_if_drained(&g));
         async move {
+            if let Err(e) = drained {
+                return Ok(Err(e));
+            }
             if r.items.len() > TREE_LIMIT_MAX {
                 return Ok(Err(too_many("items")));
             }

@@ -282,6 +282,9 @@ impl WriteJob {
     fn hint_locally(&self, owner: NodeId, with_data: bool) -> Call {
         let local = self.coordinator.inner.local.clone();
         let me = local.me;
+        // A node out of the layout that said it holds nothing says otherwise before it keeps
+        // anything (gossip carries it to the tombstone purge, which then waits for it again).
+        self.coordinator.ring().set_drained(false);
         match &self.payload {
             Payload::Item { table, key, minted, .. } => {
                 let (table, key) = (*table, key.clone());

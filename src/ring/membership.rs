@@ -33,6 +33,10 @@ pub struct PeerState {
     /// of the previous layout.
     #[serde(default)]
     pub synced_version: u64,
+    /// Set by a node out of the layout once it holds nothing (its clean-up handed everything
+    /// to the owners): a tombstone purge need not wait for it, even after it stopped.
+    #[serde(default)]
+    pub drained: bool,
 }
 
 /// Every node this node has heard of.
@@ -103,6 +107,7 @@ mod tests {
             heartbeat,
             layout_version: heartbeat % 3,
             synced_version: 0,
+            drained: false,
         }
     }
 

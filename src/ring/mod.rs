@@ -13,6 +13,7 @@ mod latency;
 mod layout;
 mod membership;
 pub mod probe;
+mod saved;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -68,7 +69,16 @@ struct RingInner {
     addresses: Mutex<Option<gossip::AddressSink>>,
     /// The layout this node promised for the next version: `(version, digest, until)`.
     promise: Mutex<Option<(u64, u64, std::time::Instant)>>,
+    /// Whether this node, out of the layout, holds nothing any more (see `PeerState::drained`).
+    drained: std::sync::atomic::AtomicBool,
+    /// Whether the cluster forgot this node (`forget_node` elsewhere): it must hand nothing on.
+    forgotten: std::sync::atomic::AtomicBool,
+    /// What the last saved view said (see `saved`).
+    saved: Mutex<Option<saved::Saved>>,
 }
+
+/// The heartbeat of a forgotten node's entry: above every heartbeat a run of it can send.
+pub const FORGOTTEN: u64 = u64::MAX;
 
 /// How long a promise of a layout version holds (a proposal that died blocks no longer).
 const PROMISE_TTL: Duration = Duration::from_secs(10);
@@ -107,6 +117,9 @@ impl Ring {
                 local: Mutex::new(None),
                 addresses: Mutex::new(None),
                 promise: Mutex::new(None),
+                drained: std::sync::atomic::AtomicBool::new(false),
+                forgotten: std::sync::atomic::AtomicBool::new(false),
+                saved: Mutex::new(None),
             }),
         }
     }
@@ -131,6 +144,10 @@ impl Ring {
             }
             installed
         });
+        if installed && self.layout().is_member(self.inner.me) {
+            // A member again: it takes copies (see `drained`).
+            self.set_drained(false);
+        }
         if let Some(old) = replaced.filter(|l| !l.members.is_empty()) {
             *lock(&self.inner.previous) = Some(old);
             self.inner.stacked.store(unsettled, std::sync::atomic::Ordering::Relaxed);
@@ -284,6 +301,7 @@ impl Ring {
             heartbeat: *heartbeat,
             layout_version: self.layout().version,
             synced_version: *lock(&self.inner.synced),
+            drained: self.drained(),
         };
         lock(&self.inner.view).merge_one(state.clone());
         Some(state)
@@ -296,8 +314,7 @@ impl Ring {
 
     /// Merges gossiped entries; returns the peers whose entries were news.
     pub fn merge_view(&self, states: Vec<PeerState>) -> Vec<NodeId> {
-        let states: Vec<PeerState> =
-            states.into_iter().filter(|s| s.info.id != self.inner.me).collect();
+        let states = self.others(states);
         let news = lock(&self.inner.view).merge(states.iter().cloned());
         // Only fresh entries move a peer's address: a stale one relayed by a third node may
         // still carry the address of the peer's previous run.
@@ -307,6 +324,45 @@ impl Ring {
             }
         }
         news
+    }
+
+    /// Entries of other nodes; an entry that says the cluster forgot this node marks it so.
+    pub(super) fn others(&self, states: Vec<PeerState>) -> Vec<PeerState> {
+        let me = self.inner.me;
+        if states.iter().any(|s| s.info.id == me && s.heartbeat == FORGOTTEN)
+            && !self.inner.forgotten.swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            tracing::error!(
+                "the cluster forgot this node (`ringvault cluster forget`): it drops its data \
+                 and hands nothing on; wipe its data directory to start it afresh"
+            );
+        }
+        states.into_iter().filter(|s| s.info.id != me).collect()
+    }
+
+    /// Whether the cluster forgot this node.
+    pub fn forgotten(&self) -> bool {
+        self.inner.forgotten.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Announces (by gossip) whether this node, out of the layout, holds nothing any more.
+    pub fn set_drained(&self, drained: bool) {
+        self.inner.drained.store(drained, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn drained(&self) -> bool {
+        self.inner.drained.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Forgets `node`, a node out of the layout that will not come back: its entry becomes one
+    /// that says it holds nothing, with a heartbeat no run of that node can reach, so the
+    /// whole cluster stops waiting for it (the tombstone purge) and ignores it from then on.
+    /// Returns false if this node never heard of it.
+    pub fn forget_node(&self, node: NodeId) -> bool {
+        let mut view = lock(&self.inner.view);
+        let Some(known) = view.get(node).cloned() else { return false };
+        view.merge_one(PeerState { heartbeat: FORGOTTEN, drained: true, ..known });
+        true
     }
 
     pub fn view(&self) -> MembershipView {
@@ -370,6 +426,42 @@ mod tests {
         let clock: SharedClock =
             Arc::new(crate::clock::ManualClock::new(chrono::DateTime::UNIX_EPOCH));
         Ring::new(me, Layout::single(me, 4), clock, Duration::from_secs(1))
+    }
+
+    /// A forgotten node's entry outranks every later run of it, reaches the node itself (which
+    /// learns it was forgotten), and survives a restart through the saved view.
+    #[test]
+    fn a_forgotten_node_stays_forgotten_across_runs_and_restarts() {
+        let observer = ring(1);
+        let gone = ring(9);
+        gone.begin_incarnation(3);
+        gone.set_local_info(info(9, 7009));
+        let last = gone.local_state().unwrap();
+        observer.merge_view(vec![last.clone()]);
+        assert!(!observer.forget_node(8), "never heard of");
+        assert!(observer.forget_node(9));
+        let entry = observer.view().get(9).unwrap().clone();
+        assert!(entry.drained && entry.heartbeat == FORGOTTEN);
+
+        let next_run = ring(9);
+        next_run.begin_incarnation(4);
+        next_run.set_local_info(info(9, 7010));
+        let fresh = next_run.local_state().unwrap();
+        assert!(observer.merge_view(vec![fresh]).is_empty(), "a later run is not news");
+        assert_eq!(observer.view().get(9), Some(&entry));
+        assert!(!next_run.forgotten());
+        next_run.merge_view(vec![entry.clone()]);
+        assert!(next_run.forgotten(), "gossip tells the node itself");
+
+        let store = crate::store::Store::in_memory_inline().unwrap();
+        assert!(observer.save_view(&store).unwrap());
+        assert!(!observer.save_view(&store).unwrap(), "nothing the purge reads changed");
+        let restarted = ring(1);
+        restarted.load_view(&store).unwrap();
+        assert_eq!(restarted.view().get(9), Some(&entry));
+        let again = ring(9);
+        again.load_view(&store).unwrap();
+        assert!(again.forgotten(), "a saved entry tells it too");
     }
 
     /// A member promises one layout per version: another digest is refused until the promise
@@ -438,6 +530,7 @@ mod tests {
             heartbeat: synced_version + 1,
             layout_version: version,
             synced_version,
+            drained: false,
         };
         node.merge_view(vec![peer(2, version), peer(3, version - 1)]);
         assert!(node.read_transition().is_some(), "node 3 is still pulling");

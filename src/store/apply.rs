@@ -135,6 +135,24 @@ pub(super) fn apply_batch(
                     }
                     Ok(WriteOutcome::Done)
                 })(),
+                WriteOp::Forget { limit } => (|| {
+                    let mut count = hint_tables.remove_some(limit)?;
+                    for full in first_keys(&items, limit)? {
+                        remove_item(&mut items, &mut indexes, &full)?;
+                        count += 1;
+                    }
+                    for key in first_keys(&blocks, limit)? {
+                        if let Some(id) = BlockId::from_key(&key) {
+                            remove_block(&mut blocks, &mut indexes.merkle, id)?;
+                            count += 1;
+                        }
+                    }
+                    for key in first_keys(&paxos_table, limit)? {
+                        paxos_table.remove(key.as_slice()).map_err(redb_err)?;
+                        count += 1;
+                    }
+                    Ok(WriteOutcome::Forgot(count))
+                })(),
                 WriteOp::PutJournal { key, value } => journal
                     .insert(key.as_slice(), value.as_slice())
                     .map(|_| WriteOutcome::Done)
@@ -161,6 +179,18 @@ type BlocksTable<'t> = redb::Table<'t, &'static [u8], &'static [u8]>;
 struct Indexes<'t> {
     merkle: merkle::MerkleTables<'t>,
     tombstones: tombstones::TombstoneIndex<'t>,
+}
+
+/// The first `limit` keys of a table.
+fn first_keys(
+    table: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    limit: usize,
+) -> Result<Vec<Vec<u8>>, StoreError> {
+    let mut keys = Vec::new();
+    for entry in table.iter().map_err(redb_err)?.take(limit) {
+        keys.push(entry.map_err(redb_err)?.0.value().to_vec());
+    }
+    Ok(keys)
 }
 
 /// An item's siblings and the content digest of its stored value (`None`: absent).

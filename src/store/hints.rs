@@ -132,6 +132,18 @@ impl<'t> HintTables<'t> {
         Ok(())
     }
 
+    /// Forgets up to `limit` hints, whichever they are; returns how many went.
+    pub fn remove_some(&mut self, limit: usize) -> Result<usize, StoreError> {
+        let mut found = Vec::new();
+        for entry in self.hints.iter().map_err(redb_err)?.take(limit) {
+            found.extend(split(entry.map_err(redb_err)?.0.value()));
+        }
+        for (owner, seq) in &found {
+            self.remove(*owner, *seq)?;
+        }
+        Ok(found.len())
+    }
+
     /// Whether some hint refers to this stored data (`item_ref` / `block_ref`).
     pub fn refers_to(&self, reference: &[u8]) -> Result<bool, StoreError> {
         Ok(self.refs.get(reference).map_err(redb_err)?.is_some())

@@ -115,6 +115,9 @@ impl BlockId {
     }
 }
 
+/// Entries of each kind a `Forget` removes per transaction.
+const FORGET_PAGE: usize = 512;
+
 /// A write for the group-commit writer.
 #[derive(Debug)]
 pub enum WriteOp {
@@ -179,6 +182,13 @@ pub enum WriteOp {
     DeleteBody {
         data_id: [u8; 16],
     },
+    /// Removes up to `limit` items, blocks, hints and consensus rows, whatever they are, with
+    /// their indexes (the journal and meta stay): what a node that may have missed a purge
+    /// forgets instead of handing back (see `coordinator::absence`). Answers `Forgot`; repeat
+    /// until it forgot nothing.
+    Forget {
+        limit: usize,
+    },
     PutJournal {
         key: Vec<u8>,
         value: Vec<u8>,
@@ -199,6 +209,8 @@ pub enum WriteOutcome {
     Merged {
         changed: bool,
     },
+    /// How many entries a `Forget` removed.
+    Forgot(usize),
     Done,
 }
 
@@ -649,6 +661,29 @@ impl Store {
         let txn = self.db.get()?.begin_read().map_err(redb_err)?;
         let table = txn.open_table(tables::HINT_COUNTS).map_err(redb_err)?;
         hints::counts(&table)
+    }
+
+    /// Whether this node holds no item, block or hint at all.
+    pub fn holds_nothing(&self) -> Result<bool, StoreError> {
+        let txn = self.db.get()?.begin_read().map_err(redb_err)?;
+        let items = txn.open_table(tables::ITEMS).map_err(redb_err)?;
+        let blocks = txn.open_table(tables::BLOCKS).map_err(redb_err)?;
+        let hints = txn.open_table(tables::HINTS).map_err(redb_err)?;
+        Ok(items.is_empty().map_err(redb_err)?
+            && blocks.is_empty().map_err(redb_err)?
+            && hints.is_empty().map_err(redb_err)?)
+    }
+
+    /// Removes every item, block, hint and consensus row, page by page (see `WriteOp::Forget`);
+    /// returns how many entries went.
+    pub async fn forget_everything(&self) -> Result<usize, StoreError> {
+        let mut total = 0;
+        loop {
+            match self.write(WriteOp::Forget { limit: FORGET_PAGE }).await? {
+                WriteOutcome::Forgot(count) if count > 0 => total += count,
+                _ => return Ok(total),
+            }
+        }
     }
 
     pub fn get_meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {

@@ -725,3 +725,36 @@ async fn a_node_never_mints_a_counter_twice_even_for_a_key_it_forgot() {
     assert!(again.clock.get(1) > first.clock.get(1), "{:?} after {:?}", again.clock, first.clock);
     assert!(!first.clock.descends(&again.clock), "the old version must not dominate the new one");
 }
+
+#[tokio::test]
+async fn forgetting_everything_keeps_the_journal_and_the_minted_counter() {
+    let store = Store::in_memory(StoreOptions::default()).unwrap();
+    for i in 0..1200u32 {
+        store.write(coordinate(&i.to_be_bytes(), VectorClock::new(), b"v")).await.unwrap();
+    }
+    let id = BlockId { data_id: [4; 16], index: 0 };
+    store
+        .write(WriteOp::PutBlock { id, data: Bytes::from_static(b"b"), hint_for: Some(9) })
+        .await
+        .unwrap();
+    store
+        .write(WriteOp::AddHint { owner: 9, op: HintOp::DeleteBody { data_id: [5; 16] } })
+        .await
+        .unwrap();
+    store.write(WriteOp::PutJournal { key: b"j".to_vec(), value: b"x".to_vec() }).await.unwrap();
+    let minted = store.get(T, &0u32.to_be_bytes()).unwrap().unwrap().winner().unwrap().clock.get(1);
+    assert!(!store.holds_nothing().unwrap());
+
+    let forgot = store.forget_everything().await.unwrap();
+    assert!(forgot >= 1200 + 1 + 2, "{forgot} entries");
+    assert!(store.holds_nothing().unwrap());
+    assert!(store.hint_counts().unwrap().is_empty());
+    for kind in [TreeKind::Items, TreeKind::Blocks] {
+        assert_eq!(store.tree_nodes(kind, &[(0, 0)]).unwrap()[0].count, 0, "{kind:?}");
+    }
+    assert_eq!(store.journal().unwrap(), vec![(b"j".to_vec(), b"x".to_vec())]);
+    // A version minted after forgetting still ranks above every one minted before.
+    let fresh = store.write(coordinate(b"new", VectorClock::new(), b"w")).await.unwrap();
+    let WriteOutcome::Coordinated(fresh) = fresh else { panic!("{fresh:?}") };
+    assert!(fresh.clock.get(1) > minted);
+}

@@ -193,6 +193,7 @@ fn only_removes(op: &WriteOp) -> bool {
     matches!(
         op,
         WriteOp::DropUnhinted { .. }
+            | WriteOp::Forget { .. }
             | WriteOp::DeleteBlocks { .. }
             | WriteOp::DeleteBody { .. }
             | WriteOp::DeleteHint { .. }

@@ -1,5 +1,6 @@
 //! Membership an operator can trust: removing a dead node restores the replication factor
-//! from the survivors, and a node whose disk was replaced rejoins and gets its share back.
+//! from the survivors, forgetting it stops the purge from waiting for it, and a node whose disk
+//! was replaced rejoins and gets its share back.
 
 use ringvault::admin::AdminClient;
 use ringvault::admin::api::ClusterChange;
@@ -62,7 +63,9 @@ async fn a_dead_node_removed_then_replaced_leaves_every_partition_whole() {
         cluster.node(0).admin_token().clone(),
     )
     .unwrap();
-    admin.stage_change(&ClusterChange::Remove { node_id: format!("{dead:016x}") }).await.unwrap();
+    let dead_hex = format!("{dead:016x}");
+    assert!(admin.forget_node(&dead_hex).await.is_err(), "a member is not forgotten");
+    admin.stage_change(&ClusterChange::Remove { node_id: dead_hex.clone() }).await.unwrap();
     let applied = admin.apply_changes().await.unwrap();
     assert_eq!(applied.members, 3);
     eventually("the survivors to run the new layout", || {
@@ -81,6 +84,24 @@ async fn a_dead_node_removed_then_replaced_leaves_every_partition_whole() {
     for i in 0..3 {
         assert_eq!(objects_held(cluster.node(i)), 200, "node {i} holds a copy of every object");
     }
+    // It stopped before it could say it holds nothing: tombstone purges wait for it until the
+    // operator forgets it, which gossip spreads to every node.
+    let shown = |status: &ringvault::admin::api::ClusterStatus| {
+        let node = status.nodes.iter().find(|n| n.node_id == dead_hex).unwrap();
+        (node.in_layout, node.drained, node.forgotten)
+    };
+    assert_eq!(shown(&admin.cluster_status().await.unwrap()), (false, false, false));
+    let me = format!("{:016x}", cluster.node(0).node_id());
+    assert!(admin.forget_node(&me).await.is_err(), "a node does not forget itself");
+    assert_eq!(admin.forget_node(&dead_hex).await.unwrap().node_id, dead_hex);
+    assert_eq!(shown(&admin.cluster_status().await.unwrap()), (false, true, true));
+    eventually("every survivor to know it was forgotten", || {
+        (0..3).all(|i| {
+            let view = cluster.node(i).ring().view();
+            view.get(dead).is_some_and(|s| s.heartbeat == ringvault::ring::FORGOTTEN)
+        })
+    })
+    .await;
     for i in (0..200u64).step_by(7) {
         let got = cluster.s3(1).get_object().bucket("survive").key(format!("k{i:03}")).send();
         let body = got.await.unwrap().body.collect().await.unwrap().into_bytes();

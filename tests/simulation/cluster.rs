@@ -8,15 +8,17 @@
 //!   durable disk. Queued read repairs are lost, as they would be in a real process. Copies its
 //!   coordinator already spawned in the background may still land in its own store, which is
 //!   the same as the crash happening a moment later.
-//! - **Restart**: a new ring (empty failure detector), coordinator and repair queue over the
-//!   same store, re-attached.
+//! - **Restart**: a new ring (empty failure detector, the gossiped view it saved), coordinator
+//!   and repair queue over the same store, re-attached.
 //! - **Liveness**: driven by the harness, not by gossip. Every step each running node is told
 //!   it `heard_from` every running peer it is not partitioned from (answers to calls count
 //!   too, as in a real node); a crashed or cut-off peer falls silent and the phi-accrual
 //!   detector declares it down after its usual delay (tuned by `DETECTOR_INTERVAL` to about
-//!   1.5 s, three RPC timeouts), during which requests to it time out or are hedged. This keeps the detector's
-//!   real logic while avoiding gossip's random peer choice and transitive heartbeats, which
-//!   would make "who believes whom alive" hard to reason about in a failing seed.
+//!   1.5 s, three RPC timeouts), during which requests to it time out or are hedged. This
+//!   keeps the detector's real logic while avoiding gossip's random peer choice and transitive
+//!   heartbeats, which would make "who believes whom alive" hard to reason about in a failing
+//!   seed. What gossip says of a peer (its synced version, whether it holds nothing) does come
+//!   through any path of reachable nodes, as gossip relays it.
 //! - **Repairs and hints** run when the harness says so (`drain_repairs`, `handoff`), so their
 //!   timing is part of the seeded schedule.
 
@@ -152,6 +154,8 @@ impl SimCluster {
             ring.set_previous_layout(previous.clone());
         }
         ring.set_synced(self.synced[i]);
+        ring.load_view(&node.store).unwrap();
+        ring.set_drained(!self.layout.is_member(id) && node.store.holds_nothing().unwrap());
         let transport = SimTransport { inner: self.net.transport(id), links: self.links.clone() };
         let rpc = RpcClient::new(Arc::new(transport), RPC_TIMEOUT);
         let (repairs, rx) = RepairQueue::new(REPAIR_QUEUE);
@@ -226,23 +230,46 @@ impl SimCluster {
     /// can reach, and learns which layout version that peer holds in full (as gossip tells).
     pub fn heartbeat(&self) {
         let round = self.rounds.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        for a in self.nodes.iter().filter(|n| n.running.is_some()) {
+        for (i, a) in self.nodes.iter().enumerate().filter(|(_, n)| n.running.is_some()) {
             let ring = a.running.as_ref().unwrap().coordinator.ring();
             let mut claims = Vec::new();
+            let relayed = self.connected(i);
             for (j, b) in self.nodes.iter().enumerate() {
-                if b.running.is_some() && b.id != a.id && !self.partitioned(a.id, b.id) {
+                if b.running.is_none() || b.id == a.id {
+                    continue;
+                }
+                if !self.partitioned(a.id, b.id) {
                     ring.heard_from(b.id);
-                    // Only once the scenario changed the layout: the pinned regressions tell
-                    // nodes about syncs themselves (`report_synced`).
-                    if self.previous.is_some() {
-                        claims.push(self.claim(j, round, self.synced[j]));
-                    }
+                }
+                // Gossip relays a peer's state through any path of reachable nodes. Only once
+                // the scenario changed the layout: the pinned regressions tell nodes about
+                // syncs themselves (`report_synced`).
+                if self.previous.is_some() && relayed.contains(&j) {
+                    claims.push(self.claim(j, round, self.synced[j]));
                 }
             }
             if !claims.is_empty() {
                 ring.merge_view(claims);
             }
+            // What a node's view saver does every few seconds.
+            ring.save_view(&a.store).unwrap();
         }
+    }
+
+    /// The running nodes node `i` reaches through running nodes (by index, itself included).
+    fn connected(&self, i: usize) -> Vec<usize> {
+        let mut reached = vec![i];
+        let mut next = 0;
+        while next < reached.len() {
+            let from = self.nodes[reached[next]].id;
+            next += 1;
+            for (j, b) in self.nodes.iter().enumerate() {
+                if b.running.is_some() && !reached.contains(&j) && !self.partitioned(from, b.id) {
+                    reached.push(j);
+                }
+            }
+        }
+        reached
     }
 
     fn claim(&self, i: usize, heartbeat: u64, synced_version: u64) -> PeerState {
@@ -258,6 +285,8 @@ impl SimCluster {
             heartbeat,
             layout_version: self.layout.version,
             synced_version,
+            // What the node announces of itself (only running nodes are claimed for).
+            drained: self.nodes[i].running.as_ref().is_some_and(|r| r.coordinator.ring().drained()),
         }
     }
 
@@ -417,6 +446,7 @@ impl SimCluster {
                 heartbeat: 1 << 40,
                 layout_version: version,
                 synced_version: version,
+                drained: false,
             })
             .collect();
         self.coordinator(to).ring().merge_view(claims);

@@ -33,6 +33,7 @@
 
 mod cluster;
 mod conditional;
+mod leavers;
 mod model;
 mod net;
 mod regressions;
@@ -57,8 +58,11 @@ fn env_u64(name: &str) -> Option<u64> {
 /// Seeds past the default range that found a bug in a longer run, run with it ever since: 20,
 /// 61 and 99 had a conditional write answered 412 after another proposer completed its round
 /// and a third overwrote it; 265 purged a tombstone while a node that had left the layout was
-/// partitioned from the purging node, and its clean-up brought the deleted version back.
-const FOUND: &[u64] = &[20, 61, 99, 265];
+/// partitioned from the purging node, and its clean-up brought the deleted version back; 179
+/// purged one while a leaver killed before its clean-up was down, and 41 and 208 caught
+/// attempts at fixing that (hints stuck for a leaver that takes no copies, and a leaver
+/// dropping a hint of an acknowledged write).
+const FOUND: &[u64] = &[20, 41, 61, 99, 179, 208, 265];
 
 /// `SIM_SEED` alone, or seeds `0..SIM_SEEDS` (16 by default) and `FOUND`.
 fn seeds() -> Vec<u64> {

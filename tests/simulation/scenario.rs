@@ -53,7 +53,7 @@ const QUORUMS: [(usize, usize); 3] = [(2, 2), (1, 3), (3, 1)];
 /// Handoff and repair rounds allowed to reach quiescence.
 const DRAIN_ROUNDS_MAX: usize = 50;
 /// How old a tombstone must be to be purged: long past every request and copy in flight.
-const PURGE_GRACE: Duration = Duration::from_secs(3);
+pub const PURGE_GRACE: Duration = Duration::from_secs(3);
 
 /// How one mutation ended.
 enum Outcome {
