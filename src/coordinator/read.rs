@@ -12,64 +12,139 @@ use crate::store::{BlockId, TableId};
 
 impl Coordinator {
     /// Reads an item: merges the sibling sets of `read_quorum` replicas.
+    ///
+    /// Only `read_quorum` live owners are asked at first, this node first when it is one (its
+    /// answer costs no round trip), then the fastest lately: R + W > N makes any R of them overlap every acknowledged
+    /// write, and asking all N cost every read a remote call whose answer was not waited for.
+    /// An owner that fails, or that has not answered by its hedging deadline, has the next
+    /// live owner asked beside it, then live stand-ins (which may hold hinted copies).
     #[tracing::instrument(skip_all, fields(table = table.0))]
     pub async fn get(&self, table: TableId, key: &[u8]) -> Result<Siblings, CoordinatorError> {
         let q = self.quorum();
-        let extended = self.inner.ring.extended_preference_list(table.0, key);
+        let me = self.node_id();
+        let ring = self.inner.ring.clone();
+        let extended = ring.extended_preference_list(table.0, key);
         let n = q.replication_factor.min(extended.len());
-        let mut contacted: Vec<NodeId> =
-            extended[..n].iter().copied().filter(|id| self.alive(*id)).collect();
-        // Live stand-ins, most preferred last: they may hold hinted copies (sloppy reads).
-        let mut spare: Vec<NodeId> =
-            extended[n..].iter().copied().filter(|id| self.alive(*id)).rev().collect();
-        // Too few owners up: ask stand-ins from the start.
-        while contacted.len() < q.read_quorum
-            && let Some(standin) = spare.pop()
-        {
-            contacted.push(standin);
-        }
+        let owners = &extended[..n];
+        // Everyone who may be asked, in the order they are: live owners (this node first, then
+        // the others by how fast they answered lately: one that did not answer yet comes
+        // last), then live stand-ins, most preferred first.
+        let mut remote: Vec<NodeId> =
+            owners.iter().copied().filter(|id| *id != me && self.alive(*id)).collect();
+        remote.sort_by_key(|id| ring.hedge_after(*id, CallKind::Small));
+        let mut order: std::collections::VecDeque<NodeId> =
+            owners.iter().copied().filter(|id| *id == me && self.alive(*id)).collect();
+        order.extend(remote);
+        order.extend(extended[n..].iter().copied().filter(|id| self.alive(*id)));
         let read = |node: NodeId| {
             let replica = self.replica(node);
             let key = key.to_vec();
+            let started = ring.clock().monotonic();
             async move {
                 let result = match replica {
                     Some(r) => r.get(table, key).await,
                     None => Err(ReplicaError::Task("no transport to peers".into())),
                 };
-                (node, result)
+                (node, started, result)
             }
         };
-        let owners = &extended[..n];
+        let hedge = |node: NodeId| {
+            let after = ring.hedge_after(node, CallKind::Small);
+            async move {
+                tokio::time::sleep(after).await;
+                node
+            }
+        };
+        let mut pending = FuturesUnordered::new();
+        let mut deadlines = FuturesUnordered::new();
         // Owners asked that have not answered yet. A stand-in rarely holds the item (only a
         // hinted copy), so its answers complete the quorum only once no owner is left to
         // answer: two empty stand-ins must never outvote a live owner that has the item.
-        let mut owners_pending = contacted.iter().filter(|id| owners.contains(id)).count();
-        let mut pending: FuturesUnordered<_> = contacted.iter().map(|node| read(*node)).collect();
-        let mut round = QuorumRound::new(q.read_quorum, contacted.len());
+        let mut owners_pending = 0;
+        let mut outstanding = Vec::new();
+        let ask = |node: NodeId,
+                   pending: &mut FuturesUnordered<_>,
+                   deadlines: &mut FuturesUnordered<_>,
+                   owners_pending: &mut usize,
+                   outstanding: &mut Vec<NodeId>| {
+            pending.push(read(node));
+            if node != me {
+                deadlines.push(hedge(node));
+            }
+            if owners.contains(&node) {
+                *owners_pending += 1;
+            }
+            outstanding.push(node);
+        };
+        let first = q.read_quorum.min(order.len());
+        for node in order.drain(..first) {
+            ask(node, &mut pending, &mut deadlines, &mut owners_pending, &mut outstanding);
+        }
+        let mut round = QuorumRound::new(q.read_quorum, first);
         let mut merged = Siblings::new();
         let mut answers = Vec::new();
-        while let Some((node, result)) = pending.next().await {
-            if owners.contains(&node) {
-                owners_pending -= 1;
-            }
-            let state = match result {
-                Ok(siblings) => {
-                    merged.merge(&siblings);
-                    answers.push((node, siblings));
-                    round.ack(node)
-                }
-                Err(e) => {
-                    // An owner the failure detector still believes alive did not answer: the
-                    // next live stand-in answers in its place, as it would take its writes.
-                    if let Some(standin) = spare.pop() {
-                        pending.push(read(standin));
+        loop {
+            let event = tokio::select! {
+                biased;
+                Some((node, started, result)) = pending.next() => Some((node, Some((started, result)))),
+                Some(node) = deadlines.next() => Some((node, None)),
+                else => None,
+            };
+            let state = match event {
+                None => round.state(),
+                Some((node, None)) => {
+                    // Slow: the next one is asked beside it (the first answers count).
+                    if outstanding.contains(&node)
+                        && let Some(next) = order.pop_front()
+                    {
+                        ask(
+                            next,
+                            &mut pending,
+                            &mut deadlines,
+                            &mut owners_pending,
+                            &mut outstanding,
+                        );
                         round.contact();
                     }
-                    round.fail(node, e)
+                    round.state()
+                }
+                Some((node, Some((started, result)))) => {
+                    outstanding.retain(|n| *n != node);
+                    if owners.contains(&node) {
+                        owners_pending -= 1;
+                    }
+                    match result {
+                        Ok(siblings) => {
+                            if node != me {
+                                let now = ring.clock().monotonic();
+                                let rtt = now.saturating_duration_since(started);
+                                ring.observe_latency(node, CallKind::Small, rtt);
+                            }
+                            merged.merge(&siblings);
+                            answers.push((node, siblings));
+                            round.ack(node)
+                        }
+                        Err(e) => {
+                            // Someone the failure detector still believes alive did not
+                            // answer: the next one is asked in its place.
+                            if let Some(next) = order.pop_front() {
+                                ask(
+                                    next,
+                                    &mut pending,
+                                    &mut deadlines,
+                                    &mut owners_pending,
+                                    &mut outstanding,
+                                );
+                                round.contact();
+                            }
+                            round.fail(node, e)
+                        }
+                    }
                 }
             };
             let owner_answers = answers.iter().filter(|(id, _)| owners.contains(id)).count();
             match state {
+                RoundState::Pending if pending.is_empty() => break,
                 RoundState::Pending => {}
                 RoundState::Reached if owner_answers < q.read_quorum && owners_pending > 0 => {}
                 RoundState::Reached => {

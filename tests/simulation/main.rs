@@ -36,6 +36,7 @@ mod conditional;
 mod leavers;
 mod model;
 mod net;
+mod reads;
 mod regressions;
 mod scenario;
 mod versioned;
