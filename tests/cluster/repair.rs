@@ -78,7 +78,10 @@ async fn anti_entropy_alone_restores_every_item_and_block_of_a_wiped_node() {
     wipe_data(cluster.dirs[2].path()).await;
     cluster.restart(2).await;
     let wiped = cluster.node(2);
-    assert_eq!(totals(wiped), (0, 0), "the node came back empty");
+    // Empty but for what its start-up read itself through the ring (the root key) and read
+    // repair brought back, which can land before this line.
+    let (items_back, blocks_back) = totals(wiped);
+    assert!(items_back <= 2 && blocks_back == 0, "the node came back empty: {items_back} items");
     let others: Vec<u64> = (0..2).map(|i| cluster.node(i).node_id()).collect();
     eventually("the others to be up", || others.iter().all(|id| wiped.ring().is_alive(*id))).await;
 
