@@ -46,17 +46,23 @@ impl HandoffWorker {
             // Copies owed to a node that left the layout go to the data's owners now: the
             // leaver takes no copies once it said it holds nothing.
             let left = !c.ring().layout().is_member(owner);
-            if !left && !c.ring().is_alive(owner) {
+            let alive = c.ring().is_alive(owner);
+            let forgotten =
+                c.ring().view().get(owner).is_some_and(|s| s.heartbeat == crate::ring::FORGOTTEN);
+            if !left && !alive {
                 continue;
             }
-            let Some(target) = c.replica(owner) else { continue };
+            let target = c.replica(owner);
             let Ok(hints) = c.store().hints_for(owner, BATCH) else { continue };
             for hint in hints {
-                let delivered = match (&hint.op, left) {
-                    (HintOp::Item { .. } | HintOp::Block { .. }, true) => {
+                let delivered = match (&hint.op, left, &target) {
+                    (HintOp::Item { .. } | HintOp::Block { .. }, true, _) => {
                         redirect(c, &hint.op).await
                     }
-                    _ => deliver(c, &target, &hint.op).await,
+                    // A delete owed to a node the cluster forgot has nobody left to reach.
+                    _ if left && forgotten => Ok(()),
+                    (_, _, Some(target)) if alive => deliver(c, target, &hint.op).await,
+                    _ => continue,
                 };
                 if let Err(e) = delivered {
                     tracing::debug!(worker = "handoff", owner = format_args!("{owner:x}"), error = %e, "handoff failed");

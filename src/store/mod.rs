@@ -183,8 +183,8 @@ pub enum WriteOp {
         data_id: [u8; 16],
     },
     /// Removes up to `limit` items, blocks, hints and consensus rows, whatever they are, with
-    /// their indexes (the journal and meta stay): what a node that may have missed a purge
-    /// forgets instead of handing back (see `coordinator::absence`). Answers `Forgot`; repeat
+    /// their indexes (the journal and meta stay): what a node the cluster forgot drops instead
+    /// of handing it back (see `Ring::forget_node`). Answers `Forgot`; repeat
     /// until it forgot nothing.
     Forget {
         limit: usize,
