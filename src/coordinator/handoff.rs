@@ -42,13 +42,17 @@ impl HandoffWorker {
         if c.ring().forgotten() {
             return 0;
         }
-        for (owner, _) in c.pending_hints() {
+        let pending = c.pending_hints();
+        if pending.is_empty() {
+            return 0;
+        }
+        let (layout, view) = (c.ring().layout(), c.ring().view());
+        for (owner, _) in pending {
             // Copies owed to a node that left the layout go to the data's owners now: the
             // leaver takes no copies once it said it holds nothing.
-            let left = !c.ring().layout().is_member(owner);
+            let left = !layout.is_member(owner);
             let alive = c.ring().is_alive(owner);
-            let forgotten =
-                c.ring().view().get(owner).is_some_and(|s| s.heartbeat == crate::ring::FORGOTTEN);
+            let forgotten = view.get(owner).is_some_and(|s| s.heartbeat == crate::ring::FORGOTTEN);
             if !left && !alive {
                 continue;
             }

@@ -48,37 +48,23 @@ impl Coordinator {
                 (node, started, result)
             }
         };
-        let hedge = |node: NodeId| {
-            let after = ring.hedge_after(node, CallKind::Small);
-            async move {
-                tokio::time::sleep(after).await;
-                node
-            }
-        };
         let mut pending = FuturesUnordered::new();
         let mut deadlines = FuturesUnordered::new();
-        // Owners asked that have not answered yet. A stand-in rarely holds the item (only a
-        // hinted copy), so its answers complete the quorum only once no owner is left to
-        // answer: two empty stand-ins must never outvote a live owner that has the item.
-        let mut owners_pending = 0;
+        // Asked and not answered yet.
         let mut outstanding = Vec::new();
         let ask = |node: NodeId,
                    pending: &mut FuturesUnordered<_>,
                    deadlines: &mut FuturesUnordered<_>,
-                   owners_pending: &mut usize,
                    outstanding: &mut Vec<NodeId>| {
             pending.push(read(node));
             if node != me {
-                deadlines.push(hedge(node));
-            }
-            if owners.contains(&node) {
-                *owners_pending += 1;
+                deadlines.push(ring.hedge_deadline(node, CallKind::Small));
             }
             outstanding.push(node);
         };
         let first = q.read_quorum.min(order.len());
         for node in order.drain(..first) {
-            ask(node, &mut pending, &mut deadlines, &mut owners_pending, &mut outstanding);
+            ask(node, &mut pending, &mut deadlines, &mut outstanding);
         }
         let mut round = QuorumRound::new(q.read_quorum, first);
         let mut merged = Siblings::new();
@@ -97,22 +83,13 @@ impl Coordinator {
                     if outstanding.contains(&node)
                         && let Some(next) = order.pop_front()
                     {
-                        ask(
-                            next,
-                            &mut pending,
-                            &mut deadlines,
-                            &mut owners_pending,
-                            &mut outstanding,
-                        );
+                        ask(next, &mut pending, &mut deadlines, &mut outstanding);
                         round.contact();
                     }
                     round.state()
                 }
                 Some((node, Some((started, result)))) => {
                     outstanding.retain(|n| *n != node);
-                    if owners.contains(&node) {
-                        owners_pending -= 1;
-                    }
                     match result {
                         Ok(siblings) => {
                             if node != me {
@@ -128,13 +105,7 @@ impl Coordinator {
                             // Someone the failure detector still believes alive did not
                             // answer: the next one is asked in its place.
                             if let Some(next) = order.pop_front() {
-                                ask(
-                                    next,
-                                    &mut pending,
-                                    &mut deadlines,
-                                    &mut owners_pending,
-                                    &mut outstanding,
-                                );
+                                ask(next, &mut pending, &mut deadlines, &mut outstanding);
                                 round.contact();
                             }
                             round.fail(node, e)
@@ -142,11 +113,15 @@ impl Coordinator {
                     }
                 }
             };
+            // A stand-in rarely holds the item (only a hinted copy), so its answers complete
+            // the quorum only once no owner asked is left to answer: two empty stand-ins must
+            // never outvote a live owner that has the item.
             let owner_answers = answers.iter().filter(|(id, _)| owners.contains(id)).count();
+            let owners_pending = outstanding.iter().any(|id| owners.contains(id));
             match state {
                 RoundState::Pending if pending.is_empty() => break,
                 RoundState::Pending => {}
-                RoundState::Reached if owner_answers < q.read_quorum && owners_pending > 0 => {}
+                RoundState::Reached if owner_answers < q.read_quorum && owners_pending => {}
                 RoundState::Reached => {
                     self.inner.repairs.offer(table, key, &merged, &answers, owners.to_vec());
                     if let Some(previous) = self.inner.ring.read_transition() {
@@ -280,20 +255,13 @@ impl Coordinator {
                 (node, started, result)
             }
         };
-        let hedge = |node: NodeId| {
-            let after = ring.hedge_after(node, CallKind::Bulk);
-            async move {
-                tokio::time::sleep(after).await;
-                node
-            }
-        };
         let mut pending = FuturesUnordered::new();
         let mut deadlines = FuturesUnordered::new();
         let mut failures = Vec::new();
         let mut outstanding = Vec::new();
         if let Some(first) = order.next() {
             pending.push(read(first));
-            deadlines.push(hedge(first));
+            deadlines.push(ring.hedge_deadline(first, CallKind::Bulk));
             outstanding.push(first);
         }
         loop {
@@ -321,7 +289,7 @@ impl Coordinator {
             };
             if next && let Some(node) = order.next() {
                 pending.push(read(node));
-                deadlines.push(hedge(node));
+                deadlines.push(ring.hedge_deadline(node, CallKind::Bulk));
                 outstanding.push(node);
             } else if pending.is_empty() {
                 break;

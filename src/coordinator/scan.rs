@@ -217,14 +217,8 @@ impl Coordinator {
             }
         };
         let ring = self.inner.ring.clone();
-        let hedge = |node: NodeId| {
-            let after = ring.hedge_after(node, CallKind::Small);
-            async move {
-                tokio::time::sleep(after).await;
-                node
-            }
-        };
-        let mut deadlines: FuturesUnordered<_> = per_node.keys().map(|n| hedge(*n)).collect();
+        let mut deadlines: FuturesUnordered<_> =
+            per_node.keys().map(|n| ring.hedge_deadline(*n, CallKind::Small)).collect();
         let mut pending: FuturesUnordered<_> =
             per_node.into_iter().map(|(node, partitions)| scan_on(node, partitions)).collect();
         let mut failed = BTreeSet::new();
@@ -251,7 +245,7 @@ impl Coordinator {
                     if let Some(partitions) = awaited.get(&slow).cloned() {
                         let retry = self.reroute(&layout, &mut asked, &partitions, &failed);
                         for (next, partitions) in retry.into_iter().flat_map(|(r, _)| r) {
-                            deadlines.push(hedge(next));
+                            deadlines.push(ring.hedge_deadline(next, CallKind::Small));
                             awaited.entry(next).or_default().extend(&partitions);
                             pending.push(scan_on(next, partitions));
                         }
@@ -293,7 +287,7 @@ impl Coordinator {
                         *w = w.saturating_sub(1).max(1);
                     }
                     for (next, partitions) in retry {
-                        deadlines.push(hedge(next));
+                        deadlines.push(ring.hedge_deadline(next, CallKind::Small));
                         awaited.entry(next).or_default().extend(&partitions);
                         pending.push(scan_on(next, partitions));
                     }

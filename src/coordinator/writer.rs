@@ -228,11 +228,7 @@ impl WriteJob {
         self.started.insert(node, ring.clock().monotonic());
         self.calls.push(call);
         if hedging && node != self.coordinator.node_id() {
-            let after = ring.hedge_after(node, self.payload.kind());
-            self.deadlines.push(Box::pin(async move {
-                tokio::time::sleep(after).await;
-                node
-            }));
+            self.deadlines.push(Box::pin(ring.hedge_deadline(node, self.payload.kind())));
         }
     }
 

@@ -268,6 +268,20 @@ impl Ring {
         lock(&self.inner.latency).hedge_after(node, kind)
     }
 
+    /// Resolves to `node` once its hedging deadline for a call of `kind` started now passed:
+    /// what a caller waits on before it engages another replica beside a slow one.
+    pub fn hedge_deadline(
+        &self,
+        node: NodeId,
+        kind: CallKind,
+    ) -> impl std::future::Future<Output = NodeId> + Send + 'static {
+        let after = self.hedge_after(node, kind);
+        async move {
+            tokio::time::sleep(after).await;
+            node
+        }
+    }
+
     /// Sets the bounds of hedging deadlines (keeps nothing measured before).
     pub fn set_hedge_bounds(&self, bounds: HedgeBounds) {
         *lock(&self.inner.latency) = LatencyEstimates::new(bounds);
