@@ -85,6 +85,17 @@ pub enum Reply<V> {
     Rejected {
         promised: Ballot,
     },
+    /// The round runs under a layout older than one this acceptor's state was handed over
+    /// under (see `Acceptor::absorb`): it answers no phase of it. Not a preemption: the
+    /// proposer's next round, under the new layout, is welcome.
+    Fenced,
+}
+
+/// Whether an acceptor fenced at layout `fence` refuses `request` of a round run under layout
+/// `round_layout` (see `Acceptor::absorb`). A commit is never refused: its value was chosen,
+/// and applying a chosen value is always safe.
+pub fn fenced<V>(request: &Request<V>, round_layout: u64, fence: u64) -> bool {
+    round_layout < fence && !matches!(request, Request::Commit(_))
 }
 
 /// One acceptor's state for one key; the store persists it before answering.
@@ -114,6 +125,28 @@ fn ballot_of<V>(proposal: Option<&Proposal<V>>) -> Ballot {
 }
 
 impl<V: Clone> Acceptor<V> {
+    /// Takes in `other`, the state of the same key on an acceptor this one succeeds (the key's
+    /// owners changed, and this node now owns it): the higher promise, the higher commit, and
+    /// the accepted proposal with the higher ballot unless a commit at or above it settled it.
+    ///
+    /// A new owner that absorbed the rows of a majority of the previous owners answers a
+    /// prepare as that majority would have: a value the previous owners chose, or may have
+    /// chosen, is reported with its ballot, so the highest-ballot rule completes it. This holds
+    /// only if no phase of a round run under the previous owners lands on a source after it
+    /// was read; the sources fence such rounds off first (`Reply::Fenced`).
+    pub fn absorb(&mut self, other: &Acceptor<V>) {
+        self.promised = self.promised.max(other.promised);
+        if other.committed_ballot() > self.committed_ballot() {
+            self.committed.clone_from(&other.committed);
+        }
+        if ballot_of(other.accepted.as_ref()) > ballot_of(self.accepted.as_ref()) {
+            self.accepted.clone_from(&other.accepted);
+        }
+        if self.accepted.as_ref().is_some_and(|a| a.ballot <= self.committed_ballot()) {
+            self.accepted = None;
+        }
+    }
+
     /// Handles one request. For `Commit` the caller applies the value too, whatever the
     /// ballot: a chosen value applied twice, or late, is a no-op for a causal merge.
     pub fn handle(&mut self, request: Request<V>) -> Reply<V> {
@@ -284,6 +317,7 @@ impl<V: Clone + PartialEq> Proposer<V> {
                 self.highest_refusal = self.highest_refusal.max(Some(promised));
                 self.refuse(from)
             }
+            (Reply::Fenced, Phase::Prepare { .. } | Phase::Accept { .. }) => self.refuse(from),
             (Reply::Promise { accepted, committed }, Phase::Prepare { promises }) => {
                 if self.refused.contains(&from) {
                     return Step::Wait;

@@ -86,8 +86,9 @@ impl Coordinator {
             let mut proposer =
                 Proposer::joint(ballot, groups).with_commit_quorum(self.quorum().write_quorum);
             let mut reads = BTreeMap::new();
+            let target = (table, key, version);
             let mut step =
-                self.phase(&mut proposer, table, key, Request::Prepare(ballot), &mut reads).await;
+                self.phase(&mut proposer, target, Request::Prepare(ballot), &mut reads).await;
             last = loop {
                 // A round is decided by the owners it began with: once the layout changed, it
                 // stops and the next one asks the new owners.
@@ -140,10 +141,10 @@ impl Coordinator {
                         proposer.propose(Some(version))
                     }
                     Step::Accept(p) => {
-                        self.phase(&mut proposer, table, key, Request::Accept(p), &mut reads).await
+                        self.phase(&mut proposer, target, Request::Accept(p), &mut reads).await
                     }
                     Step::Commit(p) => {
-                        self.phase(&mut proposer, table, key, Request::Commit(p), &mut reads).await
+                        self.phase(&mut proposer, target, Request::Commit(p), &mut reads).await
                     }
                     Step::Chosen { value: Some(version), own }
                         if own || mine.as_ref() == Some(&version) =>
@@ -216,16 +217,16 @@ impl Coordinator {
         Sibling { clock, timestamp_ms, writer: self.node_id(), value }
     }
 
-    /// Sends one request to every acceptor of the round at once and feeds the answers to the
-    /// proposer until it says what comes next: the first majority decides, a silent owner
-    /// costs nothing more.
+    /// Sends one request of a round on `(table, key)` run under layout `layout` to every
+    /// acceptor of the round at once and feeds the answers to the proposer until it says what
+    /// comes next: the first majority decides, a silent owner costs nothing more. An acceptor
+    /// that a new owner pulled from refuses a round of an older layout (`Reply::Fenced`).
     /// Owners the failure detector holds down are asked too: it may not have heard from a
     /// live one yet (a node just restarted), and a dead one only fails its call.
     async fn phase(
         &self,
         proposer: &mut Proposer<PaxosValue>,
-        table: TableId,
-        key: &[u8],
+        (table, key, layout): (TableId, &[u8], u64),
         request: Request<PaxosValue>,
         reads: &mut BTreeMap<NodeId, (Siblings, Vec<Decided>)>,
     ) -> Step<PaxosValue> {
@@ -235,7 +236,9 @@ impl Coordinator {
             match self.replica(node) {
                 Some(replica) => {
                     let (request, key) = (request.clone(), key.to_vec());
-                    calls.push(async move { (node, replica.paxos(table, key, request).await) });
+                    calls.push(
+                        async move { (node, replica.paxos(table, key, request, layout).await) },
+                    );
                 }
                 None => {
                     let step = proposer.on_failure(node);

@@ -13,7 +13,9 @@ use crate::causality::{Sibling, Siblings, VectorClock};
 use crate::consensus::Request;
 use crate::rpc::RpcRequest;
 use crate::store::merkle::Children;
-use crate::store::{BlockId, Entry, NodeDigest, PaxosAnswer, PaxosValue, TableId, TreeKind};
+use crate::store::{
+    BlockId, Entry, NodeDigest, PaxosAnswer, PaxosRowsPage, PaxosValue, TableId, TreeKind,
+};
 
 /// Read an item's siblings.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -127,6 +129,22 @@ impl RpcRequest for PartitionItems {
     type Response = Answer<PartitionItemsPage>;
 }
 
+/// Consensus rows of some partitions, for a new owner of them under layout `layout`: the
+/// replica first refuses every later prepare and accept of a round run under an older layout
+/// (`WriteOp::PaxosFence`), then answers a page of rows.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PartitionPaxos {
+    pub partitions: (u8, Vec<u32>),
+    pub layout: u64,
+    /// Resume after this full key (`[table][key]`).
+    pub after: Option<Vec<u8>>,
+    pub limit: usize,
+}
+impl RpcRequest for PartitionPaxos {
+    const TAG: u16 = 31;
+    type Response = Answer<PaxosRowsPage>;
+}
+
 /// Block ids in some partitions, likewise.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PartitionBlocks {
@@ -219,12 +237,14 @@ impl RpcRequest for PurgeItems {
     type Response = Answer<()>;
 }
 
-/// One step of per-key consensus on the receiving owner's acceptor (see `consensus`).
+/// One step of per-key consensus on the receiving owner's acceptor (see `consensus`), of a
+/// round run under layout version `layout`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PaxosStep {
     pub table: TableId,
     pub key: Vec<u8>,
     pub request: Request<PaxosValue>,
+    pub layout: u64,
 }
 impl RpcRequest for PaxosStep {
     const TAG: u16 = 27;

@@ -207,28 +207,48 @@ impl RebalanceWorker {
     /// One pass over `pending`: each partition's items and blocks from its first live source,
     /// and its items once more from a second live source when there is one, so that an item
     /// version a majority of the previous owners held (a write acknowledged by W of them, a
-    /// conditional write's decision) is pulled even if the first source missed it. Returns
+    /// conditional write's decision) is pulled even if the first source missed it. The
+    /// consensus rows come from a majority of the previous owners (the first live sources):
+    /// each fences off rounds of older layouts before it answers, so that this node answers a
+    /// conditional write's prepare as that majority would have (`Acceptor::absorb`). Returns
     /// the partitions whose pulls all came in.
     pub async fn pull(&self, pending: &BTreeMap<u32, Vec<NodeId>>) -> Vec<u32> {
         let c = &self.coordinator;
-        let bits = c.ring().layout().partition_bits;
-        // Per source, the partitions to pull whole and those to pull the items of, so that
-        // each source is scanned at most twice.
-        let mut plan: BTreeMap<NodeId, (Vec<u32>, Vec<u32>)> = BTreeMap::new();
+        let layout = c.ring().layout();
+        let bits = layout.partition_bits;
+        let row_sources = super::majority(c.quorum().replication_factor).max(2);
+        // Per source, the partitions to pull whole, those to pull the items of, and those to
+        // pull only the consensus rows of, so that each source is scanned at most three times.
+        let mut plan: BTreeMap<NodeId, [Vec<u32>; 3]> = BTreeMap::new();
         let mut planned = Vec::new();
         let mut unreachable = 0usize;
+        let mut short_of_majority = 0usize;
         for (p, sources) in pending {
-            let mut live =
-                sources.iter().copied().filter(|n| *n != c.node_id() && c.ring().is_alive(*n));
-            let Some(first) = live.next() else {
+            let live: Vec<NodeId> = sources
+                .iter()
+                .copied()
+                .filter(|n| *n != c.node_id() && c.ring().is_alive(*n))
+                .collect();
+            if live.is_empty() {
                 unreachable += 1;
                 continue;
-            };
-            plan.entry(first).or_default().0.push(*p);
-            if let Some(second) = live.next() {
-                plan.entry(second).or_default().1.push(*p);
+            }
+            for (i, source) in live.iter().take(row_sources).enumerate() {
+                plan.entry(*source).or_default()[i.min(2)].push(*p);
+            }
+            if live.len() < row_sources {
+                short_of_majority += 1;
             }
             planned.push(*p);
+        }
+        if short_of_majority > 0 {
+            // Most previous owners are down: what they alone accepted is out of reach, here as
+            // for any read; conditional writes on these keys may miss such a value.
+            tracing::warn!(
+                worker = "rebalance",
+                partitions = short_of_majority,
+                "consensus rows pulled from fewer than a majority of the previous owners"
+            );
         }
         tracing::info!(
             worker = "rebalance",
@@ -237,10 +257,27 @@ impl RebalanceWorker {
             unreachable,
             "pulling newly owned partitions"
         );
-        let (mut items, mut blocks) = (0usize, 0usize);
+        let (mut items, mut blocks, mut rows) = (0usize, 0usize, 0usize);
         let mut failed = std::collections::BTreeSet::new();
         let clock = c.clock().clone();
-        for (source, (whole, items_only)) in plan {
+        for (source, [whole, items_only, rows_only]) in plan {
+            let mut with_rows: Vec<u32> =
+                whole.iter().chain(&items_only).chain(&rows_only).copied().collect();
+            with_rows.sort_unstable();
+            // The rows first: the fence they raise on the source holds for the items after.
+            match self.pull_rows(source, bits, &with_rows, layout.version).await {
+                Ok(n) => rows += n,
+                Err(reason) => {
+                    failed.extend(with_rows);
+                    tracing::warn!(
+                        worker = "rebalance",
+                        source = format_args!("{source:x}"),
+                        reason,
+                        "consensus row pull failed; will retry"
+                    );
+                    continue;
+                }
+            }
             for (partitions, with_blocks) in [(whole, true), (items_only, false)] {
                 if partitions.is_empty() {
                     continue;
@@ -260,6 +297,7 @@ impl RebalanceWorker {
                             source = format_args!("{source:x}"),
                             items,
                             blocks,
+                            rows,
                             "pulled from a previous owner"
                         );
                     }
@@ -280,10 +318,43 @@ impl RebalanceWorker {
             worker = "rebalance",
             items,
             blocks,
+            rows,
             partitions_done = done.len(),
             "rebalance pass done"
         );
         done
+    }
+
+    /// Takes in every consensus row of `partitions` from `source`, which first fences off
+    /// rounds of layouts below `layout`; the number of rows.
+    async fn pull_rows(
+        &self,
+        source: NodeId,
+        bits: u8,
+        partitions: &[u32],
+        layout: u64,
+    ) -> Result<usize, &'static str> {
+        let c = &self.coordinator;
+        let replica = c.replica(source).ok_or("no transport to the source")?;
+        let mut rows = 0;
+        let mut after = None;
+        loop {
+            let (page, last) = replica
+                .partition_paxos((bits, partitions.to_vec()), layout, after.clone(), PAGE)
+                .await
+                .map_err(|_| "consensus row page")?;
+            rows += page.len();
+            if !page.is_empty() {
+                c.store()
+                    .write(WriteOp::PaxosAbsorb { rows: page })
+                    .await
+                    .map_err(|_| "local consensus row write")?;
+            }
+            if last.is_none() || last == after {
+                return Ok(rows);
+            }
+            after = last;
+        }
     }
 
     /// Pulls every item (and with `with_blocks`, every block) of `partitions` from `source`;

@@ -11,8 +11,8 @@ use bytes::Bytes;
 
 use super::messages::{
     BlockGet, BlockPut, BlocksDelete, BodyDelete, ItemsGet, ItemsMerge, PartitionBlocks,
-    PartitionFilter, PartitionItems, PartitionItemsPage, PaxosPending, PaxosStep, PurgeCheck,
-    PurgeItems, ReplicaCoordinate, ReplicaGet, ReplicaMerge, ReplicaScan, TreeChildren,
+    PartitionFilter, PartitionItems, PartitionItemsPage, PartitionPaxos, PaxosPending, PaxosStep,
+    PurgeCheck, PurgeItems, ReplicaCoordinate, ReplicaGet, ReplicaMerge, ReplicaScan, TreeChildren,
     TreeEntries, TreeNodes,
 };
 use super::scan::{Grouping, ScanAnswer, prefix_successor};
@@ -22,8 +22,8 @@ use crate::ring::{NodeId, PartitionId, item_hash};
 use crate::rpc::{RpcClient, RpcError};
 use crate::store::merkle::Children;
 use crate::store::{
-    BlockId, Entry, NodeDigest, PaxosAnswer, PaxosValue, Store, StoreError, TableId, TreeKind,
-    Visit, WriteOp, WriteOutcome,
+    BlockId, Entry, NodeDigest, PaxosAnswer, PaxosRowsPage, PaxosValue, Store, StoreError, TableId,
+    TreeKind, Visit, WriteOp, WriteOutcome,
 };
 
 /// Why a replica did not do what was asked. Typed on both sides of the wire (a remote replica
@@ -114,14 +114,16 @@ impl Local {
         }
     }
 
-    /// One consensus step on this node's acceptor for the item, durable before it returns.
+    /// One consensus step on this node's acceptor for the item, of a round run under layout
+    /// `layout`, durable before it returns.
     pub async fn paxos(
         &self,
         table: TableId,
         key: Vec<u8>,
         request: Request<PaxosValue>,
+        layout: u64,
     ) -> Result<PaxosAnswer, ReplicaError> {
-        match self.store.write(WriteOp::Paxos { table, key, request }).await? {
+        match self.store.write(WriteOp::Paxos { table, key, request, layout }).await? {
             WriteOutcome::Paxos(answer) => Ok(answer),
             other => Err(ReplicaError::Task(format!("unexpected outcome {other:?}"))),
         }
@@ -315,6 +317,14 @@ fn partition_set(bits: u8, partitions: &[u32]) -> Vec<bool> {
     wanted
 }
 
+/// A membership test of an item for a set of partitions.
+fn in_partitions(bits: u8, partitions: &[u32]) -> impl Fn(TableId, &[u8]) -> bool + use<> {
+    let wanted = partition_set(bits, partitions);
+    move |table, key| {
+        wanted.get(partition_of(item_hash(table.0, key), bits).0 as usize).copied().unwrap_or(false)
+    }
+}
+
 impl Local {
     pub async fn partition_items(
         &self,
@@ -324,15 +334,29 @@ impl Local {
     ) -> Result<PartitionItemsPage, ReplicaError> {
         let store = self.store.clone();
         self.blocking(move || {
-            let (bits, set) = partitions;
-            let wanted = partition_set(bits, &set);
-            let filter = |table: TableId, key: &[u8]| {
-                wanted
-                    .get(partition_of(item_hash(table.0, key), bits).0 as usize)
-                    .copied()
-                    .unwrap_or(false)
-            };
+            let filter = in_partitions(partitions.0, &partitions.1);
             store.scan_all(after.as_deref(), limit, &filter)
+        })
+        .await
+    }
+
+    /// A page of the consensus rows of `partitions`, once this node's acceptors refuse rounds
+    /// run under a layout below `layout` (durably: the fence is committed first).
+    pub async fn partition_paxos(
+        &self,
+        partitions: (u8, Vec<u32>),
+        layout: u64,
+        after: Option<Vec<u8>>,
+        limit: usize,
+    ) -> Result<PaxosRowsPage, ReplicaError> {
+        let store = self.store.clone();
+        if self.blocking(move || store.paxos_fence()).await? < layout {
+            self.store.write(WriteOp::PaxosFence { layout }).await?;
+        }
+        let store = self.store.clone();
+        self.blocking(move || {
+            let filter = in_partitions(partitions.0, &partitions.1);
+            store.paxos_rows(after.as_deref(), limit, &filter)
         })
         .await
     }
@@ -403,11 +427,12 @@ impl Replica {
         table: TableId,
         key: Vec<u8>,
         request: Request<PaxosValue>,
+        layout: u64,
     ) -> Result<PaxosAnswer, ReplicaError> {
         match self {
-            Replica::Local(l) => l.paxos(table, key, request).await,
+            Replica::Local(l) => l.paxos(table, key, request, layout).await,
             Replica::Remote { node, rpc } => {
-                rpc.call(*node, &PaxosStep { table, key, request }).await?
+                rpc.call(*node, &PaxosStep { table, key, request, layout }).await?
             }
         }
     }
@@ -501,6 +526,21 @@ impl Replica {
             Replica::Local(l) => l.partition_items(partitions, after, limit).await,
             Replica::Remote { node, rpc } => {
                 rpc.call(*node, &PartitionItems { partitions, after, limit }).await?
+            }
+        }
+    }
+
+    pub async fn partition_paxos(
+        &self,
+        partitions: (u8, Vec<u32>),
+        layout: u64,
+        after: Option<Vec<u8>>,
+        limit: usize,
+    ) -> Result<PaxosRowsPage, ReplicaError> {
+        match self {
+            Replica::Local(l) => l.partition_paxos(partitions, layout, after, limit).await,
+            Replica::Remote { node, rpc } => {
+                rpc.call(*node, &PartitionPaxos { partitions, layout, after, limit }).await?
             }
         }
     }

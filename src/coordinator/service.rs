@@ -3,8 +3,8 @@
 
 use super::messages::{
     BlockGet, BlockPut, BlocksDelete, BodyDelete, ItemsGet, ItemsMerge, PartitionBlocks,
-    PartitionItems, PaxosPending, PaxosStep, PurgeCheck, PurgeItems, ReplicaCoordinate, ReplicaGet,
-    ReplicaMerge, ReplicaScan, TreeChildren, TreeEntries, TreeNodes,
+    PartitionItems, PartitionPaxos, PaxosPending, PaxosStep, PurgeCheck, PurgeItems,
+    ReplicaCoordinate, ReplicaGet, ReplicaMerge, ReplicaScan, TreeChildren, TreeEntries, TreeNodes,
 };
 use super::replica::{Local, ReplicaError, ScanRange};
 use crate::ring::Ring;
@@ -48,7 +48,7 @@ pub fn register(router: &mut Router, local: &Local, ring: &Ring) {
     let l = local.clone();
     router.register(move |_, r: PaxosStep| {
         let l = l.clone();
-        async move { Ok(l.paxos(r.table, r.key, r.request).await) }
+        async move { Ok(l.paxos(r.table, r.key, r.request, r.layout).await) }
     });
     let l = local.clone();
     router.register(move |_, r: PaxosPending| {
@@ -102,6 +102,14 @@ pub fn register(router: &mut Router, local: &Local, ring: &Ring) {
         async move {
             Ok(l.partition_items(r.partitions, r.after, r.limit.min(SCAN_LIMIT_MAX))
                 .await)
+        }
+    });
+    let l = local.clone();
+    router.register(move |_, r: PartitionPaxos| {
+        let l = l.clone();
+        async move {
+            let limit = r.limit.min(SCAN_LIMIT_MAX);
+            Ok(l.partition_paxos(r.partitions, r.layout, r.after, limit).await)
         }
     });
     let l = local.clone();

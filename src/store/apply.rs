@@ -30,6 +30,10 @@ pub(super) fn apply_batch(
             None => 0,
         };
         let mut last_minted = minted_before;
+        let fence_before = paxos::decode_fence(
+            meta.get(paxos::FENCE_META).map_err(redb_err)?.as_ref().map(|v| v.value()),
+        );
+        let mut fence = fence_before;
         let mut hint_tables = hints::HintTables::open(&txn)?;
         let mut indexes = Indexes {
             merkle: merkle::MerkleTables::open(&txn)?,
@@ -50,9 +54,24 @@ pub(super) fn apply_batch(
                         value,
                     )
                 }
-                WriteOp::Paxos { table, key, request } => {
-                    consensus_step(&mut items, &mut indexes, &mut paxos_table, table, &key, request)
+                WriteOp::Paxos { table, key, request, layout } => consensus_step(
+                    &mut items,
+                    &mut indexes,
+                    &mut paxos_table,
+                    (table, &key),
+                    request,
+                    (layout, fence),
+                ),
+                WriteOp::PaxosFence { layout } => {
+                    fence = fence.max(layout);
+                    Ok(WriteOutcome::Done)
                 }
+                WriteOp::PaxosAbsorb { rows } => rows
+                    .iter()
+                    .try_for_each(|(table, key, row)| {
+                        paxos::absorb(&mut paxos_table, &item_key(*table, key), row)
+                    })
+                    .map(|()| WriteOutcome::Done),
                 WriteOp::Merge { table, key, siblings, hint_for } => {
                     let outcome = merge(&mut items, &mut indexes, table, &key, &siblings);
                     match hint_for {
@@ -165,6 +184,9 @@ pub(super) fn apply_batch(
         }
         if last_minted != minted_before {
             meta.insert(LAST_MINTED, last_minted.to_be_bytes().as_slice()).map_err(redb_err)?;
+        }
+        if fence != fence_before {
+            meta.insert(paxos::FENCE_META, fence.to_be_bytes().as_slice()).map_err(redb_err)?;
         }
     }
     txn.commit().map_err(redb_err)?;
@@ -311,18 +333,20 @@ fn coordinate(
     Ok(WriteOutcome::Coordinated(sibling))
 }
 
-/// A consensus step: the acceptor answers; a promise carries the item as held here (the
-/// round's read); a commit merges the decided version into the item.
+/// A consensus step of a round run under `layout`, on an acceptor fenced at `fence`: the
+/// acceptor answers; a promise carries the item as held here (the round's read); a commit
+/// merges the decided version into the item.
 fn consensus_step(
     items: &mut ItemsTable<'_>,
     indexes: &mut Indexes<'_>,
     paxos_table: &mut paxos::PaxosTable<'_>,
-    table: TableId,
-    key: &[u8],
+    (table, key): (TableId, &[u8]),
     request: crate::consensus::Request<paxos::PaxosValue>,
+    (layout, fence): (u64, u64),
 ) -> Result<WriteOutcome, StoreError> {
     let full = item_key(table, key);
-    let paxos::Stepped { reply, apply, decided } = paxos::step(paxos_table, &full, request)?;
+    let paxos::Stepped { reply, apply, decided } =
+        paxos::step(paxos_table, &full, request, layout, fence)?;
     let current = match (&reply, apply) {
         (crate::consensus::Reply::Promise { .. }, _) => load(items, &full)?.0,
         (_, Some(version)) => {

@@ -42,7 +42,7 @@ use crate::causality::{Actor, Sibling, Siblings, VectorClock};
 pub use codec::FORMAT_VERSION;
 pub use hints::{Hint, HintOp};
 pub use merkle::{BLOCK_PLACEMENT_TABLE, Entry, NodeDigest, TreeKind, block_hash, item_hash};
-pub use paxos::{DECIDED_KEPT, Decided, PaxosAnswer, PaxosValue};
+pub use paxos::{DECIDED_KEPT, Decided, PaxosAnswer, PaxosRow, PaxosRowsPage, PaxosValue};
 pub use space::{Compaction, DiskUsage, SpaceUsage, compact_file};
 pub use tombstones::{TombstonePage, tombstone_time};
 pub use visit::{RawItem, Visit, Visitor};
@@ -131,12 +131,23 @@ pub enum WriteOp {
         timestamp_ms: i64,
         value: Option<Vec<u8>>,
     },
-    /// One step of per-key consensus on this node's acceptor for the item (see `paxos`); a
-    /// commit merges the decided version into the item in the same transaction.
+    /// One step of per-key consensus on this node's acceptor for the item (see `paxos`), of a
+    /// round run under layout `layout`; a commit merges the decided version into the item in
+    /// the same transaction.
     Paxos {
         table: TableId,
         key: Vec<u8>,
         request: crate::consensus::Request<PaxosValue>,
+        layout: u64,
+    },
+    /// Refuses, from now on, prepares and accepts of rounds run under a layout below `layout`
+    /// (never lowered): a new owner is about to pull this node's consensus rows.
+    PaxosFence {
+        layout: u64,
+    },
+    /// Takes previous owners' consensus rows into this node's (`PaxosRow::absorb`).
+    PaxosAbsorb {
+        rows: Vec<(TableId, Vec<u8>, PaxosRow)>,
     },
     /// Merge siblings received from a coordinator or a repair into the local set.
     /// With `hint_for`, this node stands in for that owner: a hint to hand the item off later
@@ -444,24 +455,7 @@ impl Store {
     ) -> Result<ItemsPage, StoreError> {
         let txn = self.db.get()?.begin_read().map_err(redb_err)?;
         let items = txn.open_table(tables::ITEMS).map_err(redb_err)?;
-        let lower = after.map_or(Bound::Unbounded, Bound::Excluded);
-        let mut out = Vec::new();
-        let mut last = None;
-        for (looked, entry) in
-            items.range::<&[u8]>((lower, Bound::Unbounded)).map_err(redb_err)?.enumerate()
-        {
-            if out.len() >= limit || looked >= limit * 16 {
-                break;
-            }
-            let (k, v) = entry.map_err(redb_err)?;
-            let full = k.value();
-            last = Some(full.to_vec());
-            let Some((&table, key)) = full.split_first() else { continue };
-            if filter(TableId(table), key) {
-                out.push((TableId(table), key.to_vec(), codec::decode_siblings(v.value())?));
-            }
-        }
-        Ok((out, last))
+        visit::page_after(&items, after, limit, filter, codec::decode_siblings)
     }
 
     /// Block ids after `after`, at most `limit` of those `filter` accepts, and the last id

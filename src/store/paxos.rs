@@ -12,7 +12,7 @@ use redb::{ReadableDatabase, ReadableTable, Table};
 
 use super::{Store, StoreError, TableId, codec, item_key, redb_err, tables};
 use crate::causality::{Sibling, Siblings};
-use crate::consensus::{Acceptor, Reply, Request};
+use crate::consensus::{Acceptor, Reply, Request, fenced};
 
 /// What a consensus round decides for a key: a version to merge into the item, or nothing
 /// (a round that only settles what earlier rounds left in progress).
@@ -58,10 +58,40 @@ pub(super) type PaxosTable<'t> = Table<'t, &'static [u8], &'static [u8]>;
 
 /// A key's row: the acceptor, then the decisions applied (absent in rows written before they
 /// were kept: read as none).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-struct Row {
-    acceptor: Acceptor<PaxosValue>,
-    decided: Vec<Decided>,
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PaxosRow {
+    pub acceptor: Acceptor<PaxosValue>,
+    pub decided: Vec<Decided>,
+}
+
+use PaxosRow as Row;
+
+impl PaxosRow {
+    /// Takes in the same key's row from a previous owner (`Acceptor::absorb`); the decisions
+    /// are the union of both, in chain order, the last `DECIDED_KEPT` of them.
+    pub fn absorb(&mut self, other: &PaxosRow) {
+        self.acceptor.absorb(&other.acceptor);
+        for d in &other.decided {
+            if !self.decided.contains(d) {
+                self.decided.push(*d);
+            }
+        }
+        self.decided.sort_by_key(|d| d.count);
+        let excess = self.decided.len().saturating_sub(DECIDED_KEPT);
+        self.decided.drain(..excess);
+    }
+}
+
+/// Rows of some keys in key order and the full key of the last row looked at (to resume from).
+pub type PaxosRowsPage = (Vec<(TableId, Vec<u8>, PaxosRow)>, Option<Vec<u8>>);
+
+/// Meta key of the consensus fence: the layout version below which this node's acceptors
+/// answer no prepare or accept (`consensus::fenced`), raised when a new owner pulls rows.
+pub(super) const FENCE_META: &str = "paxos_fence";
+
+/// The fence as stored (0: none).
+pub(super) fn decode_fence(bytes: Option<&[u8]>) -> u64 {
+    bytes.and_then(|b| <[u8; 8]>::try_from(b).ok()).map_or(0, u64::from_be_bytes)
 }
 
 fn decode(bytes: &[u8]) -> Result<Row, StoreError> {
@@ -101,12 +131,18 @@ pub(super) struct Stepped {
 }
 
 /// Loads the acceptor of `full` (empty when none), hands the request to it and stores it;
-/// a commit of a version adds it to the row's decisions.
+/// a commit of a version adds it to the row's decisions. A prepare or accept of a round run
+/// under a layout below `fence` is answered `Fenced`, and changes nothing.
 pub(super) fn step(
     table: &mut PaxosTable<'_>,
     full: &[u8],
     request: Request<PaxosValue>,
+    layout: u64,
+    fence: u64,
 ) -> Result<Stepped, StoreError> {
+    if fenced(&request, layout, fence) {
+        return Ok(Stepped { reply: Reply::Fenced, apply: None, decided: Vec::new() });
+    }
     let mut row = load(table, full)?.unwrap_or_default();
     let apply = match &request {
         Request::Commit(p) => p.value.clone(),
@@ -162,7 +198,40 @@ pub(super) fn forget_covered(
     Ok(())
 }
 
+/// Takes a previous owner's row of `full` into this node's (`PaxosRow::absorb`).
+pub(super) fn absorb(
+    table: &mut PaxosTable<'_>,
+    full: &[u8],
+    other: &PaxosRow,
+) -> Result<(), StoreError> {
+    let mut row = load(table, full)?.unwrap_or_default();
+    let before = row.clone();
+    row.absorb(other);
+    if row != before {
+        table.insert(full, encode(&row)?.as_slice()).map_err(redb_err)?;
+    }
+    Ok(())
+}
+
 impl Store {
+    /// Consensus rows after the full key `after`, at most `limit` of those `filter(table, key)`
+    /// accepts, as `scan_all` pages items: what a new owner of a partition pulls.
+    pub fn paxos_rows(
+        &self,
+        after: Option<&[u8]>,
+        limit: usize,
+        filter: &dyn Fn(TableId, &[u8]) -> bool,
+    ) -> Result<PaxosRowsPage, StoreError> {
+        let txn = self.db.get()?.begin_read().map_err(redb_err)?;
+        let paxos = txn.open_table(tables::PAXOS).map_err(redb_err)?;
+        super::visit::page_after(&paxos, after, limit, filter, decode)
+    }
+
+    /// The layout version below which this node's acceptors refuse rounds (`FENCE_META`).
+    pub fn paxos_fence(&self) -> Result<u64, StoreError> {
+        Ok(decode_fence(self.get_meta(FENCE_META)?.as_deref()))
+    }
+
     /// The value accepted for `(table, key)` and not yet known committed, if any: a version
     /// that a later round may still complete (the reclaim queue keeps the bodies it uses).
     pub fn paxos_pending(&self, table: TableId, key: &[u8]) -> Result<Option<Sibling>, StoreError> {
@@ -179,6 +248,84 @@ impl Store {
 mod tests {
     use super::*;
     use crate::consensus::{Ballot, Proposal};
+    use crate::store::{StoreOptions, WriteOp, WriteOutcome};
+
+    const T: TableId = TableId(2);
+
+    async fn step(
+        store: &Store,
+        key: &[u8],
+        request: Request<PaxosValue>,
+        layout: u64,
+    ) -> Reply<PaxosValue> {
+        let op = WriteOp::Paxos { table: T, key: key.to_vec(), request, layout };
+        match store.write(op).await.unwrap() {
+            WriteOutcome::Paxos(answer) => answer.reply,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    /// What a new owner relies on when it pulls a previous owner's rows: after the fence,
+    /// no prepare or accept of an older layout changes a row (across a restart too), a commit
+    /// still applies, and the rows it takes in make it report what the source accepted.
+    #[tokio::test]
+    async fn a_fenced_source_refuses_older_rounds_and_its_rows_carry_what_it_accepted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("source.redb");
+        let b = |round| Ballot { round, node: 7 };
+        let version = |value: &[u8]| {
+            let mut clock = crate::causality::VectorClock::new();
+            clock.set(crate::causality::CONSENSUS_ACTOR, 1);
+            Some(Sibling { clock, timestamp_ms: 5, writer: 7, value: Some(value.to_vec()) })
+        };
+        let accepted = Proposal { ballot: b(2), value: version(b"open") };
+        {
+            let source = Store::open(&path, StoreOptions::default()).unwrap();
+            for key in [&b"a"[..], b"b"] {
+                step(&source, key, Request::Prepare(b(2)), 4).await;
+                step(&source, key, Request::Accept(accepted.clone()), 4).await;
+            }
+            source.write(WriteOp::PaxosFence { layout: 5 }).await.unwrap();
+            source.write(WriteOp::PaxosFence { layout: 3 }).await.unwrap();
+            source.close().await;
+        }
+        let source = Store::open(&path, StoreOptions::default()).unwrap();
+        assert_eq!(source.paxos_fence().unwrap(), 5, "durable, never lowered");
+        assert_eq!(step(&source, b"a", Request::Prepare(b(3)), 4).await, Reply::Fenced);
+        let late = Proposal { ballot: b(3), value: version(b"late") };
+        assert_eq!(step(&source, b"a", Request::Accept(late), 4).await, Reply::Fenced);
+        assert_eq!(source.paxos_pending(T, b"a").unwrap(), accepted.value, "nothing changed");
+        // A commit is a chosen value: it applies whatever the round's layout.
+        let commit = Proposal { ballot: b(2), value: version(b"open") };
+        assert_eq!(step(&source, b"b", Request::Commit(commit), 4).await, Reply::Committed);
+
+        // Pages of the rows of some keys only, one row per page.
+        let only_a = |_: TableId, key: &[u8]| key == b"a";
+        let (page, last) = source.paxos_rows(None, 1, &only_a).unwrap();
+        assert_eq!(page.len(), 1);
+        assert_eq!(page[0].2.acceptor.accepted, Some(accepted.clone()));
+        let (rest, _) = source.paxos_rows(last.as_deref(), 1, &only_a).unwrap();
+        assert!(rest.is_empty());
+        let (all, _) = source.paxos_rows(None, 10, &|_, _| true).unwrap();
+        assert_eq!(all.len(), 2);
+
+        // A new owner takes them in and reports the open acceptance of "a" and the decision
+        // of "b" (its commit and its place in the chain) to the next round, of the new layout.
+        let new = Store::open(&dir.path().join("new.redb"), StoreOptions::default()).unwrap();
+        new.write(WriteOp::PaxosAbsorb { rows: all }).await.unwrap();
+        let promise = step(&new, b"a", Request::Prepare(b(9)), 5).await;
+        assert_eq!(promise, Reply::Promise { accepted: Some(accepted.clone()), committed: None });
+        let op = WriteOp::Paxos {
+            table: T,
+            key: b"b".to_vec(),
+            request: Request::Prepare(b(9)),
+            layout: 5,
+        };
+        let WriteOutcome::Paxos(answer) = new.write(op).await.unwrap() else { panic!() };
+        let committed = Some(Proposal { ballot: b(2), value: version(b"open") });
+        assert_eq!(answer.reply, Reply::Promise { accepted: None, committed });
+        assert_eq!(answer.decided, vec![Decided::of(version(b"open").as_ref().unwrap())]);
+    }
 
     #[test]
     fn a_row_written_before_decisions_were_kept_reads_with_none() {

@@ -225,7 +225,7 @@ async fn a_paxos_promise_and_acceptance_survive_a_restart_and_a_commit_applies_t
     clock.set(1, 1);
     clock.set(crate::causality::CONSENSUS_ACTOR, 1);
     let version = Sibling { clock, timestamp_ms: 5, writer: 7, value: Some(b"decided".to_vec()) };
-    let step = |request| WriteOp::Paxos { table: T, key: b"k".to_vec(), request };
+    let step = |request| WriteOp::Paxos { table: T, key: b"k".to_vec(), request, layout: 0 };
     let answer = |outcome| match outcome {
         WriteOutcome::Paxos(answer) => answer,
         other => panic!("unexpected {other:?}"),
@@ -672,7 +672,7 @@ async fn a_purge_forgets_the_decisions_its_tombstone_covers() {
     let mut clock = VectorClock::new();
     clock.set(crate::causality::CONSENSUS_ACTOR, 1);
     let created = Sibling { clock, timestamp_ms: 1, writer: 7, value: Some(b"v1".to_vec()) };
-    let step = |request| WriteOp::Paxos { table: T, key: b"k".to_vec(), request };
+    let step = |request| WriteOp::Paxos { table: T, key: b"k".to_vec(), request, layout: 0 };
     let b = Ballot { round: 1, node: 7 };
     let commit = Proposal { ballot: b, value: Some(created.clone()) };
     store.write(step(Request::Commit(commit))).await.unwrap();

@@ -4,7 +4,7 @@
 
 use std::ops::Bound;
 
-use redb::ReadableDatabase;
+use redb::{ReadableDatabase, ReadableTable};
 
 use crate::causality::Siblings;
 
@@ -101,4 +101,35 @@ impl Store {
             return Ok(());
         }
     }
+}
+
+/// Rows of a table keyed by full item key (`[table][key]`) after `after`, in key order, at most
+/// `limit` of those for which `filter(table, key)` holds (looking at `limit * 16` at most), with
+/// the full key of the last row looked at (to resume from).
+#[allow(clippy::type_complexity)]
+pub(super) fn page_after<T>(
+    rows: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    after: Option<&[u8]>,
+    limit: usize,
+    filter: &dyn Fn(TableId, &[u8]) -> bool,
+    decode: impl Fn(&[u8]) -> Result<T, StoreError>,
+) -> Result<(Vec<(TableId, Vec<u8>, T)>, Option<Vec<u8>>), StoreError> {
+    let lower = after.map_or(Bound::Unbounded, Bound::Excluded);
+    let mut out = Vec::new();
+    let mut last = None;
+    for (looked, entry) in
+        rows.range::<&[u8]>((lower, Bound::Unbounded)).map_err(redb_err)?.enumerate()
+    {
+        if out.len() >= limit || looked >= limit * 16 {
+            break;
+        }
+        let (k, v) = entry.map_err(redb_err)?;
+        let full = k.value();
+        last = Some(full.to_vec());
+        let Some((&table, key)) = full.split_first() else { continue };
+        if filter(TableId(table), key) {
+            out.push((TableId(table), key.to_vec(), decode(v.value())?));
+        }
+    }
+    Ok((out, last))
 }
