@@ -254,9 +254,13 @@ impl Model {
                 let held = local(owner, key);
                 // A purge made the owner forget what its tombstones covered; since then it may
                 // only have learnt of later deletions (a delete of an absent key still writes
-                // a tombstone, with a fresh clock that covers nothing forgotten).
-                let forgotten =
-                    history.forgotten.get(&owner).filter(|_| held.iter().all(|s| s.is_tombstone()));
+                // a tombstone, with a fresh clock that covers nothing forgotten) and of later
+                // writes that did not see them (a write whose read asked only owners that
+                // forgot), never of a version the forgotten tombstones superseded.
+                let forgotten = history
+                    .forgotten
+                    .get(&owner)
+                    .filter(|f| held.iter().all(|s| s.is_tombstone() || !covers(f, &s.clock)));
                 for acked in &history.acked {
                     if !covers(&held, &acked.clock)
                         && !forgotten.is_some_and(|f| covers(f, &acked.clock))
