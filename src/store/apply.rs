@@ -25,14 +25,13 @@ pub(super) fn apply_batch(
         let mut journal = txn.open_table(tables::JOURNAL).map_err(redb_err)?;
         let mut paxos_table = txn.open_table(tables::PAXOS).map_err(redb_err)?;
         let mut meta = txn.open_table(tables::META).map_err(redb_err)?;
-        let minted_before = match meta.get(LAST_MINTED).map_err(redb_err)? {
-            Some(v) => <[u8; 8]>::try_from(v.value()).map(u64::from_be_bytes).unwrap_or(0),
-            None => 0,
+        let meta_u64 = |name| -> Result<u64, StoreError> {
+            let value = meta.get(name).map_err(redb_err)?;
+            Ok(codec::decode_meta_u64(value.as_ref().map(|v| v.value())))
         };
+        let minted_before = meta_u64(LAST_MINTED)?;
+        let fence_before = meta_u64(paxos::FENCE_META)?;
         let mut last_minted = minted_before;
-        let fence_before = paxos::decode_fence(
-            meta.get(paxos::FENCE_META).map_err(redb_err)?.as_ref().map(|v| v.value()),
-        );
         let mut fence = fence_before;
         let mut hint_tables = hints::HintTables::open(&txn)?;
         let mut indexes = Indexes {

@@ -46,6 +46,12 @@ pub fn decode_prefix<'a, T: DeserializeOwned>(
     }
 }
 
+/// A counter kept in the meta table as 8 big-endian bytes (the last minted clock entry, the
+/// consensus fence); absent or malformed reads as 0.
+pub fn decode_meta_u64(bytes: Option<&[u8]>) -> u64 {
+    bytes.and_then(|b| <[u8; 8]>::try_from(b).ok()).map_or(0, u64::from_be_bytes)
+}
+
 /// Bytes a stored block takes beyond its data: the checksum in front.
 pub const BLOCK_OVERHEAD: usize = 4;
 

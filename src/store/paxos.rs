@@ -87,12 +87,8 @@ pub type PaxosRowsPage = (Vec<(TableId, Vec<u8>, PaxosRow)>, Option<Vec<u8>>);
 
 /// Meta key of the consensus fence: the layout version below which this node's acceptors
 /// answer no prepare or accept (`consensus::fenced`), raised when a new owner pulls rows.
+/// Stored as `codec::decode_meta_u64` reads it (absent: 0, no fence).
 pub(super) const FENCE_META: &str = "paxos_fence";
-
-/// The fence as stored (0: none).
-pub(super) fn decode_fence(bytes: Option<&[u8]>) -> u64 {
-    bytes.and_then(|b| <[u8; 8]>::try_from(b).ok()).map_or(0, u64::from_be_bytes)
-}
 
 fn decode(bytes: &[u8]) -> Result<Row, StoreError> {
     let (acceptor, rest) = codec::decode_prefix(bytes, "Paxos state")?;
@@ -159,9 +155,7 @@ pub(super) fn step(
             row.decided.push(decided);
         }
     }
-    if row != before {
-        table.insert(full, encode(&row)?.as_slice()).map_err(redb_err)?;
-    }
+    store_if_changed(table, full, &before, &row)?;
     let decided = if matches!(reply, Reply::Promise { .. }) { row.decided } else { Vec::new() };
     Ok(Stepped { reply, apply, decided })
 }
@@ -192,10 +186,7 @@ pub(super) fn forget_covered(
     if state.accepted.as_ref().is_some_and(|a| covered(&a.value)) {
         state.accepted = None;
     }
-    if row != before {
-        table.insert(full, encode(&row)?.as_slice()).map_err(redb_err)?;
-    }
-    Ok(())
+    store_if_changed(table, full, &before, &row)
 }
 
 /// Takes a previous owner's row of `full` into this node's (`PaxosRow::absorb`).
@@ -207,8 +198,18 @@ pub(super) fn absorb(
     let mut row = load(table, full)?.unwrap_or_default();
     let before = row.clone();
     row.absorb(other);
+    store_if_changed(table, full, &before, &row)
+}
+
+/// Writes `row` back as `full`'s row unless it is still what was loaded (`before`).
+fn store_if_changed(
+    table: &mut PaxosTable<'_>,
+    full: &[u8],
+    before: &Row,
+    row: &Row,
+) -> Result<(), StoreError> {
     if row != before {
-        table.insert(full, encode(&row)?.as_slice()).map_err(redb_err)?;
+        table.insert(full, encode(row)?.as_slice()).map_err(redb_err)?;
     }
     Ok(())
 }
@@ -229,7 +230,7 @@ impl Store {
 
     /// The layout version below which this node's acceptors refuse rounds (`FENCE_META`).
     pub fn paxos_fence(&self) -> Result<u64, StoreError> {
-        Ok(decode_fence(self.get_meta(FENCE_META)?.as_deref()))
+        Ok(codec::decode_meta_u64(self.get_meta(FENCE_META)?.as_deref()))
     }
 
     /// The value accepted for `(table, key)` and not yet known committed, if any: a version
