@@ -11,7 +11,7 @@
 //! recording what it gained) makes the node pull every partition it owns, from every other
 //! member: slower, never wrong.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -47,6 +47,59 @@ pub fn gained(old: &Layout, new: &Layout, me: NodeId) -> Vec<(PartitionId, Vec<N
         .filter(|p| new.preference_list(*p).contains(&me) && !old.preference_list(*p).contains(&me))
         .map(|p| (p, old.preference_list(p).to_vec()))
         .collect()
+}
+
+/// Whose consensus rows a gained partition needs: a majority of its owners in the previous
+/// layout, this node counting as one of them if it was. An owner the cluster forgot (removed
+/// for good, its disk with it) does not count: its acceptor state is gone whatever waits.
+struct Voters {
+    me: NodeId,
+    previous: Option<Arc<Layout>>,
+    forgotten: BTreeSet<NodeId>,
+    replication_factor: usize,
+}
+
+impl Voters {
+    fn of(c: &Coordinator, layout: &Layout) -> Self {
+        let previous = c
+            .ring()
+            .previous_layout()
+            .filter(|p| p.partition_bits == layout.partition_bits && p.version < layout.version);
+        let view = c.ring().view();
+        let forgotten = view
+            .states()
+            .filter(|s| s.heartbeat == crate::ring::FORGOTTEN)
+            .map(|s| s.info.id)
+            .collect();
+        let replication_factor = c.quorum().replication_factor;
+        Self { me: c.node_id(), previous, forgotten, replication_factor }
+    }
+
+    /// How many nodes other than this one must give partition `p`'s rows, and who may.
+    /// Without a previous layout (a restart that lost track of the change), a majority of N
+    /// among `sources`.
+    fn needed(&self, p: u32, sources: &[NodeId]) -> (usize, Vec<NodeId>) {
+        let others = |nodes: &mut dyn Iterator<Item = NodeId>| -> Vec<NodeId> {
+            nodes.filter(|n| *n != self.me).collect()
+        };
+        let Some(previous) = &self.previous else {
+            let of = others(&mut sources.iter().copied());
+            return (super::majority(self.replication_factor).min(of.len()), of);
+        };
+        let n = previous.replication_factor.clamp(1, previous.members.len().max(1));
+        let owners: Vec<NodeId> = previous
+            .preference_list(PartitionId(p))
+            .iter()
+            .copied()
+            .take(n)
+            .filter(|o| !self.forgotten.contains(o))
+            .collect();
+        if owners.is_empty() {
+            return (0, Vec::new());
+        }
+        let mine = usize::from(owners.contains(&self.me));
+        (super::majority(owners.len()) - mine, others(&mut owners.into_iter()))
+    }
 }
 
 /// What this node still has to pull, durable across restarts.
@@ -124,6 +177,8 @@ impl RebalanceWorker {
         let me = ring.me();
         let mut layouts = ring.subscribe();
         let mut current: Arc<Layout> = layouts.borrow_and_update().clone();
+        // Partitions of the current layout whose items came in (see `pull_waiting`).
+        let mut items_in = BTreeSet::new();
         let stored = self.load().await;
         let mut state = RebalanceState::resume(stored.clone(), &current, me);
         if stored.as_ref() != Some(&state) {
@@ -139,7 +194,7 @@ impl RebalanceWorker {
             }
             if !state.pending.is_empty() {
                 let done = tokio::select! {
-                    done = self.pull(&state.pending) => done,
+                    done = self.pull_waiting(&state.pending, &mut items_in) => done,
                     _ = shutdown.wait_for(|s| *s) => return,
                 };
                 for p in done {
@@ -174,6 +229,7 @@ impl RebalanceWorker {
                 let next = layouts.borrow_and_update().clone();
                 state.advance(&current, &next, me);
                 current = next;
+                items_in.clear();
                 self.save(&state).await;
             }
         }
@@ -208,46 +264,72 @@ impl RebalanceWorker {
     /// and its items once more from a second live source when there is one, so that an item
     /// version a majority of the previous owners held (a write acknowledged by W of them, a
     /// conditional write's decision) is pulled even if the first source missed it. The
-    /// consensus rows come from a majority of the previous owners (the first live sources):
-    /// each fences off rounds of older layouts before it answers, so that this node answers a
-    /// conditional write's prepare as that majority would have (`Acceptor::absorb`). Returns
-    /// the partitions whose pulls all came in.
+    /// consensus rows come from a majority of the previous owners (`Voters`): each fences off
+    /// rounds of older layouts before it answers, so that this node answers a conditional
+    /// write's prepare as that majority would have (`Acceptor::absorb`). A partition is done
+    /// only once every pull came in and the rows of such a majority did: while most previous
+    /// owners are down it waits for them, as their own rounds would. Returns the partitions done.
     pub async fn pull(&self, pending: &BTreeMap<u32, Vec<NodeId>>) -> Vec<u32> {
+        self.pull_waiting(pending, &mut BTreeSet::new()).await
+    }
+
+    /// [`RebalanceWorker::pull`], where `items_in` names partitions whose items and blocks
+    /// came in whole on an earlier pass of this layout (only their rows are still wanted: a
+    /// partition waiting for its previous owners is not scanned again every retry); the
+    /// partitions whose items come in on this pass are added to it.
+    async fn pull_waiting(
+        &self,
+        pending: &BTreeMap<u32, Vec<NodeId>>,
+        items_in: &mut BTreeSet<u32>,
+    ) -> Vec<u32> {
         let c = &self.coordinator;
         let layout = c.ring().layout();
         let bits = layout.partition_bits;
-        let row_sources = super::majority(c.quorum().replication_factor).max(2);
+        let voters = Voters::of(c, &layout);
         // Per source, the partitions to pull whole, those to pull the items of, and those to
         // pull only the consensus rows of, so that each source is scanned at most three times.
         let mut plan: BTreeMap<NodeId, [Vec<u32>; 3]> = BTreeMap::new();
         let mut planned = Vec::new();
         let mut unreachable = 0usize;
         let mut short_of_majority = 0usize;
+        let mut item_planned = Vec::new();
         for (p, sources) in pending {
-            let live: Vec<NodeId> = sources
-                .iter()
-                .copied()
-                .filter(|n| *n != c.node_id() && c.ring().is_alive(*n))
-                .collect();
-            if live.is_empty() {
-                unreachable += 1;
-                continue;
+            let live = |n: &NodeId| *n != c.node_id() && c.ring().is_alive(*n);
+            let item_sources: Vec<NodeId> = if items_in.contains(p) {
+                Vec::new()
+            } else {
+                let item_sources: Vec<NodeId> =
+                    sources.iter().copied().filter(live).take(2).collect();
+                if item_sources.is_empty() {
+                    unreachable += 1;
+                    continue;
+                }
+                item_planned.push(*p);
+                item_sources
+            };
+            for (i, source) in item_sources.iter().enumerate() {
+                plan.entry(*source).or_default()[i].push(*p);
             }
-            for (i, source) in live.iter().take(row_sources).enumerate() {
-                plan.entry(*source).or_default()[i.min(2)].push(*p);
+            let (needed, of) = voters.needed(*p, sources);
+            let row_sources: Vec<NodeId> = of.into_iter().filter(live).take(needed).collect();
+            for source in &row_sources {
+                if !item_sources.contains(source) {
+                    plan.entry(*source).or_default()[2].push(*p);
+                }
             }
-            if live.len() < row_sources {
+            if row_sources.len() < needed {
                 short_of_majority += 1;
             }
             planned.push(*p);
         }
         if short_of_majority > 0 {
-            // Most previous owners are down: what they alone accepted is out of reach, here as
-            // for any read; conditional writes on these keys may miss such a value.
+            // What only the silent ones accepted would be out of reach: the new owners alone
+            // could decide over a value a majority of the old ones chose.
             tracing::warn!(
                 worker = "rebalance",
                 partitions = short_of_majority,
-                "consensus rows pulled from fewer than a majority of the previous owners"
+                "most previous owners of these partitions are down; waiting for them before \
+                 they count as pulled"
             );
         }
         tracing::info!(
@@ -258,7 +340,8 @@ impl RebalanceWorker {
             "pulling newly owned partitions"
         );
         let (mut items, mut blocks, mut rows) = (0usize, 0usize, 0usize);
-        let mut failed = std::collections::BTreeSet::new();
+        let mut failed = BTreeSet::new();
+        let mut rows_from: BTreeMap<u32, BTreeSet<NodeId>> = BTreeMap::new();
         let clock = c.clock().clone();
         for (source, [whole, items_only, rows_only]) in plan {
             let mut with_rows: Vec<u32> =
@@ -266,7 +349,12 @@ impl RebalanceWorker {
             with_rows.sort_unstable();
             // The rows first: the fence they raise on the source holds for the items after.
             match self.pull_rows(source, bits, &with_rows, layout.version).await {
-                Ok(n) => rows += n,
+                Ok(n) => {
+                    rows += n;
+                    for p in &with_rows {
+                        rows_from.entry(*p).or_default().insert(source);
+                    }
+                }
                 Err(reason) => {
                     failed.extend(with_rows);
                     tracing::warn!(
@@ -313,7 +401,16 @@ impl RebalanceWorker {
                 }
             }
         }
-        let done: Vec<u32> = planned.into_iter().filter(|p| !failed.contains(p)).collect();
+        items_in.extend(item_planned.into_iter().filter(|p| !failed.contains(p)));
+        let done: Vec<u32> = planned
+            .into_iter()
+            .filter(|p| !failed.contains(p))
+            .filter(|p| {
+                let (needed, of) = voters.needed(*p, &pending[p]);
+                let pulled = rows_from.get(p);
+                of.iter().filter(|n| pulled.is_some_and(|from| from.contains(n))).count() >= needed
+            })
+            .collect();
         tracing::info!(
             worker = "rebalance",
             items,

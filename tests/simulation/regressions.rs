@@ -604,3 +604,71 @@ fn a_flat_scan_is_whole_when_one_nodes_keys_crowd_the_range() {
         assert_eq!(listed, keys);
     });
 }
+
+/// Regression (simulation seed 34, once version minting moved into memory changed its
+/// timing): a new owner that could pull the consensus rows of only one of a partition's three
+/// previous owners, the other two being down, counted the partition as pulled. Once every
+/// member synced, the new owners alone decided the key, and with the one previous owner that
+/// had missed a decision (acknowledged by the other two) they decided another value in its
+/// place. A partition now counts as pulled only with the rows of a majority of its previous
+/// owners: until they are back, the change stays unsynced and a conditional write needs them.
+#[test]
+fn a_new_owner_waits_for_a_majority_of_the_previous_owners_consensus_rows() {
+    use crate::conditional::{Condition, Outcome, run};
+    runtime().block_on(async {
+        // Nodes 0, 1, 2 own everything; the layout then moves to 2, 3, 4.
+        let mut cluster = SimCluster::with_members(34, 5, 3);
+        cluster.heartbeat();
+        let key = b"decided".to_vec();
+        let id = |i: usize| cluster.nodes[i].id;
+        let (a, b, c) = (id(0), id(1), id(2));
+        // Owner 2 misses the decision: 0 and 1 accept and commit it.
+        cluster.net.with_faults(|f| {
+            f.partition(a, c);
+            f.partition(b, c);
+        });
+        let created = run(cluster.coordinator(0), key.clone(), 1, Condition::Create).await;
+        assert!(matches!(created, Outcome::Acked(_)), "{created:?}");
+        tokio::time::sleep(RPC_TIMEOUT * 2).await;
+        cluster.net.with_faults(|f| f.partitions.clear());
+        assert!(cluster.local(2, &key).is_empty(), "owner 2 missed the decision");
+
+        cluster.crash(0);
+        cluster.crash(1);
+        for _ in 0..50 {
+            cluster.heartbeat();
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        cluster.change_layout(&[2, 3, 4]);
+        for gainer in [3, 4] {
+            assert!(
+                cluster.rebalance(gainer).await > 0,
+                "#{gainer} pulled rows from one previous owner of three and counted them whole"
+            );
+        }
+        let meanwhile = run(cluster.coordinator(3), key.clone(), 2, Condition::Create).await;
+        assert!(
+            matches!(meanwhile, Outcome::Failed(_)),
+            "the previous owners' majority is down: no decision, not a second chain ({meanwhile:?})"
+        );
+
+        cluster.restart(0);
+        cluster.restart(1);
+        for _ in 0..50 {
+            cluster.heartbeat();
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        for gainer in [3, 4] {
+            assert_eq!(cluster.rebalance(gainer).await, 0, "#{gainer} pulled once they were back");
+        }
+        for _ in 0..5 {
+            cluster.heartbeat();
+        }
+        assert!(cluster.coordinator(3).ring().read_transition().is_none(), "the change synced");
+        let extended = run(cluster.coordinator(3), key.clone(), 3, Condition::Extends(1)).await;
+        assert!(
+            matches!(&extended, Outcome::Acked(log) if log == &[1, 3]),
+            "the new owners decide after the decision the old ones acknowledged: {extended:?}"
+        );
+    });
+}
