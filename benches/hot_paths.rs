@@ -17,7 +17,7 @@ use ringvault::coordinator::{Grouping, prefix_successor};
 use ringvault::objects::checksum::{ChecksumAlgorithm, Checksummer};
 use ringvault::ring::{Layout, Member, PartitionId, item_hash};
 use ringvault::s3::hot::{self, SignedRequest};
-use ringvault::store::{Store, StoreOptions, TableId, Visit, WriteOp};
+use ringvault::store::{Store, StoreOptions, TableId, Visit};
 
 fn sigv4(c: &mut Criterion) {
     let request = SignedRequest {
@@ -146,15 +146,8 @@ fn grouped_walk(c: &mut Criterion) {
     runtime.block_on(async {
         for i in 0..20_000u32 {
             let key = format!("b\0d{:04}/o{i:06}", i % 1000).into_bytes();
-            let op = WriteOp::Coordinate {
-                table,
-                key,
-                context: VectorClock::new(),
-                actor: 1,
-                timestamp_ms: 1,
-                value: Some(vec![1; 100]),
-            };
-            store.write(op).await.unwrap();
+            let value = Some(vec![1; 100]);
+            store.coordinate((table, key), VectorClock::new(), 1, 1, value).await.unwrap();
         }
     });
     let grouping = Grouping { from: 2, delimiter: b"/".to_vec() };

@@ -280,18 +280,28 @@ impl Coordinator {
         &self,
         table: TableId,
         key: &[u8],
-        value: Option<Vec<u8>>,
+        mut value: Option<Vec<u8>>,
         context: VectorClock,
     ) -> Result<Sibling, CoordinatorError> {
-        let round = self.write_round(table.0, key, true);
-        let payload = Payload::Item {
-            table,
-            key: key.to_vec(),
-            context,
-            timestamp_ms: self.inner.clock.now().timestamp_millis(),
-            value,
-            minted: None,
-        };
+        let mut round = self.write_round(table.0, key, true);
+        let timestamp_ms = self.inner.clock.now().timestamp_millis();
+        // An owner mints in memory and writes its copy beside the others' (`store::mint`); the
+        // mint call, a durable write before any copy could start, is for non-owners.
+        let mut minted = None;
+        if round.first_minter() == Some(self.node_id()) {
+            let local = &self.inner.local;
+            match local.store.mint_clock((table, key), context.clone(), local.me).await {
+                Ok(clock) => {
+                    // The value goes with the minted version; no mint call needs it any more.
+                    let value = value.take();
+                    minted = Some(Sibling { clock, timestamp_ms, writer: local.me, value });
+                    round = round.with_version();
+                }
+                Err(e) => tracing::debug!(error = %e, "cannot mint here; an owner mints instead"),
+            }
+        }
+        let payload =
+            Payload::Item { table, key: key.to_vec(), context, timestamp_ms, value, minted };
         WriteJob::new(self, round, payload).run().await?.ok_or(CoordinatorError::NoOwner)
     }
 

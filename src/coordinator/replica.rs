@@ -111,11 +111,7 @@ impl Local {
         timestamp_ms: i64,
         value: Option<Vec<u8>>,
     ) -> Result<Sibling, ReplicaError> {
-        let op = WriteOp::Coordinate { table, key, context, actor: self.me, timestamp_ms, value };
-        match self.store.write(op).await? {
-            WriteOutcome::Coordinated(sibling) => Ok(sibling),
-            other => Err(ReplicaError::Task(format!("unexpected outcome {other:?}"))),
-        }
+        Ok(self.store.coordinate((table, key), context, self.me, timestamp_ms, value).await?)
     }
 
     /// One consensus step on this node's acceptor for the item, of a round run under layout

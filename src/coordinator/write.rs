@@ -143,6 +143,20 @@ impl<E> WriteRound<E> {
         }
     }
 
+    /// The owner asked to mint first: this node when it is a live owner.
+    pub fn first_minter(&self) -> Option<NodeId> {
+        if self.mints { self.mint_candidates.front().copied() } else { None }
+    }
+
+    /// The round of a version this node minted already (in memory, see `store::mint`): no
+    /// mint call, every owner gets a copy from the start, this node's own among them.
+    #[must_use]
+    pub fn with_version(mut self) -> Self {
+        self.mints = false;
+        self.mint_candidates.clear();
+        self
+    }
+
     /// Whether the version to copy exists: minted, or given (blocks).
     fn has_version(&self) -> bool {
         !self.mints || self.minted.is_some()

@@ -4,10 +4,10 @@
 use redb::{Database, Durability, ReadableTable};
 
 use super::{
-    BlockId, StoreError, TableId, WriteOp, WriteOutcome, codec, hints, item_key, merkle, paxos,
-    redb_err, tables, tombstones,
+    BlockId, StoreError, TableId, WriteOp, WriteOutcome, codec, hints, item_key, merkle, mint,
+    paxos, redb_err, tables, tombstones,
 };
-use crate::causality::{Actor, Sibling, Siblings, VectorClock};
+use crate::causality::Siblings;
 use hints::HintOp;
 
 /// Applies all ops in one transaction. Per-op failures (a corrupt value) fail only that op;
@@ -29,7 +29,7 @@ pub(super) fn apply_batch(
             let value = meta.get(name).map_err(redb_err)?;
             Ok(codec::decode_meta_u64(value.as_ref().map(|v| v.value())))
         };
-        let minted_before = meta_u64(LAST_MINTED)?;
+        let minted_before = meta_u64(mint::LAST_MINTED)?;
         let fence_before = meta_u64(paxos::FENCE_META)?;
         let mut last_minted = minted_before;
         let mut fence = fence_before;
@@ -40,18 +40,9 @@ pub(super) fn apply_batch(
         };
         for op in ops {
             let outcome = match op {
-                WriteOp::Coordinate { table, key, context, actor, timestamp_ms, value } => {
-                    coordinate(
-                        &mut items,
-                        &mut indexes,
-                        &mut last_minted,
-                        table,
-                        &key,
-                        context,
-                        actor,
-                        timestamp_ms,
-                        value,
-                    )
+                WriteOp::RaiseMintCeiling { ceiling } => {
+                    last_minted = last_minted.max(ceiling);
+                    Ok(WriteOutcome::Done)
                 }
                 WriteOp::Paxos { table, key, request, layout } => consensus_step(
                     &mut items,
@@ -182,7 +173,8 @@ pub(super) fn apply_batch(
             outcomes.push(outcome);
         }
         if last_minted != minted_before {
-            meta.insert(LAST_MINTED, last_minted.to_be_bytes().as_slice()).map_err(redb_err)?;
+            meta.insert(mint::LAST_MINTED, last_minted.to_be_bytes().as_slice())
+                .map_err(redb_err)?;
         }
         if fence != fence_before {
             meta.insert(paxos::FENCE_META, fence.to_be_bytes().as_slice()).map_err(redb_err)?;
@@ -295,41 +287,6 @@ fn remove_block(
         .map_err(redb_err)?
         .map(|v| merkle::block_content(v.value()));
     merkle.block(id, old, None)
-}
-
-/// Meta key of the last clock counter this node minted, for any key.
-const LAST_MINTED: &str = "last_minted";
-
-/// Mints a version: `context` with this node's entry above every counter this node ever
-/// minted (`last_minted`, for any key, persisted with the batch) and every one the stored item
-/// carries. Counting per node, not per key, matters once a node forgot a key (clean-up while it
-/// did not own it) and owns it again: a per-key count would restart and reissue a counter
-/// that older versions carry, and the new version (an acknowledged delete, say) would be
-/// dominated by them and lost. The simulation found that (seed 850 of 1000).
-#[allow(clippy::too_many_arguments, reason = "the fields of WriteOp::Coordinate")]
-fn coordinate(
-    items: &mut ItemsTable<'_>,
-    indexes: &mut Indexes<'_>,
-    last_minted: &mut u64,
-    table: TableId,
-    key: &[u8],
-    context: VectorClock,
-    actor: Actor,
-    timestamp_ms: i64,
-    value: Option<Vec<u8>>,
-) -> Result<WriteOutcome, StoreError> {
-    let full = item_key(table, key);
-    let (mut current, old) = load(items, &full)?;
-    let before = Before::of(old, &current);
-    let highest = current.iter().map(|s| s.clock.get(actor)).max().unwrap_or(0);
-    let mut clock = context;
-    let counter = clock.get(actor).max(highest).max(*last_minted) + 1;
-    *last_minted = counter;
-    clock.set(actor, counter);
-    let sibling = Sibling { clock, timestamp_ms, writer: actor, value };
-    current.apply(sibling.clone());
-    store_item(items, indexes, &full, before, &current)?;
-    Ok(WriteOutcome::Coordinated(sibling))
 }
 
 /// A consensus step of a round run under `layout`, on an acceptor fenced at `fence`: the

@@ -5,8 +5,9 @@
 //! commit), so N concurrent writers pay one fsync instead of N. A write's reply is sent only
 //! after that transaction committed with `Durability::Immediate`: a reply means "on disk".
 //!
-//! Coordinated writes (`WriteOp::Coordinate`) compute the new vector clock inside the writer
-//! thread, so two concurrent writes through one coordinator can never mint the same clock.
+//! New versions are minted from an in-memory counter whose durable ceiling is raised a block
+//! at a time (`mint`), so two writes through one node never mint the same clock and a mint
+//! costs no write of its own.
 //!
 //! [`Store::in_memory_inline`] is the deterministic variant for the seeded simulation: no
 //! writer thread, every write is its own transaction applied on the caller's thread, and reads
@@ -18,6 +19,7 @@ mod codec;
 mod hints;
 mod journal;
 pub mod merkle;
+mod mint;
 mod paxos;
 mod space;
 mod tables;
@@ -37,7 +39,7 @@ use redb::{Database, Durability, ReadableDatabase, ReadableTable, ReadableTableM
 use tokio::sync::{mpsc, oneshot};
 use writer::{DbHandle, writer_loop};
 
-use crate::causality::{Actor, Sibling, Siblings, VectorClock};
+use crate::causality::Siblings;
 
 pub use codec::FORMAT_VERSION;
 pub use hints::{Hint, HintOp};
@@ -121,15 +123,9 @@ const FORGET_PAGE: usize = 512;
 /// A write for the group-commit writer.
 #[derive(Debug)]
 pub enum WriteOp {
-    /// A coordinator's write: the new clock is `context` with `actor`'s entry raised above every
-    /// clock of this item that the store holds.
-    Coordinate {
-        table: TableId,
-        key: Vec<u8>,
-        context: VectorClock,
-        actor: Actor,
-        timestamp_ms: i64,
-        value: Option<Vec<u8>>,
+    /// Raises the durable ceiling of the clock counters this node may mint (never lowers it).
+    RaiseMintCeiling {
+        ceiling: u64,
     },
     /// One step of per-key consensus on this node's acceptor for the item (see `paxos`), of a
     /// round run under layout `layout`; a commit merges the decided version into the item in
@@ -212,8 +208,6 @@ pub enum WriteOp {
 /// What a committed write did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WriteOutcome {
-    /// The sibling a `Coordinate` created.
-    Coordinated(Sibling),
     /// A consensus step's answer.
     Paxos(PaxosAnswer),
     /// Whether a `Merge` changed the stored set.
@@ -284,6 +278,8 @@ pub struct Store {
     writer_stopped: Arc<std::sync::Mutex<Option<oneshot::Receiver<()>>>>,
     /// The database file (`None` in memory), for the disk figures.
     file: Option<Arc<Path>>,
+    /// This node's clock counters (see `mint`).
+    minter: Arc<mint::Minter>,
 }
 
 impl std::fmt::Debug for Store {
@@ -325,6 +321,7 @@ impl Store {
             .create_with_backend(redb::backends::InMemoryBackend::new())
             .map_err(redb_err)?;
         init_tables(&db)?;
+        let minter = Arc::new(mint::Minter::resume_from(&db)?);
         Ok(Self {
             db: Arc::new(DbHandle::new(db, None)),
             writer: Writer::Inline,
@@ -332,6 +329,7 @@ impl Store {
             disk_full: Arc::default(),
             writer_stopped: Arc::new(std::sync::Mutex::new(None)),
             file: None,
+            minter,
         })
     }
 
@@ -366,6 +364,7 @@ impl Store {
         options: StoreOptions,
     ) -> Result<Self, StoreError> {
         init_tables(&db)?;
+        let minter = Arc::new(mint::Minter::resume_from(&db)?);
         let db = Arc::new(DbHandle::new(db, opener));
         let (tx, rx) = mpsc::channel(options.group_commit_jobs_max.max(1) * 4);
         let writer_db = db.clone();
@@ -385,6 +384,7 @@ impl Store {
             disk_full,
             writer_stopped: Arc::new(std::sync::Mutex::new(Some(stopped_rx))),
             file: None,
+            minter,
         })
     }
 

@@ -319,7 +319,9 @@ pub(super) fn writer_loop(
 fn batch_bytes(op: &WriteOp) -> usize {
     match op {
         WriteOp::PutBlock { data, .. } => data.len(),
-        WriteOp::Coordinate { value, .. } => value.as_ref().map_or(0, Vec::len),
+        WriteOp::Merge { siblings, .. } => {
+            siblings.iter().map(|s| s.value.as_ref().map_or(0, Vec::len)).sum()
+        }
         _ => 0,
     }
 }

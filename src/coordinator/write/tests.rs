@@ -94,6 +94,22 @@ fn an_item_is_minted_here_first_then_copied() {
 }
 
 #[test]
+fn a_version_minted_here_in_memory_is_written_here_and_copied_at_once() {
+    let r = round(2, &[], &[4], true);
+    assert_eq!(r.first_minter(), Some(2), "an owner mints itself");
+    let mut r = r.with_version();
+    assert_eq!(r.first_minter(), None);
+    assert_eq!(r.start(), vec![copy(1), copy(2), copy(3)], "its own copy goes beside the others");
+    assert_eq!(r.on(Acked(3)), vec![]);
+    assert_eq!(r.on(Acked(2)), vec![Reply(true)]);
+    // Its own store failing is a failed copy like any other: a stand-in takes the slot.
+    let mut r = round(2, &[], &[4], true).with_version();
+    r.start();
+    assert_eq!(r.on(Failed(2, "disk")), vec![Copy { node: 4, hint_for: Some(2) }]);
+    assert_eq!(round(9, &[], &[4], true).first_minter(), Some(1), "a non-owner asks an owner");
+}
+
+#[test]
 fn a_slow_minter_is_hedged_by_the_next_owner_and_still_gets_the_version() {
     let mut r = round(9, &[], &[4], true);
     assert_eq!(r.start(), vec![Mint { node: 1 }]);
