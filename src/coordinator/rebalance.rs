@@ -79,11 +79,8 @@ impl Voters {
     /// Without a previous layout (a restart that lost track of the change), a majority of N
     /// among `sources`.
     fn needed(&self, p: u32, sources: &[NodeId]) -> (usize, Vec<NodeId>) {
-        let others = |nodes: &mut dyn Iterator<Item = NodeId>| -> Vec<NodeId> {
-            nodes.filter(|n| *n != self.me).collect()
-        };
         let Some(previous) = &self.previous else {
-            let of = others(&mut sources.iter().copied());
+            let of: Vec<NodeId> = sources.iter().copied().filter(|n| *n != self.me).collect();
             return (super::majority(self.replication_factor).min(of.len()), of);
         };
         let n = previous.replication_factor.clamp(1, previous.members.len().max(1));
@@ -97,8 +94,8 @@ impl Voters {
         if owners.is_empty() {
             return (0, Vec::new());
         }
-        let mine = usize::from(owners.contains(&self.me));
-        (super::majority(owners.len()) - mine, others(&mut owners.into_iter()))
+        let needed = super::majority(owners.len()) - usize::from(owners.contains(&self.me));
+        (needed, owners.into_iter().filter(|o| *o != self.me).collect())
     }
 }
 
@@ -289,12 +286,13 @@ impl RebalanceWorker {
         // Per source, the partitions to pull whole, those to pull the items of, and those to
         // pull only the consensus rows of, so that each source is scanned at most three times.
         let mut plan: BTreeMap<NodeId, [Vec<u32>; 3]> = BTreeMap::new();
-        let mut planned = Vec::new();
         let mut unreachable = 0usize;
         let mut short_of_majority = 0usize;
         let mut item_planned = Vec::new();
+        // Per partition planned, how many voters' rows it needs and who they are.
+        let mut wanted: BTreeMap<u32, (usize, Vec<NodeId>)> = BTreeMap::new();
+        let live = |n: &NodeId| *n != c.node_id() && c.ring().is_alive(*n);
         for (p, sources) in pending {
-            let live = |n: &NodeId| *n != c.node_id() && c.ring().is_alive(*n);
             let item_sources: Vec<NodeId> = if items_in.contains(p) {
                 Vec::new()
             } else {
@@ -311,7 +309,7 @@ impl RebalanceWorker {
                 plan.entry(*source).or_default()[i].push(*p);
             }
             let (needed, of) = voters.needed(*p, sources);
-            let row_sources: Vec<NodeId> = of.into_iter().filter(live).take(needed).collect();
+            let row_sources: Vec<NodeId> = of.iter().copied().filter(live).take(needed).collect();
             for source in &row_sources {
                 if !item_sources.contains(source) {
                     plan.entry(*source).or_default()[2].push(*p);
@@ -320,7 +318,7 @@ impl RebalanceWorker {
             if row_sources.len() < needed {
                 short_of_majority += 1;
             }
-            planned.push(*p);
+            wanted.insert(*p, (needed, of));
         }
         if short_of_majority > 0 {
             // What only the silent ones accepted would be out of reach: the new owners alone
@@ -402,14 +400,14 @@ impl RebalanceWorker {
             }
         }
         items_in.extend(item_planned.into_iter().filter(|p| !failed.contains(p)));
-        let done: Vec<u32> = planned
+        let done: Vec<u32> = wanted
             .into_iter()
-            .filter(|p| !failed.contains(p))
-            .filter(|p| {
-                let (needed, of) = voters.needed(*p, &pending[p]);
+            .filter(|(p, _)| !failed.contains(p))
+            .filter(|(p, (needed, of))| {
                 let pulled = rows_from.get(p);
-                of.iter().filter(|n| pulled.is_some_and(|from| from.contains(n))).count() >= needed
+                of.iter().filter(|n| pulled.is_some_and(|from| from.contains(n))).count() >= *needed
             })
+            .map(|(p, _)| p)
             .collect();
         tracing::info!(
             worker = "rebalance",

@@ -29,9 +29,7 @@ pub(super) fn apply_batch(
             let value = meta.get(name).map_err(redb_err)?;
             Ok(codec::decode_meta_u64(value.as_ref().map(|v| v.value())))
         };
-        let minted_before = meta_u64(mint::LAST_MINTED)?;
         let fence_before = meta_u64(paxos::FENCE_META)?;
-        let mut last_minted = minted_before;
         let mut fence = fence_before;
         let mut hint_tables = hints::HintTables::open(&txn)?;
         let mut indexes = Indexes {
@@ -41,8 +39,7 @@ pub(super) fn apply_batch(
         for op in ops {
             let outcome = match op {
                 WriteOp::RaiseMintCeiling { ceiling } => {
-                    last_minted = last_minted.max(ceiling);
-                    Ok(WriteOutcome::Done)
+                    raise_mint_ceiling(&mut meta, ceiling).map(|()| WriteOutcome::Done)
                 }
                 WriteOp::Paxos { table, key, request, layout } => consensus_step(
                     &mut items,
@@ -172,10 +169,6 @@ pub(super) fn apply_batch(
             };
             outcomes.push(outcome);
         }
-        if last_minted != minted_before {
-            meta.insert(mint::LAST_MINTED, last_minted.to_be_bytes().as_slice())
-                .map_err(redb_err)?;
-        }
         if fence != fence_before {
             meta.insert(paxos::FENCE_META, fence.to_be_bytes().as_slice()).map_err(redb_err)?;
         }
@@ -287,6 +280,22 @@ fn remove_block(
         .map_err(redb_err)?
         .map(|v| merkle::block_content(v.value()));
     merkle.block(id, old, None)
+}
+
+/// Raises the stored ceiling of the clock counters this node may mint to `ceiling`, never
+/// lowering it (two raises may commit in either order).
+fn raise_mint_ceiling(
+    meta: &mut redb::Table<'_, &'static str, &'static [u8]>,
+    ceiling: u64,
+) -> Result<(), StoreError> {
+    let stored = {
+        let value = meta.get(mint::LAST_MINTED).map_err(redb_err)?;
+        codec::decode_meta_u64(value.as_ref().map(|v| v.value()))
+    };
+    if ceiling > stored {
+        meta.insert(mint::LAST_MINTED, ceiling.to_be_bytes().as_slice()).map_err(redb_err)?;
+    }
+    Ok(())
 }
 
 /// A consensus step of a round run under `layout`, on an acceptor fenced at `fence`: the
