@@ -15,8 +15,9 @@
 //!    it (sloppy quorum). A copy that fails moves to the next stand-in; one that is slow (past
 //!    its deadline, before the caller has its answer) gets a stand-in beside it, and both may
 //!    land (two durable copies, a hint delivered twice is harmless).
-//! 3. **Reply** as soon as W distinct nodes hold the data, or as soon as W can no longer be
-//!    reached. The round goes on past the reply until every slot is settled.
+//! 3. **Reply** as soon as W distinct nodes hold the data and every owner has a copy on its
+//!    way, a copy, or a durable hint (step 4), or as soon as W can no longer be reached. The
+//!    round goes on past the reply until every slot is settled.
 //! 4. **Settle**: a slot with no stand-in left, or abandoned (the node's bound on background
 //!    copies is reached, or it shuts down), is covered by a durable hint kept by this node
 //!    (with a local copy of the data if it has none): every owner ends up with the write or a
@@ -444,11 +445,24 @@ impl<E> WriteRound<E> {
         }
     }
 
+    /// Whether a slot waits for a hint this node keeps, or has one being written.
+    fn hints_owed(&self) -> bool {
+        self.slots.iter().any(|s| s.state == SlotState::Exhausted)
+            || self.calls.values().any(|r| matches!(r, Role::Hint { .. }))
+    }
+
     fn decide(&mut self, actions: &mut Vec<WriteAction>) {
         if self.replied {
             return;
         }
         if self.acked.len() >= self.needed && self.has_version() {
+            if self.hints_owed() {
+                // W nodes hold the data, but an owner with no target left still waits for
+                // its hint here: the reply waits for it (a local commit), so a coordinator
+                // that fails right after answering cannot take the only record of that
+                // owner's missing copy with it.
+                return;
+            }
             self.replied = true;
             actions.push(WriteAction::Reply(true));
             return;

@@ -78,10 +78,30 @@ fn a_coordinator_that_is_no_owner_keeps_the_data_with_its_hint() {
     let mut r = round(9, &[3], &[], false);
     assert_eq!(r.start(), vec![copy(1), copy(2)]);
     assert_eq!(r.on(Acked(1)), vec![HintLocally { owner: 3, with_data: true }]);
-    assert_eq!(r.on(Acked(2)), vec![Reply(true)]);
-    assert_eq!(r.on(HintKept(3)), vec![]);
+    assert_eq!(r.on(Acked(2)), vec![], "W nodes hold it, but owner 3's hint is not durable yet");
+    assert_eq!(r.on(HintKept(3)), vec![Reply(true)]);
     assert!(r.finished());
     assert_eq!(r.acked().len(), 3, "the local copy is a third durable copy");
+}
+
+/// Regression (a cluster test read 4 hints pending on the coordinator after 5 acknowledged
+/// PUTs with an owner down): the hint for an owner with no stand-in left was written after
+/// the reply, so a coordinator that failed right after answering lost the only record of
+/// that owner's missing copy. The reply now waits for the hint, a local commit.
+#[test]
+fn the_reply_waits_for_the_hint_of_an_owner_with_no_stand_in() {
+    let mut r = round(1, &[3], &[], true).with_version();
+    assert_eq!(r.start(), vec![copy(1), copy(2)]);
+    assert_eq!(r.on(Acked(2)), vec![], "this node is busy with its own copy");
+    assert_eq!(r.on(Acked(1)), vec![HintLocally { owner: 3, with_data: false }]);
+    assert_eq!(r.on(HintKept(3)), vec![Reply(true)]);
+    assert!(r.finished());
+    // A hint that fails does not hold the reply back: the copies are durable on W nodes.
+    let mut r = round(1, &[3], &[], false);
+    r.start();
+    r.on(Acked(1));
+    assert_eq!(r.on(Acked(2)), vec![]);
+    assert_eq!(r.on(super::WriteEvent::HintFailed(3, "disk")), vec![Reply(true)]);
 }
 
 #[test]
@@ -228,6 +248,26 @@ mod interleavings {
             self.round.acked().iter().all(|n| *n == self.me || self.failed_keepers.contains(n))
         }
 
+        /// At a successful reply every owner holds the version, has a copy (or a mint) on
+        /// its way, or is covered by a durable hint; or its hint failed, or it is this node
+        /// and its own store failed.
+        fn assert_every_owner_accounted_for(&self) {
+            for owner in [1, 2, 3] {
+                let on_its_way = self.pending.iter().any(|c| match c {
+                    Call::Mint(n) => *n == owner,
+                    Call::Copy(n, hint) => hint.unwrap_or(*n) == owner,
+                    Call::Hint(_) => false,
+                });
+                assert!(
+                    self.covered.contains(&owner)
+                        || self.lost.contains(&owner)
+                        || on_its_way
+                        || (owner == self.me && self.own_failed),
+                    "replied while owner {owner} has neither a copy nor a hint"
+                );
+            }
+        }
+
         fn take(&mut self, actions: Vec<WriteAction>) {
             for action in actions {
                 match action {
@@ -237,6 +277,7 @@ mod interleavings {
                     Reply(ok) => {
                         if ok {
                             assert!(self.round.acked().len() >= self.round.needed());
+                            self.assert_every_owner_accounted_for();
                         }
                         self.replies.push(ok);
                     }
