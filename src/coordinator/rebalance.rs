@@ -197,6 +197,10 @@ impl RebalanceWorker {
                 for p in done {
                     state.pending.remove(&p);
                 }
+                // Authoritative after each pass: a pass that only took in consensus rows
+                // (the items came in on an earlier one) counts no partition as pulled.
+                let left = state.pending.len() as u64;
+                self.coordinator.repair_control().update_rebalance(|p| p.partitions_pending = left);
                 self.save(&state).await;
                 if state.pending.is_empty() {
                     ring.set_synced(state.synced_through);

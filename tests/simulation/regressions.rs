@@ -672,3 +672,51 @@ fn a_new_owner_waits_for_a_majority_of_the_previous_owners_consensus_rows() {
         );
     });
 }
+
+/// Regression (the cluster test `elastic`, one run in two): a new owner whose first pass found
+/// most previous owners down took in the items on that pass and the consensus rows alone on
+/// its retry. A pass of rows alone counts no partition as pulled, so the progress went on
+/// reporting every gained partition as pending after all came in, and whatever waited for
+/// `partitions_pending` to reach 0 (the admin status, the test) waited for good. The progress
+/// is now set from what is left after every pass.
+#[test]
+fn rebalance_progress_reaches_zero_when_the_last_pass_takes_in_only_rows() {
+    use ringvault::coordinator::RebalanceWorker;
+    runtime().block_on(async {
+        // Nodes 0, 1, 2 own everything; node 3 joins the owners while 0 and 1 are down.
+        let mut cluster = SimCluster::with_members(35, 5, 3);
+        cluster.heartbeat();
+        for i in 0..20 {
+            let key = format!("moved{i:02}").into_bytes();
+            let coordinator = cluster.coordinator(0);
+            coordinator.put(TABLE, &key, Some(b"v".to_vec()), VectorClock::new()).await.unwrap();
+        }
+        tokio::time::sleep(RPC_TIMEOUT).await;
+        cluster.crash(0);
+        cluster.crash(1);
+        for _ in 0..50 {
+            cluster.heartbeat();
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let worker =
+            tokio::spawn(RebalanceWorker { coordinator: cluster.coordinator(3) }.run(stopped));
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        assert!(cluster.coordinator(3).ring().install_layout(cluster.next_layout(2..5)));
+        tokio::time::sleep(RPC_TIMEOUT * 4).await;
+        let pending = |cluster: &SimCluster| {
+            cluster.coordinator(3).repair_control().rebalance().partitions_pending
+        };
+        assert!(pending(&cluster) > 0, "the rows of a majority of the previous owners are missing");
+
+        cluster.restart(0);
+        cluster.restart(1);
+        for _ in 0..100 {
+            cluster.heartbeat();
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(pending(&cluster), 0, "every gained partition is in");
+        stop.send(true).unwrap();
+        worker.await.unwrap();
+    });
+}
