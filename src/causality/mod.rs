@@ -93,6 +93,9 @@ pub struct Sibling {
     /// Milliseconds since the Unix epoch on the coordinator that wrote it.
     pub timestamp_ms: i64,
     pub writer: Actor,
+    /// Encoded as one byte string, not a sequence of bytes: the same postcard bytes, without a
+    /// call per byte to write and read them.
+    #[serde(with = "serde_bytes")]
     pub value: Option<Vec<u8>>,
 }
 

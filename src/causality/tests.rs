@@ -168,3 +168,32 @@ fn regression_siblings_of_one_writer_in_one_millisecond_have_one_order() {
     assert_eq!(one, other);
     assert_eq!(one.winner(), other.winner());
 }
+
+/// A sibling's value is written as one byte string (`serde_bytes`); the postcard bytes must
+/// stay those of the plain sequence of bytes it was written as before, or every stored
+/// version and every peer of an older build would misread it.
+#[test]
+fn a_siblings_value_encodes_as_it_always_did() {
+    #[derive(Serialize, Deserialize, PartialEq, Debug)]
+    struct AsBefore {
+        clock: VectorClock,
+        timestamp_ms: i64,
+        writer: Actor,
+        value: Option<Vec<u8>>,
+    }
+    let mut clock = VectorClock::new();
+    clock.set(7, 3);
+    for value in [None, Some(Vec::new()), Some((0..=255u8).cycle().take(4096).collect())] {
+        let now = Sibling { clock: clock.clone(), timestamp_ms: -5, writer: 9, value };
+        let before = AsBefore {
+            clock: clock.clone(),
+            timestamp_ms: -5,
+            writer: 9,
+            value: now.value.clone(),
+        };
+        let bytes = postcard::to_allocvec(&now).unwrap();
+        assert_eq!(bytes, postcard::to_allocvec(&before).unwrap());
+        assert_eq!(postcard::from_bytes::<Sibling>(&bytes).unwrap(), now);
+        assert_eq!(postcard::from_bytes::<AsBefore>(&bytes).unwrap(), before);
+    }
+}

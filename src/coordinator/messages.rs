@@ -35,6 +35,7 @@ pub struct ReplicaCoordinate {
     pub key: Vec<u8>,
     pub context: VectorClock,
     pub timestamp_ms: i64,
+    #[serde(with = "serde_bytes")]
     pub value: Option<Vec<u8>>,
 }
 impl RpcRequest for ReplicaCoordinate {

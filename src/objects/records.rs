@@ -377,7 +377,7 @@ impl Extent {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum BodyLayout {
     /// Small bodies live in the record: one round trip, no blocks.
-    Inline(Vec<u8>),
+    Inline(#[serde(with = "serde_bytes")] Vec<u8>),
     /// Larger bodies are cut into blocks, each on its own preference list.
     Blocks { extents: Vec<Extent> },
 }
