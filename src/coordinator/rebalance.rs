@@ -182,13 +182,7 @@ impl RebalanceWorker {
             self.save(&state).await;
         }
         loop {
-            let pending = state.pending.len() as u64;
-            self.coordinator.repair_control().update_rebalance(|p| p.partitions_pending = pending);
-            if state.pending.is_empty() {
-                // Gossip tells the others, so that reads stop asking the previous owners once
-                // every member holds its partitions.
-                ring.set_synced(state.synced_through);
-            }
+            self.publish(&state);
             if !state.pending.is_empty() {
                 let done = tokio::select! {
                     done = self.pull_waiting(&state.pending, &mut items_in) => done,
@@ -197,13 +191,12 @@ impl RebalanceWorker {
                 for p in done {
                     state.pending.remove(&p);
                 }
-                // Authoritative after each pass: a pass that only took in consensus rows
-                // (the items came in on an earlier one) counts no partition as pulled.
-                let left = state.pending.len() as u64;
-                self.coordinator.repair_control().update_rebalance(|p| p.partitions_pending = left);
                 self.save(&state).await;
+                // Again after each pass, not only from the pulls' own accounting: a pass that
+                // took in only consensus rows (the items came in on an earlier one) counts no
+                // partition as pulled.
+                self.publish(&state);
                 if state.pending.is_empty() {
-                    ring.set_synced(state.synced_through);
                     tracing::info!(worker = "rebalance", "every gained partition is in");
                 } else {
                     tracing::info!(
@@ -233,6 +226,17 @@ impl RebalanceWorker {
                 items_in.clear();
                 self.save(&state).await;
             }
+        }
+    }
+
+    /// Reports what is left to pull, and once nothing is, tells the others by gossip that this
+    /// node holds its partitions (reads stop asking the previous owners once every member
+    /// does).
+    fn publish(&self, state: &RebalanceState) {
+        let pending = state.pending.len() as u64;
+        self.coordinator.repair_control().update_rebalance(|p| p.partitions_pending = pending);
+        if state.pending.is_empty() {
+            self.coordinator.ring().set_synced(state.synced_through);
         }
     }
 

@@ -25,11 +25,7 @@ pub(super) fn apply_batch(
         let mut journal = txn.open_table(tables::JOURNAL).map_err(redb_err)?;
         let mut paxos_table = txn.open_table(tables::PAXOS).map_err(redb_err)?;
         let mut meta = txn.open_table(tables::META).map_err(redb_err)?;
-        let meta_u64 = |name| -> Result<u64, StoreError> {
-            let value = meta.get(name).map_err(redb_err)?;
-            Ok(codec::decode_meta_u64(value.as_ref().map(|v| v.value())))
-        };
-        let fence_before = meta_u64(paxos::FENCE_META)?;
+        let fence_before = meta_u64(&meta, paxos::FENCE_META)?;
         let mut fence = fence_before;
         let mut hint_tables = hints::HintTables::open(&txn)?;
         let mut indexes = Indexes {
@@ -282,17 +278,22 @@ fn remove_block(
     merkle.block(id, old, None)
 }
 
+/// A counter of the meta table (absent: 0).
+fn meta_u64(
+    meta: &redb::Table<'_, &'static str, &'static [u8]>,
+    name: &str,
+) -> Result<u64, StoreError> {
+    let value = meta.get(name).map_err(redb_err)?;
+    Ok(codec::decode_meta_u64(value.as_ref().map(|v| v.value())))
+}
+
 /// Raises the stored ceiling of the clock counters this node may mint to `ceiling`, never
 /// lowering it (two raises may commit in either order).
 fn raise_mint_ceiling(
     meta: &mut redb::Table<'_, &'static str, &'static [u8]>,
     ceiling: u64,
 ) -> Result<(), StoreError> {
-    let stored = {
-        let value = meta.get(mint::LAST_MINTED).map_err(redb_err)?;
-        codec::decode_meta_u64(value.as_ref().map(|v| v.value()))
-    };
-    if ceiling > stored {
+    if ceiling > meta_u64(meta, mint::LAST_MINTED)? {
         meta.insert(mint::LAST_MINTED, ceiling.to_be_bytes().as_slice()).map_err(redb_err)?;
     }
     Ok(())
