@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The compose cluster as users run it: builds the image, brings docker/compose.yaml up with
 # nothing else (the first node applies the layout itself), and checks that
-#   1. all three containers turn healthy, and an `aws s3 cp` round trip through 127.0.0.1:9000
-#      works (the times from `up` are printed);
+#   1. all three containers turn healthy, and an `aws s3 cp` round trip through node1's published
+#      S3 port works (the times from `up` are printed);
 #   2. the smoke test passes against the three published endpoints;
 #   3. the chaos suite's short run passes on the containers: `docker kill` and `docker start`,
 #      `docker pause`, `docker network disconnect`, `docker kill` of all three, each under a
@@ -12,8 +12,9 @@
 #
 #   bash docker/test.sh        # RINGVAULT_BIN=<static binary> skips the cargo build
 #
-# Needs docker with compose (`docker compose` or `docker-compose`), and the published ports
-# 9000-9001, 9010-9011, 9020-9021 free on 127.0.0.1.
+# Needs docker with compose (`docker compose` or `docker-compose`). The containers publish their
+# ports on free ports of 127.0.0.1 (compose.yaml's RINGVAULT_NODE<N>_*_PORT), not on 9000-9021, so
+# the test runs beside a node, or anything else, that holds those.
 
 set -euo pipefail
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -30,12 +31,30 @@ else
     rv_log "FAIL: neither 'docker compose' nor docker-compose is installed"
     exit 1
 fi
-for port in 9000 9001 9010 9011 9020 9021; do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-        rv_log "FAIL: 127.0.0.1:$port is taken; the compose cluster publishes it"
-        exit 1
-    fi
-done
+# Six ports of 127.0.0.1 that nothing listens on, each bound once to prove it.
+read -r -a ports < <(python3 - <<'PY'
+import random, socket
+for _ in range(200):
+    base = random.randrange(20000, 30000)
+    wanted = [base + d for d in (0, 1, 10, 11, 20, 21)]
+    try:
+        for port in wanted:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    print(*wanted)
+    break
+PY
+)
+if ((${#ports[@]} != 6)); then
+    rv_log "FAIL: found no six free ports on 127.0.0.1 to publish the cluster on"
+    exit 1
+fi
+export RINGVAULT_NODE1_S3_PORT="${ports[0]}" RINGVAULT_NODE1_ADMIN_PORT="${ports[1]}"
+export RINGVAULT_NODE2_S3_PORT="${ports[2]}" RINGVAULT_NODE2_ADMIN_PORT="${ports[3]}"
+export RINGVAULT_NODE3_S3_PORT="${ports[4]}" RINGVAULT_NODE3_ADMIN_PORT="${ports[5]}"
+endpoint() { echo "http://127.0.0.1:${ports[$((2 * ($1 - 1)))]}"; }
 
 project="rvtest$$"
 image="ringvault:test-$$"
@@ -76,7 +95,7 @@ bash docker/build.sh "$image" >&2
 
 rv_venv
 rv_isolate_aws
-aws=("$RV_VENV/bin/aws" --endpoint-url http://127.0.0.1:9000)
+aws=("$RV_VENV/bin/aws" --endpoint-url "$(endpoint 1)")
 
 # --- 1. up, healthy, a round trip ------------------------------------------------------------
 started="$(date +%s.%N)"
@@ -110,7 +129,7 @@ health="$(docker exec "${containers[0]}" /ringvault health)"
 rv_log "node1: $health"
 
 # --- 2. the smoke test through the published ports -------------------------------------------
-RINGVAULT_ENDPOINTS="http://127.0.0.1:9000 http://127.0.0.1:9010 http://127.0.0.1:9020" \
+RINGVAULT_ENDPOINTS="$(endpoint 1) $(endpoint 2) $(endpoint 3)" \
     bash s3-tests/smoke.sh
 
 # --- 3. the chaos suite's short run on the containers -----------------------------------------
