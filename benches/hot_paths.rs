@@ -150,7 +150,7 @@ fn grouped_walk(c: &mut Criterion) {
             store.coordinate((table, key), VectorClock::new(), 1, 1, value).await.unwrap();
         }
     });
-    let grouping = Grouping { from: 2, delimiter: b"/".to_vec() };
+    let grouping = Grouping::names(2, b"/");
     c.bench_function("listing/grouped_walk_1000_prefixes", |b| {
         b.iter(|| {
             let mut groups = 0;

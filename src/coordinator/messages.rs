@@ -71,9 +71,10 @@ pub struct ReplicaScan {
     pub grouping: Option<Grouping>,
 }
 impl RpcRequest for ReplicaScan {
-    /// 13 before scans could be grouped: a request whose layout changed takes a new tag, so an
-    /// older node refuses it instead of misreading it.
-    const TAG: u16 = 29;
+    /// 13 before scans could be grouped, 29 before a grouping named its keys' tail: a request
+    /// whose layout changed takes a new tag, so an older node refuses it instead of misreading
+    /// it.
+    const TAG: u16 = 32;
     type Response = Answer<ScanAnswer>;
 }
 

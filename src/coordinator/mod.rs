@@ -54,6 +54,8 @@ pub use anti_entropy::{
 };
 pub use cleanup::CleanupWorker;
 pub use handoff::HandoffWorker;
+/// The scan request, for tests that count a listing's rounds.
+pub use messages::ReplicaScan;
 pub use purge::{PurgePass, PurgeStats, PurgeWorker};
 pub use read_repair::{Repair, RepairQueue};
 pub use rebalance::{RebalanceState, RebalanceWorker};

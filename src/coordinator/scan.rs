@@ -27,17 +27,25 @@ use crate::store::TableId;
 type Reroute = (BTreeMap<NodeId, Vec<u32>>, Vec<u32>);
 
 /// How a grouped scan forms groups: keys that share everything up to the first `delimiter`
-/// at or after byte `from` (a listing's prefix) belong to one group.
+/// at or after byte `from` (a listing's prefix) belong to one group. The last `tail` bytes of
+/// a key are not part of its name (a version item's id) and never hold its delimiter.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Grouping {
     pub from: usize,
     pub delimiter: Vec<u8>,
+    pub tail: usize,
 }
 
 impl Grouping {
+    /// Groups of the names in a table whose keys are names alone.
+    pub fn names(from: usize, delimiter: &[u8]) -> Self {
+        Self { from, delimiter: delimiter.to_vec(), tail: 0 }
+    }
+
     /// The group of `key`: its bytes up to and including the delimiter, if it has one.
     pub fn group_of<'k>(&self, key: &'k [u8]) -> Option<&'k [u8]> {
-        let rest = key.get(self.from..)?;
+        let name = key.get(..key.len().checked_sub(self.tail)?)?;
+        let rest = name.get(self.from..)?;
         let at = match self.delimiter.len() {
             0 => return None,
             n => rest.windows(n).position(|w| w == self.delimiter.as_slice())?,
@@ -390,13 +398,22 @@ mod tests {
 
     #[test]
     fn groups_form_only_at_a_delimiter_after_the_prefix() {
-        let slash = |from| Grouping { from, delimiter: b"/".to_vec() };
+        let slash = |from| Grouping::names(from, b"/");
         assert_eq!(slash(0).group_of(b"a/b/c"), Some(b"a/".as_slice()));
         assert_eq!(slash(2).group_of(b"a/b/c"), Some(b"a/b/".as_slice()));
         assert_eq!(slash(3).group_of(b"a/b"), None);
         assert_eq!(slash(9).group_of(b"a/b"), None);
-        let long = Grouping { from: 2, delimiter: b"XY".to_vec() };
+        let long = Grouping::names(2, b"XY");
         assert_eq!(long.group_of(b"abcXYdef"), Some(b"abcXY".as_slice()));
-        assert_eq!(Grouping { from: 0, delimiter: Vec::new() }.group_of(b"a/b"), None);
+        assert_eq!(Grouping::names(0, b"").group_of(b"a/b"), None);
+        // A version item: the name, a zero byte and a 16-byte id that may hold the delimiter.
+        let mut item = b"a-b".to_vec();
+        item.push(0);
+        item.extend_from_slice(&[b'/'; 16]);
+        let versions = Grouping { tail: 17, ..Grouping::names(0, b"/") };
+        assert_eq!(versions.group_of(&item), None, "the id is not searched");
+        item.splice(1..2, *b"/");
+        assert_eq!(versions.group_of(&item), Some(b"a/".as_slice()));
+        assert_eq!(versions.group_of(b"short"), None, "shorter than its tail");
     }
 }

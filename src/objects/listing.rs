@@ -82,8 +82,7 @@ impl ObjectService {
         let delimiter = query.delimiter.as_deref().filter(|d| !d.is_empty());
         // Replicas fold each common prefix to its first live-looking item (see
         // `coordinator::scan`): a page of prefixes costs a round, not a round per prefix.
-        let grouping = delimiter
-            .map(|d| Grouping { from: full_prefix.len(), delimiter: d.as_bytes().to_vec() });
+        let grouping = delimiter.map(|d| Grouping::names(full_prefix.len(), d.as_bytes()));
         // The common prefix being walked: its item key, its name, and whether it is settled
         // (listed, or skipped because the page starts after it) so that the rest of its items
         // are passed over.

@@ -6,7 +6,7 @@
 //! and hold the null version while it is current, and the version items (`VERSIONS`), whose
 //! keys extend the head's key, so both scans meet every key in the same order.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::ops::Bound;
 
 use super::checksum::ChecksumAlgorithm;
@@ -15,7 +15,7 @@ use super::records::{self, OBJECTS, ObjectRecord, VERSIONS, VersionId};
 use super::versions::{NULL_SLOT, VersionSel, head_record, sort_key, version_record};
 use super::{Error, ObjectService};
 use crate::causality::Siblings;
-use crate::coordinator::ScanRange;
+use crate::coordinator::{Grouping, ScanRange};
 use crate::store::TableId;
 
 /// Items fetched per scan.
@@ -68,36 +68,73 @@ enum HeadItem {
     Gone,
 }
 
-/// An ordered scan of one table, fetched a batch at a time.
+/// An ordered scan of one table, fetched a batch at a time; with a grouping (a listing by
+/// delimiter), folded where the data is (see `coordinator::scan`).
 struct Cursor {
     table: TableId,
     start: Bound<Vec<u8>>,
     end: Bound<Vec<u8>>,
+    grouping: Option<Grouping>,
     buffered: VecDeque<(Vec<u8>, Siblings)>,
+    /// For each group some replica left early in the buffered batch, the key it stopped at.
+    cuts: BTreeMap<Vec<u8>, Vec<u8>>,
     exhausted: bool,
 }
 
 impl Cursor {
-    fn new(table: TableId, start: Bound<Vec<u8>>, end: Bound<Vec<u8>>) -> Self {
-        Self { table, start, end, buffered: VecDeque::new(), exhausted: false }
+    fn new(
+        table: TableId,
+        start: Bound<Vec<u8>>,
+        end: Bound<Vec<u8>>,
+        grouping: Option<Grouping>,
+    ) -> Self {
+        let (buffered, cuts) = (VecDeque::new(), BTreeMap::new());
+        Self { table, start, end, grouping, buffered, cuts, exhausted: false }
     }
 
     /// The key of the next item, fetching a batch when needed.
     async fn peek(&mut self, objects: &ObjectService) -> Result<Option<&[u8]>, Error> {
         if self.buffered.is_empty() && !self.exhausted {
             let range = ScanRange { start: self.start.clone(), end: self.end.clone() };
-            let items = objects.coordinator().scan(self.table, range, SCAN_BATCH).await?;
-            self.exhausted = items.len() < SCAN_BATCH;
-            if let Some((last, _)) = items.last() {
+            let grouping = self.grouping.clone();
+            let scanned =
+                objects.coordinator().scan_grouped(self.table, range, SCAN_BATCH, grouping).await?;
+            self.exhausted = scanned.exhausted;
+            if let Some((last, _)) = scanned.items.last() {
                 self.start = Bound::Excluded(last.clone());
             }
-            self.buffered.extend(items);
+            self.cuts = scanned.cuts;
+            self.buffered.extend(scanned.items);
         }
         Ok(self.buffered.front().map(|(k, _)| k.as_slice()))
     }
 
     fn pop(&mut self) -> Option<(Vec<u8>, Siblings)> {
         self.buffered.pop_front()
+    }
+
+    /// The next item, if it belongs to `group` (a common prefix's item key).
+    async fn pop_in(
+        &mut self,
+        objects: &ObjectService,
+        group: &[u8],
+    ) -> Result<Option<(Vec<u8>, Siblings)>, Error> {
+        Ok(match self.peek(objects).await? {
+            Some(key) if key.starts_with(group) => self.pop(),
+            _ => None,
+        })
+    }
+
+    /// After `key` of `group` was taken and did not settle the group: where a replica stopped
+    /// looking at it, the rest of the group is not in this batch, so the scan goes on from
+    /// just past it.
+    fn go_on_after_cut(&mut self, group: &[u8], key: &[u8]) {
+        if self.cuts.get(group).is_some_and(|cut| cut.as_slice() == key) {
+            self.buffered.clear();
+            self.cuts.clear();
+            self.start = Bound::Excluded(key.to_vec());
+            self.exhausted = false;
+        }
     }
 
     /// Skips every item before `from`.
@@ -149,6 +186,7 @@ impl ObjectService {
         }
         let bucket_start = records::object_key(bucket, "").len();
         let full_prefix = records::object_key(bucket, &query.prefix);
+        let prefix_len = full_prefix.len();
         let end = prefix_successor(&full_prefix).map_or(Bound::Unbounded, Bound::Excluded);
         let marker = query.key_marker.as_deref().filter(|m| *m >= query.prefix.as_str());
         // Resuming within a key re-reads that key and skips what the last page showed.
@@ -168,9 +206,13 @@ impl ObjectService {
             }
             (None, _) => (Bound::Included(full_prefix.clone()), Bound::Included(full_prefix)),
         };
-        let mut heads = Cursor::new(OBJECTS, head_start, end.clone());
-        let mut versions = Cursor::new(VERSIONS, version_start, end);
         let delimiter = query.delimiter.as_deref().filter(|d| !d.is_empty());
+        // Replicas fold each common prefix to its first live-looking item in each table: a
+        // page of prefixes costs a round of each scan, not a round per prefix.
+        let names = delimiter.map(|d| Grouping::names(prefix_len, d.as_bytes()));
+        let items = names.clone().map(|g| Grouping { tail: NULL_SLOT.len() + 1, ..g });
+        let mut heads = Cursor::new(OBJECTS, head_start, end.clone(), names);
+        let mut versions = Cursor::new(VERSIONS, version_start, end, items);
         let mut count = 0usize;
         loop {
             let head_key = heads.peek(self).await?.map(<[u8]>::to_vec);
@@ -182,7 +224,13 @@ impl ObjectService {
             };
             let key = String::from_utf8_lossy(&next[bucket_start..]).into_owned();
             if let Some(prefix) = delimiter.and_then(|d| rolled_up(&key, &query.prefix, d)) {
-                if marker.is_none_or(|m| prefix.as_str() > m) {
+                let group = records::object_key(bucket, &prefix);
+                let shown = marker.is_none_or(|m| prefix.as_str() > m);
+                // A prefix whose versions are all deleted is not listed; the cursors are past it.
+                if shown && !self.holds_a_version(&mut heads, &mut versions, &group).await? {
+                    continue;
+                }
+                if shown {
                     if count == query.max_keys {
                         page.is_truncated = true;
                         break;
@@ -192,7 +240,7 @@ impl ObjectService {
                     page.next_version_marker = None;
                     page.common_prefixes.push(prefix.clone());
                 }
-                let Some(past) = prefix_successor(&records::object_key(bucket, &prefix)) else {
+                let Some(past) = prefix_successor(&group) else {
                     break;
                 };
                 heads.skip_to(&past);
@@ -295,6 +343,36 @@ impl ObjectService {
             // Whatever is left of this key (a page ended inside it) was cut above.
         }
         Ok(page)
+    }
+}
+
+impl ObjectService {
+    /// Whether a common prefix (`group`, its item key) holds a version or a delete marker:
+    /// takes the heads' and the version items' items under it up to the first that is one.
+    async fn holds_a_version(
+        &self,
+        heads: &mut Cursor,
+        versions: &mut Cursor,
+        group: &[u8],
+    ) -> Result<bool, Error> {
+        loop {
+            let (cursor, (key, siblings)) = match heads.pop_in(self, group).await? {
+                Some(item) => (&mut *heads, item),
+                None => match versions.pop_in(self, group).await? {
+                    Some(item) => (&mut *versions, item),
+                    None => return Ok(false),
+                },
+            };
+            let listed = if cursor.table == OBJECTS {
+                head_record(&siblings)?.is_some()
+            } else {
+                version_record(&siblings)?.is_some()
+            };
+            if listed {
+                return Ok(true);
+            }
+            cursor.go_on_after_cut(group, &key);
+        }
     }
 }
 

@@ -218,6 +218,11 @@ impl SimCluster {
         self.nodes[i].running.as_ref().expect("node is running").objects.clone()
     }
 
+    /// Calls of request type `R` made between any two nodes so far.
+    pub fn calls<R: ringvault::rpc::RpcRequest>(&self) -> u64 {
+        self.links.lock().unwrap().calls.get(&R::TAG).copied().unwrap_or(0)
+    }
+
     pub fn coordinator(&self, i: usize) -> Coordinator {
         self.nodes[i].running.as_ref().expect("node is running").coordinator.clone()
     }

@@ -39,6 +39,7 @@ mod net;
 mod reads;
 mod regressions;
 mod scenario;
+mod version_listing;
 mod versioned;
 
 use std::sync::Mutex;

@@ -59,6 +59,8 @@ pub struct LinkFaults {
     pub reply_drop_probability: f64,
     /// Slow nodes (not dead): every call to one waits this much longer before delivery.
     pub slow: std::collections::BTreeMap<PeerId, Duration>,
+    /// Calls made so far, by request tag.
+    pub calls: std::collections::BTreeMap<u16, u64>,
 }
 
 impl LinkFaults {
@@ -68,6 +70,7 @@ impl LinkFaults {
             latency_max: Duration::ZERO,
             reply_drop_probability: 0.0,
             slow: std::collections::BTreeMap::new(),
+            calls: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -89,6 +92,7 @@ impl Transport for SimTransport {
     ) -> BoxFuture<Result<Vec<u8>, RpcError>> {
         let (delay, lose_reply) = {
             let mut links = self.links.lock().unwrap();
+            *links.calls.entry(tag).or_default() += 1;
             let max_us = u64::try_from(links.latency_max.as_micros()).unwrap();
             let delay = Duration::from_micros(links.rng.random_range(0..=max_us))
                 + links.slow.get(&to).copied().unwrap_or_default();
