@@ -7,7 +7,8 @@
 #   static file server's rate: nginx serving the same 4 KiB from a file)
 #   1 MiB PUT and GET MB/s, 16 in flight; 256 MiB single-stream PUT and GET MB/s
 #   LIST keys/s over LIST_KEYS keys flat, and a page of 1,000 common prefixes over LIST_DIRS
-#   the data dir's size after a write-only load of 500 MiB, against the bytes it holds; and
+#   the data dir's size after a write-only load of 500 MiB, against the bytes it holds (and the
+#   databases' alone, without the fixed 64 MiB full-disk reserve of each node); and
 #   after those objects are deleted, reclaimed (a 2 s grace here) and 500 MiB written again
 #   under other names, against its size before (1.0: the freed space was reused)
 #   each server's peak RSS (VmHWM; the 3-node ring is one process)
@@ -87,6 +88,9 @@ for nodes in $rings; do
     bench disk put --size 1MiB -c 8 --count 500 --keep --prefix disk
     sleep 2
     du -sb "$RV_WORK/data" | cut -f1 >"$out/disk-bytes.txt"
+    # The databases alone: the data dir less each node's full-disk reserve (a fixed 64 MiB).
+    find "$RV_WORK/data" -name '*.redb' -print0 | du -cb --files0-from=- | tail -1 | cut -f1 \
+        >"$out/db-bytes.txt"
     # The same load deleted, reclaimed, and written again under other names: freed pages are
     # reused, so the data directory should not grow.
     bench disk-delete delete --reuse --keep --prefix disk --objects 500 --count 500 -c 8

@@ -47,6 +47,8 @@ def figures(results, nodes, list_keys):
         "peak RSS MiB": int(text(os.path.join(d, "rss-kib.txt"))) / 1024,
         "data dir / bytes held (500 MiB write-only)":
             int(text(os.path.join(d, "disk-bytes.txt"))) / held,
+        "databases alone / bytes held (no reserve)":
+            int(text(os.path.join(d, "db-bytes.txt"))) / held,
         "data dir after delete, GC, rewrite / before":
             int(text(os.path.join(d, "disk-bytes-again.txt")))
             / int(text(os.path.join(d, "disk-bytes.txt"))),

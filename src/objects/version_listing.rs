@@ -227,7 +227,8 @@ impl ObjectService {
                 let group = records::object_key(bucket, &prefix);
                 let shown = marker.is_none_or(|m| prefix.as_str() > m);
                 // A prefix whose versions are all deleted is not listed; the cursors are past it.
-                if shown && !self.holds_a_version(&mut heads, &mut versions, &group).await? {
+                if shown && !self.holds_a_version(bucket, &mut heads, &mut versions, &group).await?
+                {
                     continue;
                 }
                 if shown {
@@ -347,32 +348,40 @@ impl ObjectService {
 }
 
 impl ObjectService {
-    /// Whether a common prefix (`group`, its item key) holds a version or a delete marker:
-    /// takes the heads' and the version items' items under it up to the first that is one.
+    /// Whether a common prefix (`group`, its item key) holds a version or a delete marker.
+    /// Every version but a current null one has an item of its own, so the version items under
+    /// it are taken first, up to the first that is one; then the heads, each of which counts
+    /// for its null version, or for a version whose item a read finds (written after the scan
+    /// passed it). A head naming a deleted version (a delete that missed the head) does not
+    /// count: a listing under the prefix would show nothing.
     async fn holds_a_version(
         &self,
+        bucket: &str,
         heads: &mut Cursor,
         versions: &mut Cursor,
         group: &[u8],
     ) -> Result<bool, Error> {
-        loop {
-            let (cursor, (key, siblings)) = match heads.pop_in(self, group).await? {
-                Some(item) => (&mut *heads, item),
-                None => match versions.pop_in(self, group).await? {
-                    Some(item) => (&mut *versions, item),
-                    None => return Ok(false),
-                },
-            };
-            let listed = if cursor.table == OBJECTS {
-                head_record(&siblings)?.is_some()
-            } else {
-                version_record(&siblings)?.is_some()
-            };
-            if listed {
+        while let Some((item, siblings)) = versions.pop_in(self, group).await? {
+            if version_record(&siblings)?.is_some() {
                 return Ok(true);
             }
-            cursor.go_on_after_cut(group, &key);
+            versions.go_on_after_cut(group, &item);
         }
+        let bucket_start = records::object_key(bucket, "").len();
+        while let Some((item, siblings)) = heads.pop_in(self, group).await? {
+            match head_record(&siblings)?.map(|h| h.version_id) {
+                Some(None) => return Ok(true),
+                Some(Some(id)) => {
+                    let key = String::from_utf8_lossy(&item[bucket_start..]);
+                    if self.version_item(bucket, &key, VersionSel::Id(id)).await?.is_some() {
+                        return Ok(true);
+                    }
+                }
+                None => {}
+            }
+            heads.go_on_after_cut(group, &item);
+        }
+        Ok(false)
     }
 }
 
