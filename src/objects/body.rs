@@ -92,7 +92,7 @@ const HASH_QUEUE_CHUNKS: usize = 16;
 
 type HashState = (Md5, Option<Checksummer>);
 
-/// A body's MD5 and requested checksum. MD5 hashes about 600 MB/s on one core and cannot be
+/// A body's MD5 and requested checksum. MD5 hashes about 550-700 MB/s on one core and cannot be
 /// split, so on the request's task it is the limit of a large PUT: past `HASH_OFFLOAD_BYTES`
 /// the hashing moves to a blocking thread fed with the chunks (shared, not copied), and
 /// overlaps receiving, cutting and writing the blocks. Small bodies stay on the task (no

@@ -77,7 +77,7 @@ async fn sse_c_objects_need_their_key_and_never_reach_the_disk_in_the_clear() {
         .unwrap();
     assert_eq!(put.sse_customer_algorithm(), Some("AES256"));
     assert_eq!(put.sse_customer_key_md5(), Some(KEY_MD5));
-    let want_md5 = format!("{:x}", <md5::Md5 as md5::Digest>::digest(&secret));
+    let want_md5 = hex::encode(<md5::Md5 as md5::Digest>::digest(&secret));
     assert_eq!(put.e_tag(), Some(format!("\"{want_md5}\"").as_str()));
 
     let without = s3.get_object().bucket(&bucket).key("secret").send().await.unwrap_err();

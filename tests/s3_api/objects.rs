@@ -230,7 +230,7 @@ async fn a_large_body_hashed_beside_its_upload_has_its_etag_and_checksum() {
     let body = pattern(9 << 20, 41);
     use base64::Engine;
     let b64 = |d: &[u8]| base64::engine::general_purpose::STANDARD.encode(d);
-    let sha = b64(&sha2::Sha256::digest(&body));
+    let sha = b64(&<sha2::Sha256 as sha2::Digest>::digest(&body));
     let put = s3
         .put_object()
         .bucket(&bucket)
