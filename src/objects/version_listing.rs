@@ -12,7 +12,7 @@ use std::ops::Bound;
 use super::checksum::ChecksumAlgorithm;
 use super::listing::prefix_successor;
 use super::records::{self, OBJECTS, ObjectRecord, VERSIONS, VersionId};
-use super::versions::{NULL_SLOT, VersionSel, head_record, sort_key, version_record};
+use super::versions::{ITEM_TAIL, NULL_SLOT, VersionSel, head_record, sort_key, version_record};
 use super::{Error, ObjectService};
 use crate::causality::Siblings;
 use crate::coordinator::{Grouping, ScanRange};
@@ -156,7 +156,7 @@ impl Cursor {
 
 /// The head key a version item belongs to.
 fn group_of(version_item: &[u8]) -> &[u8] {
-    &version_item[..version_item.len().saturating_sub(NULL_SLOT.len() + 1)]
+    &version_item[..version_item.len().saturating_sub(ITEM_TAIL)]
 }
 
 fn entry(key: &str, record: &ObjectRecord, is_latest: bool) -> VersionEntry {
@@ -210,7 +210,7 @@ impl ObjectService {
         // Replicas fold each common prefix to its first live-looking item in each table: a
         // page of prefixes costs a round of each scan, not a round per prefix.
         let names = delimiter.map(|d| Grouping::names(prefix_len, d.as_bytes()));
-        let items = names.clone().map(|g| Grouping { tail: NULL_SLOT.len() + 1, ..g });
+        let items = names.clone().map(|g| Grouping { tail: ITEM_TAIL, ..g });
         let mut heads = Cursor::new(OBJECTS, head_start, end.clone(), names);
         let mut versions = Cursor::new(VERSIONS, version_start, end, items);
         let mut count = 0usize;

@@ -91,6 +91,9 @@ impl Condition<'_> {
     }
 }
 
+/// What a version item's key adds to its object key: a zero byte and the version's suffix.
+pub(super) const ITEM_TAIL: usize = 1 + NULL_SLOT.len();
+
 /// The key of a version's item.
 pub(super) fn version_key(bucket: &str, key: &str, suffix: &[u8; 16]) -> Vec<u8> {
     let mut k = records::object_key(bucket, key);
